@@ -1,0 +1,266 @@
+/* libphdeploy plugin ABI.  See phdeploy-plugin(7).
+ *
+ * A plugin is a shared object exporting exactly one symbol, the descriptor:
+ *
+ *   static int init(phd_plugin *p, const phd_node *config);
+ *   PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
+ *       PHD_PLUGIN_DEFINE("postgres", "1.0", init, NULL);
+ *
+ * The descriptor's first three fields (ABI major, minor, struct size) protect
+ * the rest: the host refuses a plugin whose major differs from its own or
+ * whose minor is newer.  Minor bumps only append fields or functions.
+ *
+ * Rules: no static mutable state (use userdata), never print (phd_log and
+ * phd_set_error on the handle you are given), every registration takes a
+ * destructor called exactly once for its userdata.
+ */
+#ifndef PHDEPLOY_PLUGIN_H
+#define PHDEPLOY_PLUGIN_H
+
+#include <phdeploy/phdeploy.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PHD_PLUGIN_ABI_MAJOR 1
+#define PHD_PLUGIN_ABI_MINOR 0
+
+typedef struct phd_plugin phd_plugin;
+
+/* Called at load with the plugin's config subtree (may be NULL): the
+ * top-level key named like the plugin ("helm:", "kube:") or else
+ * plugins.config.<name>.  Return 0, or a PHD_E* code after phd_set_error. */
+typedef int (*phd_plugin_init_fn)(phd_plugin *p, const phd_node *config);
+/* Called once before unload, after every destructor. */
+typedef void (*phd_plugin_fini_fn)(phd_plugin *p);
+
+struct phd_plugin_desc {
+	uint16_t abi_major;        /* PHD_PLUGIN_ABI_MAJOR at build time */
+	uint16_t abi_minor;        /* PHD_PLUGIN_ABI_MINOR at build time */
+	uint32_t struct_size;      /* sizeof(struct phd_plugin_desc) */
+	const char *name;          /* [a-z0-9-]+, unique */
+	const char *version;       /* the plugin's own version */
+	phd_plugin_init_fn init;
+	phd_plugin_fini_fn fini;   /* may be NULL */
+	void *reserved[8];         /* zero; room for growth */
+};
+
+#if defined(__GNUC__)
+#define PHD_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define PHD_PLUGIN_EXPORT
+#endif
+
+#define PHD_PLUGIN_DEFINE(name, version, init, fini) \
+	{ PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR, \
+	  (uint32_t)sizeof(struct phd_plugin_desc), (name), (version), \
+	  (init), (fini), { 0 } }
+
+#define PHD_PLUGIN_SYMBOL "phd_plugin_desc"
+
+typedef void (*phd_destroy_fn)(void *userdata);
+
+/* The context a plugin runs in (borrowed, lives as long as the plugin). */
+PHD_EXTERN phd_ctx *phd_plugin_ctx(phd_plugin *p);
+PHD_EXTERN const char *phd_plugin_name(const phd_plugin *p);
+
+/* An application can register callbacks without a shared object: this
+ * creates an in-process plugin named name (owned by ctx). */
+PHD_EXTERN int phd_ctx_add_plugin(phd_plugin **out, phd_ctx *ctx, const char *name,
+				  const char *version);
+
+/* ---- logging and errors (plugins and core alike) ------------------- */
+
+/* Messages are redacted before they reach the application's callback. */
+PHD_EXTERN void phd_log(phd_ctx *ctx, int level, const char *fmt, ...) PHD_PRINTF(3, 4);
+PHD_EXTERN void phd_logv(phd_ctx *ctx, int level, const char *fmt, va_list ap);
+/* Set the context's detailed message; returns code for `return phd_set_error(...)`. */
+PHD_EXTERN int phd_set_error(phd_ctx *ctx, int code, const char *fmt, ...) PHD_PRINTF(3, 4);
+/* Emit an event (phase, message...) to the application; strings redacted. */
+PHD_EXTERN void phd_emit(phd_ctx *ctx, const struct phd_event *ev);
+
+/* ---- secrets ------------------------------------------------------- */
+
+typedef struct phd_secret_sink phd_secret_sink;
+
+/* Provide the Secrets described by entry (one item of `secrets:` in the
+ * config: { provider: NAME, ... }) through phd_secret_add. */
+typedef int (*phd_secret_provider_fn)(phd_ctx *ctx, const phd_node *entry,
+				      phd_secret_sink *sink, void *userdata);
+PHD_EXTERN int phd_register_secret_provider(phd_plugin *p, const char *name,
+					    phd_secret_provider_fn fn, void *userdata,
+					    phd_destroy_fn destroy);
+
+/* Add key=value to the Secret secret_name.  The value is copied into wiped
+ * memory and registered with the redactor at once (also its base64 form).
+ * where: the node it came from (for messages), may be NULL.
+ * PHD_EINVAL for a duplicate key or a name that is not a DNS-1123 name. */
+PHD_EXTERN int phd_secret_add(phd_secret_sink *sink, const char *secret_name,
+			      const char *key, const void *value, size_t len,
+			      const phd_node *where);
+/* Labels/type of the Secret (optional; type defaults to "Opaque"). */
+PHD_EXTERN int phd_secret_set_type(phd_secret_sink *sink, const char *secret_name,
+				   const char *type);
+
+struct phd_secret_kv {
+	const char *key;
+	const unsigned char *value;  /* wiped on free; never log it */
+	size_t len;
+};
+struct phd_secret_view {
+	const char *name;
+	const char *namespace_;
+	const char *type;
+	const char *origin;          /* "postgres.secret.yaml:3" or provider name */
+	size_t nkeys;
+	const struct phd_secret_kv *kv;
+};
+/* The secrets store after the secrets phase (borrowed, ctx-owned). */
+PHD_EXTERN size_t phd_secret_count(const phd_ctx *ctx);
+PHD_EXTERN const struct phd_secret_view *phd_secret_at(const phd_ctx *ctx, size_t i);
+/* Borrow one value; PHD_ENOTFOUND when the secret or key is unknown. */
+PHD_EXTERN int phd_secret_get(const phd_ctx *ctx, const char *secret_name,
+			      const char *key, const unsigned char **value, size_t *len);
+/* Register any other sensitive bytes with the redactor. */
+PHD_EXTERN int phd_redact_add(phd_ctx *ctx, const void *value, size_t len);
+/* Redacted copy of s (caller frees). */
+PHD_EXTERN char *phd_redact(const phd_ctx *ctx, const char *s);
+
+/* ---- checks (preflight) -------------------------------------------- */
+
+typedef struct phd_check phd_check;
+
+/* Runs in its own child process with a deadline: it may block, but must
+ * report through phd_check_* only.  Return 0 (ok), PHD_EIGNORE (not
+ * applicable: nothing to check), or a negative code (failed). */
+typedef int (*phd_check_fn)(phd_check *chk, void *userdata);
+PHD_EXTERN int phd_register_check(phd_plugin *p, const char *name, phd_check_fn fn,
+				  void *userdata, phd_destroy_fn destroy);
+
+PHD_EXTERN phd_ctx *phd_check_ctx(phd_check *chk);
+/* checks.<name> from the config (may be NULL). */
+PHD_EXTERN const phd_node *phd_check_config(phd_check *chk);
+/* Milliseconds left before the check is killed. */
+PHD_EXTERN long long phd_check_remaining_ms(phd_check *chk);
+/* The one-line summary shown for the check (last call wins). */
+PHD_EXTERN void phd_check_summary(phd_check *chk, const char *fmt, ...) PHD_PRINTF(2, 3);
+/* A detail line: severity PHD_SEV_*; errors make the check fail. */
+PHD_EXTERN void phd_check_note(phd_check *chk, int severity, const char *fmt, ...)
+	PHD_PRINTF(3, 4);
+
+/* ---- validators ---------------------------------------------------- */
+
+typedef struct phd_validation phd_validation;
+
+/* phase: PHD_PHASE_VALIDATE (values), PHD_PHASE_RENDER (rendered
+ * manifests) or PHD_PHASE_VERIFY (live objects). */
+typedef int (*phd_validator_fn)(phd_validation *v, void *userdata);
+PHD_EXTERN int phd_register_validator(phd_plugin *p, const char *name, int phase,
+				      phd_validator_fn fn, void *userdata,
+				      phd_destroy_fn destroy);
+
+PHD_EXTERN phd_ctx *phd_validation_ctx(phd_validation *v);
+PHD_EXTERN int phd_validation_phase(phd_validation *v);
+/* Documents under validation (manifests or live objects), borrowed. */
+PHD_EXTERN size_t phd_validation_doc_count(phd_validation *v);
+PHD_EXTERN const phd_node *phd_validation_doc(phd_validation *v, size_t i);
+/* Report a finding.  The severity comes from `rules: { rule: sev }` in the
+ * config when set there, else default_sev; exemptions apply.  where gives
+ * the position (may be NULL), values_key the key that fixes it (may be
+ * NULL).  Returns the effective severity. */
+PHD_EXTERN int phd_validation_report(phd_validation *v, const char *rule, int default_sev,
+				     const char *object, const phd_node *where,
+				     const char *values_key, const char *fmt, ...)
+	PHD_PRINTF(7, 8);
+
+/* ---- phase handlers (helm, kube) ------------------------------------ */
+
+/* Does the work of a phase: secrets (apply), repo, render, deploy, verify
+ * (collect live objects), rollback.  Return 0, or a PHD_E* code. */
+typedef int (*phd_phase_fn)(phd_ctx *ctx, int phase, void *userdata);
+PHD_EXTERN int phd_register_phase_handler(phd_plugin *p, int phase, phd_phase_fn fn,
+					  void *userdata, phd_destroy_fn destroy);
+
+/* `phdeploy status`: write a JSON summary (malloc'd) to *out_json. */
+typedef int (*phd_status_fn)(phd_ctx *ctx, char **out_json, void *userdata);
+PHD_EXTERN int phd_register_status(phd_plugin *p, phd_status_fn fn, void *userdata,
+				   phd_destroy_fn destroy);
+
+/* A render/verify handler hands over a YAML (or JSON) multi-document
+ * stream; the core parses it once for the validators.  origin names it. */
+PHD_EXTERN int phd_set_documents(phd_ctx *ctx, int phase, const char *buf, size_t len,
+				 const char *origin);
+/* The rendered manifests as text (borrowed), for `render` output. */
+PHD_EXTERN const char *phd_rendered(const phd_ctx *ctx, size_t *len);
+/* Whether the run is a dry run / plan (show, do not change). */
+PHD_EXTERN int phd_ctx_dry_run(const phd_ctx *ctx);
+/* Effective tool paths: helm, kubectl (borrowed). */
+PHD_EXTERN const char *phd_ctx_helm(const phd_ctx *ctx);
+PHD_EXTERN const char *phd_ctx_kubectl(const phd_ctx *ctx);
+PHD_EXTERN const char *phd_ctx_kube_context(const phd_ctx *ctx);
+PHD_EXTERN const char *phd_ctx_chart_version(const phd_ctx *ctx);
+/* Values files in helm order (borrowed). */
+PHD_EXTERN size_t phd_ctx_values_count(const phd_ctx *ctx);
+PHD_EXTERN const char *phd_ctx_values_file(const phd_ctx *ctx, size_t i);
+/* Mark the deploy failure as a timeout (exit 9). */
+PHD_EXTERN void phd_ctx_set_timed_out(phd_ctx *ctx);
+/* A scratch directory private to this run (0700, removed at free). */
+PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx);
+
+/* ---- hooks --------------------------------------------------------- */
+
+enum phd_hook_when { PHD_HOOK_PRE = 0, PHD_HOOK_POST, PHD_HOOK_FAIL };
+
+/* outcome: 0 for pre, the phase's result code for post/fail.  A pre hook
+ * that returns non-zero stops the run. */
+typedef int (*phd_hook_fn)(phd_ctx *ctx, int phase, int when, int outcome, void *userdata);
+PHD_EXTERN int phd_register_hook(phd_plugin *p, int phase, int when, phd_hook_fn fn,
+				 void *userdata, phd_destroy_fn destroy);
+
+/* ---- child processes ---------------------------------------------- */
+
+#define PHD_EXEC_CAPTURE_STDOUT 0x01u /* collect stdout (redacted) */
+#define PHD_EXEC_CAPTURE_STDERR 0x02u /* collect stderr (redacted) */
+#define PHD_EXEC_EMIT           0x04u /* emit kept lines as OUTPUT events */
+#define PHD_EXEC_RAW_STDOUT     0x08u /* stdout unredacted, in wiped memory */
+
+/* Called for each line (redacted, without '\n'); return 1 to drop it from
+ * events/capture, 0 to keep it.  stream: 1 stdout, 2 stderr. */
+typedef int (*phd_line_fn)(int stream, const char *line, void *payload);
+
+#define PHD_EXEC_VERSION 1
+struct phd_exec {
+	unsigned version;          /* PHD_EXEC_VERSION */
+	unsigned flags;            /* PHD_EXEC_* */
+	const char *const *argv;   /* argv[0] searched in PATH; never a secret */
+	const char *const *env;    /* extra NAME=value entries, never a secret */
+	const void *stdin_data;    /* may hold secrets; NULL: /dev/null */
+	size_t stdin_len;
+	long long timeout_ms;      /* 0: none; then TERM, 5 s later KILL */
+	phd_line_fn on_line;
+	void *payload;
+};
+#define PHD_EXEC_INIT { PHD_EXEC_VERSION, 0, NULL, NULL, NULL, 0, 0, NULL, NULL }
+
+struct phd_exec_result {
+	int exit_code;             /* -1 when killed by a signal */
+	int term_signal;           /* 0 unless killed */
+	int timed_out;
+	int interrupted;           /* phd_ctx_interrupt() during the run */
+	long long ms;
+	char *out; size_t out_len; /* PHD_EXEC_CAPTURE_STDOUT / RAW_STDOUT */
+	char *err; size_t err_len; /* PHD_EXEC_CAPTURE_STDERR */
+};
+
+/* Run a child: posix_spawn, no shell.  Returns 0 when it ran (look at
+ * res->exit_code), PHD_ENOTFOUND when argv[0] cannot be run, PHD_ETIMEOUT,
+ * PHD_EINTR.  Always call phd_exec_result_clear(). */
+PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
+			    struct phd_exec_result *res);
+PHD_EXTERN void phd_exec_result_clear(struct phd_exec_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
