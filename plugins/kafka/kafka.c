@@ -63,6 +63,21 @@ static int config_int(struct report *r, const char *key, long long dflt, long lo
 	return 0;
 }
 
+static int config_topics(struct report *r)
+{
+	const phd_node *n = phd_node_get(phd_check_config(r->chk), "topics");
+	size_t i;
+
+	for (i = 0; n && i < phd_node_len(n) && phd_node_type(n) == PHD_NODE_SEQ; i++)
+		if (!phd_node_str(phd_node_at(n, i)))
+			break;
+	if (!n || (phd_node_type(n) == PHD_NODE_SEQ && i == phd_node_len(n)))
+		return 0;
+	note(r, PHD_SEV_ERROR, "%s:%u:%u: checks.kafka.topics must be a list of topic names",
+	     phd_node_file(n) ? phd_node_file(n) : "config", phd_node_line(n), phd_node_column(n));
+	return PHD_ETYPE;
+}
+
 /* Why a bootstrap failed, in the operator's terms. */
 static const char *hint(const struct kafka_target *t, const char *msg)
 {
@@ -168,7 +183,7 @@ static size_t check_topics(struct report *r, const struct kafka_target *t,
 {
 	const phd_node *list = phd_node_get(phd_check_config(r->chk), "topics");
 	size_t i, n = list ? phd_node_len(list) : sizeof posthog_topics / sizeof *posthog_topics;
-	char names[768] = "", name[320];
+	char names[700] = "", name[320];
 	size_t len = 0;
 
 	*missing = 0;
@@ -179,12 +194,15 @@ static size_t check_topics(struct report *r, const struct kafka_target *t,
 		snprintf(name, sizeof name, "%s%s", list ? "" : t->prefix, base);
 		if (has_topic(c, name))
 			continue;
-		if (++*missing <= 8 && len < sizeof names)
-			len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
-						*missing > 1 ? ", " : "", name);
+		/* name them all while they fit; "..." says some did not */
+		if (++*missing > 1 && len + 2 + strlen(name) + 5 >= sizeof names) {
+			if (len + 5 < sizeof names && !strstr(names, ", ..."))
+				len += (size_t)snprintf(names + len, sizeof names - len, ", ...");
+			continue;
+		}
+		len += (size_t)snprintf(names + len, sizeof names - len, "%s%s",
+					*missing > 1 ? ", " : "", name);
 	}
-	if (*missing > 8 && len < sizeof names)
-		snprintf(names + len, sizeof names - len, ", ...");
 	if (*missing == 0)
 		return n;
 	if (c->autocreate == KAFKA_AC_ON)
@@ -219,15 +237,13 @@ static int check_kafka(phd_check *chk, void *userdata)
 	int rc, nracks;
 
 	(void)userdata;
+	/* On bad input no summary: the core shows the first error instead. */
 	if ((rc = kafka_target_read(chk, &t)) != 0) {
-		if (rc != PHD_EIGNORE)
-			phd_check_summary(chk, "the values' Kafka settings cannot be used");
 		kafka_target_clear(&t);
 		return rc;
 	}
 	if (config_int(&r, "min_brokers", DEFAULT_MIN_BROKERS, 1, &min_brokers) ||
-	    config_int(&r, "min_racks", DEFAULT_MIN_RACKS, 0, &min_racks)) {
-		phd_check_summary(chk, "checks.kafka is invalid");
+	    config_int(&r, "min_racks", DEFAULT_MIN_RACKS, 0, &min_racks) || config_topics(&r)) {
 		kafka_target_clear(&t);
 		return PHD_ETYPE;
 	}
