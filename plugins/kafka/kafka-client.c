@@ -76,19 +76,22 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* The newest logged failure mentioning needle ("" for any), or NULL. */
+/* The newest logged failure mentioning needle ("" for any); "N/N brokers
+ * are down" only when nothing says why.  0 when there is none. */
 static int last_fail(struct session *s, const char *needle, char *out, size_t sz)
 {
 	unsigned i;
 	int found = 0;
 
 	pthread_mutex_lock(&s->mu);
-	for (i = s->nfail; i > 0 && i + FAIL_LINES > s->nfail; i--)
-		if (strstr(s->fail[(i - 1) % FAIL_LINES], needle)) {
-			snprintf(out, sz, "%s", s->fail[(i - 1) % FAIL_LINES]);
-			found = 1;
+	for (i = s->nfail; i > 0 && i + FAIL_LINES > s->nfail; i--) {
+		const char *line = s->fail[(i - 1) % FAIL_LINES];
+		if (!strstr(line, needle) || (found && strstr(line, "brokers are down")))
+			continue;
+		snprintf(out, sz, "%s", line);
+		if (found++ || !strstr(line, "brokers are down"))
 			break;
-		}
+	}
 	pthread_mutex_unlock(&s->mu);
 	return found;
 }

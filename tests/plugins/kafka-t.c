@@ -18,7 +18,7 @@
 #include <phdeploy/phdeploy.h>
 #include <phdeploy/plugin.h>
 
-#include "tap/tap.h"
+#include "../tap/tap.h"
 
 extern char **environ;
 
