@@ -22,12 +22,17 @@ struct ha_cfg {
 	int refs;                  /* one per registration */
 };
 
+static void drop(struct ha_cfg *c, int n)
+{
+	c->refs -= n;
+	if (c->refs == 0)
+		free(c);
+}
+
 static void cfg_unref(void *ud)
 {
-	struct ha_cfg *c = ud;
-
-	if (c && --c->refs == 0)
-		free(c);
+	if (ud)
+		drop(ud, 1);
 }
 
 /* ---- configuration ---------------------------------------------------- */
@@ -236,24 +241,17 @@ static int init(phd_plugin *p, const phd_node *config)
 		free(c);
 		return rc;
 	}
-	/* Three registrations share c; each destructor call drops one ref. */
+	/* Three registrations share c; each destructor call drops one ref.
+	 * The core calls the destructor of a registration that fails, so
+	 * only the refs of the ones never attempted are dropped here. */
 	c->refs = 3;
 	if ((rc = phd_register_validator(p, "ha-values", PHD_PHASE_VALIDATE, on_values, c,
-					 cfg_unref)) < 0) {
-		free(c);
-		return rc;
-	}
+					 cfg_unref)) < 0)
+		return drop(c, 2), rc;
 	if ((rc = phd_register_validator(p, "ha-manifests", PHD_PHASE_RENDER, on_manifests, c,
-					 cfg_unref)) < 0) {
-		c->refs -= 2;    /* the ones never registered */
-		return rc;
-	}
-	if ((rc = phd_register_validator(p, "ha-live", PHD_PHASE_VERIFY, on_manifests, c,
-					 cfg_unref)) < 0) {
-		c->refs -= 1;
-		return rc;
-	}
-	return 0;
+					 cfg_unref)) < 0)
+		return drop(c, 1), rc;
+	return phd_register_validator(p, "ha-live", PHD_PHASE_VERIFY, on_manifests, c, cfg_unref);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
