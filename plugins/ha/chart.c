@@ -185,17 +185,24 @@ int ha_val_int(struct ha_val v, long long *out)
 	return *end ? PHD_ETYPE : 0;
 }
 
-/* posthog.fullname: fullnameOverride, or the release name when it
- * contains the chart name, or "<release>-<name>"; 63 characters at most
- * with a trailing '-' trimmed. */
-void ha_posthog_fullname(const struct ha_opts *o, char *buf, size_t n)
+/* Helm's usual fullname of a chart whose values live under scope ("" or
+ * "zookeeper."): fullnameOverride, or the release name when it contains
+ * the name (nameOverride, else the chart's), or "<release>-<name>"; 63
+ * characters at most with a trailing '-' trimmed. */
+void ha_chart_fullname(const struct ha_opts *o, const char *scope, const char *chart, char *buf,
+		       size_t n)
 {
 	const char *rel = o->release && *o->release ? o->release : "posthog";
-	struct ha_val fo = ha_get(o->values, "fullnameOverride");
-	struct ha_val no = ha_get(o->values, "nameOverride");
-	const char *name = no.s && *no.s ? no.s : "posthog";
+	char key[64];
+	struct ha_val fo, no;
+	const char *name;
 	size_t len;
 
+	snprintf(key, sizeof key, "%sfullnameOverride", scope);
+	fo = ha_get(o->values, key);
+	snprintf(key, sizeof key, "%snameOverride", scope);
+	no = ha_get(o->values, key);
+	name = no.s && *no.s ? no.s : chart;
 	if (fo.s && *fo.s)
 		snprintf(buf, n, "%s", fo.s);
 	else if (strstr(rel, name))
@@ -207,6 +214,11 @@ void ha_posthog_fullname(const struct ha_opts *o, char *buf, size_t n)
 		buf[len = 63] = '\0';
 	while (len && buf[len - 1] == '-')
 		buf[--len] = '\0';
+}
+
+void ha_posthog_fullname(const struct ha_opts *o, char *buf, size_t n)
+{
+	ha_chart_fullname(o, "", "posthog", buf, n);
 }
 
 const char *ha_posthog_component(const struct ha_opts *o, const phd_node *labels)

@@ -35,4 +35,9 @@ int ha_val_truthy(struct ha_val v);
 /* 0, PHD_ENOTFOUND (unset) or PHD_ETYPE (not a number). */
 int ha_val_int(struct ha_val v, long long *out);
 
+/* Helm's common fullname for the chart whose values are under scope ("" or
+ * "zookeeper."), chart: the chart's own name. */
+void ha_chart_fullname(const struct ha_opts *o, const char *scope, const char *chart, char *buf,
+		       size_t n);
+
 #endif

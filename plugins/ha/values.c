@@ -338,16 +338,10 @@ static void rule_cloud_image(struct ha_sink *s, const struct ha_opts *o)
 
 static void zk_name(const struct ha_opts *o, char *buf, size_t n)
 {
-	const char *rel = o->release && *o->release ? o->release : "posthog";
-	struct ha_val fo = V("zookeeper.fullnameOverride"), no = V("zookeeper.nameOverride");
-	const char *name = no.s && *no.s ? no.s : "zookeeper";
+	char full[80];
 
-	if (fo.s && *fo.s)
-		snprintf(buf, n, "StatefulSet/%s", fo.s);
-	else if (strstr(rel, name))
-		snprintf(buf, n, "StatefulSet/%s", rel);
-	else
-		snprintf(buf, n, "StatefulSet/%s-%s", rel, name);
+	ha_chart_fullname(o, "zookeeper.", "zookeeper", full, sizeof full);
+	snprintf(buf, n, "StatefulSet/%s", full);
 }
 
 static void rule_zookeeper_clickhouse(struct ha_sink *s, const struct ha_opts *o)

@@ -325,8 +325,8 @@ static void test_malformed(void)
 	tap_is_int((long long)hfs_count(&r.l, "manifest", NULL, PHD_SEV_ERROR), 4,
 		   "malformed stream: four positioned manifest errors, empty documents skipped");
 	h = hfs_find(&r.l, "manifest", "StatefulSet/s");
-	tap_ok(h && h->file && strcmp(h->file, "bad-stream") == 0 && h->line == 12,
-	       "malformed stream: spec.replicas: [3] is named at bad-stream:12");
+	tap_ok(h && h->file && strcmp(h->file, "bad-stream") == 0 && h->line == 15,
+	       "malformed stream: spec.replicas: [3] is named at bad-stream:15");
 	hfs_dump(&r.l, "malformed");
 	result_clear(&r);
 	free(f.buf);
