@@ -129,8 +129,8 @@ static int check_containers(struct ha_mctx *m, const char *obj, const phd_node *
 	const phd_node *c = phd_node_get(pod, key);
 	size_t i, n;
 
-	if (!c && !required)
-		return 0;
+	if (!required && (!c || phd_node_type(c) == PHD_NODE_NULL))
+		return 0;   /* "initContainers:" with nothing under it is fine */
 	if (phd_node_type(c) != PHD_NODE_SEQ || (required && phd_node_len(c) == 0)) {
 		ha_report(m->s, MANIFEST, PHD_SEV_ERROR, obj, c ? c : pod, NULL,
 			  "%s: %s is %s, not a list of containers", obj, key,
@@ -316,8 +316,8 @@ static const char *no_key(const struct ha_wl *w, const char *rule)
 {
 	if (!w->comp || ha_posthog_has_key(w->comp, rule))
 		return "";
-	return " (the chart has no values key for this: record an exemption with the reason "
-	       "in ha.exempt, or patch the rendered manifest in a post-render step)";
+	return " (the chart has no values key for this: record an exemption with its reason "
+	       "under exemptions:, or patch the rendered manifest in a post-render step)";
 }
 
 static void key_of(const struct ha_wl *w, const char *rule, char *buf, size_t n)
@@ -373,10 +373,10 @@ static void rule_replicas(struct ha_mctx *m, struct ha_wl *w)
 	} else if (w->replicas < min) {
 		WREPORT(m, w, "replicas", PHD_SEV_ERROR, w->obj,
 			w->replicas_node ? w->replicas_node : w->spec,
-			"%s: %s %lld replica(s) and no autoscaler: one pod lost (node drain, crash, "
-			"rollout) stops it; run %lld or more, or add an autoscaler with minReplicas >= "
-			"%lld%s", w->obj, w->replicas_node ? "spec.replicas is" : "spec.replicas is unset, so",
-			w->replicas, min, min, no_key(w, "replicas"));
+			"%s: spec.replicas is %lld%s and no autoscaler scales it: one pod lost (node "
+			"drain, crash, rollout) stops it; run %lld or more, or add an autoscaler with "
+			"minReplicas >= %lld%s", w->obj, w->replicas,
+			w->replicas_node ? "" : " (unset)", min, min, no_key(w, "replicas"));
 	}
 }
 
@@ -414,13 +414,15 @@ static void container_rules(struct ha_mctx *m, struct ha_wl *w, const char *list
 			WREPORT(m, w, "probes", PHD_SEV_ERROR, obj, c,
 				"%s: no %s%s%s: %s%s", obj, nr ? "readinessProbe" : "",
 				nr && nl ? " and no " : "", nl ? "livenessProbe" : "",
+				nr && nl ? "a starting pod gets traffic at once and a hung one is never "
+					   "restarted" :
 				nr ? "traffic and rollouts treat a pod as ready as soon as it starts"
 				   : "a hung process is never restarted", no_key(w, "probes"));
 		if (ncpu || nmem)
 			WREPORT(m, w, "resources", PHD_SEV_WARN, obj, c,
 				"%s: no %s request%s: the scheduler may pack replicas onto a node "
 				"that cannot run them, and they are evicted first under pressure", obj,
-				ncpu && nmem ? "cpu or memory" : ncpu ? "cpu" : "memory",
+				ncpu && nmem ? "cpu and no memory" : ncpu ? "cpu" : "memory",
 				no_key(w, "resources"));
 	}
 }

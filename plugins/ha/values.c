@@ -11,8 +11,8 @@
 
 #define V(path) ha_get(o->values, path)
 
-/* The user's node for path, else its deepest ancestor present, else the
- * values root: a finding always points into the values files. */
+/* The user's node for path, else its deepest ancestor present (where the
+ * key would go), else NULL: the chart default alone produced the value. */
 static const phd_node *near(const struct ha_opts *o, const char *path)
 {
 	char buf[256];
@@ -26,7 +26,7 @@ static const phd_node *near(const struct ha_opts *o, const char *path)
 		if ((n = phd_node_get(o->values, buf)))
 			return n;
 		if (!(dot = strrchr(buf, '.')))
-			return o->values;
+			return NULL;
 		*dot = '\0';
 	}
 }
