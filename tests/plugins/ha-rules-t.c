@@ -125,30 +125,30 @@ static void test_helpers(void)
 	};
 
 	tap_ok(ha_parse_kube_version("1.29", &ma, &mi) == 0 && ma == 1 && mi == 29,
-	       "kube version 1.29 parses");
+		  "kube version 1.29 parses");
 	tap_ok(ha_parse_kube_version("v1.30.2-eks-1", &ma, &mi) == 0 && mi == 30,
-	       "kube version v1.30.2-eks-1 parses to 1.30");
+		  "kube version v1.30.2-eks-1 parses to 1.30");
 	tap_ok(ha_parse_kube_version("latest", &ma, &mi) < 0 &&
-	       ha_parse_kube_version("1.", &ma, &mi) < 0 && ha_parse_kube_version(NULL, &ma, &mi) < 0,
-	       "kube versions that are not versions are refused");
+		  ha_parse_kube_version("1.", &ma, &mi) < 0 && ha_parse_kube_version(NULL, &ma, &mi) < 0,
+		  "kube versions that are not versions are refused");
 
 	tap_ok(ha_image_unpinned("posthog/posthog:latest") && ha_image_unpinned("busybox") &&
-	       ha_image_unpinned("localhost:5000/app") && ha_image_unpinned("x:"),
-	       "latest, no tag, a registry port without tag, an empty tag are unpinned");
+		  ha_image_unpinned("localhost:5000/app") && ha_image_unpinned("x:"),
+		  "latest, no tag, a registry port without tag, an empty tag are unpinned");
 	tap_ok(!ha_image_unpinned("posthog/posthog:release-1.43.0") &&
-	       !ha_image_unpinned("localhost:5000/app:1.2") &&
-	       !ha_image_unpinned("posthog/posthog@sha256:20af35fca6756d689d6705911a49dd6f2f6631e001ad43377b605cfc7c133eb4") &&
-	       !ha_image_unpinned("app:latest@sha256:abc"),
-	       "tags and digests are pinned");
+		  !ha_image_unpinned("localhost:5000/app:1.2") &&
+		  !ha_image_unpinned("posthog/posthog@sha256:20af35fca6756d689d6705911a49dd6f2f6631e001ad43377b605cfc7c133eb4") &&
+		  !ha_image_unpinned("app:latest@sha256:abc"),
+		  "tags and digests are pinned");
 
 	tap_ok(ha_removed_api("policy/v1beta1", "PodDisruptionBudget", &rin, &use) && rin == 25 &&
-	       strcmp(use, "policy/v1") == 0, "policy/v1beta1 PDB: removed in 1.25, use policy/v1");
+		  strcmp(use, "policy/v1") == 0, "policy/v1beta1 PDB: removed in 1.25, use policy/v1");
 	tap_ok(ha_removed_api("storage.k8s.io/v1beta1", "CSIStorageCapacity", &rin, &use) && rin == 27 &&
-	       ha_removed_api("storage.k8s.io/v1beta1", "StorageClass", &rin, &use) && rin == 22,
-	       "a kind listed before its group's wildcard wins");
+		  ha_removed_api("storage.k8s.io/v1beta1", "StorageClass", &rin, &use) && rin == 22,
+		  "a kind listed before its group's wildcard wins");
 	tap_ok(!ha_removed_api("policy/v1", "PodDisruptionBudget", &rin, &use) &&
-	       !ha_removed_api("apps/v1", "Deployment", &rin, &use),
-	       "current APIs are not in the table");
+		  !ha_removed_api("apps/v1", "Deployment", &rin, &use),
+		  "current APIs are not in the table");
 
 	for (i = 0; ix && i < 1000; i++) {
 		snprintf(key, sizeof key, "k%zu", i % 100);
@@ -167,7 +167,7 @@ static void test_helpers(void)
 		   "an exemption covers only its rule");
 	tap_is_int(ha_exempt_find(ex, 2, "pdb", "Deployment/x"), 1, "rule * covers every rule");
 	tap_ok(ha_rule_known("replicas") && ha_rule_known("posthog-existing-secret") &&
-	       !ha_rule_known("replica"), "rule ids are known, typos are not");
+		  !ha_rule_known("replica"), "rule ids are known, typos are not");
 }
 
 /* ---- values rules ------------------------------------------------------------ */
@@ -180,8 +180,8 @@ static void test_defaults(void)
 	tap_is_int((long long)hfs_count(&c.l, "posthog-external", NULL, PHD_SEV_ERROR), 3,
 		   "defaults: PostgreSQL, Redis and Kafka in the cluster are posthog-external errors");
 	tap_ok(hfs_count(&c.l, "posthog-existing-secret", NULL, PHD_SEV_ERROR) == 1 &&
-	       strstr(hfs_find(&c.l, "posthog-existing-secret", NULL)->msg, "published"),
-	       "defaults: ClickHouse's published default password is an error");
+		  strstr(hfs_find(&c.l, "posthog-existing-secret", NULL)->msg, "published"),
+		  "defaults: ClickHouse's published default password is an error");
 	tap_is_int((long long)hfs_count(&c.l, "posthog-existing-secret", NULL, PHD_SEV_WARN), 1,
 		   "defaults: a generated posthogSecretKey is a warning");
 	tap_is_int((long long)hfs_count(&c.l, "image-pinned", NULL, PHD_SEV_ERROR), 1,
@@ -191,17 +191,17 @@ static void test_defaults(void)
 	tap_is_int((long long)hfs_count(&c.l, "replicas", NULL, PHD_SEV_ERROR), 6,
 		   "defaults: ClickHouse and web, events, worker, plugins, pgbouncer at 1 replica");
 	tap_ok(hfs_count(&c.l, "replicas", "Deployment/posthog-worker-default", -1) == 1 &&
-	       hfs_count(&c.l, "replicas", "ClickHouseInstallation/posthog", -1) == 1,
-	       "defaults: replicas findings name the chart's objects");
+		  hfs_count(&c.l, "replicas", "ClickHouseInstallation/posthog", -1) == 1,
+		  "defaults: replicas findings name the chart's objects");
 	tap_ok(hfs_count(&c.l, "pdb", "Deployment/posthog-web", PHD_SEV_WARN) == 1 &&
-	       hfs_count(&c.l, "pdb", "Deployment/posthog-events", PHD_SEV_WARN) == 1 &&
-	       hfs_count(&c.l, "pdb", NULL, -1) == 2,
-	       "defaults: web and events without a PDB are pdb warnings (decide is disabled)");
+		  hfs_count(&c.l, "pdb", "Deployment/posthog-events", PHD_SEV_WARN) == 1 &&
+		  hfs_count(&c.l, "pdb", NULL, -1) == 2,
+		  "defaults: web and events without a PDB are pdb warnings (decide is disabled)");
 	tap_is_int((long long)hfs_count(&c.l, "spread", NULL, PHD_SEV_WARN), 1,
 		   "defaults: no spread constraints is one spread warning");
 	tap_ok(!hfs_count(&c.l, "posthog-cloud", NULL, -1) &&
-	       !hfs_count(&c.l, "posthog-version-check", NULL, -1),
-	       "defaults: cloud is set; in-chart services need no version override");
+		  !hfs_count(&c.l, "posthog-version-check", NULL, -1),
+		  "defaults: cloud is set; in-chart services need no version override");
 	tap_is_int((long long)c.l.n, 16, "defaults: nothing else");
 	if (c.l.n != 16)
 		hfs_dump(&c.l, "defaults");
@@ -218,9 +218,9 @@ static void test_example(void)
 		return;
 	}
 	tap_ok(values_rules(&c, yaml) == 0 && hfs_at_sev(&c.l, PHD_SEV_ERROR) == 0,
-	       "examples/values.yaml: loads, no error");
+		  "examples/values.yaml: loads, no error");
 	tap_ok(c.l.n == 1 && hfs_count(&c.l, "posthog-redis-tls", NULL, PHD_SEV_WARN) == 1,
-	       "examples/values.yaml: only the ElastiCache AUTH/TLS warning");
+		  "examples/values.yaml: only the ElastiCache AUTH/TLS warning");
 	hfs_dump(&c.l, "examples/values.yaml");
 	free(yaml);
 	hfs_clear(&c.l);
@@ -312,114 +312,161 @@ static void test_values_rules(void)
 		hfs_dump(&c.l, "GOOD");
 	hfs_clear(&c.l);
 
-	fires("posthog-external-mixed", PHD_SEV_ERROR, "values",
-	      "postgresql: { enabled: true }", "externalPostgresql host with postgresql.enabled");
-	fires("posthog-external-mixed", PHD_SEV_ERROR, "values",
-	      "kafka: { }", "brokers with kafka.enabled left at its default");
-	quiet("posthog-external-mixed", "externalClickhouse: { host: null }", "no external ClickHouse");
+	static const struct vcase {
+		int fire;
+		const char *rule;
+		int sev;
+		const char *object, *yaml, *what;
+	} cases[] = {
+		{ 1, "posthog-external-mixed", PHD_SEV_ERROR, "values",
+		  "postgresql: { enabled: true }",
+		  "externalPostgresql host with postgresql.enabled" },
+		{ 1, "posthog-external-mixed", PHD_SEV_ERROR, "values",
+		  "kafka: { }",
+		  "brokers with kafka.enabled left at its default" },
+		{ 0, "posthog-external-mixed", 0, NULL,
+		  "externalClickhouse: { host: null }",
+		  "no external ClickHouse" },
+		{ 1, "posthog-external", PHD_SEV_ERROR, NULL,
+		  "redis: { enabled: true }\nexternalRedis: {}",
+		  "in-chart Redis" },
+		{ 1, "posthog-external", PHD_SEV_ERROR, NULL,
+		  "externalPostgresql: { existingSecret: pg }",
+		  "RDS without a host" },
+		{ 0, "posthog-external", 0, NULL,
+		  "kafka: { enabled: false }",
+		  "all external" },
+		{ 1, "posthog-legacy-values", PHD_SEV_ERROR, NULL,
+		  "certManager: true",
+		  "certManager" },
+		{ 1, "posthog-legacy-values", PHD_SEV_ERROR, NULL,
+		  "redis: { enabled: false, host: old }",
+		  "redis.host" },
+		{ 0, "posthog-legacy-values", 0, NULL,
+		  "beat: null",
+		  "beat null" },
+		{ 1, "posthog-plugins-conflict", PHD_SEV_ERROR, NULL,
+		  "pluginsIngestion: { enabled: true }",
+		  "split plugins with plugins.enabled default" },
+		{ 1, "posthog-plugins-conflict", PHD_SEV_ERROR, NULL,
+		  "pluginsAsync: { enabled: true }\nplugins: { enabled: false }",
+		  "pluginsAsync alone" },
+		{ 0, "posthog-plugins-conflict", 0, NULL,
+		  "plugins: { enabled: false }\npluginsIngestion: { enabled: true, replicacount: 2 }",
+		  "split plugins without the single one" },
+		{ 1, "posthog-existing-secret", PHD_SEV_ERROR, NULL,
+		  "externalPostgresql: { postgresqlHost: db, postgresqlDatabase: p, postgresqlUsername: u, postgresqlPassword: hunter2 }",
+		  "inline PostgreSQL password" },
+		{ 1, "posthog-existing-secret", PHD_SEV_ERROR, NULL,
+		  "externalRedis: { host: r, existingSecret: posthog-redis }",
+		  "Redis existingSecret without its key (no chart default)" },
+		{ 1, "posthog-existing-secret", PHD_SEV_ERROR, NULL,
+		  "clickhouse: { existingSecret: ch, layout: { replicasCount: 2 }, podDistribution: [ {type: ClickHouseAntiAffinity} ] }",
+		  "ClickHouse existingSecret without its key" },
+		{ 1, "posthog-existing-secret", PHD_SEV_ERROR, NULL,
+		  "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"1\" }, { name: KAFKA_SASL_PASSWORD, value: s3cret } ]",
+		  "a literal password in env" },
+		{ 0, "posthog-existing-secret", 0, NULL,
+		  "externalRedis: { host: r, existingSecret: posthog-redis, existingSecretPasswordKey: redis-password }",
+		  "Redis secret and key" },
+		{ 1, "posthog-cloud", PHD_SEV_ERROR, NULL,
+		  "cloud: null",
+		  "cloud null" },
+		{ 0, "posthog-cloud", 0, NULL,
+		  "cloud: aws",
+		  "cloud aws" },
+		{ 1, "image-pinned", PHD_SEV_ERROR, NULL,
+		  "image: { tag: latest }",
+		  "tag latest" },
+		{ 1, "image-pinned", PHD_SEV_ERROR, NULL,
+		  "image: { }",
+		  "no tag" },
+		{ 0, "image-pinned", 0, NULL,
+		  "image: { sha: \"sha256:20af35fca6756d689d6705911a49dd6f2f6631e001ad43377b605cfc7c133eb4\" }",
+		  "a digest" },
+		{ 1, "posthog-zookeeper", PHD_SEV_ERROR, "StatefulSet/posthog-posthog-zookeeper",
+		  "zookeeper: { replicaCount: 4 }",
+		  "an even ensemble" },
+		{ 1, "posthog-zookeeper", PHD_SEV_ERROR, NULL,
+		  "zookeeper: { replicaCount: two }",
+		  "not a number" },
+		{ 0, "posthog-zookeeper", 0, NULL,
+		  "zookeeper: { replicaCount: 5 }",
+		  "five servers" },
+		{ 1, "replicas", PHD_SEV_ERROR, "Deployment/posthog-web",
+		  "web: { hpa: { enabled: true, minpods: 1 }, pdb: { enabled: true, maxUnavailable: 1 } }",
+		  "web HPA minpods 1" },
+		{ 1, "replicas", PHD_SEV_ERROR, "Deployment/posthog-worker-fast",
+		  "worker: { hpa: { enabled: true, minpods: 3 }, consumers: [ { name: default }, { name: fast, hpa: { minpods: 1 } } ] }",
+		  "a worker consumer's own minpods" },
+		{ 1, "replicas", PHD_SEV_ERROR, "ClickHouseInstallation/posthog",
+		  "clickhouse: { existingSecret: ch, existingSecretPasswordKey: k }",
+		  "one ClickHouse replica" },
+		{ 1, "replicas", PHD_SEV_ERROR, "Deployment/posthog-recordings-ingestion",
+		  "recordingsIngestion: { enabled: true, keda: { enabled: true } }",
+		  "KEDA without minReplicaCount" },
+		{ 0, "replicas", 0, NULL,
+		  "decide: { enabled: true, replicacount: 2 }",
+		  "decide at 2" },
+		{ 1, "pdb", PHD_SEV_WARN, "Deployment/posthog-web",
+		  "web: { replicacount: 2, pdb: { enabled: true } }",
+		  "PDB without maxUnavailable" },
+		{ 0, "pdb", 0, NULL,
+		  "decide: { enabled: true, replicacount: 2 }",
+		  "decide's PDB is on with maxUnavailable 1 by default" },
+		{ 1, "spread", PHD_SEV_WARN, NULL,
+		  "includeDefaultTopologySpreadConstraints: false",
+		  "no spread constraints, no affinity" },
+		{ 1, "spread", PHD_SEV_WARN, "ClickHouseInstallation/posthog",
+		  "clickhouse: { existingSecret: ch, existingSecretPasswordKey: k, layout: { replicasCount: 2 } }",
+		  "ClickHouse replicas without podDistribution" },
+		{ 0, "spread", 0, NULL,
+		  "zookeeper: { replicaCount: 3, podAntiAffinityPreset: hard }",
+		  "hard anti-affinity" },
+		{ 1, "posthog-redis-tls", PHD_SEV_WARN, NULL,
+		  "externalRedis: { host: a.b.ng.0001.euw1.cache.amazonaws.com, existingSecret: r, existingSecretPasswordKey: k }",
+		  "ElastiCache with AUTH" },
+		{ 0, "posthog-redis-tls", 0, NULL,
+		  "externalRedis: { host: a.b.ng.0001.euw1.cache.amazonaws.com }",
+		  "ElastiCache without AUTH" },
+		{ 1, "posthog-kafka-sasl", PHD_SEV_ERROR, NULL,
+		  "externalKafka: { brokers: [ \"k:9092\" ], sasl: { user: x } }",
+		  "externalKafka.sasl" },
+		{ 1, "posthog-kafka-sasl", PHD_SEV_ERROR, NULL,
+		  "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"1\" }, { name: KAFKA_SASL_MECHANISM, value: SCRAM-SHA-512 } ]",
+		  "a mechanism without user and password" },
+		{ 0, "posthog-kafka-sasl", 0, NULL,
+		  "externalKafka: { brokers: [ \"k:9094\" ], tls: true }",
+		  "TLS only" },
+		{ 1, "posthog-kafka-msk", PHD_SEV_ERROR, NULL,
+		  "externalKafka: { brokers: [ \"b-1.x.c2.kafka.eu-west-1.amazonaws.com:9098\" ], tls: true }",
+		  "MSK IAM port" },
+		{ 1, "posthog-kafka-msk", PHD_SEV_ERROR, NULL,
+		  "externalKafka: { brokers: [ \"b-1.x.c2.kafka.eu-west-1.amazonaws.com:9094\" ] }",
+		  "MSK TLS port without tls" },
+		{ 0, "posthog-kafka-msk", 0, NULL,
+		  "externalKafka: { brokers: [ \"b-1.x.c2.kafka.eu-west-1.amazonaws.com:9094\" ], tls: true }",
+		  "MSK TLS port with tls" },
+		{ 1, "posthog-version-check", PHD_SEV_ERROR, NULL,
+		  "env: []",
+		  "no override" },
+		{ 1, "posthog-version-check", PHD_SEV_ERROR, NULL,
+		  "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"0\" } ]",
+		  "override 0" },
+		{ 0, "posthog-version-check", 0, NULL,
+		  "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"true\" } ]",
+		  "override true" },
+	};
+	size_t i;
 
-	fires("posthog-external", PHD_SEV_ERROR, NULL, "redis: { enabled: true }\nexternalRedis: {}",
-	      "in-chart Redis");
-	fires("posthog-external", PHD_SEV_ERROR, NULL,
-	      "externalPostgresql: { existingSecret: pg }", "RDS without a host");
-	quiet("posthog-external", "kafka: { enabled: false }", "all external");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct vcase *k = &cases[i];
+		if (k->fire)
+			fires(k->rule, k->sev, k->object, k->yaml, k->what);
+		else
+			quiet(k->rule, k->yaml, k->what);
+	}
 
-	fires("posthog-legacy-values", PHD_SEV_ERROR, NULL, "certManager: true", "certManager");
-	fires("posthog-legacy-values", PHD_SEV_ERROR, NULL,
-	      "redis: { enabled: false, host: old }", "redis.host");
-	quiet("posthog-legacy-values", "beat: null", "beat null");
-
-	fires("posthog-plugins-conflict", PHD_SEV_ERROR, NULL,
-	      "pluginsIngestion: { enabled: true }", "split plugins with plugins.enabled default");
-	fires("posthog-plugins-conflict", PHD_SEV_ERROR, NULL,
-	      "pluginsAsync: { enabled: true }\nplugins: { enabled: false }", "pluginsAsync alone");
-	quiet("posthog-plugins-conflict",
-	      "plugins: { enabled: false }\npluginsIngestion: { enabled: true, replicacount: 2 }",
-	      "split plugins without the single one");
-
-	fires("posthog-existing-secret", PHD_SEV_ERROR, NULL,
-	      "externalPostgresql: { postgresqlHost: db, postgresqlDatabase: p, postgresqlUsername: u, postgresqlPassword: hunter2 }",
-	      "inline PostgreSQL password");
-	fires("posthog-existing-secret", PHD_SEV_ERROR, NULL,
-	      "externalRedis: { host: r, existingSecret: posthog-redis }",
-	      "Redis existingSecret without its key (no chart default)");
-	fires("posthog-existing-secret", PHD_SEV_ERROR, NULL,
-	      "clickhouse: { existingSecret: ch, layout: { replicasCount: 2 }, podDistribution: [ {type: ClickHouseAntiAffinity} ] }",
-	      "ClickHouse existingSecret without its key");
-	fires("posthog-existing-secret", PHD_SEV_ERROR, NULL,
-	      "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"1\" }, { name: KAFKA_SASL_PASSWORD, value: s3cret } ]",
-	      "a literal password in env");
-	quiet("posthog-existing-secret",
-	      "externalRedis: { host: r, existingSecret: posthog-redis, existingSecretPasswordKey: redis-password }",
-	      "Redis secret and key");
-
-	fires("posthog-cloud", PHD_SEV_ERROR, NULL, "cloud: null", "cloud null");
-	quiet("posthog-cloud", "cloud: aws", "cloud aws");
-
-	fires("image-pinned", PHD_SEV_ERROR, NULL, "image: { tag: latest }", "tag latest");
-	fires("image-pinned", PHD_SEV_ERROR, NULL, "image: { }", "no tag");
-	quiet("image-pinned", "image: { sha: \"sha256:20af35fca6756d689d6705911a49dd6f2f6631e001ad43377b605cfc7c133eb4\" }",
-	      "a digest");
-
-	fires("posthog-zookeeper", PHD_SEV_ERROR, "StatefulSet/posthog-posthog-zookeeper",
-	      "zookeeper: { replicaCount: 4 }", "an even ensemble");
-	fires("posthog-zookeeper", PHD_SEV_ERROR, NULL, "zookeeper: { replicaCount: two }",
-	      "not a number");
-	quiet("posthog-zookeeper", "zookeeper: { replicaCount: 5 }", "five servers");
-
-	fires("replicas", PHD_SEV_ERROR, "Deployment/posthog-web",
-	      "web: { hpa: { enabled: true, minpods: 1 }, pdb: { enabled: true, maxUnavailable: 1 } }",
-	      "web HPA minpods 1");
-	fires("replicas", PHD_SEV_ERROR, "Deployment/posthog-worker-fast",
-	      "worker: { hpa: { enabled: true, minpods: 3 }, consumers: [ { name: default }, { name: fast, hpa: { minpods: 1 } } ] }",
-	      "a worker consumer's own minpods");
-	fires("replicas", PHD_SEV_ERROR, "ClickHouseInstallation/posthog",
-	      "clickhouse: { existingSecret: ch, existingSecretPasswordKey: k }", "one ClickHouse replica");
-	fires("replicas", PHD_SEV_ERROR, "Deployment/posthog-recordings-ingestion",
-	      "recordingsIngestion: { enabled: true, keda: { enabled: true } }",
-	      "KEDA without minReplicaCount");
-	quiet("replicas", "decide: { enabled: true, replicacount: 2 }", "decide at 2");
-
-	fires("pdb", PHD_SEV_WARN, "Deployment/posthog-web",
-	      "web: { replicacount: 2, pdb: { enabled: true } }", "PDB without maxUnavailable");
-	quiet("pdb", "decide: { enabled: true, replicacount: 2 }",
-	      "decide's PDB is on with maxUnavailable 1 by default");
-
-	fires("spread", PHD_SEV_WARN, NULL, "includeDefaultTopologySpreadConstraints: false",
-	      "no spread constraints, no affinity");
-	fires("spread", PHD_SEV_WARN, "ClickHouseInstallation/posthog",
-	      "clickhouse: { existingSecret: ch, existingSecretPasswordKey: k, layout: { replicasCount: 2 } }",
-	      "ClickHouse replicas without podDistribution");
-	quiet("spread", "zookeeper: { replicaCount: 3, podAntiAffinityPreset: hard }", "hard anti-affinity");
-
-	fires("posthog-redis-tls", PHD_SEV_WARN, NULL,
-	      "externalRedis: { host: a.b.ng.0001.euw1.cache.amazonaws.com, existingSecret: r, existingSecretPasswordKey: k }",
-	      "ElastiCache with AUTH");
-	quiet("posthog-redis-tls", "externalRedis: { host: a.b.ng.0001.euw1.cache.amazonaws.com }",
-	      "ElastiCache without AUTH");
-
-	fires("posthog-kafka-sasl", PHD_SEV_ERROR, NULL,
-	      "externalKafka: { brokers: [ \"k:9092\" ], sasl: { user: x } }", "externalKafka.sasl");
-	fires("posthog-kafka-sasl", PHD_SEV_ERROR, NULL,
-	      "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"1\" }, { name: KAFKA_SASL_MECHANISM, value: SCRAM-SHA-512 } ]",
-	      "a mechanism without user and password");
-	quiet("posthog-kafka-sasl", "externalKafka: { brokers: [ \"k:9094\" ], tls: true }", "TLS only");
-
-	fires("posthog-kafka-msk", PHD_SEV_ERROR, NULL,
-	      "externalKafka: { brokers: [ \"b-1.x.c2.kafka.eu-west-1.amazonaws.com:9098\" ], tls: true }",
-	      "MSK IAM port");
-	fires("posthog-kafka-msk", PHD_SEV_ERROR, NULL,
-	      "externalKafka: { brokers: [ \"b-1.x.c2.kafka.eu-west-1.amazonaws.com:9094\" ] }",
-	      "MSK TLS port without tls");
-	quiet("posthog-kafka-msk",
-	      "externalKafka: { brokers: [ \"b-1.x.c2.kafka.eu-west-1.amazonaws.com:9094\" ], tls: true }",
-	      "MSK TLS port with tls");
-
-	fires("posthog-version-check", PHD_SEV_ERROR, NULL, "env: []", "no override");
-	fires("posthog-version-check", PHD_SEV_ERROR, NULL,
-	      "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"0\" } ]", "override 0");
-	quiet("posthog-version-check",
-	      "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"true\" } ]", "override true");
 
 	/* Positions: the finding points at the line that produced it. */
 	values_rules(&c, "cloud: aws\n"
@@ -427,22 +474,22 @@ static void test_values_rules(void)
 			 "  replicaCount: 2\n");
 	f = hfs_find(&c.l, "posthog-zookeeper", NULL);
 	tap_ok(f && f->line == 3 && f->file && strstr(f->file, "values.yaml") &&
-	       f->key && strcmp(f->key, "zookeeper.replicaCount") == 0,
-	       "a values finding names values.yaml:3 and the key zookeeper.replicaCount");
+		  f->key && strcmp(f->key, "zookeeper.replicaCount") == 0,
+		  "a values finding names values.yaml:3 and the key zookeeper.replicaCount");
 	f = hfs_find(&c.l, "replicas", "Deployment/posthog-web");
 	tap_ok(f && f->key && strcmp(f->key, "web.replicacount") == 0 && strstr(f->msg, "chart default"),
-	       "an absent key: the chart default is named, with the key to set");
+		  "an absent key: the chart default is named, with the key to set");
 	hfs_clear(&c.l);
 
 	values_rules(&c, "cloud: aws\nfullnameOverride: ph\nweb: { replicacount: 1 }\n");
 	tap_ok(hfs_count(&c.l, "replicas", "Deployment/ph-web", -1) == 1,
-	       "fullnameOverride renames the objects the findings name");
+		  "fullnameOverride renames the objects the findings name");
 	hfs_clear(&c.l);
 
 	values_rules(&c, "cloud: aws\nweb:\n  pdb:\n    enabled: true\n    maxUnavailable: null\n");
 	f = hfs_find(&c.l, "pdb", "Deployment/posthog-web");
 	tap_ok(f && f->key && strcmp(f->key, "web.pdb.maxUnavailable") == 0,
-	       "a key set to null has no value (helm deletes it)");
+		  "a key set to null has no value (helm deletes it)");
 	hfs_clear(&c.l);
 }
 
@@ -499,97 +546,118 @@ static void test_manifest_rules(void)
 		hfs_dump(&c.l, "good");
 	hfs_clear(&c.l);
 
-	mfires("replicas", PHD_SEV_ERROR, "Deployment/a", "docs:\n" DEP("a", "", "", GOOD_C), 29,
-	       "replicas unset");
-	mfires("replicas", PHD_SEV_ERROR, "Deployment/a",
-	       "docs:\n" DEP("a", "    replicas: 5\n", SPREAD, GOOD_C)
-	       "- apiVersion: autoscaling/v2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
-	       "  spec: { scaleTargetRef: { kind: Deployment, name: a }, maxReplicas: 4 }\n", 29,
-	       "an HPA without minReplicas (1) overrides replicas 5");
-	mfires("replicas", PHD_SEV_ERROR, "Deployment/a",
-	       "docs:\n" DEP("a", "", SPREAD, GOOD_C)
-	       "- apiVersion: keda.sh/v1alpha1\n  kind: ScaledObject\n  metadata: { name: k }\n"
-	       "  spec: { scaleTargetRef: { name: a } }\n", 29, "a ScaledObject scales to zero");
-	mfires("replicas", PHD_SEV_ERROR, "ClickHouseInstallation/chi",
-	       "docs:\n- apiVersion: clickhouse.altinity.com/v1\n  kind: ClickHouseInstallation\n"
-	       "  metadata: { name: chi }\n  spec: { configuration: { clusters: [ { name: c, layout: { shardsCount: 1 } } ] } }\n",
-	       29, "a ClickHouse cluster with one replica");
-	mquiet("replicas",
-	       "docs:\n" DEP("a", "", SPREAD, GOOD_C)
-	       "- apiVersion: autoscaling/v2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
-	       "  spec: { scaleTargetRef: { kind: Deployment, name: a }, minReplicas: 2, maxReplicas: 4 }\n"
-	       PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "), 29,
-	       "an HPA with minReplicas 2");
-
-	mfires("probes", PHD_SEV_ERROR, "Deployment/a/c",
-	       "docs:\n" DEP("a", "    replicas: 2\n", SPREAD,
+	static const struct mcase {
+		int fire;
+		const char *rule;
+		int sev;
+		const char *object;
+		int minor;
+		const char *docs, *what;
+	} cases[] = {
+		{ 1, "replicas", PHD_SEV_ERROR, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "", "", GOOD_C),
+		  "replicas unset" },
+		{ 1, "replicas", PHD_SEV_ERROR, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "    replicas: 5\n", SPREAD, GOOD_C)
+		  "- apiVersion: autoscaling/v2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
+		  "  spec: { scaleTargetRef: { kind: Deployment, name: a }, maxReplicas: 4 }\n",
+		  "an HPA without minReplicas (1) overrides replicas 5" },
+		{ 1, "replicas", PHD_SEV_ERROR, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "", SPREAD, GOOD_C)
+		  "- apiVersion: keda.sh/v1alpha1\n  kind: ScaledObject\n  metadata: { name: k }\n"
+		  "  spec: { scaleTargetRef: { name: a } }\n",
+		  "a ScaledObject scales to zero" },
+		{ 1, "replicas", PHD_SEV_ERROR, "ClickHouseInstallation/chi", 29,
+		  "docs:\n- apiVersion: clickhouse.altinity.com/v1\n  kind: ClickHouseInstallation\n"
+		  "  metadata: { name: chi }\n  spec: { configuration: { clusters: [ { name: c, layout: { shardsCount: 1 } } ] } }\n",
+		  "a ClickHouse cluster with one replica" },
+		{ 0, "replicas", 0, NULL, 29,
+		  "docs:\n" DEP("a", "", SPREAD, GOOD_C)
+		  "- apiVersion: autoscaling/v2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
+		  "  spec: { scaleTargetRef: { kind: Deployment, name: a }, minReplicas: 2, maxReplicas: 4 }\n"
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "),
+		  "an HPA with minReplicas 2" },
+		{ 1, "probes", PHD_SEV_ERROR, "Deployment/a/c", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD,
 			    "        - { name: c, image: app:1, readinessProbe: { exec: { command: [ \"true\" ] } } }\n"),
-	       29, "no livenessProbe");
-	mquiet("probes",
-	       "docs:\n- apiVersion: batch/v1\n  kind: Job\n  metadata: { name: j }\n"
-	       "  spec: { template: { spec: { containers: [ { name: c, image: app:1 } ] } } }\n"
-	       "- apiVersion: batch/v1\n  kind: CronJob\n  metadata: { name: cj }\n"
-	       "  spec: { schedule: \"* * * * *\", jobTemplate: { spec: { template: { spec: { containers: [ { name: c, image: app:1 } ] } } } } }\n"
-	       DEP("a", "    replicas: 2\n", SPREAD
+		  "no livenessProbe" },
+		{ 0, "probes", 0, NULL, 29,
+		  "docs:\n- apiVersion: batch/v1\n  kind: Job\n  metadata: { name: j }\n"
+		  "  spec: { template: { spec: { containers: [ { name: c, image: app:1 } ] } } }\n"
+		  "- apiVersion: batch/v1\n  kind: CronJob\n  metadata: { name: cj }\n"
+		  "  spec: { schedule: \"* * * * *\", jobTemplate: { spec: { template: { spec: { containers: [ { name: c, image: app:1 } ] } } } } }\n"
+		  DEP("a", "    replicas: 2\n", SPREAD
 		   "        initContainers: [ { name: init, image: busybox:1.34 } ]\n", GOOD_C),
-	       29, "Jobs, CronJobs and init containers need no probes");
-
-	mfires("pdb", PHD_SEV_WARN, "Deployment/a",
-	       "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
-	       PDB("other", "{ matchLabels: { app: b } }", "maxUnavailable: 1, "), 29,
-	       "a PDB for other pods");
-	mfires("pdb", PHD_SEV_WARN, "PodDisruptionBudget/p",
-	       "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
-	       PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 0, "), 29,
-	       "maxUnavailable 0 blocks drains");
-	mfires("pdb", PHD_SEV_WARN, "Deployment/a",
-	       "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
-	       "- apiVersion: policy/v1\n  kind: PodDisruptionBudget\n  metadata: { name: p, namespace: elsewhere }\n"
-	       "  spec: { maxUnavailable: 1, selector: { matchLabels: { app: a } } }\n", 29,
-	       "a PDB in another namespace");
-	mquiet("pdb",
-	       "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
-	       PDB("p", "{ matchExpressions: [ { key: tier, operator: In, values: [ x, y ] } ] }",
-		   "minAvailable: 1, "), 29, "a PDB selecting by expression");
-	mquiet("pdb", "docs:\n" DEP("a", "    replicas: 1\n", "", GOOD_C), 29,
-	       "a single pod needs no PDB (replicas says it)");
-
-	mfires("spread", PHD_SEV_WARN, "Deployment/a",
-	       "docs:\n" DEP("a", "    replicas: 2\n", "", GOOD_C)
-	       PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "), 29,
-	       "no anti-affinity, no spread constraints");
-	mquiet("spread",
-	       "docs:\n" DEP("a", "    replicas: 2\n",
+		  "Jobs, CronJobs and init containers need no probes" },
+		{ 1, "pdb", PHD_SEV_WARN, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
+		  PDB("other", "{ matchLabels: { app: b } }", "maxUnavailable: 1, "),
+		  "a PDB for other pods" },
+		{ 1, "pdb", PHD_SEV_WARN, "PodDisruptionBudget/p", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 0, "),
+		  "maxUnavailable 0 blocks drains" },
+		{ 1, "pdb", PHD_SEV_WARN, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
+		  "- apiVersion: policy/v1\n  kind: PodDisruptionBudget\n  metadata: { name: p, namespace: elsewhere }\n"
+		  "  spec: { maxUnavailable: 1, selector: { matchLabels: { app: a } } }\n",
+		  "a PDB in another namespace" },
+		{ 0, "pdb", 0, NULL, 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
+		  PDB("p", "{ matchExpressions: [ { key: tier, operator: In, values: [ x, y ] } ] }",
+		   "minAvailable: 1, "),
+		  "a PDB selecting by expression" },
+		{ 0, "pdb", 0, NULL, 29,
+		  "docs:\n" DEP("a", "    replicas: 1\n", "", GOOD_C),
+		  "a single pod needs no PDB (replicas says it)" },
+		{ 1, "spread", PHD_SEV_WARN, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", "", GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "),
+		  "no anti-affinity, no spread constraints" },
+		{ 0, "spread", 0, NULL, 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n",
 			    "        affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [ { weight: 1, podAffinityTerm: { topologyKey: kubernetes.io/hostname } } ] } }\n",
 			    GOOD_C)
-	       PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "), 29, "anti-affinity");
-
-	mfires("resources", PHD_SEV_WARN, "Deployment/a/c",
-	       "docs:\n" DEP("a", "    replicas: 2\n", SPREAD,
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "),
+		  "anti-affinity" },
+		{ 1, "resources", PHD_SEV_WARN, "Deployment/a/c", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD,
 			    "        - { name: c, image: app:1, readinessProbe: {exec: {command: [x]}}, livenessProbe: {exec: {command: [x]}}, resources: { requests: { cpu: 1 } } }\n"),
-	       29, "no memory request");
-	mquiet("resources", good, 29, "cpu and memory requests");
+		  "no memory request" },
+		{ 0, "resources", 0, NULL, 29,
+		  good,
+		  "cpu and memory requests" },
+		{ 1, "image-pinned", PHD_SEV_WARN, "Job/j/c", 29,
+		  "docs:\n- apiVersion: batch/v1\n  kind: Job\n  metadata: { name: j }\n"
+		  "  spec: { template: { spec: { containers: [ { name: c, image: \"app:latest\" } ] } } }\n",
+		  "a Job's latest image" },
+		{ 0, "image-pinned", 0, NULL, 29,
+		  good,
+		  "a tagged image" },
+		{ 1, "removed-api", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		  "docs:\n- apiVersion: policy/v1beta1\n  kind: PodDisruptionBudget\n  metadata: { name: p }\n"
+		  "  spec: { maxUnavailable: 1, selector: { matchLabels: { app: a } } }\n",
+		  "policy/v1beta1 on 1.29" },
+		{ 1, "removed-api", PHD_SEV_ERROR, "HorizontalPodAutoscaler/h", 0,
+		  "docs:\n- apiVersion: autoscaling/v2beta2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
+		  "  spec: { scaleTargetRef: { name: a }, maxReplicas: 2 }\n",
+		  "autoscaling/v2beta2 with no kube.version (a current cluster)" },
+		{ 0, "removed-api", 0, NULL, 24,
+		  "docs:\n- apiVersion: policy/v1beta1\n  kind: PodDisruptionBudget\n  metadata: { name: p }\n"
+		  "  spec: { maxUnavailable: 1, selector: { matchLabels: { app: a } } }\n"
+		  "- apiVersion: autoscaling/v2beta2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
+		  "  spec: { scaleTargetRef: { name: a }, maxReplicas: 2 }\n",
+		  "the same APIs on 1.24" },
+	};
+	size_t i;
 
-	mfires("image-pinned", PHD_SEV_WARN, "Job/j/c",
-	       "docs:\n- apiVersion: batch/v1\n  kind: Job\n  metadata: { name: j }\n"
-	       "  spec: { template: { spec: { containers: [ { name: c, image: \"app:latest\" } ] } } }\n",
-	       29, "a Job's latest image");
-	mquiet("image-pinned", good, 29, "a tagged image");
-
-	mfires("removed-api", PHD_SEV_ERROR, "PodDisruptionBudget/p",
-	       "docs:\n- apiVersion: policy/v1beta1\n  kind: PodDisruptionBudget\n  metadata: { name: p }\n"
-	       "  spec: { maxUnavailable: 1, selector: { matchLabels: { app: a } } }\n", 29,
-	       "policy/v1beta1 on 1.29");
-	mfires("removed-api", PHD_SEV_ERROR, "HorizontalPodAutoscaler/h",
-	       "docs:\n- apiVersion: autoscaling/v2beta2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
-	       "  spec: { scaleTargetRef: { name: a }, maxReplicas: 2 }\n", 0,
-	       "autoscaling/v2beta2 with no kube.version (a current cluster)");
-	mquiet("removed-api",
-	       "docs:\n- apiVersion: policy/v1beta1\n  kind: PodDisruptionBudget\n  metadata: { name: p }\n"
-	       "  spec: { maxUnavailable: 1, selector: { matchLabels: { app: a } } }\n"
-	       "- apiVersion: autoscaling/v2beta2\n  kind: HorizontalPodAutoscaler\n  metadata: { name: h }\n"
-	       "  spec: { scaleTargetRef: { name: a }, maxReplicas: 2 }\n", 24,
-	       "the same APIs on 1.24");
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct mcase *k = &cases[i];
+		if (k->fire)
+			mfires(k->rule, k->sev, k->object, k->docs, k->minor, k->what);
+		else
+			mquiet(k->rule, k->docs, k->minor, k->what);
+	}
 }
 
 static void test_malformed(void)
@@ -650,8 +718,8 @@ static void test_live(void)
 
 	manifest_rules(&c, live, 1, 29);
 	tap_ok(hfs_count(&c.l, "rollout", "Deployment/slow", PHD_SEV_ERROR) == 1 &&
-	       strstr(hfs_find(&c.l, "rollout", "Deployment/slow")->msg, "1 of 3"),
-	       "live: 1 of 3 ready replicas is a rollout error");
+		  strstr(hfs_find(&c.l, "rollout", "Deployment/slow")->msg, "1 of 3"),
+		  "live: 1 of 3 ready replicas is a rollout error");
 	tap_is_int((long long)hfs_count(&c.l, "rollout", NULL, -1), 1, "live: the others are rolled out");
 	tap_is_int((long long)hfs_count(&c.l, "spread", "Deployment/one", PHD_SEV_ERROR), 1,
 		   "live: two pods on one node is a spread error");
