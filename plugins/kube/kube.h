@@ -43,6 +43,10 @@ int kube_run(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
  * naming the command and quoting its (redacted) stderr. */
 int kube_fail(phd_ctx *ctx, int code, const struct kube_argv *a,
 	      const struct phd_exec_result *res, const char *what);
+/* A PHD_EV_COMMAND event: what would run (dry run / plan). */
+void kube_emit_command(phd_ctx *ctx, int phase, const char *line);
+/* "file:line:column" of a values node (or "values"). */
+void kube_pos(const phd_node *n, char *buf, size_t cap);
 /* Whether stderr is the API server's NotFound answer. */
 int kube_is_notfound(const struct phd_exec_result *res);
 

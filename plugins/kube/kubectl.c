@@ -217,3 +217,24 @@ int kube_keys_has(const char *keys, const char *key)
 	}
 	return 0;
 }
+
+void kube_emit_command(phd_ctx *ctx, int phase, const char *line)
+{
+	struct phd_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = PHD_EV_COMMAND;
+	ev.phase = phase;
+	ev.message = line;
+	phd_emit(ctx, &ev);
+}
+
+void kube_pos(const phd_node *n, char *buf, size_t cap)
+{
+	const char *f = n ? phd_node_file(n) : NULL;
+
+	if (f)
+		snprintf(buf, cap, "%s:%u:%u", f, phd_node_line(n), phd_node_column(n));
+	else
+		snprintf(buf, cap, "values");
+}

@@ -91,16 +91,6 @@ static int toggle_on(const phd_node *values, const struct ref_rule *r)
 	return b == r->toggle_want;
 }
 
-static void where_fmt(const phd_node *n, char *buf, size_t cap)
-{
-	const char *f = n ? phd_node_file(n) : NULL;
-
-	if (f)
-		snprintf(buf, cap, "%s:%u:%u", f, phd_node_line(n), phd_node_column(n));
-	else
-		snprintf(buf, cap, "values");
-}
-
 static int refs_push(struct kube_refs *refs, const char *secret, const char *key,
 		     const char *values_key, const phd_node *where)
 {
@@ -153,7 +143,7 @@ static int collect_rule(phd_ctx *ctx, const phd_node *values, const struct ref_r
 			const phd_node *kn;
 			if (r->keys[k].path && set_str(values, r->keys[k].path, &kn) &&
 			    !r->keys[k].def) {
-				where_fmt(kn, pos, sizeof(pos));
+				kube_pos(kn, pos, sizeof(pos));
 				phd_log(ctx, PHD_LOG_WARN, "%s: %s is set but %s is not: the chart "
 					"ignores the key", pos, r->keys[k].path, r->name_path);
 			}
@@ -161,7 +151,7 @@ static int collect_rule(phd_ctx *ctx, const phd_node *values, const struct ref_r
 		return 0;
 	}
 	if (!toggle_on(values, r)) {
-		where_fmt(where, pos, sizeof(pos));
+		kube_pos(where, pos, sizeof(pos));
 		phd_log(ctx, PHD_LOG_INFO, "%s: %s not checked: the chart does not read it "
 			"with %s: %s", pos, r->name_path, r->toggle, r->toggle_want ? "false" : "true");
 		return 0;
@@ -176,7 +166,7 @@ static int collect_rule(phd_ctx *ctx, const phd_node *values, const struct ref_r
 		if (!key)
 			key = rk->def;
 		if (!key) {
-			where_fmt(where, pos, sizeof(pos));
+			kube_pos(where, pos, sizeof(pos));
 			phd_log(ctx, PHD_LOG_ERROR, "%s: %s is set but %s is not: the chart "
 				"requires both (rendering fails without the key)", pos,
 				r->name_path, rk->path);
@@ -188,6 +178,20 @@ static int collect_rule(phd_ctx *ctx, const phd_node *values, const struct ref_r
 			return rc;
 	}
 	return 0;
+}
+
+/* Append the i-th child's step (".key" or "[i]") to the values path at
+ * plen; its length, or -1 when the path does not fit. */
+static int path_step(const phd_node *n, size_t i, char *path, size_t plen, size_t cap)
+{
+	const char *key = phd_node_key_at(n, i);
+	int w;
+
+	if (phd_node_type(n) == PHD_NODE_MAP)
+		w = snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", key ? key : "");
+	else
+		w = snprintf(path + plen, cap - plen, "[%zu]", i);
+	return w < 0 || (size_t)w >= cap - plen ? -1 : w;
 }
 
 /* env entries ({name, valueFrom: {secretKeyRef: {name, key}}}) and envFrom
@@ -203,11 +207,8 @@ static int walk(const phd_node *n, char *path, size_t plen, size_t cap, struct k
 		const char *key = phd_node_key_at(n, i);
 		int w;
 
-		if (phd_node_type(n) == PHD_NODE_MAP)
-			w = snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", key ? key : "");
-		else
-			w = snprintf(path + plen, cap - plen, "[%zu]", i);
-		if (w < 0 || (size_t)w >= cap - plen)
+		w = path_step(n, i, path, plen, cap);
+		if (w < 0)
 			continue;   /* deeper than any chart key: not a reference */
 		if (key && (!strcmp(key, "secretKeyRef") || !strcmp(key, "secretRef")) &&
 		    phd_node_type(c) == PHD_NODE_MAP) {
@@ -288,14 +289,10 @@ static void walk_env(phd_validation *v, const phd_node *n, char *path, size_t pl
 
 	for (size_t i = 0; i < len; i++) {
 		const phd_node *c = phd_node_at(n, i);
-		const char *key = phd_node_key_at(n, i);
 		int w;
 
-		if (phd_node_type(n) == PHD_NODE_MAP)
-			w = snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", key ? key : "");
-		else
-			w = snprintf(path + plen, cap - plen, "[%zu]", i);
-		if (w < 0 || (size_t)w >= cap - plen)
+		w = path_step(n, i, path, plen, cap);
+		if (w < 0)
 			continue;
 		if (phd_node_type(n) == PHD_NODE_SEQ && phd_node_type(c) == PHD_NODE_MAP) {
 			const char *name = phd_node_str(phd_node_get(c, "name"));

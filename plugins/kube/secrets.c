@@ -75,16 +75,6 @@ static const struct phd_secret_view *provided(const phd_ctx *ctx, const char *ns
 	return NULL;
 }
 
-static void pos_fmt(const phd_node *n, char *buf, size_t cap)
-{
-	const char *f = n ? phd_node_file(n) : NULL;
-
-	if (f)
-		snprintf(buf, cap, "%s:%u:%u", f, phd_node_line(n), phd_node_column(n));
-	else
-		snprintf(buf, cap, "values");
-}
-
 /* Every reference must be provided or present; returns the number missing
  * and sets *first to the first problem (malloc'd). */
 static int cross_check(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
@@ -100,7 +90,7 @@ static int cross_check(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 		char pos[512], what[600];
 		const char *keys;
 
-		pos_fmt(r->where, pos, sizeof(pos));
+		kube_pos(r->where, pos, sizeof(pos));
 		snprintf(what, sizeof(what), "%s: %s wants Secret %s/%s%s%s", pos, r->values_key,
 			 ns, r->secret, r->key ? " key " : "", r->key ? r->key : "");
 		if (s) {
@@ -132,17 +122,6 @@ static int cross_check(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 	return rc;
 }
 
-static void emit_command(phd_ctx *ctx, const char *line)
-{
-	struct phd_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.type = PHD_EV_COMMAND;
-	ev.phase = PHD_PHASE_SECRETS;
-	ev.message = line;
-	phd_emit(ctx, &ev);
-}
-
 static int ensure_namespace(phd_ctx *ctx, const struct kube_conf *cf, const char *ns)
 {
 	struct kube_argv a;
@@ -166,7 +145,7 @@ static int ensure_namespace(phd_ctx *ctx, const struct kube_conf *cf, const char
 		if (line) {
 			char *msg = NULL;
 			if (asprintf(&msg, "%s   # when missing", line) >= 0)
-				emit_command(ctx, msg);
+				kube_emit_command(ctx, PHD_PHASE_SECRETS, msg);
 			free(msg);
 		}
 		free(line);
@@ -269,7 +248,7 @@ static int apply_one(phd_ctx *ctx, const struct kube_conf *cf, const struct phd_
 		line = kube_argv_line(&a);
 		desc = masked_desc(s, ns);
 		if (line && desc && asprintf(&msg, "%s <<< %s", line, desc) >= 0)
-			emit_command(ctx, msg);
+			kube_emit_command(ctx, PHD_PHASE_SECRETS, msg);
 		free(msg);
 		free(desc);
 		free(line);

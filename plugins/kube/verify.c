@@ -71,6 +71,7 @@ static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *
 	int rc;
 
 	*out = NULL;
+	memset(&jerr, 0, sizeof(jerr));
 	*line = kube_argv_line(a);
 	rc = kube_run(ctx, cf, a, NULL, 0, 0, &res);
 	if (rc == 0 && res.exit_code != 0)
@@ -88,17 +89,6 @@ static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *
 	}
 	phd_exec_result_clear(&res);
 	return rc;
-}
-
-static void emit_command(phd_ctx *ctx, const char *line)
-{
-	struct phd_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.type = PHD_EV_COMMAND;
-	ev.phase = PHD_PHASE_VERIFY;
-	ev.message = line;
-	phd_emit(ctx, &ev);
 }
 
 /* Keep the release's objects of list in kept: workloads first, so that
@@ -185,7 +175,7 @@ int kube_verify_phase(phd_ctx *ctx, int phase, void *userdata)
 	if (phd_ctx_dry_run(ctx)) {
 		char *line = kube_argv_line(&a);
 		if (line)
-			emit_command(ctx, line);
+			kube_emit_command(ctx, PHD_PHASE_VERIFY, line);
 		free(line);
 		kube_argv_free(&a);
 		return 0;
