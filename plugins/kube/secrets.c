@@ -88,7 +88,7 @@ static int cross_check(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 		const struct kube_ref *r = &refs->v[i];
 		const struct phd_secret_view *s = provided(ctx, ns, r);
 		char pos[512], what[600];
-		const char *keys;
+		const char *keys = NULL;
 
 		kube_pos(r->where, pos, sizeof(pos));
 		snprintf(what, sizeof(what), "%s: %s wants Secret %s/%s%s%s", pos, r->values_key,
