@@ -107,8 +107,8 @@ int main(void)
 		return tap_done();
 	}
 	path = tap_write_file("secret.json", m.p, m.len);
-	tap_write_file("pw", (const char *)kv[0].value, kv[0].len);
-	tap_write_file("bin", (const char *)bin, sizeof(bin));
+	free(tap_write_file("pw", (const char *)kv[0].value, kv[0].len));
+	free(tap_write_file("bin", (const char *)bin, sizeof(bin)));
 	/* Offline: no kubeconfig, no server.  `patch --local` parses the file
 	 * as a Kubernetes object; `create secret --dry-run=client` builds the
 	 * Secret kubectl itself would send from the same bytes. */
