@@ -151,8 +151,8 @@ static void copy_fixture(const struct run *r, const char *fixture, const char *r
 }
 
 /* A fresh scenario: config, stand-in cluster, context (not yet run). */
-static int setup(struct run *r, const char *name, const char *values, unsigned flags,
-		 const char *kubectl)
+static int setup_cfg(struct run *r, const char *name, const char *values, unsigned flags,
+		     const char *kubectl, const char *cfg_extra)
 {
 	struct phd_options o = PHD_OPTIONS_INIT;
 	const char *vfiles[1];
@@ -176,6 +176,8 @@ static int setup(struct run *r, const char *name, const char *values, unsigned f
 	snprintf(cfg, sizeof(cfg), "%s/phdeploy.yaml", r->dir);
 	f = fopen(cfg, "w");
 	fputs("release: posthog\nnamespace: posthog\nsecrets:\n  - { provider: testsecret }\n", f);
+	if (cfg_extra)
+		fputs(cfg_extra, f);
 	fclose(f);
 	snprintf(vpath, sizeof(vpath), "%s/tests/data/kube/%s", srcdir(), values);
 	vfiles[0] = vpath;
@@ -209,6 +211,12 @@ static int setup(struct run *r, const char *name, const char *values, unsigned f
 	if (rc < 0)
 		tap_diag("registering the test plugin: %s", phd_ctx_errmsg(r->ctx));
 	return rc;
+}
+
+static int setup(struct run *r, const char *name, const char *values, unsigned flags,
+		 const char *kubectl)
+{
+	return setup_cfg(r, name, values, flags, kubectl, NULL);
 }
 
 static const char *logtext(struct run *r)
@@ -543,6 +551,33 @@ static void test_ssa_fallback(void)
 	teardown(&r);
 }
 
+static void test_client_side(void)
+{
+	struct run r;
+	int rc;
+
+	if (setup_cfg(&r, "client-side", "values-ha.yaml", 0, NULL,
+		      "kube: { server_side: false, timeout: 20s }\n") < 0) {
+		tap_skip(2, "cannot set up");
+		return;
+	}
+	smtp_in_cluster(&r);
+	rc = phd_run(r.ctx, PHD_PHASE_BIT(PHD_PHASE_SECRETS));
+	tap_is_int(rc, 0, "kube.server_side: false applies (%s)", phd_ctx_errmsg(r.ctx));
+	tap_ok(count_calls(&r, "apply") == NVALS && count_calls(&r, "--server-side") == 0,
+	       "client-side only, as configured");
+	teardown(&r);
+
+	if (setup_cfg(&r, "bad-conf", "values-ha.yaml", 0, NULL, "kube: { server_side: maybe }\n") < 0) {
+		tap_skip(1, "cannot set up");
+		return;
+	}
+	rc = phd_run(r.ctx, PHD_PHASE_BIT(PHD_PHASE_SECRETS));
+	tap_like(rc < 0 ? phd_ctx_errmsg(r.ctx) : "(succeeded)", "phdeploy.yaml:5:22: server_side: "
+		 "want true, false or auto", "a bad kube.server_side is a positioned error");
+	teardown(&r);
+}
+
 static void test_apply_fails(void)
 {
 	struct run r;
@@ -771,6 +806,7 @@ int main(void)
 	test_redis_key_required();
 	test_dry_run();
 	test_ssa_fallback();
+	test_client_side();
 	test_apply_fails();
 	test_no_cluster();
 	test_verify();
