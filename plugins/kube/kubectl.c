@@ -127,24 +127,46 @@ int kube_run(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
 	return rc;
 }
 
-/* The first lines of kubectl's stderr, trimmed: enough to tell why. */
+/* klog's "E1125 11:44:52.695269   14260 memcache.go:265] ..." lines repeat
+ * what kubectl's own last line says more plainly. */
+static int klog_line(const char *p, size_t len)
+{
+	return len > 22 && strchr("EWIF", p[0]) && p[1] >= '0' && p[1] <= '9' &&
+	       p[5] == ' ' && p[8] == ':' && p[11] == ':' && memchr(p, ']', len) != NULL;
+}
+
+static void put_line(char *out, size_t cap, size_t *n, const char *p, size_t len)
+{
+	if (*n && *n + 1 < cap)
+		out[(*n)++] = ' ';
+	for (size_t i = 0; i < len && *n + 1 < cap; i++)
+		out[(*n)++] = (p[i] == '\r' || p[i] == '\t') ? ' ' : p[i];
+	out[*n] = '\0';
+}
+
+/* kubectl's stderr on one line, trimmed: its own messages, or the last
+ * log line when that is all there is. */
 static void stderr_excerpt(const struct phd_exec_result *res, char *out, size_t cap)
 {
-	size_t n = 0;
+	const char *p = res->err, *end = res->err + res->err_len, *last = NULL;
+	size_t n = 0, last_len = 0;
 
 	out[0] = '\0';
 	if (!res->err)
 		return;
-	for (size_t i = 0; i < res->err_len && n + 1 < cap; i++) {
-		char c = res->err[i];
-		if (c == '\n') {
-			if (i + 1 == res->err_len)
-				break;
-			c = ' ';
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (len && klog_line(p, len)) {
+			last = p;
+			last_len = len;
+		} else if (len) {
+			put_line(out, cap, &n, p, len);
 		}
-		out[n++] = (c == '\r' || c == '\t') ? ' ' : c;
+		p += len + 1;
 	}
-	out[n] = '\0';
+	if (!n && last)
+		put_line(out, cap, &n, last, last_len);
 	if (n + 1 >= cap && cap > 4)
 		memcpy(out + cap - 4, "...", 4);
 }
