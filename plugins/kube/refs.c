@@ -56,18 +56,18 @@ static const struct ref_rule rules[] = {
 
 /* Passwords the chart accepts inline in the values: each one is a leak of
  * the values file into every copy of it (CI logs, helm's release Secret). */
-static const char *const inline_paths[] = {
-	"externalPostgresql.postgresqlPassword",
-	"postgresql.postgresqlPassword",
-	"postgresql.postgresqlPostgresPassword",
-	"externalRedis.password",
-	"redis.auth.password",
-	"clickhouse.password",
-	"clickhouse.backup.backup_password",
-	"externalClickhouse.password",
-	"email.password",
-	"minio.auth.rootPassword",
-	"grafana.adminPassword",
+static const char *const inline_paths[][2] = {
+	{ "externalPostgresql.postgresqlPassword", "externalPostgresql.existingSecret" },
+	{ "postgresql.postgresqlPassword", "postgresql.existingSecret" },
+	{ "postgresql.postgresqlPostgresPassword", "postgresql.existingSecret" },
+	{ "externalRedis.password", "externalRedis.existingSecret" },
+	{ "redis.auth.password", "redis.auth.existingSecret" },
+	{ "clickhouse.password", "clickhouse.existingSecret" },
+	{ "clickhouse.backup.backup_password", "clickhouse.backup.existingSecret" },
+	{ "externalClickhouse.password", "externalClickhouse.existingSecret" },
+	{ "email.password", "email.existingSecret" },
+	{ "minio.auth.rootPassword", "minio.auth.existingSecret" },
+	{ "grafana.adminPassword", "grafana.admin.existingSecret" },
 };
 
 static const char *set_str(const phd_node *values, const char *path, const phd_node **where)
@@ -270,8 +270,9 @@ static int secretish(const char *name)
 	return 0;
 }
 
-static void report_inline(phd_validation *v, const phd_node *n, const char *values_key,
-			   const char *hint)
+/* where: the inline key; fix: the values key to set instead. */
+static void report_inline(phd_validation *v, const phd_node *n, const char *where,
+			  const char *fix, const char *hint)
 {
 	const char *s = phd_node_str(n);
 
@@ -279,8 +280,8 @@ static void report_inline(phd_validation *v, const phd_node *n, const char *valu
 		return;
 	/* Mask it everywhere from now on: helm's output and logs included. */
 	phd_redact_add(phd_validation_ctx(v), s, strlen(s));
-	phd_validation_report(v, "inline-secret", PHD_SEV_WARN, "values", n, values_key,
-			      "%s is written inline in the values: %s", values_key, hint);
+	phd_validation_report(v, "inline-secret", PHD_SEV_WARN, "values", n, fix,
+			      "%s is written inline in the values: %s", where, hint);
 }
 
 static void walk_env(phd_validation *v, const phd_node *n, char *path, size_t plen, size_t cap)
@@ -298,9 +299,11 @@ static void walk_env(phd_validation *v, const phd_node *n, char *path, size_t pl
 			const char *name = phd_node_str(phd_node_get(c, "name"));
 			const phd_node *val = phd_node_get(c, "value");
 			if (name && secretish(name) && phd_node_str(val)) {
+				char fix[1100];
+				snprintf(fix, sizeof(fix), "%s.valueFrom.secretKeyRef", path);
 				snprintf(path + plen + (size_t)w, cap - plen - (size_t)w, ".value");
-				report_inline(v, val, path, "use valueFrom.secretKeyRef and a "
-					      "`secrets:` entry instead");
+				report_inline(v, val, path, fix, "remove it and use valueFrom."
+					      "secretKeyRef with a `secrets:` entry instead");
 				continue;
 			}
 		}
@@ -318,10 +321,13 @@ int kube_inline_secret_validator(phd_validation *v, void *userdata)
 	(void)userdata;
 	if (!values)
 		return 0;
-	for (size_t i = 0; i < sizeof(inline_paths) / sizeof(inline_paths[0]); i++)
-		report_inline(v, phd_node_get(values, inline_paths[i]), inline_paths[i],
-			      "put it in a Secret (a `secrets:` entry) and set the matching "
-			      "existingSecret instead");
+	for (size_t i = 0; i < sizeof(inline_paths) / sizeof(inline_paths[0]); i++) {
+		char hint[200];
+		snprintf(hint, sizeof(hint), "remove it, put it in a Secret (a `secrets:` entry) "
+			 "and name that Secret in %s", inline_paths[i][1]);
+		report_inline(v, phd_node_get(values, inline_paths[i][0]), inline_paths[i][0],
+			      inline_paths[i][1], hint);
+	}
 	walk_env(v, values, path, 0, sizeof(path));
 	return 0;
 }

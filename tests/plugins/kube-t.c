@@ -787,8 +787,8 @@ static void test_inline(void)
 		if (strcmp(f->rule, "inline-secret"))
 			continue;
 		n++;
-		if (f->values_key && !strcmp(f->values_key, "externalPostgresql.postgresqlPassword"))
-			tap_is_int(f->line, 6, "the finding points at the inline password's line");
+		if (f->values_key && !strcmp(f->values_key, "externalPostgresql.existingSecret"))
+			tap_is_int(f->line, 6, "the finding points at the inline password's line and names the key to use");
 	}
 	tap_is_int((long long)n, 2, "inline PostgreSQL password and SASL password env are reported "
 		   "(not the SASL user)");
