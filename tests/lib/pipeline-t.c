@@ -97,6 +97,9 @@ int main(void)
 	unsigned all_but_rb = PHD_PHASES_ALL & ~PHD_PHASE_BIT(PHD_PHASE_ROLLBACK) &
 			      ~PHD_PHASE_BIT(PHD_PHASE_PREFLIGHT);
 
+	/* in-process and test plugins only: bundled rules would judge these configs */
+	unsetenv("PHDEPLOY_PLUGIN_PATH");
+
 	/* order */
 	memset(&r, 0, sizeof r);
 	r.fail_phase = -1;
