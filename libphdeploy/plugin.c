@@ -235,7 +235,8 @@ static int load_dir(phd_ctx *ctx, const char *dir)
 		if (has_suffix(e->d_name, ".so") && phd_vec_push(&names, strdup(e->d_name)))
 			rc = PHD_ENOMEM;
 	closedir(d);
-	qsort(names.v, names.n, sizeof *names.v, cmp_str);
+	if (names.n)
+		qsort(names.v, names.n, sizeof *names.v, cmp_str);
 	for (size_t i = 0; rc == 0 && i < names.n; i++) {
 		char *path = phd_path_join(dir, names.v[i]);
 		rc = path ? load_one(ctx, path) : PHD_ENOMEM;
