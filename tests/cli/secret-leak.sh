@@ -62,7 +62,7 @@ printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: other}\nstr
 	"$FILE_PW" > "$cfg/postgres.secret.yaml"
 err=$(TMPDIR="$tmp" "$PHDEPLOY" secrets --dry-run -c "$cfg/phdeploy.yaml" 2>&1)
 is "$?" 4 "a refused manifest exits 4"
-like "$err" "postgres.secret.yaml:3:30: secret-file: namespace \"other\"" \
+like "$err" "postgres.secret.yaml:3:32: secret-file: namespace \"other\"" \
 	"... with file:line:column"
 
 # plan: every phase up to deploy, needs the helm plugin and the chart
