@@ -53,7 +53,7 @@ static const struct bad bads[] = {
 	{ "an unknown field is refused", HDR "metadata: {name: x}\nstringData: {a: b}\n"
 	  "spec: {}\n", "5:1", "unknown field \"spec\"" },
 	{ "a YAML alias is refused", HDR "metadata: {name: x}\nstringData:\n  a: &p one\n"
-	  "  b: *p\n", "6:6", "aliases are not allowed" },
+	  "  b: *p\n", "6:6", "YAML aliases are not allowed" },
 	{ "a document that is a list is refused", "- apiVersion: v1\n", "1:1",
 	  "a Secret manifest must be a mapping" },
 	{ "a Secret without data is refused", HDR "metadata: {name: x}\n", "3:18",
