@@ -332,18 +332,17 @@ static int init(phd_plugin *p, const phd_node *config)
 	long long ms;
 	int rc;
 
+	/* curl counts its users; the core calls fini even after a failed
+	 * init, so initialise first and let fini always balance it */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return phd_set_error(ctx, PHD_EPLUGIN, "%s: curl_global_init failed", PLUGIN);
 	if (config && (rc = sc_check_entry(ctx, PLUGIN, config, config_keys)))
 		return rc;
 	if (config && (rc = sc_get_timeout(ctx, PLUGIN, config, "timeout", 1, &ms)))
 		return rc;
-	/* curl keeps its own count: paired with curl_global_cleanup in fini */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return phd_set_error(ctx, PHD_EPLUGIN, "%s: curl_global_init failed", PLUGIN);
 	d = calloc(1, sizeof *d);
-	if (!d) {
-		curl_global_cleanup();
+	if (!d)
 		return phd_set_error(ctx, PHD_ENOMEM, "%s: out of memory", PLUGIN);
-	}
 	d->config = config;
 	return phd_register_secret_provider(p, "aws", provide, d, destroy);
 }

@@ -291,7 +291,7 @@ bad:
 	return -1;
 }
 
-int sc_claim_name(phd_ctx *ctx, const char *plugin, const char *name, const char *here)
+const struct phd_secret_view *sc_name_taken(const phd_ctx *ctx, const char *name)
 {
 	size_t i, n = phd_secret_count(ctx);
 
@@ -299,11 +299,19 @@ int sc_claim_name(phd_ctx *ctx, const char *plugin, const char *name, const char
 		const struct phd_secret_view *v = phd_secret_at(ctx, i);
 
 		if (v && v->name && strcmp(v->name, name) == 0)
-			return phd_set_error(ctx, PHD_EINVAL,
-					     "%s: %s: Secret \"%s\" is already provided by %s",
-					     here, plugin, name,
-					     v->origin ? v->origin : "another entry");
+			return v;
 	}
+	return NULL;
+}
+
+int sc_claim_name(phd_ctx *ctx, const char *plugin, const char *name, const char *here)
+{
+	const struct phd_secret_view *v = sc_name_taken(ctx, name);
+
+	if (v)
+		return phd_set_error(ctx, PHD_EINVAL,
+				     "%s: %s: Secret \"%s\" is already provided by %s",
+				     here, plugin, name, v->origin ? v->origin : "another entry");
 	return 0;
 }
 

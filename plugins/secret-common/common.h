@@ -63,6 +63,8 @@ int sc_b64_decode(unsigned char *out, size_t *outlen, const char *in, size_t inl
  * one is defined ("file:line:col").  The store is the ctx's (see
  * phd_secret_at); its origin names the first definition. */
 int sc_claim_name(phd_ctx *ctx, const char *plugin, const char *name, const char *here);
+/* The store's Secret called name, or NULL. */
+const struct phd_secret_view *sc_name_taken(const phd_ctx *ctx, const char *name);
 
 /* Forward entry `type:` (if any) to the sink for secret name. */
 int sc_forward_type(phd_ctx *ctx, const char *plugin, phd_secret_sink *sink,

@@ -16,6 +16,68 @@ struct seen {
 	char *at;
 };
 
+struct sm_memo {
+	struct seen *v;
+	size_t n;
+};
+
+struct sm_memo *sm_memo_new(void)
+{
+	return calloc(1, sizeof(struct sm_memo));
+}
+
+void sm_memo_free(void *p)
+{
+	struct sm_memo *m = p;
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->n; i++) {
+		free(m->v[i].name);
+		free(m->v[i].at);
+	}
+	free(m->v);
+	free(m);
+}
+
+static const char *memo_get(const struct sm_memo *m, const char *name)
+{
+	size_t i;
+
+	for (i = 0; m && i < m->n; i++)
+		if (strcmp(m->v[i].name, name) == 0)
+			return m->v[i].at;
+	return NULL;
+}
+
+/* Remember (or move) name's definition; failure only costs precision. */
+static void memo_set(struct sm_memo *m, const char *name, const char *at)
+{
+	struct seen *v;
+	char *a;
+	size_t i;
+
+	if (!m || !(a = strdup(at)))
+		return;
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].name, name) == 0) {
+			free(m->v[i].at);
+			m->v[i].at = a;
+			return;
+		}
+	v = realloc(m->v, (m->n + 1) * sizeof *v);
+	if (!v || !(v[m->n].name = strdup(name))) {
+		if (v)
+			m->v = v;
+		free(a);
+		return;
+	}
+	v[m->n].at = a;
+	m->v = v;
+	m->n++;
+}
+
 struct state {
 	phd_ctx *ctx;
 	phd_secret_sink *sink;
@@ -248,8 +310,12 @@ static int remember(struct state *st, const struct mt_node *name_node)
 			return err_at(st, PHD_EINVAL, name_node,
 				      "Secret \"%s\" is defined twice (first at %s)", name_node->s,
 				      st->seen[i].at);
+	if (sc_name_taken(st->ctx, name_node->s) && memo_get(st->src->memo, name_node->s))
+		return err_at(st, PHD_EINVAL, name_node, "Secret \"%s\" is already defined at %s",
+			      name_node->s, memo_get(st->src->memo, name_node->s));
 	if (sc_claim_name(st->ctx, st->src->plugin, name_node->s, at))
 		return PHD_EINVAL;
+	memo_set(st->src->memo, name_node->s, at);
 	s = realloc(st->seen, (st->nseen + 1) * sizeof *s);
 	if (!s)
 		return phd_set_error(st->ctx, PHD_ENOMEM, "out of memory");

@@ -6,10 +6,18 @@
 #include <stddef.h>
 #include <phdeploy/plugin.h>
 
+/* Where each Secret name was last defined (file:line:column), kept in the
+ * provider's userdata: the store's origin names only the secrets entry,
+ * and a repeated name must be reported with both manifest positions. */
+struct sm_memo;
+struct sm_memo *sm_memo_new(void);
+void sm_memo_free(void *memo);  /* a phd_destroy_fn */
+
 struct sm_source {
 	const char *plugin;     /* "secret-file": prefix of messages */
 	const char *origin;     /* "postgres.secret.yaml", "stdout of sops" */
 	const phd_node *where;  /* the secrets entry (phd_secret_add's where) */
+	struct sm_memo *memo;   /* may be NULL */
 };
 
 /* Parse buf (at most SC_MAX_INPUT bytes) and add every Secret it defines.

@@ -31,6 +31,7 @@ struct job {
 	const phd_node *keys;
 	long long timeout_ms;
 	int chomp;
+	struct sm_memo *memo;
 	const char *prog; /* basename of argv[0], for messages */
 	char label[128];  /* "sops stdout" */
 };
@@ -183,7 +184,7 @@ static int use_output(phd_ctx *ctx, phd_secret_sink *sink, const struct job *j,
 		return phd_set_error(ctx, PHD_ETOOBIG, "%s: %s: %s is over the %u-byte limit",
 				     pos.s, PLUGIN, j->label, SC_MAX_INPUT);
 	if (j->fmt == F_SECRET_YAML) {
-		struct sm_source src = { PLUGIN, origin, j->entry };
+		struct sm_source src = { PLUGIN, origin, j->entry, j->memo };
 
 		snprintf(origin, sizeof origin, "%s: %s", pos.s, j->label);
 		return sm_parse(ctx, sink, &src, out, len);
@@ -233,8 +234,8 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	struct job j;
 	int rc;
 
-	(void)userdata;
 	memset(&j, 0, sizeof j);
+	j.memo = userdata;
 	memset(&res, 0, sizeof res);
 	j.entry = entry;
 	if ((rc = parse_entry(ctx, &j)))
@@ -255,8 +256,12 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
+	struct sm_memo *memo = sm_memo_new();
+
 	(void)config;
-	return phd_register_secret_provider(p, "exec", provide, NULL, NULL);
+	if (!memo)
+		return phd_set_error(phd_plugin_ctx(p), PHD_ENOMEM, "%s: out of memory", PLUGIN);
+	return phd_register_secret_provider(p, "exec", provide, memo, sm_memo_free);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =

@@ -54,7 +54,6 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	struct sm_source src;
 	int rc;
 
-	(void)userdata;
 	if ((rc = sc_check_entry(ctx, PLUGIN, entry, entry_keys)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, entry, "path", 1, &rel)))
 		return rc;
@@ -64,6 +63,7 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 		src.plugin = PLUGIN;
 		src.origin = path;
 		src.where = entry;
+		src.memo = userdata;
 		rc = sm_parse(ctx, sink, &src, b.p ? (const char *)b.p : "", b.len);
 	}
 	sc_buf_wipe(&b);
@@ -74,8 +74,12 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
+	struct sm_memo *memo = sm_memo_new();
+
 	(void)config;
-	return phd_register_secret_provider(p, "file", provide, NULL, NULL);
+	if (!memo)
+		return phd_set_error(phd_plugin_ctx(p), PHD_ENOMEM, "%s: out of memory", PLUGIN);
+	return phd_register_secret_provider(p, "file", provide, memo, sm_memo_free);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =

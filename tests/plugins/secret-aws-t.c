@@ -231,7 +231,7 @@ static void errors(void)
 	st_done(&r);
 
 	run_entry(&r, "secret_id: prod/posthog/redis, name: x");
-	tap_like(r.err, "SecretString of prod/posthog/redis:1:1: not valid JSON",
+	tap_like(r.err, "SecretString of prod/posthog/redis:1:3: not valid JSON",
 		 "a plain SecretString without key: is refused");
 	tap_unlike(r.err, "aws-redis-plain-77", "... without quoting it");
 	st_done(&r);

@@ -42,7 +42,7 @@ static void missing(void)
 		"      a: PHD_T_SET\n"
 		"      b: PHD_T_UNSET\n");
 	tap_ok(r.rc != 0, "a missing variable fails the phase");
-	tap_like(r.err, "phdeploy.yaml:9:10: secret-env: environment variable PHD_T_UNSET is "
+	tap_like(r.err, "phdeploy.yaml:8:10: secret-env: environment variable PHD_T_UNSET is "
 		 "not set (Secret posthog-redis, key b)", "it is named with its position");
 	tap_unlike(r.err, "set-value-4471", "no value in the message");
 	tap_is_int((long long)phd_secret_count(r.ctx), 0, "nothing half-added");
@@ -51,7 +51,7 @@ static void missing(void)
 	setenv("PHD_T_EMPTY", "", 1);
 	st_run(&r, st_dir(), "secrets:\n"
 		"  - {provider: env, name: posthog-redis, keys: {a: PHD_T_EMPTY}}\n");
-	tap_like(r.err, "phdeploy.yaml:4:58: secret-env: environment variable PHD_T_EMPTY is "
+	tap_like(r.err, "phdeploy.yaml:4:52: secret-env: environment variable PHD_T_EMPTY is "
 		 "empty", "an empty variable is refused");
 	st_done(&r);
 	st_run(&r, st_dir(), "secrets:\n"
@@ -65,16 +65,16 @@ static void bad_entries(void)
 	static const struct { const char *body, *want, *what; } t[] = {
 		{ "  - {provider: env, keys: {a: X}}\n", "phdeploy.yaml:4:5: secret-env: the "
 		  "entry needs \"name:\"", "name: is required" },
-		{ "  - {provider: env, name: Bad_Name, keys: {a: X}}\n", "phdeploy.yaml:4:26: "
+		{ "  - {provider: env, name: Bad_Name, keys: {a: X}}\n", "phdeploy.yaml:4:27: "
 		  "secret-env: \"Bad_Name\" is not a valid Secret name", "name must be DNS-1123" },
-		{ "  - {provider: env, name: ok, keys: {\"a b\": X}}\n", "phdeploy.yaml:4:46: "
+		{ "  - {provider: env, name: ok, keys: {\"a b\": X}}\n", "phdeploy.yaml:4:45: "
 		  "secret-env: \"a b\" is not a valid Secret key", "keys must be Secret keys" },
-		{ "  - {provider: env, name: ok, keys: {a: 1X}}\n", "phdeploy.yaml:4:42: "
+		{ "  - {provider: env, name: ok, keys: {a: 1X}}\n", "phdeploy.yaml:4:41: "
 		  "secret-env: \"1X\" is not an environment variable name", "variable names are "
 		  "checked" },
 		{ "  - {provider: env, name: ok, keys: []}\n", "phdeploy.yaml:4:37: secret-env: "
 		  "\"keys:\" must be a non-empty mapping", "keys must be a mapping" },
-		{ "  - {provider: env, name: ok, key: {a: X}}\n", "phdeploy.yaml:4:37: secret-env: "
+		{ "  - {provider: env, name: ok, key: {a: X}}\n", "phdeploy.yaml:4:36: secret-env: "
 		  "unknown key \"key\"", "unknown entry keys are refused" },
 	};
 	size_t i;
@@ -102,7 +102,7 @@ static void duplicate_with_file(void)
 	st_run(&r, dir, "secrets:\n"
 		"  - {provider: file, path: redis.secret.yaml}\n"
 		"  - {provider: env, name: posthog-redis, keys: {other: PHD_T_REDIS}}\n");
-	tap_like(r.err, "phdeploy.yaml:5:29: secret-env: Secret \"posthog-redis\" is already "
+	tap_like(r.err, "phdeploy.yaml:5:27: secret-env: Secret \"posthog-redis\" is already "
 		 "provided by", "a name another entry provides is refused");
 	st_done(&r);
 }

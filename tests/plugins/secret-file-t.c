@@ -132,7 +132,7 @@ static void config_errors(void)
 
 	dir = st_dir();
 	st_run(&r, dir, "secrets:\n  - {provider: file, pth: x.yaml}\n");
-	tap_like(r.err, "phdeploy.yaml:4:22: secret-file: unknown key \"pth\"",
+	tap_like(r.err, "phdeploy.yaml:4:27: secret-file: unknown key \"pth\"",
 		 "a mistyped entry key is refused with its position");
 	st_done(&r);
 }
@@ -149,8 +149,8 @@ static const char postgres[] =
 	"  postgresql-password: Zm9vLWJhci1iYXo=\n"
 	"  binary: AAEC/w==\n"
 	"  wrapped: |\n"
-	"    c2Vj\n"
-	"    cmV0\n"
+	"    d3I0cHBlZC12\n"
+	"    NGx1ZQ==\n"
 	"stringData:\n"
 	"  postgresql-user: \"posthog\"\n"
 	"  empty: \"\"\n";
@@ -202,7 +202,7 @@ static void good(void)
 	st_is(&r, "posthog-postgres", "postgresql-password", "foo-bar-baz",
 	      "data is base64-decoded");
 	st_is(&r, "posthog-postgres", "postgresql-user", "posthog", "stringData is taken as is");
-	st_is(&r, "posthog-postgres", "wrapped", "secret", "base64 over several lines decodes");
+	st_is(&r, "posthog-postgres", "wrapped", "wr4pped-v4lue", "base64 over several lines decodes");
 	st_is(&r, "posthog-postgres", "empty", "", "an empty string is a value");
 	tap_ok(phd_secret_get(r.ctx, "posthog-postgres", "binary", &val, &len) == 0 &&
 	       len == 4 && memcmp(val, "\x00\x01\x02\xff", 4) == 0,
@@ -231,9 +231,9 @@ static void across_files(void)
 	st_run(&r, dir, "secrets:\n  - {provider: file, path: a.secret.yaml}\n"
 			"  - {provider: file, path: b.secret.yaml}\n");
 	tap_ok(r.rc != 0, "the same Secret name in two files fails");
-	tap_like(r.err, "b.secret.yaml:3:18: secret-file: Secret \"same\" is already provided by",
+	tap_like(r.err, "b.secret.yaml:3:18: secret-file: Secret \"same\" is already defined at",
 		 "the second file is named with its position");
-	tap_like(r.err, "a.secret.yaml:3", "... and the first one too");
+	tap_like(r.err, "a.secret.yaml:3:18", "... and the first one too");
 	tap_is_int(phd_exit_code(r.ctx, r.rc), 4, "a secrets failure exits 4");
 	st_done(&r);
 }

@@ -24,7 +24,8 @@ const char *st_dir(void);
 /* Write dir/name. */
 void st_file(const char *dir, const char *name, const char *text);
 /* Write dir/phdeploy.yaml as "release: posthog\nnamespace: posthog\n" +
- * body, run PHD_PHASE_SECRETS with PHD_OPT_DRY_RUN.  Returns r->rc. */
+ * body, run PHD_PHASE_SECRETS with PHD_OPT_DRY_RUN (an in-process handler
+ * stands in for the kube plugin's apply).  Returns r->rc. */
 int st_run(struct st_run *r, const char *dir, const char *body);
 void st_done(struct st_run *r);
 /* The value of name/key as a NUL-terminated copy (malloc'd) or NULL. */
