@@ -5,7 +5,7 @@
 # or the temp dir may hold a value, raw or base64.
 . "$top_srcdir/tests/tap/tap.sh"
 tap_mktemp
-plan 9
+plan 10
 
 cfg="$TAPTMP/cfg"; tmp="$TAPTMP/tmp"
 mkdir -p "$cfg" "$tmp"
@@ -31,6 +31,18 @@ secrets:
 YAML
 export PHD_LEAK_REDIS="$ENV_PW"
 
+# The secrets verb needs the phase's apply handler: the kube plugin, or
+# where it is not built, the test plugin that applies nothing.
+if ! "$PHDEPLOY" plugins 2>/dev/null | grep -q '^kube '; then
+	if [ -f "$PHD_TEST_PLUGINS/secret-apply-stub.so" ]; then
+		printf 'plugins: {path: ["%s"], load: [secret-apply-stub]}\n' \
+			"$PHD_TEST_PLUGINS" >> "$cfg/phdeploy.yaml"
+		diag "no kube plugin: the secrets phase applies through secret-apply-stub"
+	else
+		skip_all "neither the kube plugin nor tests/plugins/secret-apply-stub.so is built"
+	fi
+fi
+
 # every value, and the base64 of each (as a Secret manifest would carry it)
 values="$FILE_PW $FILE_B64_PW $ENV_PW $EXEC_PW"
 for v in $FILE_PW $FILE_B64_PW $ENV_PW $EXEC_PW; do
@@ -39,7 +51,7 @@ done
 hits() { # hits FILE-OR-DIR...: count of values found
 	n=0
 	for v in $values; do
-		if grep -rqF -- "$v" "$@" 2>/dev/null; then n=$((n + 1)); diag "found a value in $*"; fi
+		if grep -rqF -- "$v" "$@" 2>/dev/null; then n=$((n + 1)); diag "found a value in $*" >&2; fi
 	done
 	echo $n
 }
@@ -55,6 +67,7 @@ like "$(cat "$TAPTMP/text.err" "$TAPTMP/json.out" "$TAPTMP/json.err")" \
 is "$(hits "$TAPTMP/json.out" "$TAPTMP/json.err" "$TAPTMP/text.out" "$TAPTMP/text.err")" 0 \
 	"no secret value in stdout or stderr"
 is "$(hits "$PHDEPLOY_STATE_DIR")" 0 "no secret value in the state dir"
+ok "$([ "$(hits "$cfg")" -ge 2 ] && echo 0 || echo 1)" "the search does find values where they are (control)"
 is "$(hits "$tmp")" 0 "no secret value left in the temp dir"
 
 # a bad manifest: exit 4, positioned, still no value
