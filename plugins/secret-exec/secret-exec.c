@@ -167,8 +167,11 @@ static int run_failed(phd_ctx *ctx, const struct job *j, int rc,
 		return phd_set_error(ctx, PHD_ECHILD, "%s: %s: %s was killed by signal %d%s%s",
 				     sc_pos(&pos, at), PLUGIN, j->prog, res->term_signal,
 				     *tail ? ": " : "", tail);
-	return phd_set_error(ctx, PHD_ECHILD, "%s: %s: %s exited with status %d%s%s",
+	/* 127: the spawn emulation of some tools (valgrind) reports a missing
+	 * program this way instead of failing posix_spawn */
+	return phd_set_error(ctx, PHD_ECHILD, "%s: %s: %s exited with status %d%s%s%s",
 			     sc_pos(&pos, at), PLUGIN, j->prog, res->exit_code,
+			     res->exit_code == 127 ? " (cannot run it?)" : "",
 			     *tail ? ": " : "", tail);
 }
 
