@@ -41,6 +41,16 @@ void sm_memo_free(void *p)
 	free(m);
 }
 
+int sm_register(phd_plugin *p, const char *plugin, const char *name,
+		phd_secret_provider_fn fn)
+{
+	struct sm_memo *memo = sm_memo_new();
+
+	if (!memo)
+		return phd_set_error(phd_plugin_ctx(p), PHD_ENOMEM, "%s: out of memory", plugin);
+	return phd_register_secret_provider(p, name, fn, memo, sm_memo_free);
+}
+
 static const char *memo_get(const struct sm_memo *m, const char *name)
 {
 	size_t i;

@@ -12,6 +12,9 @@
 struct sm_memo;
 struct sm_memo *sm_memo_new(void);
 void sm_memo_free(void *memo);  /* a phd_destroy_fn */
+/* Register provider fn under name with a fresh memo as its userdata. */
+int sm_register(phd_plugin *p, const char *plugin, const char *name,
+		phd_secret_provider_fn fn);
 
 struct sm_source {
 	const char *plugin;     /* "secret-file": prefix of messages */

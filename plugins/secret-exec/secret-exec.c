@@ -259,12 +259,8 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
-	struct sm_memo *memo = sm_memo_new();
-
 	(void)config;
-	if (!memo)
-		return phd_set_error(phd_plugin_ctx(p), PHD_ENOMEM, "%s: out of memory", PLUGIN);
-	return phd_register_secret_provider(p, "exec", provide, memo, sm_memo_free);
+	return sm_register(p, PLUGIN, "exec", provide);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =

@@ -13,13 +13,16 @@ FILE_PW='leak-file-pw-Qx81'
 FILE_B64_PW='leak-b64-pw-Zr22'
 ENV_PW='leak-env-pw-Hn57'
 EXEC_PW='exec-leaky-secret-2024'   # printed by tests/bin/secret-cmd leak
-cat > "$cfg/postgres.secret.yaml" <<YAML
+good_manifest() {
+	cat > "$cfg/postgres.secret.yaml" <<YAML
 apiVersion: v1
 kind: Secret
 metadata: {name: posthog-postgres, namespace: posthog}
 stringData: {postgresql-password: $FILE_PW}
 data: {other: $(printf %s "$FILE_B64_PW" | base64)}
 YAML
+}
+good_manifest
 cat > "$cfg/phdeploy.yaml" <<YAML
 release: posthog
 namespace: posthog
@@ -81,13 +84,7 @@ like "$err" "postgres.secret.yaml:3:32: secret-file: namespace \"other\"" \
 # plan: every phase up to deploy, needs the helm plugin and the chart
 if [ -f "$PHD_FIXTURES/posthog-30.46.0.tgz" ] && [ -x "$PHD_TOOLS/helm4" ] &&
    "$PHDEPLOY" plugins 2>/dev/null | grep -q helm; then
-	cat > "$cfg/postgres.secret.yaml" <<YAML
-apiVersion: v1
-kind: Secret
-metadata: {name: posthog-postgres, namespace: posthog}
-stringData: {postgresql-password: $FILE_PW}
-data: {other: $(printf %s "$FILE_B64_PW" | base64)}
-YAML
+	good_manifest
 	values_opt=
 	[ -f "$top_srcdir/examples/values.yaml" ] && values_opt="-f $top_srcdir/examples/values.yaml"
 	# the plan may stop at a finding or a check; what matters is what it printed
