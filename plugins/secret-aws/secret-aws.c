@@ -95,6 +95,22 @@ static int settings(struct call *c, const struct defaults *d)
 	return 0;
 }
 
+/* Optional string settings must be non-empty strings where present. */
+static int check_strings(phd_ctx *ctx, const phd_node *n)
+{
+	static const char *const keys[] = {
+		"region", "endpoint_url", "profile", "version_stage", "version_id", NULL
+	};
+	const char *s;
+	size_t i;
+	int rc;
+
+	for (i = 0; keys[i]; i++)
+		if ((rc = sc_get_str(ctx, PLUGIN, n, keys[i], 0, &s)))
+			return rc;
+	return 0;
+}
+
 static int parse_entry(struct call *c)
 {
 	phd_ctx *ctx = c->ctx;
@@ -105,7 +121,8 @@ static int parse_entry(struct call *c)
 	    (rc = sc_get_str(ctx, PLUGIN, c->entry, "secret_id", 1, &c->secret_id)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, c->entry, "name", 1, &c->name)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, c->entry, "key", 0, &c->key)) ||
-	    (rc = sc_get_keymap(ctx, PLUGIN, c->entry, "keys", 0, &c->keys)))
+	    (rc = sc_get_keymap(ctx, PLUGIN, c->entry, "keys", 0, &c->keys)) ||
+	    (rc = check_strings(ctx, c->entry)))
 		return rc;
 	if (!sc_valid_name(c->name))
 		return phd_set_error(ctx, PHD_EINVAL, "%s: %s: \"%s\" is not a valid Secret name "
@@ -338,7 +355,8 @@ static int init(phd_plugin *p, const phd_node *config)
 		return phd_set_error(ctx, PHD_EPLUGIN, "%s: curl_global_init failed", PLUGIN);
 	if (config && (rc = sc_check_entry(ctx, PLUGIN, config, config_keys)))
 		return rc;
-	if (config && (rc = sc_get_timeout(ctx, PLUGIN, config, "timeout", 1, &ms)))
+	if (config && ((rc = sc_get_timeout(ctx, PLUGIN, config, "timeout", 1, &ms)) ||
+		       (rc = check_strings(ctx, config))))
 		return rc;
 	d = calloc(1, sizeof *d);
 	if (!d)

@@ -373,6 +373,28 @@ static void container_and_imds(void)
 	st_done(&r);
 }
 
+static void plugin_config(void)
+{
+	struct st_run r;
+	char body[1024];
+
+	env_reset();
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_ENDPOINT_URL");
+	env_keys("AKIDENVTEST", "envSecretKey/+abc", "envSessionToken==");
+	snprintf(body, sizeof body, "secret-aws: {region: eu-west-1, endpoint_url: \"%s\", "
+		 "timeout: 5s}\nsecrets:\n  - {provider: aws, " PG "}\n", url);
+	st_run(&r, st_dir(), body);
+	st_is(&r, "posthog-postgres", "password", "aws-pg-pw-31", "region and endpoint from the "
+	      "secret-aws: block");
+	st_done(&r);
+
+	st_run(&r, st_dir(), "secret-aws: {regoin: eu-west-1}\nsecrets: []\n");
+	tap_like(r.err, "phdeploy.yaml:3:22: secret-aws: unknown key \"regoin\"",
+		 "a mistyped key in the secret-aws: block fails the plugin's init");
+	st_done(&r);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -384,6 +406,7 @@ int main(void)
 	profile();
 	web_identity();
 	container_and_imds();
+	plugin_config();
 	stop_stand_in();
 	return tap_done();
 }
