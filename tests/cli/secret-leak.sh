@@ -26,8 +26,11 @@ good_manifest
 cat > "$cfg/phdeploy.yaml" <<YAML
 release: posthog
 namespace: posthog
+# the HA example values: they pass validate and reference the Secrets below
+values: [$top_srcdir/examples/values.yaml]
 secrets:
   - {provider: file, path: postgres.secret.yaml}
+  - {provider: file, path: $top_srcdir/examples/posthog.secret.yaml}
   - {provider: env, name: posthog-redis, keys: {redis-password: PHD_LEAK_REDIS}}
   - {provider: exec, run: [$top_srcdir/tests/bin/secret-cmd, leak], format: raw,
      name: posthog-exec, key: k}
@@ -85,10 +88,8 @@ like "$err" "postgres.secret.yaml:3:32: secret-file: namespace \"other\"" \
 if [ -f "$PHD_FIXTURES/posthog-30.46.0.tgz" ] && [ -x "$PHD_TOOLS/helm4" ] &&
    "$PHDEPLOY" plugins 2>/dev/null | grep -q helm; then
 	good_manifest
-	values_opt=
-	[ -f "$top_srcdir/examples/values.yaml" ] && values_opt="-f $top_srcdir/examples/values.yaml"
 	# the plan may stop at a finding or a check; what matters is what it printed
-	TMPDIR="$tmp" "$PHDEPLOY" plan -c "$cfg/phdeploy.yaml" $values_opt \
+	TMPDIR="$tmp" "$PHDEPLOY" plan -c "$cfg/phdeploy.yaml" \
 		--chart "$PHD_FIXTURES/posthog-30.46.0.tgz" --helm "$PHD_TOOLS/helm4" \
 		-v --output json >"$TAPTMP/plan.out" 2>"$TAPTMP/plan.err"
 	is "$(hits "$TAPTMP/plan.out" "$TAPTMP/plan.err" "$PHDEPLOY_STATE_DIR" "$tmp")" 0 \
