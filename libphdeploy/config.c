@@ -136,7 +136,7 @@ static int unknown_key(phd_ctx *ctx, const phd_node *map, size_t i, const char *
 {
 	const char *best = NULL;
 	size_t bestd = 3;
-	const phd_node *kn = map->kids[i];
+	const phd_node *kn = map->knodes ? map->knodes[i] : map->kids[i];
 	for (const struct field *f = fields; f && f->key; f++) {
 		size_t d = phd_levenshtein(map->keys[i], f->key);
 		if (d < bestd) {

@@ -67,6 +67,7 @@ struct phd_node {
 	const char *str;    /* scalar text */
 	size_t n;           /* children */
 	const char **keys;  /* map keys (n), NULL for sequences */
+	struct phd_node **knodes; /* map keys as nodes, for their positions */
 	struct phd_node **kids;
 	const char *file;
 	unsigned line, col;
