@@ -198,6 +198,11 @@ static void pg_explain(struct phd_dc *dc, const struct pg_target *t, PGconn *c)
 		phd_dc_note(dc, PHD_SEV_ERROR, "cannot connect to %s:%d: %s", t->host, t->port, lib);
 }
 
+static void pg_notice(void *ctx, const char *msg)
+{
+	phd_log(ctx, PHD_LOG_DEBUG, "postgres: server notice: %s", msg);
+}
+
 static PGconn *pg_connect(struct phd_dc *dc, const struct pg_target *t)
 {
 	const char *kw[12], *val[12];
@@ -244,6 +249,8 @@ static PGconn *pg_connect(struct phd_dc *dc, const struct pg_target *t)
 		phd_dc_note(dc, PHD_SEV_ERROR, "out of memory");
 		return NULL;
 	}
+	/* libpq prints server notices to stderr by default; a plugin never prints */
+	PQsetNoticeProcessor(c, pg_notice, phd_check_ctx(dc->chk));
 	if (PQstatus(c) == CONNECTION_BAD)
 		st = PGRES_POLLING_FAILED;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {

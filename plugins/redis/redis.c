@@ -394,7 +394,9 @@ static int rd_auth(struct rd_conn *c)
 	return ok ? 0 : -1;
 }
 
-static int rd_ping(struct rd_conn *c)
+/* 0 PONG, 1 NOAUTH when the caller will authenticate next (noauth_ok),
+ * -1 after an error note. */
+static int rd_ping(struct rd_conn *c, int noauth_ok)
 {
 	redisReply *r = rd_simple(c, "PING", "PING");
 	int ok;
@@ -402,6 +404,10 @@ static int rd_ping(struct rd_conn *c)
 	if (!r)
 		return -1;
 	ok = r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
+	if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6) && noauth_ok) {
+		freeReplyObject(r);
+		return 1;
+	}
 	if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6))
 		phd_dc_note(c->dc, PHD_SEV_ERROR,
 			    "the server requires a password (%s) but the values configure none: set "
@@ -477,7 +483,7 @@ static void rd_tls_finding(struct phd_dc *dc, const struct rd_target *t)
 
 static int rd_ping_probe(void *c)
 {
-	return rd_ping(c);
+	return rd_ping(c, 0);
 }
 
 static void rd_close(struct rd_conn *c)
@@ -500,10 +506,14 @@ static void rd_session(struct rd_conn *c)
 	redisReply *info;
 	long replicas = 0;
 	long long rtt;
+	int pong;
 
-	if (t->have_pw && rd_auth(c) != 0)
+	/* PING first: the password is not sent to an endpoint that turns out
+	 * not to speak the protocol we expect (a TLS port spoken to in clear) */
+	pong = rd_ping(c, t->have_pw);
+	if (pong < 0)
 		return;
-	if (rd_ping(c) != 0)
+	if (t->have_pw && (rd_auth(c) != 0 || (pong == 1 && rd_ping(c, 0) != 0)))
 		return;
 	info = rd_simple(c, "INFO", "INFO");
 	if (!info)
