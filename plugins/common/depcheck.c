@@ -108,15 +108,15 @@ long long phd_dc_rtt(struct phd_dc *dc, int (*probe)(void *arg), void *arg, cons
 
 void phd_dc_note(struct phd_dc *dc, int severity, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	phd_check_note(dc->chk, severity, "%s", msg);
-	if (severity == PHD_SEV_ERROR && dc->errors++ == 0)
-		phd_check_summary(dc->chk, "%s", msg);
+	if (severity == PHD_SEV_ERROR)
+		dc->errors++;
 }
 
 const char *phd_dc_str(const phd_node *values, const char *path)

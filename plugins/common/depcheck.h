@@ -6,8 +6,8 @@
 
 #include <phdeploy/plugin.h>
 
-/* One check run: notes go through phd_dc_note so the first error also
- * becomes the check's summary, and errors are counted. */
+/* One check run: notes go through phd_dc_note, which counts the errors
+ * (the core makes the first error note the check's summary). */
 struct phd_dc {
 	phd_check *chk;
 	const char *name;         /* the check's name, for checks.<name>.<key> */
