@@ -118,7 +118,9 @@ static const char *pg_stage(PGconn *c)
 		return "the TCP connection was not accepted (nothing answers: a security group "
 		       "or firewall dropping packets, or a wrong host)";
 	case CONNECTION_SSL_STARTUP:
-		return "the TLS handshake did not finish";
+		/* libpq asks for TLS first (SSLRequest) unless sslmode is disable */
+		return "the server accepted the TCP connection but did not answer the TLS "
+		       "negotiation or finish the handshake";
 	case CONNECTION_MADE:
 	case CONNECTION_AWAITING_RESPONSE:
 		return "the server accepted the TCP connection but did not answer the startup";

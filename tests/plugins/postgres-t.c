@@ -176,8 +176,10 @@ int main(void)
 	test_plain();
 	test_tls();
 	deadline_case(ch_silent_port(), "a server that never answers fails",
-		      "did not answer the startup");
+		      "accepted the TCP connection but did not answer");
 	deadline_case(ch_blackhole_port(), "a TCP connect nobody accepts fails",
 		      "TCP connection was not accepted");
+	free(plain_dir);
+	free(tls_dir);
 	return tap_done();
 }

@@ -145,5 +145,9 @@ int main(void)
 		      "no answer from 127.0.0.1");
 	deadline_case(ch_blackhole_port(), "a TCP connect nobody accepts fails",
 		      "no TCP connection to 127.0.0.1");
+	free(plain_dir);
+	free(replica_dir);
+	free(auth_dir);
+	free(tls_dir);
 	return tap_done();
 }
