@@ -97,7 +97,7 @@ static int rd_tcp_connect(struct rd_conn *c)
 	struct addrinfo hints, *res = NULL, *ai;
 	const struct rd_target *t = c->t;
 	char port[8];
-	int err = 0, timed_out = 0, rc, one = 1;
+	int err = 0, timed_out = 0, rc, one = 1, naddr = 0;
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
@@ -109,19 +109,25 @@ static int rd_tcp_connect(struct rd_conn *c)
 			    gai_strerror(rc));
 		return -1;
 	}
-	for (ai = res; ai && c->fd < 0 && !timed_out; ai = ai->ai_next) {
+	for (ai = res; ai; ai = ai->ai_next)
+		naddr++;
+	for (ai = res; ai && c->fd < 0 && phd_dc_left(c->dc) > 0; ai = ai->ai_next, naddr--) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 				ai->ai_protocol);
 		socklen_t len = sizeof err;
+		/* each address gets its share of what is left, so one that drops
+		 * packets does not eat the time the next one needs */
+		struct phd_dc step = *c->dc;
 
+		step.deadline = phd_dc_now_ms() + phd_dc_left(c->dc) / naddr;
 		if (fd < 0) {
 			err = errno;
 			continue;
 		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
 			err = errno;
-		} else if ((rc = phd_dc_wait(c->dc, fd, POLLOUT)) <= 0) {
-			timed_out = rc == 0;
+		} else if ((rc = phd_dc_wait(&step, fd, POLLOUT)) <= 0) {
+			timed_out |= rc == 0;
 			err = rc == 0 ? ETIMEDOUT : errno;
 		} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
 			c->fd = fd;
