@@ -102,7 +102,7 @@ struct parser {
 	size_t depth, cap;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
-	size_t weight;
+	size_t weight, max_weight;
 	char *err;
 	int code;
 };
@@ -163,9 +163,10 @@ static int remember_anchor(struct parser *p, const char *anchor, struct phd_node
 static int add_weight(struct parser *p, struct phd_node *n)
 {
 	p->weight += n->weight;
-	if (p->weight > PHD_MAX_NODES)
+	if (p->weight > p->max_weight)
 		return perr(p, PHD_ETOOBIG, n->line, n->col,
-			    "document too large: more than 8388608 nodes (aliases expanded)");
+			    "document too large: more than %zu nodes (aliases expanded)",
+			    p->max_weight);
 	return 0;
 }
 
@@ -372,6 +373,9 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 	ds->arena = p.a = phd_arena_new();
 	if (!p.a)
 		return PHD_ENOMEM;
+	/* without aliases a node needs at least one byte of input; aliases may
+	 * expand, but only to a bounded multiple of what was read */
+	p.max_weight = PHD_MAX_NODES + len;
 	p.name = phd_arena_strdup(p.a, name);
 	if (!p.name || !yaml_parser_initialize(&yp)) {
 		phd_arena_free(p.a);

@@ -174,11 +174,12 @@ static int load_one(phd_ctx *ctx, const char *path)
 	d = (const struct phd_plugin_desc *)head;
 	if (head->struct_size < sizeof(struct phd_plugin_desc) || head->struct_size > 4096 ||
 	    !valid_name(d->name) || !d->version || !d->init) {
+		unsigned size = head->struct_size; /* read before the object is unmapped */
 		dlclose(dl);
 		return phd_set_error(ctx, PHD_EABI,
 				     "%s: mangled plugin descriptor (size %u, expected %zu; name, "
-				     "version and init are required)", path,
-				     (unsigned)head->struct_size, sizeof(struct phd_plugin_desc));
+				     "version and init are required)", path, size,
+				     sizeof(struct phd_plugin_desc));
 	}
 	if (find_plugin(ctx, d->name) || is_disabled(ctx, d->name)) {
 		phd_log(ctx, PHD_LOG_DEBUG, "plugin %s: '%s' already loaded or disabled, skipped",

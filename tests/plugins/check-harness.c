@@ -302,7 +302,7 @@ void ch_preflight(struct ch_result *res, const char *check, const char *config,
 	static int serial;
 	struct phd_options opts = PHD_OPTIONS_INIT;
 	struct ch_text text = { NULL, 0 };
-	char *dir, *vpath, *cpath, *cfg, *spath = NULL;
+	char *dir, *vpath, *cpath, *cfg, *spath = NULL, *plugdir;
 	phd_plugin *p = NULL;
 	phd_ctx *ctx = NULL;
 	long long t0;
@@ -323,7 +323,13 @@ void ch_preflight(struct ch_result *res, const char *check, const char *config,
 	}
 	cpath = ch_write(dir, "phdeploy.yaml", cfg);
 	ch_append(&text, "", "");
+	/* only the plugin under test: the other checks would look for their
+	 * own services */
+	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	plugdir = ch_fmt("%s/plugins/%s/.libs", tap_env("top_builddir", "."), check);
 	opts.config_path = cpath;
+	opts.plugin_path = plugdir;
+	opts.state_dir = dir;
 	opts.flags = PHD_OPT_NO_JOURNAL | PHD_OPT_NO_LOCK;
 	res->rc = phd_ctx_new(&ctx, &opts);
 	if (res->rc != 0) {
@@ -363,6 +369,7 @@ out:
 	free(cpath);
 	free(cfg);
 	free(spath);
+	free(plugdir);
 }
 
 void ch_result_free(struct ch_result *res)

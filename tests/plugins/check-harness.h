@@ -42,8 +42,9 @@ struct ch_result {
 };
 
 /* Write config (to which "values:" and "secrets:" are appended), values and
- * the secret into a fresh directory, run the preflight phase, and collect
- * the result of check `check`. */
+ * the secret into a fresh directory, run the preflight phase with only the
+ * plugin named like the check loaded, and collect the result of check
+ * `check`. */
 void ch_preflight(struct ch_result *res, const char *check, const char *config,
 		  const char *values, const struct ch_secret *secret);
 void ch_result_free(struct ch_result *res);
