@@ -1,0 +1,99 @@
+"""The binding with the real plugins of the build tree: the loader's test
+plugin, secret-file with the example Secrets, the ha validators on the
+example values."""
+import os
+
+import pytest
+
+import phdeploy
+
+
+def test_a_loaded_plugin_is_listed_with_its_version_and_what_it_provides(
+        test_plugin, write, state_dir):
+    cfg = write("phdeploy.yaml", "release: r\nnamespace: n\nplugins:\n  load: [%s]\n"
+                % test_plugin("good"))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
+        good = [p for p in d.plugins if p.name == "good"]
+        assert good and good[0].version == "1.2.3" and good[0].abi == (1, 0)
+        assert {"check:good", "validator:good", "secret:good"} <= set(good[0].provides)
+
+
+def test_a_plugin_check_failure_is_a_check_result_and_a_finding(test_plugin, write, state_dir):
+    cfg = write("phdeploy.yaml", "release: r\nnamespace: n\nplugins:\n  load: [%s]\n"
+                "  config:\n    good: { check: fail }\n" % test_plugin("good"))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
+        with pytest.raises(phdeploy.PhaseFailedError) as ei:
+            d.preflight()
+        assert ei.value.exit_code == 5
+        (c,) = d.checks
+        assert (c.name, c.status, c.message) == ("good", "failed", "the service said no")
+        assert [(f.rule, f.severity, f.object) for f in d.findings] == [
+            ("good", "error", "check/good")]
+
+
+def test_a_crashing_plugin_check_is_reported_not_fatal(test_plugin, write, state_dir):
+    cfg = write("phdeploy.yaml", "release: r\nnamespace: n\nplugins:\n  load: [%s]\n"
+                "  config:\n    good: { check: crash }\n"
+                "checks:\n  good: { required: false }\n" % test_plugin("good"))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
+        assert d.preflight().ok
+        assert "crashed (signal 11" in d.checks[0].message
+
+
+def test_a_plugin_that_fails_to_load_raises_plugin_error(test_plugin, write, state_dir):
+    cfg = write("phdeploy.yaml", "release: r\nnamespace: n\nplugins:\n  load: [%s]\n"
+                % test_plugin("abi-major"))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
+        with pytest.raises(phdeploy.ABIError, match="rebuild the plugin"):
+            d.load()
+
+
+def test_secret_file_provides_the_example_secrets(plugin_dir, examples, write, state_dir):
+    cfg = write("phdeploy.yaml", """\
+release: posthog
+namespace: posthog
+secrets:
+  - { provider: file, path: %s/postgres.secret.yaml }
+  - { provider: file, path: %s/redis.secret.yaml }
+""" % (examples, examples))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir,
+                             plugin_path=plugin_dir("secret-file")) as d:
+        seen = []
+
+        @d.check("db-login")
+        def db_login(check):
+            pw = check.deployment.secret("posthog-postgres", "postgresql-password")
+            seen.append(pw)  # in the child: the parent's list stays empty
+            return "have a %d-byte password" % len(pw)
+        r = d.preflight()
+        expected = b"CHANGE-ME-example-postgres-password"
+        assert r.checks[0].message == "have a %d-byte password" % len(expected)
+        assert seen == []
+        names = {s.name: s for s in d.secrets_info}
+        assert set(names) == {"posthog-postgres", "posthog-redis"}
+        assert names["posthog-postgres"].keys == ("postgresql-password",)
+        assert d.secret("posthog-postgres", "postgresql-password") == expected
+        assert expected.decode() not in d.redact("pw=%s" % expected.decode())
+
+
+def test_ha_validators_report_findings_on_the_example_values(plugin_dir, examples, write,
+                                                            state_dir):
+    override = write("override.yaml", "web:\n  replicacount: 1\n  hpa:\n    enabled: false\n")
+    with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"),
+                             values=[os.path.join(examples, "values.yaml")],
+                             state_dir=state_dir, plugin_path=plugin_dir("ha")) as d:
+        r = d.validate()
+        tls = [f for f in r.findings if f.rule == "posthog-redis-tls"]
+        assert tls and tls[0].severity == "warn"
+        assert (os.path.basename(tls[0].file), tls[0].line) == ("values.yaml", 47)
+    with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"),
+                             values=[os.path.join(examples, "values.yaml"), override],
+                             state_dir=state_dir, plugin_path=plugin_dir("ha")) as d:
+        with pytest.raises(phdeploy.PhaseFailedError) as ei:
+            d.validate()
+        rep = [f for f in ei.value.result.findings if f.rule == "replicas"]
+        assert rep and rep[0].severity == "error"
+        assert rep[0].object == "Deployment/posthog-web"
+        assert rep[0].values_key == "web.replicacount"
+        assert (rep[0].file, rep[0].line) == (override, 2)
+        assert ei.value.exit_code == 3
