@@ -1,0 +1,56 @@
+#!/bin/sh
+# contrib/bash-completion/phdeploy: sourced into bash, the completion
+# function answers verbs, options, phases for --only/--skip (comma lists),
+# text|json for --output, YAML files for -c/-f.
+if [ -z "${BASH_VERSION:-}" ]; then
+	command -v bash >/dev/null 2>&1 || { echo "1..0 # SKIP bash is not installed"; exit 0; }
+	exec bash "$0" "$@"
+fi
+. "$top_srcdir/tests/tap/tap.sh"
+tap_mktemp
+cd "$TAPTMP" || exit 1
+# shellcheck disable=SC1091
+. "$top_srcdir/contrib/bash-completion/phdeploy"
+ok "$(complete -p phdeploy >/dev/null 2>&1; echo $?)" "sourcing it registers a completion for phdeploy"
+
+# comp WORD...: the words as bash splits the line (the last one being
+# completed); prints the sorted candidates on one line
+comp() {
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	COMP_LINE="$*"
+	COMP_POINT=${#COMP_LINE}
+	COMPREPLY=()
+	_phdeploy 2>/dev/null
+	printf '%s\n' "${COMPREPLY[@]}" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+is "$(comp phdeploy '')" \
+	"deploy plan plugins preflight render repo rollback secrets status validate verify" \
+	"an empty word offers every verb"
+is "$(comp phdeploy re)" "render repo" "a prefix narrows the verbs"
+is "$(comp phdeploy --ou)" "--output" "options complete"
+is "$(comp phdeploy -)" "$(printf '%s\n' -c --config -f --values -n --namespace -r --release \
+	--chart --chart-version --kube-context --only --skip --helm --kubectl --output --dry-run \
+	-v --verbose -q --quiet --version -h --help | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
+	"a lone dash offers every option"
+is "$(comp phdeploy --output '')" "json text" "--output offers json and text"
+is "$(comp phdeploy --output = j)" "json" "... also as --output=VALUE"
+is "$(comp phdeploy --only '')" "deploy preflight render repo rollback secrets validate verify" \
+	"--only offers the phase names"
+is "$(comp phdeploy --skip validate,pre)" "validate,preflight" \
+	"--skip completes the last name of a comma list"
+is "$(comp phdeploy deploy '')" "" "no second verb"
+is "$(comp phdeploy deploy --dry)" "--dry-run" "but options still complete after the verb"
+is "$(comp phdeploy -n validate '')" \
+	"deploy plan plugins preflight render repo rollback secrets status validate verify" \
+	"an option's argument named like a verb is not the verb"
+is "$(comp phdeploy -r '')" "" "no guesses for a release name"
+
+mkdir charts sub
+: > phdeploy.yaml; : > values.yml; : > notes.txt; : > posthog-30.46.0.tgz
+is "$(comp phdeploy -c '')" "charts phdeploy.yaml sub values.yml" \
+	"-c offers YAML files and directories"
+is "$(comp phdeploy --values v)" "values.yml" "--values completes a YAML file name"
+is "$(comp phdeploy --chart '')" "charts posthog-30.46.0.tgz sub" "--chart offers .tgz files and directories"
+done_testing
