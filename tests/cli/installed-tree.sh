@@ -199,11 +199,14 @@ kube: { version: \"1.29\" }"
 	is "$rc" 8 "deploy outside the window: the pre hook refuses (exit 8)"
 	like "$err" "deploy refused: Sat 2026-11-28 10:00 UTC is outside" "with the guard's message"
 	unlike "$(cat helm.log)" "upgrade" "helm upgrade never ran"
+	like "$(tail -n 1 posts)" '"phase":"deploy","outcome":"failed"' "the webhook POSTed the refusal"
 	STANDIN_DIR=$scen STANDIN_LOG=$TAPTMP/helm.log \
 		run deploy 2026-11-25T10:00:00Z --helm "$standin" --only deploy deploy
 	like "$(cat helm.log)" "upgrade --install" "deploy inside the window reaches helm upgrade"
+	is "$rc" 0 "... and the deploy succeeds"
+	like "$(tail -n 1 posts)" '"phase":"deploy","outcome":"ok"' "the webhook POSTed the deploy's outcome"
 else
-	skip 4 "no helm plugin and stand-in helm in this tree: the guard is proven on secrets, which runs without a cluster"
+	skip 7 "no helm plugin and stand-in helm in this tree: the guard is proven on secrets, which runs without a cluster"
 fi
 
 # ---- the Python binding pip-installs against the same tree ---------------
