@@ -231,6 +231,10 @@ int phd_register_hook(phd_plugin *p, int phase, int when, phd_hook_fn fn, void *
 
 void free(void *ptr);
 
+/* Defined in the preamble below. */
+int phd_py_run(phd_ctx *ctx, unsigned mask);
+int phd_py_init(void);
+
 /* The Python side of every callback (defined with @ffi.def_extern). */
 extern "Python" void _phd_py_log(int, const char *, void *);
 extern "Python" void _phd_py_event(const struct phd_event *, void *);
@@ -284,12 +288,72 @@ def _source_kwargs():
     return kw
 
 
+# The library forks a child per preflight check, and Python checks run in
+# those children.  phd_py_run() makes such a fork behave like os.fork(): the
+# forking thread takes the GIL and Python's before/after-fork handling runs,
+# so a child never waits for a GIL that a thread absent from it held at the
+# fork.  Only forks by the thread inside phd_py_run() while it does not hold
+# the GIL (the library's own, not os.fork() from a callback) are handled;
+# posix_spawn() runs no fork handlers.  (Not the limited API: PyGILState_Check.)
+PREAMBLE = r"""
+#include <pthread.h>
+#include <stdlib.h>
+#include <phdeploy/phdeploy.h>
+#include <phdeploy/plugin.h>
+
+static __thread int phd_py_running;
+static __thread int phd_py_fork_ours;
+static __thread PyGILState_STATE phd_py_gil;
+
+static void phd_py_prepare(void)
+{
+    phd_py_fork_ours = phd_py_running > 0 && !PyGILState_Check();
+    if (phd_py_fork_ours) {
+        phd_py_gil = PyGILState_Ensure();
+        PyOS_BeforeFork();
+    }
+}
+
+static void phd_py_parent(void)
+{
+    if (phd_py_fork_ours) {
+        PyOS_AfterFork_Parent();
+        PyGILState_Release(phd_py_gil);
+    }
+}
+
+static void phd_py_child(void)
+{
+    if (phd_py_fork_ours) {
+        PyOS_AfterFork_Child();
+        PyGILState_Release(phd_py_gil);
+    }
+}
+
+static int phd_py_init(void)
+{
+    static int done;
+    if (done)
+        return 0;
+    done = 1;
+    return pthread_atfork(phd_py_prepare, phd_py_parent, phd_py_child);
+}
+
+static int phd_py_run(phd_ctx *ctx, unsigned mask)
+{
+    int rc;
+    phd_py_running++;
+    rc = phd_run(ctx, mask);
+    phd_py_running--;
+    return rc;
+}
+"""
+
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
-ffibuilder.set_source(
-    "phdeploy._capi",
-    "#include <stdlib.h>\n#include <phdeploy/phdeploy.h>\n#include <phdeploy/plugin.h>\n",
-    **_source_kwargs())
+_kw = _source_kwargs()
+_kw["define_macros"] = [("_CFFI_NO_LIMITED_API", None)]
+ffibuilder.set_source("phdeploy._capi", PREAMBLE, py_limited_api=False, **_kw)
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

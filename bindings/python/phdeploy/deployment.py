@@ -12,6 +12,10 @@ from .model import (PHASES, WHEN, CheckResult, Event, Finding, Node, PhaseResult
                     Result, SecretInfo, _str, phase_index, phase_name, severity_index,
                     severity_name, status_name)
 
+# forks made by the library during a run hold the GIL (see build_capi.py)
+if lib.phd_py_init() != 0:
+    raise ImportError("phdeploy: pthread_atfork failed")
+
 _LOG_LEVELS = {lib.PHD_LOG_ERROR: logging.ERROR, lib.PHD_LOG_WARN: logging.WARNING,
                lib.PHD_LOG_INFO: logging.INFO, lib.PHD_LOG_DEBUG: logging.DEBUG}
 
@@ -474,7 +478,7 @@ class Deployment:
         self._callback_errors = []
         self._event_error = None
         _flush_std()
-        rc = lib.phd_run(ctx, mask)
+        rc = lib.phd_py_run(ctx, mask)
         result = self.result(rc)
         event_error, self._event_error = self._event_error, None
         if event_error is not None:

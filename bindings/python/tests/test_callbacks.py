@@ -346,3 +346,27 @@ def test_log_lines_from_plugins_reach_the_logger(deployment, caplog):
     d.check("talks", lambda c: c.deployment.log("info", "child says hello"))
     d.preflight()
     assert any("child says hello" in r.getMessage() for r in caplog.records)
+
+
+def test_a_python_check_runs_while_another_python_thread_is_busy(deployment):
+    # the library forks while a busy thread may hold the GIL: the child
+    # must still be able to run Python (like os.fork(), not a deadlock)
+    import threading
+    stop = threading.Event()
+
+    def spin():
+        n = 0
+        while not stop.is_set():
+            n += 1
+    t = threading.Thread(target=spin)
+    t.start()
+    try:
+        d = deployment("release: posthog\nnamespace: posthog\n"
+                       "checks:\n" + "".join("  c%d: { timeout: 5s }\n" % i for i in range(8)))
+        for i in range(8):
+            d.check("c%d" % i, lambda c: "ran")
+        r = d.preflight()
+    finally:
+        stop.set()
+        t.join()
+    assert [c.message for c in r.checks] == ["ran"] * 8
