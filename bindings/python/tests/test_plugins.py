@@ -99,3 +99,21 @@ def test_ha_validators_report_findings_on_the_example_values(plugin_dir, example
         assert rep[0].values_key == "web.replicacount"
         assert (rep[0].file, rep[0].line) == (override, 2)
         assert ei.value.exit_code == 3
+
+
+def test_interrupt_from_another_thread_stops_a_hanging_check(test_plugin, write, state_dir):
+    import threading
+    import time
+    cfg = write("phdeploy.yaml", "release: r\nnamespace: n\nplugins:\n  load: [%s]\n"
+                "  config:\n    good: { check: hang }\nchecks:\n  good: { timeout: 60s }\n"
+                % test_plugin("good"))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
+        timer = threading.Timer(0.3, d.interrupt)
+        t0 = time.monotonic()
+        timer.start()
+        try:
+            with pytest.raises(phdeploy.InterruptedRunError, match="interrupted"):
+                d.preflight()
+        finally:
+            timer.cancel()
+        assert time.monotonic() - t0 < 10
