@@ -154,22 +154,23 @@ class Node:
     def __contains__(self, key):
         return key in self.keys()
 
-    def _typed(self, fn, ctype):
+    def _typed(self, fn, ctype, what):
         out = ffi.new(ctype)
         rc = fn(self._p(), out)
         if rc:
-            raise error_class(rc)("%s: not a %s" % (self.where, ctype[:-1].strip()), code=rc)
+            raise error_class(rc)("%s: %r is not %s" % (self.where, self.text, what), code=rc)
         return out[0]
 
     def as_bool(self):
-        return bool(self._typed(lib.phd_node_bool, "int *"))
+        return bool(self._typed(lib.phd_node_bool, "int *", "a boolean"))
 
     def as_int(self):
-        return int(self._typed(lib.phd_node_int, "long long *"))
+        return int(self._typed(lib.phd_node_int, "long long *", "an integer"))
 
     def as_duration_ms(self):
         """"30m", "5s", "250ms", "1h" or a bare number of seconds, in ms."""
-        return int(self._typed(lib.phd_node_duration_ms, "long long *"))
+        return int(self._typed(lib.phd_node_duration_ms, "long long *",
+                               "a duration (30m, 5s, 250ms)"))
 
     def to_python(self):
         """The subtree as dicts, lists, str and None (scalars stay text)."""

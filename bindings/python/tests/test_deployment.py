@@ -209,3 +209,16 @@ def test_library_log_lines_go_to_python_logging(state_dir, caplog):
     rec = [r for r in caplog.records if r.name == "phdeploy"]
     assert rec and rec[-1].levelname == "WARNING"
     assert rec[-1].getMessage() == "rotating the RDS password at 03:00"
+
+
+def test_typed_reads_of_a_node_raise_wrong_type_with_its_position(write, state_dir):
+    v = write("values.yaml", "web:\n  replicacount: two\n  enabled: yes\n")
+    with phdeploy.Deployment(no_config=True, values=[v], release="r", namespace="n",
+                             state_dir=state_dir) as d:
+        with pytest.raises(phdeploy.WrongTypeError) as ei:
+            d.values.get("web.replicacount").as_int()
+        assert str(ei.value) == "%s:2:17: 'two' is not an integer" % v
+        assert d.values.get("web.enabled").as_bool() is True
+        assert d.values.get("web.nope") is None
+        with pytest.raises(KeyError):
+            d.values["web"]["nope"]
