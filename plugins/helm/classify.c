@@ -36,7 +36,7 @@ static const struct pattern patterns[] = {
 	{ "job is failed", 1, HELM_FAIL_JOB },
 	{ "BackoffLimitExceeded", 0, HELM_FAIL_JOB },
 	{ "DeadlineExceeded", 0, HELM_FAIL_JOB },
-	{ "Job Failed", 0, HELM_FAIL_JOB },       /* Helm 4 kstatus: "status: Failed, message: Job Failed. ..." */
+	{ "Job Failed", 0, HELM_FAIL_JOB },      /* Helm 4: "status: Failed, message: Job Failed." */
 	{ "cluster unreachable", 1, HELM_FAIL_CLUSTER },
 	{ "connection refused", 1, HELM_FAIL_CLUSTER },
 	{ "Unauthorized", 0, HELM_FAIL_CLUSTER },
