@@ -1,0 +1,71 @@
+#!/bin/sh
+# phdeploy render with the real Helm 4 and Helm 3 on the real PostHog chart:
+# the manifests helm template prints, the ZooKeeper PDB moved to policy/v1 by
+# the post-render step (a Helm 4 plugin, a Helm 3 executable), render errors.
+. "$top_srcdir/tests/tap/tap.sh"
+
+chart=$PHD_FIXTURES/posthog-30.46.0.tgz
+[ -x "$PHDEPLOY" ] || skip_all "no phdeploy binary at $PHDEPLOY"
+[ -f "$chart" ] || skip_all "no chart fixture at $PHD_FIXTURES"
+[ -x "$PHD_TOOLS/helm4" ] && [ -x "$PHD_TOOLS/helm3" ] ||
+	skip_all "no helm4/helm3 in $PHD_TOOLS (run scripts/fetch-tools)"
+tap_mktemp
+values=$top_srcdir/examples/values.yaml
+[ -f "$values" ] || values=$top_srcdir/tests/data/helm/values.yaml
+# the helm plugin alone: the HA validators have their own tests on this chart
+PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/helm/.libs
+export PHDEPLOY_PLUGIN_PATH
+unset PHDEPLOY_HELM
+
+config() { # name kube-version [extra values file]
+	{
+		echo "release: posthog"
+		echo "namespace: posthog"
+		echo "chart: { name: \"$chart\" }"
+		if [ -n "${3:-}" ]; then echo "values: [\"$values\", \"$3\"]"
+		else echo "values: [\"$values\"]"; fi
+		echo "kube: { version: \"$2\" }"
+	} > "$TAPTMP/$1.yaml"
+}
+config k129 1.29
+config k124 1.24
+printf 'postgresql:\n  enabled: true\n' > "$TAPTMP/invalid.yaml"
+config bad 1.29 "$TAPTMP/invalid.yaml"
+
+docs() { grep -c '^kind: ' "$1"; }
+
+for v in 4 3; do
+	helm=$PHD_TOOLS/helm$v
+	"$PHDEPLOY" --helm "$helm" -c "$TAPTMP/k129.yaml" render > "$TAPTMP/out$v" 2> "$TAPTMP/err$v"
+	is "$?" 0 "helm $v: phdeploy render of the real chart exits 0"
+	"$helm" template posthog "$chart" --namespace posthog -f "$values" --kube-version 1.29 \
+		> "$TAPTMP/plain$v" 2>/dev/null
+	is "$(docs "$TAPTMP/out$v")" "$(docs "$TAPTMP/plain$v")" \
+		"helm $v: every manifest helm template renders is printed"
+	out=$(cat "$TAPTMP/out$v")
+	like "$out" "apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: posthog-posthog-zookeeper" "helm $v: the ZooKeeper PDB is post-rendered to policy/v1"
+	unlike "$out" "policy/v1beta1" "helm $v: no removed policy/v1beta1 API is left"
+	# the chart names its Jobs after the time of rendering
+	for f in plain out; do
+		sed -E 's/-[0-9]{4}(-[0-9]{2}){5}/-TIME/' "$TAPTMP/$f$v" > "$TAPTMP/$f$v.n"
+	done
+	diff "$TAPTMP/plain$v.n" "$TAPTMP/out$v.n" > "$TAPTMP/diff$v"
+	is "$(grep -c '^[<>]' "$TAPTMP/diff$v")" 2 "helm $v: the post-render step changes that one line only"
+done
+
+"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/k124.yaml" render > "$TAPTMP/out124" 2>/dev/null
+is "$?" 0 "kube.version 1.24 renders"
+like "$(cat "$TAPTMP/out124")" "apiVersion: policy/v1beta1
+kind: PodDisruptionBudget" "kube.version 1.24 still serves policy/v1beta1: no post-render"
+
+"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/bad.yaml" render > "$TAPTMP/outbad" 2> "$TAPTMP/errbad"
+is "$?" 7 "values the chart rejects fail render (exit 7)"
+err=$(cat "$TAPTMP/errbad")
+like "$err" "INVALID VALUES" "... quoting helm's INVALID VALUES"
+like "$err" "externalPostgresql.postgresqlHost cannot be set if postgresql.enabled is true" \
+	"... and the chart's reason"
+
+done_testing
