@@ -28,8 +28,10 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define PHD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PHD_VPRINTF(f) __attribute__((format(printf, f, 0)))
 #else
 #define PHD_PRINTF(f, a)
+#define PHD_VPRINTF(f)
 #endif
 
 #define PHD_VERSION_MAJOR 0

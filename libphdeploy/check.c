@@ -1,0 +1,423 @@
+/* Preflight checks.  Each check runs in its own forked child with its own
+ * deadline, so a check that hangs or crashes costs its deadline and a
+ * failed result, never the run.  Children report over a pipe in small
+ * length-prefixed records; the parent bounds what it accepts. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "phd-private.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+
+struct phd_check {
+	phd_ctx *ctx;
+	const phd_node *config;
+	long long deadline;
+	int fd;
+};
+
+struct running {
+	struct phd_reg *reg;
+	const phd_node *config;
+	int required;
+	long long timeout, start, ms;
+	pid_t pid;
+	int fd;
+	int done, have_rc, rc, status, timed_out;
+	struct phd_buf in;
+	char *summary;
+};
+
+/* ---- child side ---- */
+static void put_record(int fd, char type, int arg, const char *msg)
+{
+	size_t len = msg ? strlen(msg) : 0;
+	unsigned char hdr[6];
+	if (len > 8192)
+		len = 8192;
+	hdr[0] = (unsigned char)type;
+	hdr[1] = (unsigned char)arg;
+	hdr[2] = (unsigned char)(len >> 24);
+	hdr[3] = (unsigned char)(len >> 16);
+	hdr[4] = (unsigned char)(len >> 8);
+	hdr[5] = (unsigned char)len;
+	if (write(fd, hdr, sizeof hdr) < 0)
+		return;
+	while (len > 0) {
+		ssize_t w = write(fd, msg, len);
+		if (w <= 0)
+			return;
+		msg += w;
+		len -= (size_t)w;
+	}
+}
+
+static void put_fmt(phd_check *chk, char type, int arg, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void put_fmt(phd_check *chk, char type, int arg, const char *fmt, va_list ap)
+{
+	struct phd_buf b = { 0 };
+	char *red;
+	phd_buf_vprintf(&b, fmt, ap);
+	red = phd_redactor_apply(&chk->ctx->redact, b.s ? b.s : "", b.len, NULL);
+	phd_buf_wipe(&b);
+	put_record(chk->fd, type, arg, red ? red : "");
+	free(red);
+}
+
+void phd_check_child_log(phd_ctx *ctx, int level, const char *msg)
+{
+	put_record(ctx->in_check->fd, 'L', level, msg);
+}
+
+PHD_EXTERN phd_ctx *phd_check_ctx(phd_check *chk)
+{
+	return chk ? chk->ctx : NULL;
+}
+
+PHD_EXTERN const phd_node *phd_check_config(phd_check *chk)
+{
+	return chk ? chk->config : NULL;
+}
+
+PHD_EXTERN long long phd_check_remaining_ms(phd_check *chk)
+{
+	long long left;
+	if (!chk)
+		return 0;
+	left = chk->deadline - phd_now_ms();
+	return left > 0 ? left : 0;
+}
+
+PHD_EXTERN void phd_check_summary(phd_check *chk, const char *fmt, ...)
+{
+	va_list ap;
+	if (!chk)
+		return;
+	va_start(ap, fmt);
+	put_fmt(chk, 'S', 0, fmt, ap);
+	va_end(ap);
+}
+
+PHD_EXTERN void phd_check_note(phd_check *chk, int severity, const char *fmt, ...)
+{
+	va_list ap;
+	if (!chk)
+		return;
+	va_start(ap, fmt);
+	put_fmt(chk, 'N', severity, fmt, ap);
+	va_end(ap);
+}
+
+static void run_child(phd_ctx *ctx, struct running *c, int fd)
+{
+	struct phd_check chk = { ctx, c->config, phd_now_ms() + c->timeout, fd };
+	int rc;
+	char num[16];
+	signal(SIGINT, SIG_IGN); /* the parent decides when we stop */
+	signal(SIGPIPE, SIG_IGN);
+	ctx->in_check = &chk;
+	rc = ((phd_check_fn)c->reg->fn)(&chk, c->reg->userdata);
+	if (rc && rc != PHD_EIGNORE && ctx->errmsg && *ctx->errmsg)
+		put_record(fd, 'N', PHD_SEV_ERROR, ctx->errmsg);
+	snprintf(num, sizeof num, "%d", rc);
+	put_record(fd, 'R', 0, num);
+	_exit(0);
+}
+
+/* ---- parent side ---- */
+static struct phd_check_rec *add_result(phd_ctx *ctx, const char *name, int status,
+					int required, long long ms, const char *msg)
+{
+	struct phd_check_rec *rec = calloc(1, sizeof *rec);
+	if (!rec)
+		return NULL;
+	rec->pub.name = strdup(name);
+	rec->pub.status = status;
+	rec->pub.required = required;
+	rec->pub.ms = ms;
+	rec->pub.message = phd_redact(ctx, msg ? msg : "");
+	if (!rec->pub.name || !rec->pub.message || phd_vec_push(&ctx->checks, rec)) {
+		free((char *)rec->pub.name);
+		free((char *)rec->pub.message);
+		free(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+static void emit_check(phd_ctx *ctx, const struct phd_check_rec *rec)
+{
+	struct phd_event e;
+	memset(&e, 0, sizeof e);
+	e.type = PHD_EV_CHECK;
+	e.phase = PHD_PHASE_PREFLIGHT;
+	e.status = rec->pub.status;
+	e.severity = rec->pub.status == PHD_STATUS_FAILED
+		     ? (rec->pub.required ? PHD_SEV_ERROR : PHD_SEV_WARN) : PHD_SEV_INFO;
+	e.ms = rec->pub.ms;
+	e.name = rec->pub.name;
+	e.message = rec->pub.message;
+	phd_emit(ctx, &e);
+}
+
+/* Parse the records a child sent; returns the number of error notes. */
+static int digest(phd_ctx *ctx, struct running *c)
+{
+	size_t off = 0;
+	int errors = 0;
+	while (off + 6 <= c->in.len) {
+		const unsigned char *h = (const unsigned char *)c->in.s + off;
+		size_t len = (size_t)h[2] << 24 | (size_t)h[3] << 16 | (size_t)h[4] << 8 | h[5];
+		char *msg;
+		if (off + 6 + len > c->in.len)
+			break;
+		msg = strndup((const char *)h + 6, len);
+		if (!msg)
+			break;
+		switch (h[0]) {
+		case 'S':
+			free(c->summary);
+			c->summary = msg;
+			msg = NULL;
+			break;
+		case 'N': {
+			int sev = h[1] <= PHD_SEV_ERROR ? h[1] : PHD_SEV_ERROR;
+			char *obj = phd_asprintf("check/%s", c->reg->name);
+			int eff = phd_finding_add(ctx, PHD_PHASE_PREFLIGHT, c->reg->name, sev, obj,
+						  NULL, NULL, msg);
+			if (eff == PHD_SEV_ERROR)
+				errors++;
+			if (sev == PHD_SEV_ERROR && !c->summary) {
+				c->summary = msg;
+				msg = NULL;
+			}
+			free(obj);
+			break;
+		}
+		case 'L':
+			phd_log(ctx, h[1] <= PHD_LOG_DEBUG ? h[1] : PHD_LOG_DEBUG, "check %s: %s",
+				c->reg->name, msg);
+			break;
+		case 'R':
+			c->have_rc = 1;
+			c->rc = atoi(msg);
+			break;
+		default:
+			break;
+		}
+		free(msg);
+		off += 6 + len;
+	}
+	return errors;
+}
+
+static void finish(phd_ctx *ctx, struct running *c)
+{
+	int errors = digest(ctx, c);
+	int status;
+	char *msg = NULL;
+	struct phd_check_rec *rec;
+
+	if (c->timed_out) {
+		status = PHD_STATUS_FAILED;
+		msg = phd_asprintf("no answer within %lld ms (deadline), stopped%s%s", c->timeout,
+				   c->summary ? ": " : "", c->summary ? c->summary : "");
+	} else if (!c->have_rc) {
+		status = PHD_STATUS_FAILED;
+		if (WIFSIGNALED(c->status))
+			msg = phd_asprintf("the check crashed (signal %d: %s); plugin '%s'",
+					   WTERMSIG(c->status), strsignal(WTERMSIG(c->status)),
+					   c->reg->plugin->name);
+		else
+			msg = phd_asprintf("the check ended without a result (exit %d); plugin '%s'",
+					   WEXITSTATUS(c->status), c->reg->plugin->name);
+	} else if (c->rc == PHD_EIGNORE) {
+		status = PHD_STATUS_SKIPPED;
+		msg = strdup(c->summary ? c->summary : "not applicable");
+	} else if (c->rc == 0 && errors == 0) {
+		status = PHD_STATUS_OK;
+		msg = strdup(c->summary ? c->summary : "ok");
+	} else {
+		status = PHD_STATUS_FAILED;
+		msg = strdup(c->summary ? c->summary : phd_strerror(c->rc ? c->rc : PHD_EFAILED));
+	}
+	rec = add_result(ctx, c->reg->name, status, c->required, c->ms, msg);
+	if (rec)
+		emit_check(ctx, rec);
+	free(msg);
+}
+
+int phd_checks_run(phd_ctx *ctx)
+{
+	const phd_node *cfg = phd_node_child(ctx->config, "checks");
+	struct running *cs;
+	size_t n = 0, active = 0;
+	int rc = 0, failed_required = 0;
+	struct phd_buf failed = { 0 };
+
+	/* every configured check needs a plugin */
+	for (size_t i = 0; i < phd_node_len(cfg); i++) {
+		const char *name = phd_node_key_at(cfg, i);
+		size_t k;
+		for (k = 0; k < ctx->regs.n; k++) {
+			struct phd_reg *r = ctx->regs.v[k];
+			if (r->kind == PHD_REG_CHECK && !strcmp(r->name, name))
+				break;
+		}
+		if (k == ctx->regs.n) {
+			const phd_node *kn = phd_node_at(cfg, i);
+			return phd_set_error(ctx, PHD_ENOPROVIDER,
+					     "%s:%u:%u: checks.%s: no loaded plugin provides this "
+					     "check (is the '%s' plugin installed?)", phd_node_file(kn),
+					     phd_node_line(kn), phd_node_column(kn), name, name);
+		}
+	}
+	cs = calloc(ctx->regs.n + 1, sizeof *cs);
+	if (!cs)
+		return PHD_ENOMEM;
+	for (size_t k = 0; k < ctx->regs.n; k++) {
+		struct phd_reg *r = ctx->regs.v[k];
+		struct running *c;
+		const phd_node *cc;
+		long long t;
+		if (r->kind != PHD_REG_CHECK)
+			continue;
+		c = &cs[n++];
+		c->reg = r;
+		c->fd = -1;
+		c->pid = -1;
+		cc = phd_node_child(cfg, r->name);
+		c->config = cc;
+		c->required = phd_node_truthy(phd_node_child(cc, "required"), 1);
+		c->timeout = phd_node_duration_ms(phd_node_child(cc, "timeout"), &t) == 0 && t > 0
+			     ? t : DEFAULT_TIMEOUT_MS;
+		if (!phd_node_truthy(phd_node_child(cc, "enabled"), 1)) {
+			c->done = 1;
+			continue;
+		}
+	}
+	if (n == 0) {
+		free(cs);
+		return phd_set_error(ctx, PHD_ENOPROVIDER,
+				     "preflight: no check plugin is loaded (postgres, kafka, redis)");
+	}
+	fflush(NULL); /* a child must not write the parent's buffered output twice */
+	for (size_t i = 0; i < n; i++) {
+		struct running *c = &cs[i];
+		int p[2];
+		if (c->done)
+			continue;
+		if (pipe2(p, O_CLOEXEC) != 0) {
+			c->done = 1;
+			c->timed_out = 0;
+			continue;
+		}
+		c->start = phd_now_ms();
+		c->pid = fork();
+		if (c->pid == 0) {
+			close(p[0]);
+			run_child(ctx, c, p[1]);
+		}
+		close(p[1]);
+		if (c->pid < 0) {
+			close(p[0]);
+			c->done = 1;
+			continue;
+		}
+		c->fd = p[0];
+		fcntl(c->fd, F_SETFL, O_NONBLOCK);
+		active++;
+	}
+	while (active > 0) {
+		struct pollfd *pf = calloc(n, sizeof *pf);
+		size_t np = 0;
+		long long now = phd_now_ms(), wait = 200;
+		if (!pf)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			if (cs[i].fd < 0)
+				continue;
+			pf[np++] = (struct pollfd){ cs[i].fd, POLLIN, 0 };
+			if (cs[i].start + cs[i].timeout - now < wait)
+				wait = cs[i].start + cs[i].timeout - now;
+		}
+		if (wait < 0)
+			wait = 0;
+		poll(pf, np, (int)wait);
+		free(pf);
+		now = phd_now_ms();
+		for (size_t i = 0; i < n; i++) {
+			struct running *c = &cs[i];
+			char buf[4096];
+			ssize_t r;
+			if (c->fd < 0)
+				continue;
+			while ((r = read(c->fd, buf, sizeof buf)) > 0) {
+				if (c->in.len + (size_t)r <= PHD_CHECK_MAX_REPORT)
+					phd_buf_add(&c->in, buf, (size_t)r);
+				if (r < (ssize_t)sizeof buf)
+					break;
+			}
+			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+				close(c->fd);
+				c->fd = -1;
+			} else if (now >= c->start + c->timeout || ctx->interrupted) {
+				c->timed_out = !ctx->interrupted;
+				kill(c->pid, SIGKILL);
+				close(c->fd);
+				c->fd = -1;
+			}
+			if (c->fd < 0) {
+				while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
+					;
+				c->ms = phd_now_ms() - c->start;
+				active--;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct running *c = &cs[i];
+		if (c->pid < 0 && c->done && !phd_node_truthy(phd_node_child(c->config, "enabled"), 1)) {
+			struct phd_check_rec *rec = add_result(ctx, c->reg->name, PHD_STATUS_SKIPPED,
+							       c->required, 0, "disabled in config");
+			if (rec)
+				emit_check(ctx, rec);
+			continue;
+		}
+		if (c->pid < 0) {
+			struct phd_check_rec *rec = add_result(ctx, c->reg->name, PHD_STATUS_FAILED,
+							       c->required, 0,
+							       "could not start the check process");
+			if (rec)
+				emit_check(ctx, rec);
+			if (c->required)
+				failed_required++;
+			continue;
+		}
+		finish(ctx, c);
+		if (((struct phd_check_rec *)ctx->checks.v[ctx->checks.n - 1])->pub.status ==
+			    PHD_STATUS_FAILED && c->required) {
+			failed_required++;
+			phd_buf_printf(&failed, "%s%s", failed.len ? ", " : "", c->reg->name);
+		}
+		phd_buf_wipe(&c->in);
+		free(c->summary);
+	}
+	free(cs);
+	if (ctx->interrupted)
+		rc = phd_set_error(ctx, PHD_EINTR, "preflight interrupted");
+	else if (failed_required)
+		rc = phd_set_error(ctx, PHD_EFAILED, "preflight: required check%s failed: %s",
+				   failed_required > 1 ? "s" : "", failed.s ? failed.s : "?");
+	phd_buf_free(&failed);
+	return rc;
+}

@@ -1,0 +1,355 @@
+/* The context: options, loaded trees, plugins, results. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "phd-private.h"
+
+static char *dup_opt(const char *s, int *oom)
+{
+	char *d;
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = 1;
+	return d;
+}
+
+PHD_EXTERN int phd_ctx_new(phd_ctx **out, const struct phd_options *opts)
+{
+	phd_ctx *ctx;
+	int oom = 0;
+	struct phd_node *empty;
+
+	if (!out)
+		return PHD_EINVAL;
+	*out = NULL;
+	ctx = calloc(1, sizeof *ctx);
+	if (!ctx)
+		return PHD_ENOMEM;
+	ctx->failed_phase = -1;
+	ctx->running_phase = -1;
+	ctx->lock_fd = -1;
+	ctx->arena = phd_arena_new();
+	if (!ctx->arena) {
+		free(ctx);
+		return PHD_ENOMEM;
+	}
+	empty = phd_arena_alloc(ctx->arena, sizeof *empty);
+	if (!empty) {
+		phd_arena_free(ctx->arena);
+		free(ctx);
+		return PHD_ENOMEM;
+	}
+	memset(empty, 0, sizeof *empty);
+	empty->type = PHD_NODE_MAP;
+	empty->file = "(no values)";
+	ctx->empty_map = empty;
+	*out = ctx;
+	if (!opts) {
+		ctx->opt.version = PHD_OPTIONS_VERSION;
+		return 0;
+	}
+	if (opts->version != PHD_OPTIONS_VERSION)
+		return phd_set_error(ctx, PHD_EINVAL,
+				     "struct phd_options version %u is not supported (expected %u)",
+				     opts->version, PHD_OPTIONS_VERSION);
+	ctx->opt = *opts;
+	ctx->opt.config_path = dup_opt(opts->config_path, &oom);
+	ctx->opt.release = dup_opt(opts->release, &oom);
+	ctx->opt.namespace_ = dup_opt(opts->namespace_, &oom);
+	ctx->opt.chart = dup_opt(opts->chart, &oom);
+	ctx->opt.chart_version = dup_opt(opts->chart_version, &oom);
+	ctx->opt.helm_path = dup_opt(opts->helm_path, &oom);
+	ctx->opt.kubectl_path = dup_opt(opts->kubectl_path, &oom);
+	ctx->opt.kube_context = dup_opt(opts->kube_context, &oom);
+	ctx->opt.state_dir = dup_opt(opts->state_dir, &oom);
+	ctx->opt.plugin_path = dup_opt(opts->plugin_path, &oom);
+	ctx->opt.values = NULL;
+	ctx->opt.nvalues = 0;
+	if (opts->nvalues) {
+		char **v = calloc(opts->nvalues, sizeof *v);
+		if (!v)
+			oom = 1;
+		for (size_t i = 0; v && i < opts->nvalues; i++)
+			v[i] = dup_opt(opts->values[i], &oom);
+		ctx->opt.values = (const char *const *)v;
+		ctx->opt.nvalues = v ? opts->nvalues : 0;
+	}
+	if (oom)
+		return phd_set_error(ctx, PHD_ENOMEM, "out of memory");
+	return 0;
+}
+
+static void free_values_ds(void *p)
+{
+	phd_docset_free(p);
+	free(p);
+}
+
+static void free_finding(void *p)
+{
+	struct phd_finding_rec *f = p;
+	free((char *)f->pub.rule);
+	free((char *)f->pub.object);
+	free((char *)f->pub.message);
+	free((char *)f->pub.values_key);
+	free((char *)f->pub.file);
+	free(f);
+}
+
+void phd_findings_clear(phd_ctx *ctx)
+{
+	phd_vec_free(&ctx->findings, free_finding);
+}
+
+static void free_check(void *p)
+{
+	struct phd_check_rec *c = p;
+	free((char *)c->pub.name);
+	free((char *)c->pub.message);
+	free(c);
+}
+
+PHD_EXTERN void phd_ctx_free(phd_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	phd_lock_release(ctx);
+	phd_plugins_unload(ctx);
+	phd_secrets_free(ctx);
+	phd_redactor_free(&ctx->redact);
+	phd_redactor_free(&ctx->env_scrub);
+	phd_findings_clear(ctx);
+	phd_vec_free(&ctx->checks, free_check);
+	for (int i = 0; i < PHD_PHASE_COUNT; i++)
+		phd_docset_free(&ctx->docs[i]);
+	free(ctx->rendered);
+	phd_docset_free(&ctx->config_ds);
+	phd_vec_free(&ctx->values_ds, free_values_ds);
+	phd_arena_free(ctx->arena);
+	if (ctx->tmpdir) {
+		phd_rm_rf(ctx->tmpdir);
+		free(ctx->tmpdir);
+	}
+	for (size_t i = 0; i < ctx->nvalues; i++)
+		free(ctx->values_files[i]);
+	free(ctx->values_files);
+	free(ctx->config_path);
+	free(ctx->config_dir);
+	free(ctx->release);
+	free(ctx->namespace_);
+	free(ctx->chart);
+	free(ctx->chart_version);
+	free(ctx->helm);
+	free(ctx->kubectl);
+	free(ctx->kube_context);
+	free(ctx->state_dir);
+	free((char *)ctx->opt.config_path);
+	free((char *)ctx->opt.release);
+	free((char *)ctx->opt.namespace_);
+	free((char *)ctx->opt.chart);
+	free((char *)ctx->opt.chart_version);
+	free((char *)ctx->opt.helm_path);
+	free((char *)ctx->opt.kubectl_path);
+	free((char *)ctx->opt.kube_context);
+	free((char *)ctx->opt.state_dir);
+	free((char *)ctx->opt.plugin_path);
+	for (size_t i = 0; i < ctx->opt.nvalues; i++)
+		free((char *)ctx->opt.values[i]);
+	free((void *)ctx->opt.values);
+	free(ctx->errmsg);
+	free(ctx);
+}
+
+PHD_EXTERN int phd_ctx_load(phd_ctx *ctx)
+{
+	int rc;
+	if (!ctx)
+		return PHD_EINVAL;
+	if (ctx->loaded)
+		return ctx->load_rc;
+	ctx->loaded = 1;
+	rc = phd_config_load(ctx);
+	if (rc == 0)
+		rc = phd_plugins_load(ctx);
+	if (rc == 0)
+		rc = phd_config_check_plugin_keys(ctx);
+	ctx->load_rc = rc;
+	return rc;
+}
+
+PHD_EXTERN const phd_node *phd_ctx_config(const phd_ctx *ctx)
+{
+	return ctx ? ctx->config : NULL;
+}
+
+PHD_EXTERN const phd_node *phd_ctx_values(const phd_ctx *ctx)
+{
+	return ctx ? (ctx->values ? ctx->values : ctx->empty_map) : NULL;
+}
+
+PHD_EXTERN const char *phd_ctx_release(const phd_ctx *ctx)
+{
+	return ctx ? (ctx->release ? ctx->release : ctx->opt.release) : NULL;
+}
+
+PHD_EXTERN const char *phd_ctx_namespace(const phd_ctx *ctx)
+{
+	return ctx ? (ctx->namespace_ ? ctx->namespace_ : ctx->opt.namespace_) : NULL;
+}
+
+PHD_EXTERN const char *phd_ctx_chart(const phd_ctx *ctx)
+{
+	return ctx ? ctx->chart : NULL;
+}
+
+PHD_EXTERN const char *phd_ctx_chart_version(const phd_ctx *ctx)
+{
+	return ctx ? ctx->chart_version : NULL;
+}
+
+PHD_EXTERN const char *phd_ctx_helm(const phd_ctx *ctx)
+{
+	return ctx ? ctx->helm : NULL;
+}
+
+PHD_EXTERN const char *phd_ctx_kubectl(const phd_ctx *ctx)
+{
+	return ctx ? ctx->kubectl : NULL;
+}
+
+PHD_EXTERN const char *phd_ctx_kube_context(const phd_ctx *ctx)
+{
+	return ctx ? ctx->kube_context : NULL;
+}
+
+PHD_EXTERN size_t phd_ctx_values_count(const phd_ctx *ctx)
+{
+	return ctx ? ctx->nvalues : 0;
+}
+
+PHD_EXTERN const char *phd_ctx_values_file(const phd_ctx *ctx, size_t i)
+{
+	return ctx && i < ctx->nvalues ? ctx->values_files[i] : NULL;
+}
+
+PHD_EXTERN int phd_ctx_dry_run(const phd_ctx *ctx)
+{
+	return ctx && (ctx->opt.flags & (PHD_OPT_DRY_RUN | PHD_OPT_PLAN)) != 0;
+}
+
+PHD_EXTERN void phd_ctx_set_timed_out(phd_ctx *ctx)
+{
+	if (ctx)
+		ctx->timed_out = 1;
+}
+
+PHD_EXTERN void phd_ctx_interrupt(phd_ctx *ctx)
+{
+	if (ctx)
+		ctx->interrupted = 1;
+}
+
+PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx)
+{
+	char tmpl[4096];
+	const char *base;
+	if (!ctx)
+		return NULL;
+	if (ctx->tmpdir)
+		return ctx->tmpdir;
+	base = getenv("TMPDIR");
+	snprintf(tmpl, sizeof tmpl, "%s/phdeploy-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(tmpl))
+		return NULL;
+	ctx->tmpdir = strdup(tmpl);
+	return ctx->tmpdir;
+}
+
+const char *phd_ctx_state_dir(phd_ctx *ctx)
+{
+	const char *e;
+	if (ctx->state_dir)
+		return ctx->state_dir;
+	if (ctx->opt.state_dir)
+		ctx->state_dir = strdup(ctx->opt.state_dir);
+	else if (phd_node_str(phd_node_child(ctx->config, "state_dir")))
+		ctx->state_dir = phd_path_join(ctx->config_dir,
+					       phd_node_str(phd_node_child(ctx->config, "state_dir")));
+	else if ((e = getenv("PHDEPLOY_STATE_DIR")) && *e)
+		ctx->state_dir = strdup(e);
+	else if ((e = getenv("XDG_STATE_HOME")) && *e)
+		ctx->state_dir = phd_asprintf("%s/phdeploy", e);
+	else if ((e = getenv("HOME")) && *e)
+		ctx->state_dir = phd_asprintf("%s/.local/state/phdeploy", e);
+	else
+		ctx->state_dir = strdup("/tmp/phdeploy-state");
+	return ctx->state_dir;
+}
+
+PHD_EXTERN int phd_ctx_phase_status(const phd_ctx *ctx, int phase)
+{
+	if (!ctx || phase < 0 || phase >= PHD_PHASE_COUNT)
+		return PHD_STATUS_NOTRUN;
+	return ctx->status[phase];
+}
+
+PHD_EXTERN long long phd_ctx_phase_ms(const phd_ctx *ctx, int phase)
+{
+	if (!ctx || phase < 0 || phase >= PHD_PHASE_COUNT)
+		return 0;
+	return ctx->ms[phase];
+}
+
+PHD_EXTERN int phd_ctx_failed_phase(const phd_ctx *ctx)
+{
+	return ctx ? ctx->failed_phase : -1;
+}
+
+PHD_EXTERN int phd_ctx_timed_out(const phd_ctx *ctx)
+{
+	return ctx ? ctx->timed_out : 0;
+}
+
+PHD_EXTERN size_t phd_ctx_finding_count(const phd_ctx *ctx)
+{
+	return ctx ? ctx->findings.n : 0;
+}
+
+PHD_EXTERN const struct phd_finding *phd_ctx_finding(const phd_ctx *ctx, size_t i)
+{
+	if (!ctx || i >= ctx->findings.n)
+		return NULL;
+	return &((struct phd_finding_rec *)ctx->findings.v[i])->pub;
+}
+
+PHD_EXTERN size_t phd_ctx_check_count(const phd_ctx *ctx)
+{
+	return ctx ? ctx->checks.n : 0;
+}
+
+PHD_EXTERN const struct phd_check_result *phd_ctx_check(const phd_ctx *ctx, size_t i)
+{
+	if (!ctx || i >= ctx->checks.n)
+		return NULL;
+	return &((struct phd_check_rec *)ctx->checks.v[i])->pub;
+}
+
+PHD_EXTERN size_t phd_ctx_plugin_count(const phd_ctx *ctx)
+{
+	return ctx ? ctx->plugins.n : 0;
+}
+
+PHD_EXTERN const struct phd_plugin_info *phd_ctx_plugin(const phd_ctx *ctx, size_t i)
+{
+	struct phd_plugin *p;
+	if (!ctx || i >= ctx->plugins.n)
+		return NULL;
+	p = ctx->plugins.v[i];
+	p->info.provides = p->provides.s ? p->provides.s : "";
+	return &p->info;
+}

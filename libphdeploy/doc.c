@@ -1,0 +1,668 @@
+/* YAML document trees.  libyaml's event parser builds read-only trees in an
+ * arena; every node remembers file:line:column so that any later message
+ * (validators, secret cross-checks) can point at the input. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "phd-private.h"
+
+/* ---- arena ---- */
+struct phd_chunk {
+	struct phd_chunk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+struct phd_arena {
+	struct phd_chunk *head;
+};
+
+struct phd_arena *phd_arena_new(void)
+{
+	return calloc(1, sizeof(struct phd_arena));
+}
+
+void phd_arena_free(struct phd_arena *a)
+{
+	if (!a)
+		return;
+	for (struct phd_chunk *c = a->head, *n; c; c = n) {
+		n = c->next;
+		free(c);
+	}
+	free(a);
+}
+
+void *phd_arena_alloc(struct phd_arena *a, size_t n)
+{
+	struct phd_chunk *c = a->head;
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (!c || c->size - c->used < n) {
+		size_t size = n > 65536 ? n : 65536;
+		struct phd_chunk *nc = malloc(sizeof *nc + size);
+		if (!nc)
+			return NULL;
+		nc->used = 0;
+		nc->size = size;
+		if (c && n > 65536) { /* keep the current chunk in front */
+			nc->next = c->next;
+			c->next = nc;
+			nc->used = n;
+			return nc->data;
+		}
+		nc->next = c;
+		a->head = c = nc;
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+const char *phd_arena_strdup(struct phd_arena *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = phd_arena_alloc(a, n);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+static const char *arena_strndup(struct phd_arena *a, const char *s, size_t n)
+{
+	char *p = phd_arena_alloc(a, n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = '\0';
+	}
+	return p;
+}
+
+/* ---- parser ---- */
+struct frame {
+	struct phd_node *node;
+	struct phd_vec kids;
+	struct phd_vec keys;      /* maps: keys (const char *) */
+	struct phd_vec keynodes;  /* maps: key nodes, for positions */
+	struct phd_vec merges;    /* maps: nodes merged with "<<" */
+	const char *anchor;
+	int want_key;             /* maps: next scalar is a key */
+};
+
+struct anchor {
+	const char *name;
+	struct phd_node *node;
+};
+
+struct parser {
+	struct phd_arena *a;
+	const char *name;
+	struct frame *st;
+	size_t depth, cap;
+	struct anchor *anchors;
+	size_t nanchors, capanchors;
+	size_t weight, max_weight;
+	char *err;
+	int code;
+};
+
+static int perr(struct parser *p, int code, unsigned line, unsigned col, const char *fmt, ...)
+	PHD_PRINTF(5, 6);
+static int perr(struct parser *p, int code, unsigned line, unsigned col, const char *fmt, ...)
+{
+	if (!p->err) {
+		struct phd_buf b = { 0 };
+		va_list ap;
+		va_start(ap, fmt);
+		phd_buf_vprintf(&b, fmt, ap);
+		va_end(ap);
+		p->err = phd_asprintf("%s:%u:%u: %s", p->name, line, col, b.s ? b.s : "error");
+		phd_buf_free(&b);
+		p->code = code;
+	}
+	return code;
+}
+
+static struct phd_node *new_node(struct parser *p, int type, const yaml_mark_t *m)
+{
+	struct phd_node *n = phd_arena_alloc(p->a, sizeof *n);
+	if (!n)
+		return NULL;
+	memset(n, 0, sizeof *n);
+	n->type = type;
+	n->file = p->name;
+	n->line = (unsigned)m->line + 1;
+	n->col = (unsigned)m->column + 1;
+	n->weight = 1;
+	return n;
+}
+
+static int remember_anchor(struct parser *p, const char *anchor, struct phd_node *n)
+{
+	if (!anchor)
+		return 0;
+	for (size_t i = 0; i < p->nanchors; i++)
+		if (!strcmp(p->anchors[i].name, anchor)) {
+			p->anchors[i].node = n;
+			return 0;
+		}
+	if (p->nanchors == p->capanchors) {
+		size_t cap = p->capanchors ? p->capanchors * 2 : 16;
+		struct anchor *na = realloc(p->anchors, cap * sizeof *na);
+		if (!na)
+			return PHD_ENOMEM;
+		p->anchors = na;
+		p->capanchors = cap;
+	}
+	p->anchors[p->nanchors].name = phd_arena_strdup(p->a, anchor);
+	p->anchors[p->nanchors++].node = n;
+	return 0;
+}
+
+static int add_weight(struct parser *p, struct phd_node *n)
+{
+	p->weight += n->weight;
+	if (p->weight > p->max_weight)
+		return perr(p, PHD_ETOOBIG, n->line, n->col,
+			    "document too large: more than %zu nodes (aliases expanded)",
+			    p->max_weight);
+	return 0;
+}
+
+/* Attach a finished node to the frame on top of the stack (or to docs). */
+static int attach(struct parser *p, struct phd_node *n, struct phd_vec *docs)
+{
+	struct frame *f;
+	if (p->depth == 0)
+		return phd_vec_push(docs, n);
+	f = &p->st[p->depth - 1];
+	f->node->weight += n->weight;
+	if (f->node->type == PHD_NODE_SEQ)
+		return phd_vec_push(&f->kids, n);
+	if (f->want_key) {
+		if (n->type != PHD_NODE_SCALAR && n->type != PHD_NODE_NULL)
+			return perr(p, PHD_ESYNTAX, n->line, n->col,
+				    "only scalar mapping keys are supported");
+		for (size_t i = 0; i < f->keys.n; i++)
+			if (!strcmp(f->keys.v[i], n->str))
+				return perr(p, PHD_ESYNTAX, n->line, n->col,
+					    "duplicate key '%s' in this mapping", n->str);
+		if (phd_vec_push(&f->keys, (void *)n->str) || phd_vec_push(&f->keynodes, n))
+			return PHD_ENOMEM;
+		f->want_key = 0;
+		return 0;
+	}
+	f->want_key = 1;
+	{
+		const struct phd_node *k = f->keynodes.v[f->keynodes.n - 1];
+		if (k->plain && !strcmp(k->str, "<<") &&
+		    (n->type == PHD_NODE_MAP || n->type == PHD_NODE_SEQ)) {
+			/* merge key: applied when the mapping closes */
+			f->keys.n--;
+			f->keynodes.n--;
+			if (n->type == PHD_NODE_MAP)
+				return phd_vec_push(&f->merges, n);
+			for (size_t i = 0; i < n->n; i++) {
+				if (n->kids[i]->type != PHD_NODE_MAP)
+					return perr(p, PHD_ESYNTAX, n->line, n->col,
+						    "'<<' takes a mapping or a list of mappings");
+				if (phd_vec_push(&f->merges, n->kids[i]))
+					return PHD_ENOMEM;
+			}
+			return 0;
+		}
+	}
+	return phd_vec_push(&f->kids, n);
+}
+
+static int push_frame(struct parser *p, struct phd_node *n, const char *anchor)
+{
+	if (p->depth >= PHD_MAX_DEPTH)
+		return perr(p, PHD_ETOOBIG, n->line, n->col,
+			    "nesting deeper than 128 levels");
+	if (p->depth == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct frame *ns = realloc(p->st, cap * sizeof *ns);
+		if (!ns)
+			return PHD_ENOMEM;
+		p->st = ns;
+		p->cap = cap;
+	}
+	memset(&p->st[p->depth], 0, sizeof p->st[p->depth]);
+	p->st[p->depth].node = n;
+	p->st[p->depth].want_key = n->type == PHD_NODE_MAP;
+	p->st[p->depth].anchor = anchor ? phd_arena_strdup(p->a, anchor) : NULL;
+	p->depth++;
+	return 0;
+}
+
+static void frame_free(struct frame *f)
+{
+	phd_vec_free(&f->kids, NULL);
+	phd_vec_free(&f->keys, NULL);
+	phd_vec_free(&f->keynodes, NULL);
+	phd_vec_free(&f->merges, NULL);
+}
+
+static int pop_frame(struct parser *p, struct phd_vec *docs)
+{
+	struct frame *f = &p->st[--p->depth];
+	struct phd_node *n = f->node;
+	int rc;
+
+	/* merged entries come after explicit ones and never override them */
+	for (size_t m = 0; m < f->merges.n; m++) {
+		const struct phd_node *src = f->merges.v[m];
+		for (size_t i = 0; i < src->n; i++) {
+			size_t j;
+			for (j = 0; j < f->keys.n; j++)
+				if (!strcmp(f->keys.v[j], src->keys[i]))
+					break;
+			if (j < f->keys.n)
+				continue;
+			if (phd_vec_push(&f->keys, (void *)src->keys[i]) ||
+			    phd_vec_push(&f->kids, src->kids[i])) {
+				frame_free(f);
+				return PHD_ENOMEM;
+			}
+			n->weight += src->kids[i]->weight;
+		}
+	}
+	n->n = f->kids.n;
+	if (n->n) {
+		n->kids = phd_arena_alloc(p->a, n->n * sizeof *n->kids);
+		if (!n->kids) {
+			frame_free(f);
+			return PHD_ENOMEM;
+		}
+		memcpy(n->kids, f->kids.v, n->n * sizeof *n->kids);
+		if (n->type == PHD_NODE_MAP) {
+			n->keys = phd_arena_alloc(p->a, n->n * sizeof *n->keys);
+			if (!n->keys) {
+				frame_free(f);
+				return PHD_ENOMEM;
+			}
+			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
+		}
+	}
+	rc = remember_anchor(p, f->anchor, n);
+	frame_free(f);
+	if (rc)
+		return rc;
+	if ((rc = add_weight(p, n)) != 0)
+		return rc;
+	return attach(p, n, docs);
+}
+
+static int is_null_scalar(const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	if (ev->data.scalar.tag && strcmp((const char *)ev->data.scalar.tag, "!") != 0 &&
+	    strcmp((const char *)ev->data.scalar.tag, YAML_NULL_TAG) != 0)
+		return 0;
+	return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
+	       !strcmp(v, "NULL");
+}
+
+static int on_event(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
+{
+	struct phd_node *n;
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		n = new_node(p, is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR,
+			     &ev->start_mark);
+		if (!n)
+			return PHD_ENOMEM;
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		n->str = arena_strndup(p->a, (const char *)ev->data.scalar.value,
+				       ev->data.scalar.length);
+		if (!n->str)
+			return PHD_ENOMEM;
+		if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length))
+			return perr(p, PHD_ESYNTAX, n->line, n->col,
+				    "NUL byte inside a scalar");
+		if (remember_anchor(p, (const char *)ev->data.scalar.anchor, n))
+			return PHD_ENOMEM;
+		if (add_weight(p, n))
+			return p->code;
+		return attach(p, n, docs);
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		n = new_node(p, ev->type == YAML_SEQUENCE_START_EVENT ? PHD_NODE_SEQ : PHD_NODE_MAP,
+			     &ev->start_mark);
+		if (!n)
+			return PHD_ENOMEM;
+		return push_frame(p, n, (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
+						       ? ev->data.sequence_start.anchor
+						       : ev->data.mapping_start.anchor));
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return pop_frame(p, docs);
+	case YAML_ALIAS_EVENT: {
+		const char *name = (const char *)ev->data.alias.anchor;
+		for (size_t i = p->nanchors; i-- > 0;)
+			if (!strcmp(p->anchors[i].name, name)) {
+				struct phd_node *target = p->anchors[i].node;
+				if (add_weight(p, target))
+					return p->code;
+				return attach(p, target, docs);
+			}
+		return perr(p, PHD_ESYNTAX, (unsigned)ev->start_mark.line + 1,
+			    (unsigned)ev->start_mark.column + 1, "unknown alias '*%s'", name);
+	}
+	default:
+		return 0;
+	}
+}
+
+int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size_t len,
+		  int multi, char **err)
+{
+	yaml_parser_t yp;
+	yaml_event_t ev;
+	struct parser p;
+	struct phd_vec docs = { 0 };
+	int rc = 0, done = 0;
+
+	*err = NULL;
+	memset(ds, 0, sizeof *ds);
+	memset(&p, 0, sizeof p);
+	ds->arena = p.a = phd_arena_new();
+	if (!p.a)
+		return PHD_ENOMEM;
+	/* without aliases a node needs at least one byte of input; aliases may
+	 * expand, but only to a bounded multiple of what was read */
+	p.max_weight = PHD_MAX_NODES + len;
+	p.name = phd_arena_strdup(p.a, name);
+	if (!p.name || !yaml_parser_initialize(&yp)) {
+		phd_arena_free(p.a);
+		ds->arena = NULL;
+		return PHD_ENOMEM;
+	}
+	yaml_parser_set_input_string(&yp, (const unsigned char *)buf, len);
+	while (!done && rc == 0) {
+		if (!yaml_parser_parse(&yp, &ev)) {
+			const yaml_mark_t *m = &yp.problem_mark;
+			char *what = phd_asprintf("%s%s%s", yp.problem ? yp.problem : "malformed YAML",
+						  yp.context ? " " : "",
+						  yp.context ? yp.context : "");
+			if (yp.error == YAML_READER_ERROR) {
+				/* libyaml gives only a byte offset for bad encoding */
+				size_t off = yp.problem_offset < len ? yp.problem_offset : len;
+				unsigned line = 1, col = 1;
+				for (size_t i = 0; i < off; i++) {
+					if (buf[i] == '\n') {
+						line++;
+						col = 1;
+					} else if (((unsigned char)buf[i] & 0xC0) != 0x80) {
+						col++;
+					}
+				}
+				p.err = phd_asprintf("%s:%u:%u: %s at byte %zu (not UTF-8 text?)",
+						     p.name, line, col,
+						     yp.problem ? yp.problem : "unreadable input", off);
+				p.code = rc = PHD_ESYNTAX;
+			} else {
+				rc = perr(&p, PHD_ESYNTAX, (unsigned)m->line + 1,
+					  (unsigned)m->column + 1, "%s", what);
+			}
+			free(what);
+			break;
+		}
+		if (ev.type == YAML_STREAM_END_EVENT)
+			done = 1;
+		if (ev.type == YAML_DOCUMENT_START_EVENT && !multi && docs.n > 0)
+			rc = perr(&p, PHD_ESYNTAX, (unsigned)ev.start_mark.line + 1,
+				  (unsigned)ev.start_mark.column + 1,
+				  "more than one YAML document in this file");
+		if (rc == 0)
+			rc = on_event(&p, &ev, &docs);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&yp);
+	while (p.depth > 0)
+		frame_free(&p.st[--p.depth]);
+	free(p.st);
+	free(p.anchors);
+	if (rc && !p.err)
+		p.err = phd_asprintf("%s: %s", p.name, phd_strerror(rc));
+	if (rc) {
+		phd_vec_free(&docs, NULL);
+		phd_arena_free(p.a);
+		ds->arena = NULL;
+		*err = p.err;
+		return p.code ? p.code : rc;
+	}
+	ds->docs = (struct phd_node **)docs.v;
+	ds->ndocs = docs.n;
+	return 0;
+}
+
+void phd_docset_free(struct phd_docset *ds)
+{
+	free(ds->docs);
+	phd_arena_free(ds->arena);
+	memset(ds, 0, sizeof *ds);
+}
+
+/* ---- merge ---- */
+struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
+			       const struct phd_node *over)
+{
+	struct phd_node *n;
+	size_t cap, k = 0;
+
+	if (!base || base->type != PHD_NODE_MAP || !over || over->type != PHD_NODE_MAP)
+		return (struct phd_node *)over;
+	n = phd_arena_alloc(a, sizeof *n);
+	if (!n)
+		return NULL;
+	*n = *over;
+	cap = base->n + over->n;
+	n->keys = cap ? phd_arena_alloc(a, cap * sizeof *n->keys) : NULL;
+	n->kids = cap ? phd_arena_alloc(a, cap * sizeof *n->kids) : NULL;
+	if (cap && (!n->keys || !n->kids))
+		return NULL;
+	for (size_t i = 0; i < base->n; i++) {
+		const phd_node *o = phd_node_child(over, base->keys[i]);
+		struct phd_node *v = base->kids[i];
+		if (o) {
+			if (o->type == PHD_NODE_NULL)
+				continue; /* helm: null deletes the key */
+			v = phd_doc_merge(a, base->kids[i], o);
+			if (!v)
+				return NULL;
+		}
+		n->keys[k] = base->keys[i];
+		n->kids[k++] = v;
+	}
+	for (size_t i = 0; i < over->n; i++) {
+		if (phd_node_child(base, over->keys[i]))
+			continue;
+		n->keys[k] = over->keys[i];
+		n->kids[k++] = over->kids[i];
+	}
+	n->n = k;
+	return n;
+}
+
+/* ---- accessors ---- */
+const phd_node *phd_node_child(const phd_node *n, const char *key)
+{
+	if (!n || n->type != PHD_NODE_MAP)
+		return NULL;
+	for (size_t i = 0; i < n->n; i++)
+		if (!strcmp(n->keys[i], key))
+			return n->kids[i];
+	return NULL;
+}
+
+PHD_EXTERN const phd_node *phd_node_get(const phd_node *node, const char *path)
+{
+	char seg[256];
+	const char *s = path;
+
+	if (!node || !path)
+		return NULL;
+	while (*s && node) {
+		size_t n = 0;
+		if (*s == '[') {
+			char *end;
+			unsigned long idx = strtoul(s + 1, &end, 10);
+			if (end == s + 1 || *end != ']' || node->type != PHD_NODE_SEQ)
+				return NULL;
+			node = idx < node->n ? node->kids[idx] : NULL;
+			s = end + 1;
+		} else {
+			if (*s == '"') {
+				s++;
+				while (*s && *s != '"' && n < sizeof seg - 1)
+					seg[n++] = *s++;
+				if (*s != '"')
+					return NULL;
+				s++;
+			} else {
+				while (*s && *s != '.' && *s != '[' && n < sizeof seg - 1)
+					seg[n++] = *s++;
+			}
+			seg[n] = '\0';
+			node = phd_node_child(node, seg);
+		}
+		if (*s == '.')
+			s++;
+	}
+	return node;
+}
+
+PHD_EXTERN int phd_node_type(const phd_node *node)
+{
+	return node ? node->type : PHD_NODE_NULL;
+}
+
+PHD_EXTERN const char *phd_node_str(const phd_node *node)
+{
+	return node && node->type == PHD_NODE_SCALAR ? node->str : NULL;
+}
+
+PHD_EXTERN int phd_node_bool(const phd_node *node, int *out)
+{
+	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On" };
+	static const char *const f[] = { "false", "False", "FALSE", "no", "No", "off", "Off" };
+	if (!node || node->type == PHD_NODE_NULL)
+		return PHD_ENOTFOUND;
+	if (node->type != PHD_NODE_SCALAR)
+		return PHD_ETYPE;
+	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+		if (!strcmp(node->str, t[i])) {
+			*out = 1;
+			return 0;
+		}
+		if (!strcmp(node->str, f[i])) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return PHD_ETYPE;
+}
+
+PHD_EXTERN int phd_node_int(const phd_node *node, long long *out)
+{
+	char *end;
+	long long v;
+	if (!node || node->type == PHD_NODE_NULL)
+		return PHD_ENOTFOUND;
+	if (node->type != PHD_NODE_SCALAR || !*node->str)
+		return PHD_ETYPE;
+	v = strtoll(node->str, &end, 10);
+	if (*end)
+		return PHD_ETYPE;
+	*out = v;
+	return 0;
+}
+
+PHD_EXTERN int phd_node_duration_ms(const phd_node *node, long long *out_ms)
+{
+	const char *s;
+	long long total = 0;
+	if (!node || node->type == PHD_NODE_NULL)
+		return PHD_ENOTFOUND;
+	if (node->type != PHD_NODE_SCALAR || !*node->str)
+		return PHD_ETYPE;
+	s = node->str;
+	while (*s) {
+		char *end;
+		double v = strtod(s, &end);
+		long long mult;
+		if (end == s || v < 0)
+			return PHD_ETYPE;
+		s = end;
+		if (!strncmp(s, "ms", 2)) {
+			mult = 1;
+			s += 2;
+		} else if (*s == 's') {
+			mult = 1000;
+			s++;
+		} else if (*s == 'm') {
+			mult = 60000;
+			s++;
+		} else if (*s == 'h') {
+			mult = 3600000;
+			s++;
+		} else if (*s == '\0' && s == end && total == 0) {
+			mult = 1000; /* bare number: seconds */
+		} else {
+			return PHD_ETYPE;
+		}
+		if (v * (double)mult > 1e15)
+			return PHD_ETYPE;
+		total += (long long)(v * (double)mult);
+	}
+	*out_ms = total;
+	return 0;
+}
+
+PHD_EXTERN size_t phd_node_len(const phd_node *node)
+{
+	return node && (node->type == PHD_NODE_SEQ || node->type == PHD_NODE_MAP) ? node->n : 0;
+}
+
+PHD_EXTERN const phd_node *phd_node_at(const phd_node *node, size_t i)
+{
+	return i < phd_node_len(node) ? node->kids[i] : NULL;
+}
+
+PHD_EXTERN const char *phd_node_key_at(const phd_node *node, size_t i)
+{
+	return node && node->type == PHD_NODE_MAP && i < node->n ? node->keys[i] : NULL;
+}
+
+PHD_EXTERN const char *phd_node_file(const phd_node *node)
+{
+	return node ? node->file : NULL;
+}
+
+PHD_EXTERN unsigned phd_node_line(const phd_node *node)
+{
+	return node ? node->line : 0;
+}
+
+PHD_EXTERN unsigned phd_node_column(const phd_node *node)
+{
+	return node ? node->col : 0;
+}
+
+char *phd_node_pos(const phd_node *n)
+{
+	if (!n)
+		return strdup("(unknown position)");
+	return phd_asprintf("%s:%u:%u", n->file ? n->file : "?", n->line, n->col);
+}
+
+int phd_node_truthy(const phd_node *n, int dflt)
+{
+	int v;
+	return phd_node_bool(n, &v) == 0 ? v : dflt;
+}

@@ -1,0 +1,128 @@
+/* Hooks: C callbacks registered by plugins, then commands from the config
+ * (argv, no shell, a deadline, the phase/release/outcome in the
+ * environment — never a secret). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "phd-private.h"
+
+static const char *const when_names[] = { "pre", "post", "fail" };
+
+static void emit_hook(phd_ctx *ctx, int phase, const char *name, int ok, long long ms,
+		      const char *msg)
+{
+	phd_emit_simple(ctx, PHD_EV_HOOK, phase, ok ? PHD_STATUS_OK : PHD_STATUS_FAILED, ms, name,
+			msg);
+}
+
+static int run_config_hook(phd_ctx *ctx, int phase, int when, int outcome, const phd_node *h,
+			   size_t idx)
+{
+	const phd_node *run = phd_node_child(h, "run");
+	const char *of = phd_node_str(phd_node_child(h, "on_failure"));
+	const char *label = phd_node_str(phd_node_child(h, "name"));
+	int warn_only = of && !strcmp(of, "warn");
+	size_t n = phd_node_len(run);
+	const char **argv = calloc(n + 1, sizeof *argv);
+	char *env[6] = { 0 };
+	char *name;
+	long long timeout = 60000;
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res;
+	int rc, ok;
+
+	if (!argv)
+		return PHD_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		argv[i] = phd_node_str(phd_node_at(run, i));
+	phd_node_duration_ms(phd_node_child(h, "timeout"), &timeout);
+	name = label ? phd_asprintf("%s.%s:%s", phd_phase_name(phase), when_names[when], label)
+		     : phd_asprintf("%s.%s[%zu]", phd_phase_name(phase), when_names[when], idx);
+	env[0] = phd_asprintf("PHD_PHASE=%s", phd_phase_name(phase));
+	env[1] = phd_asprintf("PHD_RELEASE=%s", phd_ctx_release(ctx));
+	env[2] = phd_asprintf("PHD_NAMESPACE=%s", phd_ctx_namespace(ctx));
+	env[3] = phd_asprintf("PHD_OUTCOME=%s", when == PHD_HOOK_PRE ? "pending"
+				     : outcome == 0 ? "ok" : "failed");
+	env[4] = phd_asprintf("PHD_HOOK=%s", when_names[when]);
+	spec.argv = argv;
+	spec.env = (const char *const *)env;
+	spec.timeout_ms = timeout;
+	spec.flags = PHD_EXEC_EMIT;
+	rc = phd_exec_run(ctx, &spec, &res);
+	ok = rc == 0 && res.exit_code == 0;
+	{
+		char *msg = rc ? strdup(phd_ctx_errmsg(ctx))
+			: res.exit_code == 0 ? strdup("ok")
+			: res.term_signal ? phd_asprintf("killed by signal %d", res.term_signal)
+			: phd_asprintf("exit status %d", res.exit_code);
+		emit_hook(ctx, phase, name, ok, res.ms, msg);
+		if (!ok && warn_only)
+			phd_log(ctx, PHD_LOG_WARN, "hook %s failed (%s); on_failure: warn, going on",
+				name, msg ? msg : "?");
+		else if (!ok)
+			phd_set_error(ctx, PHD_EFAILED, "%s:%u:%u: hook %s failed: %s",
+				      phd_node_file(h), phd_node_line(h), phd_node_column(h), name,
+				      msg ? msg : "?");
+		free(msg);
+	}
+	phd_exec_result_clear(&res);
+	for (int i = 0; i < 5; i++)
+		free(env[i]);
+	free(argv);
+	free(name);
+	if (ok || warn_only)
+		return 0;
+	return rc == PHD_EINTR ? PHD_EINTR : PHD_EFAILED;
+}
+
+int phd_hooks_run(phd_ctx *ctx, int phase, int when, int outcome)
+{
+	const phd_node *list;
+	int first_rc = 0;
+
+	for (size_t i = 0; i < ctx->regs.n; i++) {
+		struct phd_reg *r = ctx->regs.v[i];
+		char *name;
+		long long t0;
+		int rc;
+		if (r->kind != PHD_REG_HOOK || r->phase != phase || r->when != when)
+			continue;
+		name = phd_asprintf("%s.%s:%s", phd_phase_name(phase), when_names[when],
+				    r->plugin->name);
+		t0 = phd_now_ms();
+		free(ctx->errmsg);
+		ctx->errmsg = NULL;
+		rc = ((phd_hook_fn)r->fn)(ctx, phase, when, outcome, r->userdata);
+		emit_hook(ctx, phase, name, rc == 0, phd_now_ms() - t0,
+			  rc == 0 ? "ok" : (ctx->errmsg && *ctx->errmsg ? ctx->errmsg
+					    : phd_strerror(rc)));
+		if (rc && when == PHD_HOOK_PRE && !first_rc) {
+			if (!ctx->errmsg || !*ctx->errmsg)
+				phd_set_error(ctx, PHD_EFAILED, "hook %s stopped the run: %s", name,
+					      phd_strerror(rc));
+			else {
+				char *m = strdup(ctx->errmsg);
+				phd_set_error(ctx, PHD_EFAILED, "hook %s stopped the run: %s", name,
+					      m ? m : "");
+				free(m);
+			}
+			first_rc = PHD_EFAILED;
+		}
+		free(name);
+		if (first_rc)
+			return first_rc;
+	}
+	list = phd_node_child(phd_node_child(phd_node_child(ctx->config, "hooks"),
+					     phd_phase_name(phase)), when_names[when]);
+	for (size_t i = 0; i < phd_node_len(list); i++) {
+		int rc = run_config_hook(ctx, phase, when, outcome, phd_node_at(list, i), i);
+		/* post/fail hooks all run; only a failing pre hook stops the run */
+		if (rc && when == PHD_HOOK_PRE)
+			return rc;
+		if (rc && !first_rc)
+			first_rc = rc;
+	}
+	return when == PHD_HOOK_PRE ? 0 : 0;
+}

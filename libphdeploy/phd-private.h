@@ -1,0 +1,259 @@
+/* Internals shared between the core's source files.  Not installed. */
+#ifndef PHD_PRIVATE_H
+#define PHD_PRIVATE_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "phdeploy/phdeploy.h"
+#include "phdeploy/plugin.h"
+
+#define PHD_HIDDEN __attribute__((visibility("hidden")))
+
+/* Limits on untrusted input. */
+#define PHD_MAX_CONFIG_BYTES   (16u << 20)   /* config and values files */
+#define PHD_MAX_STREAM_BYTES   (256u << 20)  /* rendered/live manifest streams */
+#define PHD_MAX_DEPTH          128
+#define PHD_MAX_NODES          (8u << 20)    /* per parse, aliases included */
+#define PHD_MAX_CAPTURE        (512u << 20)  /* captured child output */
+#define PHD_MAX_LINE           (64u << 10)
+#define PHD_CHECK_MAX_REPORT   (64u << 10)
+
+/* ---- util.c ---- */
+struct phd_buf {
+	char *s;
+	size_t len, cap;
+};
+PHD_HIDDEN int phd_buf_add(struct phd_buf *b, const void *p, size_t n);
+PHD_HIDDEN int phd_buf_puts(struct phd_buf *b, const char *s);
+PHD_HIDDEN int phd_buf_printf(struct phd_buf *b, const char *fmt, ...) PHD_PRINTF(2, 3);
+PHD_HIDDEN int phd_buf_vprintf(struct phd_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* JSON string literal with quotes. */
+PHD_HIDDEN int phd_buf_json_str(struct phd_buf *b, const char *s);
+PHD_HIDDEN void phd_buf_free(struct phd_buf *b);
+/* Wipe then free. */
+PHD_HIDDEN void phd_buf_wipe(struct phd_buf *b);
+PHD_HIDDEN char *phd_strdup(const char *s);
+PHD_HIDDEN char *phd_strndup(const char *s, size_t n);
+PHD_HIDDEN char *phd_asprintf(const char *fmt, ...) PHD_PRINTF(1, 2);
+PHD_HIDDEN long long phd_now_ms(void);
+PHD_HIDDEN char *phd_path_join(const char *dir, const char *name);
+PHD_HIDDEN char *phd_dirname(const char *path);
+/* Read a whole file with a limit; PHD_ENOTFOUND, PHD_EIO, PHD_ETOOBIG. */
+PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t *len);
+PHD_HIDDEN int phd_mkdir_p(const char *path, mode_t mode);
+PHD_HIDDEN int phd_rm_rf(const char *path);
+PHD_HIDDEN int phd_is_dns1123(const char *s, size_t max);
+PHD_HIDDEN size_t phd_levenshtein(const char *a, const char *b);
+PHD_HIDDEN char *phd_base64(const unsigned char *p, size_t n);
+
+/* A growable array of pointers. */
+struct phd_vec {
+	void **v;
+	size_t n, cap;
+};
+PHD_HIDDEN int phd_vec_push(struct phd_vec *vec, void *p);
+PHD_HIDDEN void phd_vec_free(struct phd_vec *vec, void (*fr)(void *));
+
+/* ---- doc.c: YAML document trees with positions ---- */
+struct phd_arena;
+
+struct phd_node {
+	int type;
+	int plain;          /* scalar was unquoted */
+	const char *str;    /* scalar text */
+	size_t n;           /* children */
+	const char **keys;  /* map keys (n), NULL for sequences */
+	struct phd_node **kids;
+	const char *file;
+	unsigned line, col;
+	size_t weight;      /* nodes below, aliases expanded (billion laughs) */
+};
+
+/* A set of parsed documents sharing one arena. */
+struct phd_docset {
+	struct phd_arena *arena;
+	struct phd_node **docs;
+	size_t ndocs;
+};
+
+/* Parse buf into docs.  name: the file name used in positions.  On error
+ * returns a PHD_E* code and sets *err to "name:line:col: message" (malloc'd). */
+PHD_HIDDEN int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf,
+			     size_t len, int multi, char **err);
+PHD_HIDDEN void phd_docset_free(struct phd_docset *ds);
+PHD_HIDDEN struct phd_arena *phd_arena_new(void);
+PHD_HIDDEN void phd_arena_free(struct phd_arena *a);
+PHD_HIDDEN void *phd_arena_alloc(struct phd_arena *a, size_t n);
+PHD_HIDDEN const char *phd_arena_strdup(struct phd_arena *a, const char *s);
+/* Helm-style merge of over onto base: maps merge, others replace, null deletes. */
+PHD_HIDDEN struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
+					  const struct phd_node *over);
+/* Node lookup of a direct key. */
+PHD_HIDDEN const phd_node *phd_node_child(const phd_node *n, const char *key);
+/* "file:line:col" of a node (static buffer per call site is not allowed: malloc'd). */
+PHD_HIDDEN char *phd_node_pos(const phd_node *n);
+/* Truthy scalar? (true/yes/on/1) with default when absent. */
+PHD_HIDDEN int phd_node_truthy(const phd_node *n, int dflt);
+
+/* ---- redact.c ---- */
+struct phd_redactor {
+	unsigned char **vals;
+	size_t *lens;
+	size_t n, cap;
+};
+PHD_HIDDEN int phd_redactor_add(struct phd_redactor *r, const void *v, size_t len);
+/* Returns a malloc'd redacted copy (NULL on ENOMEM). */
+PHD_HIDDEN char *phd_redactor_apply(const struct phd_redactor *r, const char *s, size_t len,
+				    size_t *outlen);
+/* Whether s contains a registered value. */
+PHD_HIDDEN int phd_redactor_hits(const struct phd_redactor *r, const char *s);
+PHD_HIDDEN void phd_redactor_free(struct phd_redactor *r);
+PHD_HIDDEN void phd_wipe(void *p, size_t n);
+
+/* ---- registrations (plugin.c) ---- */
+enum phd_reg_kind {
+	PHD_REG_PROVIDER = 1,
+	PHD_REG_CHECK,
+	PHD_REG_VALIDATOR,
+	PHD_REG_HANDLER,
+	PHD_REG_STATUS,
+	PHD_REG_HOOK
+};
+struct phd_reg {
+	int kind;
+	char *name;
+	int phase;
+	int when;
+	void (*fn)(void);
+	void *userdata;
+	phd_destroy_fn destroy;
+	struct phd_plugin *plugin;
+};
+
+struct phd_plugin {
+	phd_ctx *ctx;
+	void *dl;                 /* NULL for in-process plugins */
+	const struct phd_plugin_desc *desc;
+	struct phd_plugin_info info;
+	char *name, *version, *path;
+	struct phd_buf provides;
+};
+
+/* ---- secret.c ---- */
+struct phd_secret {
+	struct phd_secret_view view;
+	struct phd_secret_kv *kv;
+	size_t cap;
+	char *name, *type, *origin;
+};
+struct phd_secret_sink {
+	phd_ctx *ctx;
+	const char *provider;
+	const phd_node *entry;
+};
+PHD_HIDDEN void phd_secrets_free(phd_ctx *ctx);
+/* Run every provider of the config's `secrets:` list. */
+PHD_HIDDEN int phd_secrets_resolve(phd_ctx *ctx);
+/* Does the environment value contain a secret-store value? */
+PHD_HIDDEN int phd_secrets_in(const phd_ctx *ctx, const char *s);
+
+/* ---- results ---- */
+struct phd_finding_rec {
+	struct phd_finding pub;
+};
+struct phd_check_rec {
+	struct phd_check_result pub;
+};
+
+/* ---- the context ---- */
+struct phd_ctx {
+	struct phd_options opt;
+	char *errmsg;
+
+	phd_log_fn log_fn;
+	void *log_payload;
+	phd_event_fn ev_fn;
+	void *ev_payload;
+
+	int loaded;
+	int load_rc;
+	struct phd_arena *arena;      /* merged values, copies */
+	struct phd_docset config_ds;
+	const phd_node *config;
+	struct phd_vec values_ds;     /* struct phd_docset * */
+	const phd_node *values;
+	const phd_node *empty_map;
+
+	char *config_path, *config_dir;
+	char *release, *namespace_, *chart, *chart_version;
+	char *helm, *kubectl, *kube_context;
+	char **values_files;
+	size_t nvalues;
+
+	struct phd_vec plugins;       /* struct phd_plugin * */
+	struct phd_vec infos;         /* struct phd_plugin_info * (views) */
+	struct phd_vec regs;          /* struct phd_reg * */
+
+	struct phd_vec secrets;       /* struct phd_secret * */
+	int secrets_resolved;
+	struct phd_redactor redact;   /* every sensitive value */
+	struct phd_redactor env_scrub;/* secret-store values: never in child env */
+
+	int status[PHD_PHASE_COUNT];
+	long long ms[PHD_PHASE_COUNT];
+	int failed_phase;
+	int timed_out;
+	int running_phase;
+	struct phd_vec findings;      /* struct phd_finding_rec * */
+	struct phd_vec checks;        /* struct phd_check_rec * */
+
+	struct phd_docset docs[PHD_PHASE_COUNT];
+	char *rendered;
+	size_t rendered_len;
+
+	char *tmpdir;
+	volatile sig_atomic_t interrupted;
+	int lock_fd;
+	char *state_dir;
+
+	struct phd_check *in_check;   /* set in a check's child process */
+};
+
+/* ctx.c */
+PHD_HIDDEN const char *phd_ctx_state_dir(phd_ctx *ctx);
+/* config.c */
+PHD_HIDDEN int phd_config_load(phd_ctx *ctx);
+PHD_HIDDEN int phd_config_check_plugin_keys(phd_ctx *ctx);
+/* plugin.c */
+PHD_HIDDEN int phd_plugins_load(phd_ctx *ctx);
+PHD_HIDDEN void phd_plugins_unload(phd_ctx *ctx);
+PHD_HIDDEN const phd_node *phd_plugin_config(phd_ctx *ctx, const char *name);
+/* log.c */
+PHD_HIDDEN void phd_emit_simple(phd_ctx *ctx, int type, int phase, int status, long long ms,
+				const char *name, const char *message);
+/* check.c */
+PHD_HIDDEN int phd_checks_run(phd_ctx *ctx);
+PHD_HIDDEN void phd_check_child_log(phd_ctx *ctx, int level, const char *msg);
+/* validate.c */
+/* Record a finding (strings copied, redacted) and emit its event.
+ * Returns the severity after rules: and exemptions applied. */
+PHD_HIDDEN int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev,
+			       const char *object, const phd_node *where,
+			       const char *values_key, const char *message);
+PHD_HIDDEN int phd_validators_run(phd_ctx *ctx, int phase);
+PHD_HIDDEN void phd_findings_clear(phd_ctx *ctx);
+PHD_HIDDEN int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt);
+/* hook.c */
+PHD_HIDDEN int phd_hooks_run(phd_ctx *ctx, int phase, int when, int outcome);
+/* journal.c, lock.c */
+PHD_HIDDEN int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc);
+PHD_HIDDEN int phd_lock_take(phd_ctx *ctx);
+PHD_HIDDEN void phd_lock_release(phd_ctx *ctx);
+/* exec.c: build the child environment (scrubbed) */
+PHD_HIDDEN char **phd_exec_env(phd_ctx *ctx, const char *const *extra);
+
+#endif

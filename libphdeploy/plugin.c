@@ -1,0 +1,501 @@
+/* The plugin loader and the registration functions.
+ *
+ * Search order: options.plugin_path, $PHDEPLOY_PLUGIN_PATH, then the
+ * bundled directory; every *.so there is loaded (the first of a name wins,
+ * so a build tree overrides an install).  Directories from the config's
+ * plugins.path only supply the names listed in plugins.load. */
+#include "config.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phd-private.h"
+
+#ifndef PHD_PLUGINDIR
+#define PHD_PLUGINDIR "/usr/local/lib/libphdeploy/plugins"
+#endif
+
+/* The fields every ABI 1.x descriptor starts with. */
+struct desc_head {
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t struct_size;
+};
+
+static void free_reg(struct phd_reg *r)
+{
+	if (r->destroy)
+		r->destroy(r->userdata);
+	free(r->name);
+	free(r);
+}
+
+static void drop_plugin_regs(phd_ctx *ctx, struct phd_plugin *p)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < ctx->regs.n; i++) {
+		struct phd_reg *r = ctx->regs.v[i];
+		if (r->plugin == p)
+			free_reg(r);
+		else
+			ctx->regs.v[k++] = r;
+	}
+	ctx->regs.n = k;
+}
+
+static void free_plugin(phd_ctx *ctx, struct phd_plugin *p)
+{
+	drop_plugin_regs(ctx, p);
+	if (p->desc && p->desc->fini)
+		p->desc->fini(p);
+	if (p->dl && !getenv("PHDEPLOY_NO_DLCLOSE")) /* keep for valgrind stacks */
+		dlclose(p->dl);
+	free(p->name);
+	free(p->version);
+	free(p->path);
+	phd_buf_free(&p->provides);
+	free(p);
+}
+
+void phd_plugins_unload(phd_ctx *ctx)
+{
+	/* reverse order: later plugins may rely on earlier ones */
+	while (ctx->plugins.n > 0)
+		free_plugin(ctx, ctx->plugins.v[--ctx->plugins.n]);
+	phd_vec_free(&ctx->plugins, NULL);
+	for (size_t i = 0; i < ctx->regs.n; i++)
+		free_reg(ctx->regs.v[i]);
+	phd_vec_free(&ctx->regs, NULL);
+}
+
+static struct phd_plugin *find_plugin(phd_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->plugins.n; i++) {
+		struct phd_plugin *p = ctx->plugins.v[i];
+		if (!strcmp(p->name, name))
+			return p;
+	}
+	return NULL;
+}
+
+static int valid_name(const char *s)
+{
+	if (!s || !*s || strlen(s) > 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+		      *s == '_'))
+			return 0;
+	return 1;
+}
+
+const phd_node *phd_plugin_config(phd_ctx *ctx, const char *name)
+{
+	const phd_node *n = phd_node_child(ctx->config, name);
+	if (n)
+		return n;
+	return phd_node_child(phd_node_get(ctx->config, "plugins.config"), name);
+}
+
+static int is_disabled(phd_ctx *ctx, const char *name)
+{
+	const phd_node *d = phd_node_get(ctx->config, "plugins.disable");
+	for (size_t i = 0; i < phd_node_len(d); i++)
+		if (phd_node_str(phd_node_at(d, i)) && !strcmp(phd_node_str(phd_node_at(d, i)), name))
+			return 1;
+	return 0;
+}
+
+static int init_plugin(phd_ctx *ctx, struct phd_plugin *p)
+{
+	int rc;
+	if (phd_vec_push(&ctx->plugins, p))
+		return PHD_ENOMEM;
+	free(ctx->errmsg);
+	ctx->errmsg = NULL;
+	rc = p->desc->init ? p->desc->init(p, phd_plugin_config(ctx, p->name)) : 0;
+	if (rc != 0) {
+		char *why = strdup(phd_ctx_errmsg(ctx));
+		ctx->plugins.n--;
+		phd_set_error(ctx, rc < 0 ? PHD_EPLUGIN : PHD_EPLUGIN,
+			      "plugin '%s' (%s): initialisation failed: %s", p->name,
+			      p->path ? p->path : "in-process",
+			      why && *why ? why : phd_strerror(rc < 0 ? rc : PHD_EPLUGIN));
+		free(why);
+		free_plugin(ctx, p);
+		return PHD_EPLUGIN;
+	}
+	return 0;
+}
+
+/* Load one shared object.  Returns 0, or an error with ctx's message set;
+ * *skipped when a plugin of that name is already loaded or disabled. */
+static int load_one(phd_ctx *ctx, const char *path)
+{
+	void *dl;
+	const struct desc_head *head;
+	const struct phd_plugin_desc *d;
+	struct phd_plugin *p;
+
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		const char *e = dlerror();
+		return phd_set_error(ctx, PHD_EPLUGIN,
+				     "%s: cannot load plugin: %s%s%s", path, e ? e : "dlopen failed",
+				     e && strstr(e, "cannot open shared object") ?
+				     " (a library it needs is missing: run 'ldd " : "",
+				     e && strstr(e, "cannot open shared object") ? "PATH')" : "");
+	}
+	head = dlsym(dl, PHD_PLUGIN_SYMBOL);
+	if (!head) {
+		dlclose(dl);
+		return phd_set_error(ctx, PHD_EABI,
+				     "%s: not a phdeploy plugin: it exports no '%s' descriptor "
+				     "(use PHD_PLUGIN_DEFINE)", path, PHD_PLUGIN_SYMBOL);
+	}
+	if (head->abi_major != PHD_PLUGIN_ABI_MAJOR) {
+		unsigned maj = head->abi_major, min = head->abi_minor;
+		dlclose(dl);
+		return phd_set_error(ctx, PHD_EABI,
+				     "%s: plugin ABI %u.%u, this libphdeploy speaks ABI %d.%d: "
+				     "rebuild the plugin against this version", path, maj, min,
+				     PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
+	}
+	if (head->abi_minor > PHD_PLUGIN_ABI_MINOR) {
+		unsigned min = head->abi_minor;
+		dlclose(dl);
+		return phd_set_error(ctx, PHD_EABI,
+				     "%s: plugin needs ABI %d.%u but this libphdeploy offers %d.%d: "
+				     "upgrade libphdeploy", path, PHD_PLUGIN_ABI_MAJOR, min,
+				     PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
+	}
+	d = (const struct phd_plugin_desc *)head;
+	if (head->struct_size < sizeof(struct phd_plugin_desc) || head->struct_size > 4096 ||
+	    !valid_name(d->name) || !d->version || !d->init) {
+		unsigned size = head->struct_size; /* read before the object is unmapped */
+		dlclose(dl);
+		return phd_set_error(ctx, PHD_EABI,
+				     "%s: mangled plugin descriptor (size %u, expected %zu; name, "
+				     "version and init are required)", path, size,
+				     sizeof(struct phd_plugin_desc));
+	}
+	if (find_plugin(ctx, d->name) || is_disabled(ctx, d->name)) {
+		phd_log(ctx, PHD_LOG_DEBUG, "plugin %s: '%s' already loaded or disabled, skipped",
+			path, d->name);
+		dlclose(dl);
+		return 0;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p) {
+		dlclose(dl);
+		return PHD_ENOMEM;
+	}
+	p->ctx = ctx;
+	p->dl = dl;
+	p->desc = d;
+	p->name = strdup(d->name);
+	p->version = strndup(d->version, 64);
+	p->path = strdup(path);
+	if (!p->name || !p->version || !p->path) {
+		free_plugin(ctx, p);
+		return PHD_ENOMEM;
+	}
+	p->info.name = p->name;
+	p->info.version = p->version;
+	p->info.path = p->path;
+	p->info.abi_major = head->abi_major;
+	p->info.abi_minor = head->abi_minor;
+	return init_plugin(ctx, p);
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a > b && !strcmp(s + a - b, suf);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Load every *.so of dir (sorted, for a stable order). */
+static int load_dir(phd_ctx *ctx, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct phd_vec names = { 0 };
+	int rc = 0;
+
+	if (!d)
+		return 0; /* a missing directory in a search path is fine */
+	while ((e = readdir(d)) != NULL)
+		if (has_suffix(e->d_name, ".so") && phd_vec_push(&names, strdup(e->d_name)))
+			rc = PHD_ENOMEM;
+	closedir(d);
+	qsort(names.v, names.n, sizeof *names.v, cmp_str);
+	for (size_t i = 0; rc == 0 && i < names.n; i++) {
+		char *path = phd_path_join(dir, names.v[i]);
+		rc = path ? load_one(ctx, path) : PHD_ENOMEM;
+		free(path);
+	}
+	phd_vec_free(&names, free);
+	return rc;
+}
+
+static int load_path_list(phd_ctx *ctx, const char *list)
+{
+	char *copy, *save = NULL, *tok;
+	int rc = 0;
+	if (!list || !*list)
+		return 0;
+	copy = strdup(list);
+	if (!copy)
+		return PHD_ENOMEM;
+	for (tok = strtok_r(copy, ":", &save); tok && rc == 0; tok = strtok_r(NULL, ":", &save))
+		rc = load_dir(ctx, tok);
+	free(copy);
+	return rc;
+}
+
+/* plugins.load: a name found in any search directory, or a path. */
+static int load_named(phd_ctx *ctx, const phd_node *entry)
+{
+	const char *name = phd_node_str(entry);
+	const phd_node *dirs = phd_node_get(ctx->config, "plugins.path");
+	const char *env = getenv("PHDEPLOY_PLUGIN_PATH");
+	struct phd_buf all = { 0 };
+	char *copy, *save = NULL, *tok;
+	int rc = PHD_ENOTFOUND;
+
+	if (strchr(name, '/')) {
+		char *path = phd_path_join(ctx->config_dir, name);
+		rc = path ? load_one(ctx, path) : PHD_ENOMEM;
+		free(path);
+		return rc;
+	}
+	if (find_plugin(ctx, name))
+		return 0;
+	for (size_t i = 0; i < phd_node_len(dirs); i++) {
+		char *dir = phd_path_join(ctx->config_dir, phd_node_str(phd_node_at(dirs, i)));
+		phd_buf_printf(&all, "%s:", dir ? dir : "");
+		free(dir);
+	}
+	if (ctx->opt.plugin_path)
+		phd_buf_printf(&all, "%s:", ctx->opt.plugin_path);
+	if (env)
+		phd_buf_printf(&all, "%s:", env);
+	phd_buf_puts(&all, PHD_PLUGINDIR);
+	copy = strdup(all.s ? all.s : "");
+	for (tok = copy ? strtok_r(copy, ":", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ":", &save)) {
+		char *so = phd_asprintf("%s/%s.so", tok, name);
+		FILE *f = so ? fopen(so, "rb") : NULL;
+		if (f) {
+			fclose(f);
+			rc = load_one(ctx, so);
+			free(so);
+			break;
+		}
+		free(so);
+	}
+	if (rc == PHD_ENOTFOUND)
+		rc = phd_set_error(ctx, PHD_ENOTFOUND,
+				   "%s:%u:%u: plugin '%s' not found in %s", phd_node_file(entry),
+				   phd_node_line(entry), phd_node_column(entry), name,
+				   all.s ? all.s : PHD_PLUGINDIR);
+	free(copy);
+	phd_buf_free(&all);
+	return rc;
+}
+
+int phd_plugins_load(phd_ctx *ctx)
+{
+	const phd_node *load = phd_node_get(ctx->config, "plugins.load");
+	const char *env = getenv("PHDEPLOY_PLUGIN_PATH");
+	int rc;
+
+	if ((rc = load_path_list(ctx, ctx->opt.plugin_path)) != 0 ||
+	    (rc = load_path_list(ctx, env)) != 0 ||
+	    (rc = load_dir(ctx, PHD_PLUGINDIR)) != 0)
+		return rc;
+	for (size_t i = 0; i < phd_node_len(load); i++)
+		if ((rc = load_named(ctx, phd_node_at(load, i))) != 0)
+			return rc;
+	return 0;
+}
+
+PHD_EXTERN int phd_ctx_add_plugin(phd_plugin **out, phd_ctx *ctx, const char *name,
+				  const char *version)
+{
+	struct phd_plugin *p;
+	if (!out || !ctx || !valid_name(name))
+		return ctx ? phd_set_error(ctx, PHD_EINVAL, "invalid plugin name '%s'",
+					   name ? name : "(null)") : PHD_EINVAL;
+	*out = NULL;
+	if (find_plugin(ctx, name))
+		return phd_set_error(ctx, PHD_EINVAL, "a plugin named '%s' is already loaded", name);
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return PHD_ENOMEM;
+	p->ctx = ctx;
+	p->name = strdup(name);
+	p->version = strdup(version ? version : "0");
+	if (!p->name || !p->version || phd_vec_push(&ctx->plugins, p)) {
+		free(p->name);
+		free(p->version);
+		free(p);
+		return PHD_ENOMEM;
+	}
+	p->info.name = p->name;
+	p->info.version = p->version;
+	p->info.path = "(in-process)";
+	p->info.abi_major = PHD_PLUGIN_ABI_MAJOR;
+	p->info.abi_minor = PHD_PLUGIN_ABI_MINOR;
+	*out = p;
+	return 0;
+}
+
+PHD_EXTERN phd_ctx *phd_plugin_ctx(phd_plugin *p)
+{
+	return p ? p->ctx : NULL;
+}
+
+PHD_EXTERN const char *phd_plugin_name(const phd_plugin *p)
+{
+	return p ? p->name : NULL;
+}
+
+static int add_reg(phd_plugin *p, int kind, const char *name, int phase, int when,
+		   void (*fn)(void), void *userdata, phd_destroy_fn destroy, const char *what)
+{
+	struct phd_reg *r;
+	if (!p || !fn) {
+		if (destroy)
+			destroy(userdata);
+		return p ? phd_set_error(p->ctx, PHD_EINVAL, "plugin '%s': %s without a function",
+					 p->name, what) : PHD_EINVAL;
+	}
+	r = calloc(1, sizeof *r);
+	if (!r || (name && !(r->name = strdup(name))) || phd_vec_push(&p->ctx->regs, r)) {
+		if (r)
+			free(r->name);
+		free(r);
+		if (destroy)
+			destroy(userdata);
+		return PHD_ENOMEM;
+	}
+	r->kind = kind;
+	r->phase = phase;
+	r->when = when;
+	r->fn = fn;
+	r->userdata = userdata;
+	r->destroy = destroy;
+	r->plugin = p;
+	if (p->provides.len)
+		phd_buf_puts(&p->provides, " ");
+	phd_buf_puts(&p->provides, what);
+	if (name)
+		phd_buf_printf(&p->provides, ":%s", name);
+	else if (phase >= 0)
+		phd_buf_printf(&p->provides, ":%s", phd_phase_name(phase));
+	return 0;
+}
+
+static int find_named(phd_ctx *ctx, int kind, const char *name)
+{
+	for (size_t i = 0; i < ctx->regs.n; i++) {
+		struct phd_reg *r = ctx->regs.v[i];
+		if (r->kind == kind && r->name && !strcmp(r->name, name))
+			return 1;
+	}
+	return 0;
+}
+
+PHD_EXTERN int phd_register_secret_provider(phd_plugin *p, const char *name,
+					    phd_secret_provider_fn fn, void *userdata,
+					    phd_destroy_fn destroy)
+{
+	if (p && (!valid_name(name) || find_named(p->ctx, PHD_REG_PROVIDER, name))) {
+		if (destroy)
+			destroy(userdata);
+		return phd_set_error(p->ctx, PHD_EINVAL,
+				     "plugin '%s': secret provider name '%s' is invalid or taken",
+				     p->name, name ? name : "(null)");
+	}
+	return add_reg(p, PHD_REG_PROVIDER, name, -1, 0, (void (*)(void))fn, userdata, destroy,
+		       "secret");
+}
+
+PHD_EXTERN int phd_register_check(phd_plugin *p, const char *name, phd_check_fn fn,
+				  void *userdata, phd_destroy_fn destroy)
+{
+	if (p && (!valid_name(name) || find_named(p->ctx, PHD_REG_CHECK, name))) {
+		if (destroy)
+			destroy(userdata);
+		return phd_set_error(p->ctx, PHD_EINVAL,
+				     "plugin '%s': check name '%s' is invalid or taken", p->name,
+				     name ? name : "(null)");
+	}
+	return add_reg(p, PHD_REG_CHECK, name, PHD_PHASE_PREFLIGHT, 0, (void (*)(void))fn,
+		       userdata, destroy, "check");
+}
+
+PHD_EXTERN int phd_register_validator(phd_plugin *p, const char *name, int phase,
+				      phd_validator_fn fn, void *userdata,
+				      phd_destroy_fn destroy)
+{
+	if (p && phase != PHD_PHASE_VALIDATE && phase != PHD_PHASE_RENDER &&
+	    phase != PHD_PHASE_VERIFY) {
+		if (destroy)
+			destroy(userdata);
+		return phd_set_error(p->ctx, PHD_EINVAL,
+				     "plugin '%s': validators run in validate, render or verify, "
+				     "not phase %d", p->name, phase);
+	}
+	return add_reg(p, PHD_REG_VALIDATOR, name ? name : (p ? p->name : NULL), phase, 0,
+		       (void (*)(void))fn, userdata, destroy, "validator");
+}
+
+PHD_EXTERN int phd_register_phase_handler(phd_plugin *p, int phase, phd_phase_fn fn,
+					  void *userdata, phd_destroy_fn destroy)
+{
+	if (p && (phase < 0 || phase >= PHD_PHASE_COUNT || phase == PHD_PHASE_VALIDATE ||
+		  phase == PHD_PHASE_PREFLIGHT)) {
+		if (destroy)
+			destroy(userdata);
+		return phd_set_error(p->ctx, PHD_EINVAL,
+				     "plugin '%s': no handler can be registered for phase %d",
+				     p->name, phase);
+	}
+	return add_reg(p, PHD_REG_HANDLER, NULL, phase, 0, (void (*)(void))fn, userdata, destroy,
+		       "handler");
+}
+
+PHD_EXTERN int phd_register_status(phd_plugin *p, phd_status_fn fn, void *userdata,
+				   phd_destroy_fn destroy)
+{
+	return add_reg(p, PHD_REG_STATUS, NULL, -1, 0, (void (*)(void))fn, userdata, destroy,
+		       "status");
+}
+
+PHD_EXTERN int phd_register_hook(phd_plugin *p, int phase, int when, phd_hook_fn fn,
+				 void *userdata, phd_destroy_fn destroy)
+{
+	static const char *const whens[] = { "pre", "post", "fail" };
+	int rc;
+	if (p && (phase < 0 || phase >= PHD_PHASE_COUNT || when < PHD_HOOK_PRE ||
+		  when > PHD_HOOK_FAIL)) {
+		if (destroy)
+			destroy(userdata);
+		return phd_set_error(p->ctx, PHD_EINVAL, "plugin '%s': bad hook phase/when",
+				     p->name);
+	}
+	rc = add_reg(p, PHD_REG_HOOK, NULL, phase, when, (void (*)(void))fn, userdata, destroy,
+		     "hook");
+	if (rc == 0)
+		phd_buf_printf(&p->provides, ".%s", whens[when]);
+	return rc;
+}

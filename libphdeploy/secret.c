@@ -1,0 +1,246 @@
+/* The secret store.  Values live in memory that is wiped on free; each is
+ * registered with the redactor the moment it arrives. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "phd-private.h"
+
+static void secret_free(void *p)
+{
+	struct phd_secret *s = p;
+	for (size_t i = 0; i < s->view.nkeys; i++) {
+		phd_wipe((void *)s->kv[i].value, s->kv[i].len);
+		free((void *)s->kv[i].value);
+		free((char *)s->kv[i].key);
+	}
+	free(s->kv);
+	free(s->name);
+	free(s->type);
+	free(s->origin);
+	free(s);
+}
+
+void phd_secrets_free(phd_ctx *ctx)
+{
+	phd_vec_free(&ctx->secrets, secret_free);
+	ctx->secrets_resolved = 0;
+}
+
+static struct phd_secret *find_secret(const phd_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->secrets.n; i++) {
+		struct phd_secret *s = ctx->secrets.v[i];
+		if (!strcmp(s->name, name))
+			return s;
+	}
+	return NULL;
+}
+
+static int valid_key(const char *k)
+{
+	size_t n = k ? strlen(k) : 0;
+	if (n == 0 || n > 253)
+		return 0;
+	for (; *k; k++)
+		if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+		      (*k >= '0' && *k <= '9') || *k == '-' || *k == '_' || *k == '.'))
+			return 0;
+	return 1;
+}
+
+static char *origin_of(const struct phd_secret_sink *sink, const phd_node *where)
+{
+	const phd_node *n = where ? where : sink->entry;
+	if (n && phd_node_file(n))
+		return phd_asprintf("%s:%u", phd_node_file(n), phd_node_line(n));
+	return phd_asprintf("provider %s", sink->provider);
+}
+
+PHD_EXTERN int phd_secret_add(phd_secret_sink *sink, const char *secret_name, const char *key,
+			      const void *value, size_t len, const phd_node *where)
+{
+	phd_ctx *ctx;
+	struct phd_secret *s;
+	unsigned char *copy;
+	int rc;
+
+	if (!sink || !sink->ctx)
+		return PHD_EINVAL;
+	ctx = sink->ctx;
+	/* register first: even a refused value must never be printed */
+	if (value && len && (rc = phd_redact_add(ctx, value, len)) != 0)
+		return rc;
+	if (value && len && (rc = phd_redactor_add(&ctx->env_scrub, value, len)) != 0)
+		return rc;
+	if (!phd_is_dns1123(secret_name, 253))
+		return phd_set_error(ctx, PHD_EINVAL,
+				     "provider '%s': '%s' is not a valid Secret name (DNS-1123)",
+				     sink->provider, secret_name ? secret_name : "(null)");
+	if (!valid_key(key))
+		return phd_set_error(ctx, PHD_EINVAL,
+				     "provider '%s': Secret '%s': '%s' is not a valid key "
+				     "(letters, digits, '-', '_', '.')", sink->provider, secret_name,
+				     key ? key : "(null)");
+	if (!value && len)
+		return PHD_EINVAL;
+	s = find_secret(ctx, secret_name);
+	if (!s) {
+		s = calloc(1, sizeof *s);
+		if (!s || !(s->name = strdup(secret_name)) || !(s->type = strdup("Opaque")) ||
+		    !(s->origin = origin_of(sink, where)) || phd_vec_push(&ctx->secrets, s)) {
+			if (s)
+				secret_free(s);
+			return PHD_ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < s->view.nkeys; i++)
+		if (!strcmp(s->kv[i].key, key)) {
+			char *here = origin_of(sink, where);
+			rc = phd_set_error(ctx, PHD_EINVAL,
+					   "%s: Secret '%s' key '%s' is provided twice (first at %s)",
+					   here ? here : sink->provider, secret_name, key, s->origin);
+			free(here);
+			return rc;
+		}
+	if (s->view.nkeys == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4;
+		struct phd_secret_kv *nkv = realloc(s->kv, cap * sizeof *nkv);
+		if (!nkv)
+			return PHD_ENOMEM;
+		s->kv = nkv;
+		s->cap = cap;
+	}
+	copy = malloc(len + 1);
+	if (!copy)
+		return PHD_ENOMEM;
+	if (len)
+		memcpy(copy, value, len);
+	copy[len] = '\0';
+	s->kv[s->view.nkeys].key = strdup(key);
+	if (!s->kv[s->view.nkeys].key) {
+		phd_wipe(copy, len);
+		free(copy);
+		return PHD_ENOMEM;
+	}
+	s->kv[s->view.nkeys].value = copy;
+	s->kv[s->view.nkeys].len = len;
+	s->view.nkeys++;
+	return 0;
+}
+
+PHD_EXTERN int phd_secret_set_type(phd_secret_sink *sink, const char *secret_name,
+				   const char *type)
+{
+	struct phd_secret *s;
+	char *t;
+	if (!sink || !type || !*type)
+		return PHD_EINVAL;
+	s = find_secret(sink->ctx, secret_name);
+	if (!s)
+		return phd_set_error(sink->ctx, PHD_ENOTFOUND,
+				     "provider '%s': set the type after adding a key to '%s'",
+				     sink->provider, secret_name);
+	t = strdup(type);
+	if (!t)
+		return PHD_ENOMEM;
+	free(s->type);
+	s->type = t;
+	return 0;
+}
+
+PHD_EXTERN size_t phd_secret_count(const phd_ctx *ctx)
+{
+	return ctx ? ctx->secrets.n : 0;
+}
+
+PHD_EXTERN const struct phd_secret_view *phd_secret_at(const phd_ctx *ctx, size_t i)
+{
+	struct phd_secret *s;
+	if (!ctx || i >= ctx->secrets.n)
+		return NULL;
+	s = ctx->secrets.v[i];
+	s->view.name = s->name;
+	s->view.namespace_ = ctx->namespace_;
+	s->view.type = s->type;
+	s->view.origin = s->origin;
+	s->view.kv = s->kv;
+	return &s->view;
+}
+
+PHD_EXTERN int phd_secret_get(const phd_ctx *ctx, const char *secret_name, const char *key,
+			      const unsigned char **value, size_t *len)
+{
+	struct phd_secret *s;
+	if (!ctx || !secret_name || !key)
+		return PHD_EINVAL;
+	s = find_secret(ctx, secret_name);
+	for (size_t i = 0; s && i < s->view.nkeys; i++)
+		if (!strcmp(s->kv[i].key, key)) {
+			if (value)
+				*value = s->kv[i].value;
+			if (len)
+				*len = s->kv[i].len;
+			return 0;
+		}
+	return PHD_ENOTFOUND;
+}
+
+int phd_secrets_in(const phd_ctx *ctx, const char *s)
+{
+	return phd_redactor_hits(&ctx->env_scrub, s);
+}
+
+static struct phd_reg *find_provider(phd_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->regs.n; i++) {
+		struct phd_reg *r = ctx->regs.v[i];
+		if (r->kind == PHD_REG_PROVIDER && !strcmp(r->name, name))
+			return r;
+	}
+	return NULL;
+}
+
+int phd_secrets_resolve(phd_ctx *ctx)
+{
+	const phd_node *list = phd_node_child(ctx->config, "secrets");
+	int rc = 0;
+
+	if (ctx->secrets_resolved)
+		return 0;
+	for (size_t i = 0; rc == 0 && i < phd_node_len(list); i++) {
+		const phd_node *e = phd_node_at(list, i);
+		const char *prov = phd_node_str(phd_node_child(e, "provider"));
+		struct phd_reg *r = prov ? find_provider(ctx, prov) : NULL;
+		struct phd_secret_sink sink = { ctx, prov, e };
+		if (!r) {
+			struct phd_buf have = { 0 };
+			for (size_t k = 0; k < ctx->regs.n; k++) {
+				struct phd_reg *o = ctx->regs.v[k];
+				if (o->kind == PHD_REG_PROVIDER)
+					phd_buf_printf(&have, "%s%s", have.len ? ", " : "", o->name);
+			}
+			rc = phd_set_error(ctx, PHD_ENOPROVIDER,
+					   "%s:%u:%u: no plugin provides secret provider '%s' "
+					   "(loaded providers: %s)", phd_node_file(e), phd_node_line(e),
+					   phd_node_column(e), prov ? prov : "?",
+					   have.s ? have.s : "none");
+			phd_buf_free(&have);
+			break;
+		}
+		free(ctx->errmsg);
+		ctx->errmsg = NULL;
+		rc = ((phd_secret_provider_fn)r->fn)(ctx, e, &sink, r->userdata);
+		if (rc) {
+			if (!ctx->errmsg || !*ctx->errmsg)
+				phd_set_error(ctx, rc, "%s:%u: secret provider '%s' failed: %s",
+					      phd_node_file(e), phd_node_line(e), prov,
+					      phd_strerror(rc));
+			rc = rc == PHD_EIGNORE ? 0 : rc;
+		}
+	}
+	if (rc == 0)
+		ctx->secrets_resolved = 1;
+	return rc;
+}

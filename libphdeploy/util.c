@@ -1,0 +1,359 @@
+/* Small helpers: growable buffers and arrays, files, strings. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "phd-private.h"
+
+int phd_buf_add(struct phd_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len <= n) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *ns;
+		while (cap - b->len <= n) {
+			if (cap > SIZE_MAX / 2)
+				return PHD_ENOMEM;
+			cap *= 2;
+		}
+		ns = realloc(b->s, cap);
+		if (!ns)
+			return PHD_ENOMEM;
+		b->s = ns;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->s + b->len, p, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+int phd_buf_puts(struct phd_buf *b, const char *s)
+{
+	return phd_buf_add(b, s, strlen(s));
+}
+
+int phd_buf_vprintf(struct phd_buf *b, const char *fmt, va_list ap)
+{
+	char small[512];
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(small, sizeof small, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		return PHD_EINVAL;
+	if ((size_t)n < sizeof small)
+		return phd_buf_add(b, small, (size_t)n);
+	{
+		char *big = malloc((size_t)n + 1);
+		int rc;
+		if (!big)
+			return PHD_ENOMEM;
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		rc = phd_buf_add(b, big, (size_t)n);
+		free(big);
+		return rc;
+	}
+}
+
+int phd_buf_printf(struct phd_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+	va_start(ap, fmt);
+	rc = phd_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int phd_buf_json_str(struct phd_buf *b, const char *s)
+{
+	int rc = phd_buf_add(b, "\"", 1);
+	for (; rc == 0 && s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			rc = phd_buf_add(b, e, 2);
+		} else if (c == '\n') {
+			rc = phd_buf_add(b, "\\n", 2);
+		} else if (c == '\t') {
+			rc = phd_buf_add(b, "\\t", 2);
+		} else if (c < 0x20) {
+			rc = phd_buf_printf(b, "\\u%04x", c);
+		} else {
+			rc = phd_buf_add(b, s, 1);
+		}
+	}
+	return rc ? rc : phd_buf_add(b, "\"", 1);
+}
+
+void phd_buf_free(struct phd_buf *b)
+{
+	free(b->s);
+	b->s = NULL;
+	b->len = b->cap = 0;
+}
+
+void phd_buf_wipe(struct phd_buf *b)
+{
+	if (b->s)
+		phd_wipe(b->s, b->cap);
+	phd_buf_free(b);
+}
+
+char *phd_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+char *phd_strndup(const char *s, size_t n)
+{
+	return strndup(s, n);
+}
+
+char *phd_asprintf(const char *fmt, ...)
+{
+	struct phd_buf b = { 0 };
+	va_list ap;
+	int rc;
+	va_start(ap, fmt);
+	rc = phd_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc) {
+		phd_buf_free(&b);
+		return NULL;
+	}
+	if (!b.s)
+		return strdup("");
+	return b.s;
+}
+
+long long phd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *phd_path_join(const char *dir, const char *name)
+{
+	if (!dir || !*dir || name[0] == '/')
+		return strdup(name);
+	return phd_asprintf("%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
+}
+
+char *phd_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int phd_read_file(const char *path, size_t limit, char **out, size_t *len)
+{
+	struct stat st;
+	struct phd_buf b = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char chunk[65536];
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return errno == ENOENT ? PHD_ENOTFOUND : PHD_EIO;
+	if (fstat(fd, &st) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			close(fd);
+			errno = EISDIR;
+			return PHD_EIO;
+		}
+		if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > limit) {
+			close(fd);
+			return PHD_ETOOBIG;
+		}
+	}
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			phd_buf_free(&b);
+			errno = e;
+			return PHD_EIO;
+		}
+		if (r == 0)
+			break;
+		if (b.len + (size_t)r > limit) {
+			close(fd);
+			phd_buf_free(&b);
+			return PHD_ETOOBIG;
+		}
+		if (phd_buf_add(&b, chunk, (size_t)r)) {
+			close(fd);
+			phd_buf_free(&b);
+			return PHD_ENOMEM;
+		}
+	}
+	close(fd);
+	if (!b.s && phd_buf_add(&b, "", 0))
+		return PHD_ENOMEM;
+	*out = b.s;
+	*len = b.len;
+	return 0;
+}
+
+int phd_mkdir_p(const char *path, mode_t mode)
+{
+	char *p = strdup(path);
+	int rc = 0;
+	if (!p)
+		return PHD_ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST)
+			rc = PHD_EIO;
+		*s = '/';
+		if (rc)
+			break;
+	}
+	if (!rc && mkdir(p, mode) != 0 && errno != EEXIST)
+		rc = PHD_EIO;
+	free(p);
+	return rc;
+}
+
+int phd_rm_rf(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : PHD_EIO;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) == 0 ? 0 : PHD_EIO;
+	d = opendir(path);
+	if (!d)
+		return PHD_EIO;
+	while ((e = readdir(d)) != NULL) {
+		char *sub;
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		sub = phd_path_join(path, e->d_name);
+		if (sub) {
+			phd_rm_rf(sub);
+			free(sub);
+		}
+	}
+	closedir(d);
+	return rmdir(path) == 0 ? 0 : PHD_EIO;
+}
+
+int phd_is_dns1123(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && !(c == '-' || c == '.'))
+			return 0;
+		if ((i == 0 || i == n - 1) && !alnum)
+			return 0;
+	}
+	return 1;
+}
+
+size_t phd_levenshtein(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			size_t best = prev + cost;
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+char *phd_base64(const unsigned char *p, size_t n)
+{
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t olen = 4 * ((n + 2) / 3);
+	char *out = malloc(olen + 1), *o = out;
+	size_t i;
+	if (!out)
+		return NULL;
+	for (i = 0; i + 2 < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+		*o++ = tbl[v >> 18 & 63];
+		*o++ = tbl[v >> 12 & 63];
+		*o++ = tbl[v >> 6 & 63];
+		*o++ = tbl[v & 63];
+	}
+	if (i < n) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+		*o++ = tbl[v >> 18 & 63];
+		*o++ = tbl[v >> 12 & 63];
+		*o++ = i + 1 < n ? tbl[v >> 6 & 63] : '=';
+		*o++ = '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+int phd_vec_push(struct phd_vec *vec, void *p)
+{
+	if (vec->n == vec->cap) {
+		size_t cap = vec->cap ? vec->cap * 2 : 8;
+		void **nv = realloc(vec->v, cap * sizeof *nv);
+		if (!nv)
+			return PHD_ENOMEM;
+		vec->v = nv;
+		vec->cap = cap;
+	}
+	vec->v[vec->n++] = p;
+	return 0;
+}
+
+void phd_vec_free(struct phd_vec *vec, void (*fr)(void *))
+{
+	if (fr)
+		for (size_t i = 0; i < vec->n; i++)
+			fr(vec->v[i]);
+	free(vec->v);
+	vec->v = NULL;
+	vec->n = vec->cap = 0;
+}

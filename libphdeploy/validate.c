@@ -1,0 +1,256 @@
+/* Validators and findings.  Severity comes from `rules:` in the config,
+ * then exemptions (`exemptions: [{rule, object, reason}]`) turn a finding
+ * into info with the recorded reason. */
+#include "config.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "phd-private.h"
+
+struct phd_validation {
+	phd_ctx *ctx;
+	int phase;
+	struct phd_docset *docs;
+	int errors;
+};
+
+int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt)
+{
+	const char *s = phd_node_str(phd_node_child(phd_node_child(ctx->config, "rules"), rule));
+	if (!s)
+		return dflt;
+	if (!strcmp(s, "off"))
+		return PHD_SEV_OFF;
+	if (!strcmp(s, "info"))
+		return PHD_SEV_INFO;
+	if (!strcmp(s, "warn"))
+		return PHD_SEV_WARN;
+	return PHD_SEV_ERROR;
+}
+
+/* Kind/name also covers that object's containers: Kind/name/container. */
+static int covers(const char *pattern, const char *object)
+{
+	size_t n = strlen(pattern);
+	return strncmp(pattern, object, n) == 0 && object[n] == '/';
+}
+
+static const char *exemption(phd_ctx *ctx, const char *rule, const char *object)
+{
+	const phd_node *ex = phd_node_child(ctx->config, "exemptions");
+	for (size_t i = 0; i < phd_node_len(ex); i++) {
+		const phd_node *e = phd_node_at(ex, i);
+		const char *r = phd_node_str(phd_node_child(e, "rule"));
+		const char *o = phd_node_str(phd_node_child(e, "object"));
+		if (!r || (strcmp(r, rule) && strcmp(r, "*")))
+			continue;
+		if (o && (!object || (fnmatch(o, object, 0) != 0 && !covers(o, object))))
+			continue;
+		return phd_node_str(phd_node_child(e, "reason"));
+	}
+	return NULL;
+}
+
+int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const char *object,
+		    const phd_node *where, const char *values_key, const char *message)
+{
+	struct phd_finding_rec *f;
+	struct phd_event e;
+	const char *why;
+	char *msg = NULL;
+
+	sev = phd_rule_severity(ctx, rule, sev);
+	if (sev == PHD_SEV_OFF)
+		return sev;
+	why = exemption(ctx, rule, object);
+	if (why && sev > PHD_SEV_INFO) {
+		sev = PHD_SEV_INFO;
+		msg = phd_asprintf("%s (exempted: %s)", message, why);
+	}
+	f = calloc(1, sizeof *f);
+	if (!f) {
+		free(msg);
+		return sev;
+	}
+	f->pub.rule = phd_strdup(rule);
+	f->pub.severity = sev;
+	f->pub.phase = phase;
+	f->pub.object = object ? phd_redact(ctx, object) : NULL;
+	f->pub.message = phd_redact(ctx, msg ? msg : message);
+	f->pub.values_key = phd_strdup(values_key);
+	f->pub.file = where && where->file ? strdup(where->file) : NULL;
+	f->pub.line = where ? where->line : 0;
+	f->pub.column = where ? where->col : 0;
+	free(msg);
+	if (phd_vec_push(&ctx->findings, f)) {
+		free((char *)f->pub.rule);
+		free((char *)f->pub.object);
+		free((char *)f->pub.message);
+		free((char *)f->pub.values_key);
+		free((char *)f->pub.file);
+		free(f);
+		return sev;
+	}
+	memset(&e, 0, sizeof e);
+	e.type = PHD_EV_FINDING;
+	e.phase = phase;
+	e.severity = sev;
+	e.name = f->pub.rule;
+	e.object = f->pub.object;
+	e.message = f->pub.message;
+	e.file = f->pub.file;
+	e.line = f->pub.line;
+	e.column = f->pub.column;
+	e.values_key = f->pub.values_key;
+	phd_emit(ctx, &e);
+	return sev;
+}
+
+PHD_EXTERN phd_ctx *phd_validation_ctx(phd_validation *v)
+{
+	return v ? v->ctx : NULL;
+}
+
+PHD_EXTERN int phd_validation_phase(phd_validation *v)
+{
+	return v ? v->phase : -1;
+}
+
+PHD_EXTERN size_t phd_validation_doc_count(phd_validation *v)
+{
+	return v && v->docs ? v->docs->ndocs : 0;
+}
+
+PHD_EXTERN const phd_node *phd_validation_doc(phd_validation *v, size_t i)
+{
+	return i < phd_validation_doc_count(v) ? v->docs->docs[i] : NULL;
+}
+
+PHD_EXTERN int phd_validation_report(phd_validation *v, const char *rule, int default_sev,
+				     const char *object, const phd_node *where,
+				     const char *values_key, const char *fmt, ...)
+{
+	struct phd_buf b = { 0 };
+	va_list ap;
+	int sev;
+	if (!v || !rule || !fmt)
+		return PHD_SEV_OFF;
+	va_start(ap, fmt);
+	phd_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	sev = phd_finding_add(v->ctx, v->phase, rule, default_sev, object, where, values_key,
+			      b.s ? b.s : "");
+	phd_buf_free(&b);
+	if (sev == PHD_SEV_ERROR)
+		v->errors++;
+	return sev;
+}
+
+int phd_validators_run(phd_ctx *ctx, int phase)
+{
+	struct phd_validation v = { ctx, phase, phase == PHD_PHASE_VALIDATE ? NULL : &ctx->docs[phase], 0 };
+	for (size_t i = 0; i < ctx->regs.n; i++) {
+		struct phd_reg *r = ctx->regs.v[i];
+		int rc;
+		if (r->kind != PHD_REG_VALIDATOR || r->phase != phase)
+			continue;
+		free(ctx->errmsg);
+		ctx->errmsg = NULL;
+		rc = ((phd_validator_fn)r->fn)(&v, r->userdata);
+		if (rc && rc != PHD_EIGNORE) {
+			if (!ctx->errmsg || !*ctx->errmsg)
+				phd_set_error(ctx, rc, "validator '%s' (plugin %s) failed in %s: %s",
+					      r->name, r->plugin->name, phd_phase_name(phase),
+					      phd_strerror(rc));
+			return rc;
+		}
+	}
+	if (v.errors)
+		return phd_set_error(ctx, PHD_EFAILED, "%s: %d finding%s at severity error",
+				     phd_phase_name(phase), v.errors, v.errors > 1 ? "s" : "");
+	return 0;
+}
+
+/* kubectl answers with `kind: List`; validators want one object each. */
+static int flatten_lists(struct phd_docset *ds)
+{
+	size_t total = 0, k = 0;
+	struct phd_node **nd;
+	for (size_t i = 0; i < ds->ndocs; i++) {
+		const phd_node *items = phd_node_child(ds->docs[i], "items");
+		const char *kind = phd_node_str(phd_node_child(ds->docs[i], "kind"));
+		total += kind && !strcmp(kind, "List") && items && items->type == PHD_NODE_SEQ
+			 ? items->n : 1;
+	}
+	if (total == ds->ndocs)
+		return 0;
+	nd = malloc((total ? total : 1) * sizeof *nd);
+	if (!nd)
+		return PHD_ENOMEM;
+	for (size_t i = 0; i < ds->ndocs; i++) {
+		const phd_node *items = phd_node_child(ds->docs[i], "items");
+		const char *kind = phd_node_str(phd_node_child(ds->docs[i], "kind"));
+		if (kind && !strcmp(kind, "List") && items && items->type == PHD_NODE_SEQ)
+			for (size_t j = 0; j < items->n; j++)
+				nd[k++] = items->kids[j];
+		else
+			nd[k++] = ds->docs[i];
+	}
+	free(ds->docs);
+	ds->docs = nd;
+	ds->ndocs = k;
+	return 0;
+}
+
+PHD_EXTERN int phd_set_documents(phd_ctx *ctx, int phase, const char *buf, size_t len,
+				 const char *origin)
+{
+	struct phd_docset ds, kept;
+	char *err = NULL;
+	int rc;
+	size_t k = 0;
+
+	if (!ctx || !buf || phase < 0 || phase >= PHD_PHASE_COUNT)
+		return PHD_EINVAL;
+	if (len > PHD_MAX_STREAM_BYTES)
+		return phd_set_error(ctx, PHD_ETOOBIG, "%s: manifest stream larger than 256 MiB",
+				     origin ? origin : "documents");
+	rc = phd_doc_parse(&ds, origin ? origin : "documents", buf, len, 1, &err);
+	if (rc) {
+		phd_set_error(ctx, rc, "%s", err ? err : phd_strerror(rc));
+		free(err);
+		return rc;
+	}
+	/* empty documents (helm prints them for disabled templates) carry nothing */
+	kept = ds;
+	for (size_t i = 0; i < ds.ndocs; i++)
+		if (ds.docs[i]->type != PHD_NODE_NULL)
+			ds.docs[k++] = ds.docs[i];
+	kept.ndocs = k;
+	if ((rc = flatten_lists(&kept)) != 0) {
+		phd_docset_free(&kept);
+		return rc;
+	}
+	phd_docset_free(&ctx->docs[phase]);
+	ctx->docs[phase] = kept;
+	if (phase == PHD_PHASE_RENDER) {
+		char *copy = malloc(len + 1);
+		if (!copy)
+			return PHD_ENOMEM;
+		memcpy(copy, buf, len);
+		copy[len] = '\0';
+		free(ctx->rendered);
+		ctx->rendered = copy;
+		ctx->rendered_len = len;
+	}
+	return 0;
+}
+
+PHD_EXTERN const char *phd_rendered(const phd_ctx *ctx, size_t *len)
+{
+	if (len)
+		*len = ctx && ctx->rendered ? ctx->rendered_len : 0;
+	return ctx ? ctx->rendered : NULL;
+}

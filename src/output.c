@@ -1,0 +1,249 @@
+/* Turns library events into what an operator reads at 3 a.m.: on a
+ * terminal a live progress line per phase and one result line each; without
+ * a terminal plain lines; with --output json one JSON object per line on
+ * stdout and nothing else there. */
+#include "config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output.h"
+
+void out_init(struct out *o, int json, int verbosity)
+{
+	const char *nc = getenv("NO_COLOR");
+	memset(o, 0, sizeof *o);
+	o->json = json;
+	o->verbosity = verbosity;
+	o->tty = isatty(2);
+	o->color = o->tty && !(nc && *nc) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	o->show_output = verbosity >= 0;
+}
+
+static const char *col(const struct out *o, const char *c)
+{
+	return o->color ? c : "";
+}
+
+static void clear_progress(struct out *o)
+{
+	if (o->progress_shown) {
+		fputs("\r\033[K", stderr);
+		o->progress_shown = 0;
+	}
+}
+
+static void json_event(const struct phd_event *ev)
+{
+	static const char *const types[] = {
+		"", "phase_start", "phase_end", "finding", "check", "hook", "output", "progress",
+		"command", "run_end"
+	};
+	json_t *j = json_object();
+	char *s;
+	if (!j)
+		return;
+	json_object_set_new(j, "event", json_string(ev->type > 0 && ev->type <= PHD_EV_RUN_END
+						     ? types[ev->type] : "unknown"));
+	if (ev->phase >= 0 && phd_phase_name(ev->phase))
+		json_object_set_new(j, "phase", json_string(phd_phase_name(ev->phase)));
+	switch (ev->type) {
+	case PHD_EV_PHASE_END:
+		json_object_set_new(j, "status", json_string(phd_status_name(ev->status)));
+		json_object_set_new(j, "ms", json_integer(ev->ms));
+		if (ev->message)
+			json_object_set_new(j, "message", json_string(ev->message));
+		break;
+	case PHD_EV_FINDING:
+		json_object_set_new(j, "rule", json_string(ev->name ? ev->name : ""));
+		json_object_set_new(j, "severity", json_string(phd_severity_name(ev->severity)));
+		json_object_set_new(j, "object", json_string(ev->object ? ev->object : ""));
+		json_object_set_new(j, "message", json_string(ev->message ? ev->message : ""));
+		if (ev->values_key)
+			json_object_set_new(j, "values_key", json_string(ev->values_key));
+		if (ev->file) {
+			json_object_set_new(j, "file", json_string(ev->file));
+			json_object_set_new(j, "line", json_integer(ev->line));
+			json_object_set_new(j, "column", json_integer(ev->column));
+		}
+		break;
+	case PHD_EV_CHECK:
+		json_object_set_new(j, "check", json_string(ev->name ? ev->name : ""));
+		json_object_set_new(j, "status", json_string(phd_status_name(ev->status)));
+		json_object_set_new(j, "message", json_string(ev->message ? ev->message : ""));
+		json_object_set_new(j, "ms", json_integer(ev->ms));
+		json_object_set_new(j, "severity", json_string(phd_severity_name(ev->severity)));
+		break;
+	case PHD_EV_HOOK:
+		json_object_set_new(j, "hook", json_string(ev->name ? ev->name : ""));
+		json_object_set_new(j, "status", json_string(phd_status_name(ev->status)));
+		json_object_set_new(j, "message", json_string(ev->message ? ev->message : ""));
+		json_object_set_new(j, "ms", json_integer(ev->ms));
+		break;
+	case PHD_EV_OUTPUT:
+		json_object_set_new(j, "stream", json_string(ev->name ? ev->name : ""));
+		json_object_set_new(j, "line", json_string(ev->message ? ev->message : ""));
+		break;
+	case PHD_EV_PROGRESS:
+		json_object_set_new(j, "ms", json_integer(ev->ms));
+		json_object_set_new(j, "message", json_string(ev->message ? ev->message : ""));
+		break;
+	case PHD_EV_COMMAND:
+		json_object_set_new(j, "command", json_string(ev->message ? ev->message : ""));
+		break;
+	case PHD_EV_RUN_END:
+		json_object_set_new(j, "status", json_string(phd_status_name(ev->status)));
+		if (ev->message)
+			json_object_set_new(j, "message", json_string(ev->message));
+		break;
+	default:
+		if (ev->name)
+			json_object_set_new(j, "name", json_string(ev->name));
+		break;
+	}
+	s = json_dumps(j, JSON_COMPACT);
+	if (s) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
+		fflush(stdout);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static const char *sev_mark(const struct out *o, int sev)
+{
+	switch (sev) {
+	case PHD_SEV_ERROR: return o->color ? "\033[31merror\033[0m" : "error";
+	case PHD_SEV_WARN: return o->color ? "\033[33mwarn\033[0m" : "warn";
+	default: return "info";
+	}
+}
+
+void out_event(const struct phd_event *ev, void *payload)
+{
+	struct out *o = payload;
+	const char *ok = o->tty ? "\xe2\x9c\x93" : "ok";
+	const char *bad = o->tty ? "\xe2\x9c\x97" : "FAILED";
+
+	if (o->json) {
+		if (ev->type == PHD_EV_PROGRESS && ev->name && !strcmp(ev->name, "tick"))
+			return; /* ticks are for terminals */
+		json_event(ev);
+		return;
+	}
+	switch (ev->type) {
+	case PHD_EV_PHASE_START:
+		if (o->tty) {
+			fprintf(stderr, "\r\033[K%s…%s %s", col(o, "\033[2m"), col(o, "\033[0m"),
+				ev->name);
+			o->progress_shown = 1;
+		} else if (o->verbosity > 0) {
+			fprintf(stderr, "phdeploy: %s: starting%s%s\n", ev->name,
+				ev->message ? " " : "", ev->message ? ev->message : "");
+		}
+		break;
+	case PHD_EV_PHASE_END:
+		clear_progress(o);
+		if (o->verbosity < 0 && ev->status != PHD_STATUS_FAILED)
+			break;
+		fprintf(stderr, "%s%s%s %-9s %6.1fs%s%s\n",
+			col(o, ev->status == PHD_STATUS_FAILED ? "\033[31m" : "\033[32m"),
+			ev->status == PHD_STATUS_FAILED ? bad
+			: ev->status == PHD_STATUS_SKIPPED ? "-" : ok, col(o, "\033[0m"),
+			phd_phase_name(ev->phase) ? phd_phase_name(ev->phase) : "?",
+			(double)ev->ms / 1000.0,
+			ev->status == PHD_STATUS_SKIPPED ? "  skipped" : "",
+			ev->status == PHD_STATUS_FAILED && ev->message ? "" : "");
+		break;
+	case PHD_EV_FINDING:
+		clear_progress(o);
+		if (o->verbosity < 0 && ev->severity < PHD_SEV_ERROR)
+			break;
+		if (ev->severity == PHD_SEV_INFO && o->verbosity <= 0)
+			break;
+		if (ev->file)
+			fprintf(stderr, "  %s [%s] %s: %s (%s:%u:%u%s%s)\n", sev_mark(o, ev->severity),
+				ev->name, ev->object ? ev->object : "-", ev->message, ev->file,
+				ev->line, ev->column, ev->values_key ? "; set " : "",
+				ev->values_key ? ev->values_key : "");
+		else
+			fprintf(stderr, "  %s [%s] %s: %s%s%s%s\n", sev_mark(o, ev->severity), ev->name,
+				ev->object ? ev->object : "-", ev->message,
+				ev->values_key ? " (set " : "", ev->values_key ? ev->values_key : "",
+				ev->values_key ? ")" : "");
+		break;
+	case PHD_EV_CHECK:
+		clear_progress(o);
+		fprintf(stderr, "  %s%s%s %-10s %5lldms  %s\n",
+			col(o, ev->status == PHD_STATUS_FAILED ? "\033[31m" : "\033[32m"),
+			ev->status == PHD_STATUS_FAILED ? bad
+			: ev->status == PHD_STATUS_SKIPPED ? "-" : ok, col(o, "\033[0m"), ev->name,
+			ev->ms, ev->message ? ev->message : "");
+		break;
+	case PHD_EV_HOOK:
+		if (o->verbosity > 0 || ev->status == PHD_STATUS_FAILED) {
+			clear_progress(o);
+			fprintf(stderr, "  hook %s: %s\n", ev->name, ev->message ? ev->message : "");
+		}
+		break;
+	case PHD_EV_OUTPUT:
+		if (!o->show_output)
+			break;
+		clear_progress(o);
+		fprintf(stderr, "  | %s\n", ev->message ? ev->message : "");
+		break;
+	case PHD_EV_PROGRESS:
+		if (o->tty) {
+			fprintf(stderr, "\r\033[K%s… %s %llds: %s%s",
+				col(o, "\033[2m"), phd_phase_name(ev->phase) ? phd_phase_name(ev->phase)
+				: "", ev->ms / 1000, ev->message ? ev->message : "", col(o, "\033[0m"));
+			o->progress_shown = 1;
+		} else if (!(ev->name && !strcmp(ev->name, "tick")) && ev->message) {
+			fprintf(stderr, "  … %s (%llds)\n", ev->message, ev->ms / 1000);
+		}
+		break;
+	case PHD_EV_COMMAND:
+		clear_progress(o);
+		fprintf(stderr, "  would run: %s\n", ev->message ? ev->message : "");
+		break;
+	default:
+		break;
+	}
+	fflush(stderr);
+}
+
+void out_log(int level, const char *msg, void *payload)
+{
+	struct out *o = payload;
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	if (level == PHD_LOG_DEBUG && o->verbosity < 2)
+		return;
+	if (level == PHD_LOG_INFO && o->verbosity < 1)
+		return;
+	if (level == PHD_LOG_WARN && o->verbosity < 0)
+		return;
+	clear_progress(o);
+	fprintf(stderr, "phdeploy: %s: %s\n", names[level >= 0 && level <= 3 ? level : 3], msg);
+	fflush(stderr);
+}
+
+void out_error(struct out *o, int exit_code, const char *msg)
+{
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:i, s:s}", "event", "error", "exit", exit_code,
+				      "message", msg ? msg : "");
+		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (s) {
+			puts(s);
+			fflush(stdout);
+			free(s);
+		}
+		json_decref(j);
+	}
+	clear_progress(o);
+	fprintf(stderr, "phdeploy: %s\n", msg && *msg ? msg : "failed");
+}

@@ -1,0 +1,22 @@
+/* Output of the phdeploy CLI: text (terminal or plain) or JSON lines. */
+#ifndef PHDEPLOY_OUTPUT_H
+#define PHDEPLOY_OUTPUT_H
+
+#include <phdeploy/phdeploy.h>
+
+struct out {
+	int json;        /* --output json */
+	int tty;         /* stderr is a terminal: progress line */
+	int color;       /* tty and no NO_COLOR */
+	int verbosity;   /* -q: -1, -v: 1.. */
+	int show_output; /* print child output lines */
+	int progress_shown;
+};
+
+void out_init(struct out *o, int json, int verbosity);
+void out_event(const struct phd_event *ev, void *payload);
+void out_log(int level, const char *msg, void *payload);
+/* A final error line (text) or event (json). */
+void out_error(struct out *o, int exit_code, const char *msg);
+
+#endif

@@ -1,0 +1,301 @@
+/* phdeploy — the command-line client of libphdeploy.  It uses the public
+ * API only: parse options, map a verb to phases, print events, exit with
+ * the documented code. */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <phdeploy/phdeploy.h>
+#include <phdeploy/plugin.h>
+
+#include "output.h"
+
+#define EXIT_USAGE 2
+
+static phd_ctx *g_ctx;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (g_ctx)
+		phd_ctx_interrupt(g_ctx);
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: phdeploy [OPTION]... VERB\n"
+	      "Deploy PostHog to Kubernetes with its Helm chart, highly available and safely.\n"
+	      "\n"
+	      "Verbs:\n"
+	      "  validate    check phdeploy.yaml and the values (HA rules)\n"
+	      "  secrets     provide the Secrets, cross-check and apply them before the chart\n"
+	      "  preflight   check RDS PostgreSQL, MSK Kafka, ElastiCache Redis in parallel\n"
+	      "  repo        resolve and verify the chart\n"
+	      "  render      render the chart (manifests on stdout) and check them\n"
+	      "  plan        every phase up to deploy; the deploy is shown, not performed\n"
+	      "  deploy      the whole pipeline\n"
+	      "  verify      check the live release\n"
+	      "  rollback    roll back to the last good revision\n"
+	      "  status      summarize the release\n"
+	      "  plugins     list the loaded plugins\n"
+	      "\n"
+	      "Options:\n"
+	      "  -c, --config FILE       configuration (default ./phdeploy.yaml)\n"
+	      "  -f, --values FILE       values file (repeatable; replaces the config's list)\n"
+	      "  -n, --namespace NS      Kubernetes namespace\n"
+	      "  -r, --release NAME      Helm release name\n"
+	      "      --chart REF         repo/name, a .tgz, a directory or oci://...\n"
+	      "      --chart-version V   chart version to pin\n"
+	      "      --kube-context CTX  kubeconfig context\n"
+	      "      --only PHASE,...    run only these phases\n"
+	      "      --skip PHASE,...    leave these phases out\n"
+	      "      --helm PATH         helm binary (also PHDEPLOY_HELM)\n"
+	      "      --kubectl PATH      kubectl binary (also PHDEPLOY_KUBECTL)\n"
+	      "      --output text|json  JSON: one event per line on stdout\n"
+	      "      --dry-run           show what would change, change nothing\n"
+	      "  -v, --verbose           more detail (repeat for debug)\n"
+	      "  -q, --quiet             only failures\n"
+	      "      --version           print the version and exit\n"
+	      "  -h, --help              print this help and exit\n"
+	      "\n"
+	      "Exit status: 0 ok, 1 internal error, 2 usage, 3 validate, 4 secrets,\n"
+	      "5 preflight, 6 repo, 7 render, 8 deploy failed, 9 deploy timed out,\n"
+	      "10 verify, 11 rolled back after a failure, 12 another run holds the lock.\n"
+	      "See phdeploy(1), phdeploy.yaml(5).\n", f);
+}
+
+static int parse_phases(const char *list, unsigned *mask)
+{
+	char *copy = strdup(list), *save = NULL, *tok;
+	int rc = 0;
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int p = phd_phase_from_name(tok);
+		if (p < 0) {
+			fprintf(stderr, "phdeploy: unknown phase '%s' (validate, secrets, preflight, "
+				"repo, render, deploy, verify, rollback)\n", tok);
+			rc = -1;
+			break;
+		}
+		*mask |= PHD_PHASE_BIT(p);
+	}
+	free(copy);
+	return rc;
+}
+
+static unsigned verb_mask(const char *verb, unsigned *flags)
+{
+	unsigned upto_deploy = 0;
+	for (int p = 0; p <= PHD_PHASE_DEPLOY; p++)
+		upto_deploy |= PHD_PHASE_BIT(p);
+	if (!strcmp(verb, "plan")) {
+		*flags |= PHD_OPT_PLAN;
+		return upto_deploy;
+	}
+	if (!strcmp(verb, "deploy"))
+		return upto_deploy | PHD_PHASE_BIT(PHD_PHASE_VERIFY);
+	{
+		int p = phd_phase_from_name(verb);
+		return p < 0 ? 0 : PHD_PHASE_BIT(p);
+	}
+}
+
+static int cmd_plugins(phd_ctx *ctx, struct out *o)
+{
+	int rc = phd_ctx_load(ctx);
+	if (rc) {
+		out_error(o, phd_exit_code(ctx, rc) ? phd_exit_code(ctx, rc) : 1, phd_ctx_errmsg(ctx));
+		return rc == PHD_EPLUGIN || rc == PHD_EABI ? 1 : 3;
+	}
+	for (size_t i = 0; i < phd_ctx_plugin_count(ctx); i++) {
+		const struct phd_plugin_info *pi = phd_ctx_plugin(ctx, i);
+		if (o->json)
+			printf("{\"event\":\"plugin\",\"name\":\"%s\",\"version\":\"%s\","
+			       "\"abi\":\"%u.%u\",\"path\":\"%s\",\"provides\":\"%s\"}\n", pi->name,
+			       pi->version, pi->abi_major, pi->abi_minor, pi->path, pi->provides);
+		else
+			printf("%-14s %-8s ABI %u.%u  %s\n    %s\n", pi->name, pi->version,
+			       pi->abi_major, pi->abi_minor, pi->provides, pi->path);
+	}
+	if (!o->json && phd_ctx_plugin_count(ctx) == 0)
+		fprintf(stderr, "phdeploy: no plugins loaded (PHDEPLOY_PLUGIN_PATH, plugins.path)\n");
+	return 0;
+}
+
+static int cmd_status(phd_ctx *ctx, struct out *o)
+{
+	char *json = NULL;
+	int rc = phd_status(ctx, &json);
+	if (rc) {
+		out_error(o, 1, phd_ctx_errmsg(ctx));
+		return rc == PHD_ENOPROVIDER ? 1 : 8;
+	}
+	if (o->json)
+		printf("{\"event\":\"status\",\"release\":%s}\n", json ? json : "null");
+	else
+		printf("%s\n", json ? json : "");
+	free(json);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL, O_OUTPUT,
+	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "values", required_argument, NULL, 'f' },
+		{ "namespace", required_argument, NULL, 'n' },
+		{ "release", required_argument, NULL, 'r' },
+		{ "chart", required_argument, NULL, O_CHART },
+		{ "chart-version", required_argument, NULL, O_CHART_VERSION },
+		{ "kube-context", required_argument, NULL, O_KUBE_CONTEXT },
+		{ "only", required_argument, NULL, O_ONLY },
+		{ "skip", required_argument, NULL, O_SKIP },
+		{ "helm", required_argument, NULL, O_HELM },
+		{ "kubectl", required_argument, NULL, O_KUBECTL },
+		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct phd_options opts = PHD_OPTIONS_INIT;
+	const char **values = NULL;
+	size_t nvalues = 0;
+	unsigned only = 0, skip = 0, mask;
+	int json = 0, verbosity = 0, c, rc, code;
+	const char *verb;
+	struct out o;
+	struct sigaction sa;
+	phd_ctx *ctx = NULL;
+
+	values = calloc((size_t)argc + 1, sizeof *values);
+	if (!values)
+		return 1;
+	while ((c = getopt_long(argc, argv, "c:f:n:r:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': opts.config_path = optarg; break;
+		case 'f': values[nvalues++] = optarg; break;
+		case 'n': opts.namespace_ = optarg; break;
+		case 'r': opts.release = optarg; break;
+		case O_CHART: opts.chart = optarg; break;
+		case O_CHART_VERSION: opts.chart_version = optarg; break;
+		case O_KUBE_CONTEXT: opts.kube_context = optarg; break;
+		case O_ONLY:
+			if (parse_phases(optarg, &only))
+				return EXIT_USAGE;
+			break;
+		case O_SKIP:
+			if (parse_phases(optarg, &skip))
+				return EXIT_USAGE;
+			break;
+		case O_HELM: opts.helm_path = optarg; break;
+		case O_KUBECTL: opts.kubectl_path = optarg; break;
+		case O_OUTPUT:
+			if (!strcmp(optarg, "json"))
+				json = 1;
+			else if (strcmp(optarg, "text")) {
+				fprintf(stderr, "phdeploy: --output takes text or json, not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_DRY_RUN: opts.flags |= PHD_OPT_DRY_RUN; break;
+		case 'v': verbosity++; break;
+		case 'q': verbosity = -1; break;
+		case O_VERSION:
+			printf("phdeploy %s (libphdeploy %s, plugin ABI %d.%d)\n", PACKAGE_VERSION,
+			       phd_version(), PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
+			free(values);
+			return 0;
+		case 'h':
+			usage(stdout);
+			free(values);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'phdeploy --help'.\n");
+			free(values);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, optind >= argc ? "phdeploy: missing VERB\n"
+			: "phdeploy: one VERB only, got '%s' after it\n",
+			optind < argc - 1 ? argv[optind + 1] : "");
+		fprintf(stderr, "Try 'phdeploy --help'.\n");
+		free(values);
+		return EXIT_USAGE;
+	}
+	verb = argv[optind];
+	opts.values = values;
+	opts.nvalues = nvalues;
+	opts.verbosity = verbosity;
+	out_init(&o, json, verbosity);
+
+	if (strcmp(verb, "plugins") && strcmp(verb, "status")) {
+		mask = verb_mask(verb, &opts.flags);
+		if (!mask) {
+			fprintf(stderr, "phdeploy: unknown verb '%s'\nTry 'phdeploy --help'.\n", verb);
+			free(values);
+			return EXIT_USAGE;
+		}
+		if (only)
+			mask = only;
+		mask &= ~skip;
+		if (!mask) {
+			fprintf(stderr, "phdeploy: --skip leaves no phase to run\n");
+			free(values);
+			return EXIT_USAGE;
+		}
+	} else {
+		mask = 0;
+	}
+
+	rc = phd_ctx_new(&ctx, &opts);
+	free(values);
+	if (rc) {
+		out_error(&o, rc == PHD_EINVAL ? 2 : 1, phd_ctx_errmsg(ctx));
+		phd_ctx_free(ctx);
+		return rc == PHD_EINVAL ? 2 : 1;
+	}
+	phd_ctx_set_log(ctx, out_log, &o);
+	phd_ctx_set_event_cb(ctx, out_event, &o);
+	g_ctx = ctx;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (!strcmp(verb, "plugins")) {
+		code = cmd_plugins(ctx, &o);
+	} else if (!strcmp(verb, "status")) {
+		code = cmd_status(ctx, &o);
+	} else {
+		rc = phd_run(ctx, mask);
+		code = phd_exit_code(ctx, rc);
+		if (rc == 0 && !json && (mask & PHD_PHASE_BIT(PHD_PHASE_RENDER)) &&
+		    !(opts.flags & PHD_OPT_PLAN) && !strcmp(verb, "render")) {
+			size_t len;
+			const char *m = phd_rendered(ctx, &len);
+			if (m)
+				fwrite(m, 1, len, stdout);
+		}
+		if (rc)
+			out_error(&o, code, phd_ctx_errmsg(ctx));
+		else if (!json && verbosity >= 0 && (opts.flags & PHD_OPT_PLAN))
+			fprintf(stderr, "phdeploy: plan complete: nothing was changed\n");
+	}
+	g_ctx = NULL;
+	phd_ctx_free(ctx);
+	return code;
+}
