@@ -112,6 +112,9 @@ const char *helm_progress_text(const char *line, char *buf, size_t len)
 					     "Job is not completed", "waiting for", "Waiting for" };
 	const char *t;
 
+	/* failures quote the same words; they are reported, not progress */
+	if (!strncmp(line, "Error", 5) || strstr(line, "level=WARN") || strstr(line, "level=ERROR"))
+		return NULL;
 	for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
 		if (strstr(line, waits[i])) {
 			t = strip_prefix(line, buf, len);
@@ -174,6 +177,13 @@ int helm_watch_line(int stream, const char *line, void *payload)
 	}
 	progress(w, line);
 	cls = helm_classify_line(line);
+	/* the chart's own reasons follow its INVALID VALUES banner as "- ..." */
+	if (cls == HELM_FAIL_RENDER && strstr(line, "INVALID VALUES"))
+		w->in_invalid = 1;
+	else if (w->in_invalid && !strncmp(line, "====", 4))
+		w->in_invalid = 0;
+	else if (w->in_invalid && !strncmp(line, "- ", 2))
+		quote(w, line);
 	if (cls != HELM_FAIL_OTHER || !strncmp(line, "Error: ", 7)) {
 		quote(w, line);
 		if (rank(cls) > rank(w->cls))

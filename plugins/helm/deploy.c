@@ -48,7 +48,7 @@ int helm_deploy_phase(phd_ctx *ctx, int phase, void *userdata)
 	struct helm_watch w = { 0 };
 	struct phd_exec_result res = { 0 };
 	struct strv sv = { 0 };
-	char *pr = NULL, *env = NULL, hint[256];
+	char *pr = NULL, *env = NULL, hint[320];
 	int rc;
 
 	if (!phd_ctx_chart(ctx) || !phd_ctx_release(ctx) || !phd_ctx_namespace(ctx))

@@ -11,7 +11,7 @@
 /* Bounds on what helm or a repository may hand us. */
 #define HELM_INDEX_MAX ((size_t)64 << 20)   /* index.yaml */
 #define HELM_JSON_MAX ((size_t)256 << 20)   /* helm status -o json (holds the chart) */
-#define HELM_QUOTE_LINES 6                   /* helm lines quoted in an error */
+#define HELM_QUOTE_LINES 8                   /* helm lines quoted in an error */
 
 enum helm_post_render { HELM_PR_AUTO = 0, HELM_PR_ALWAYS, HELM_PR_NEVER };
 
@@ -195,6 +195,7 @@ struct helm_watch {
 	size_t nquoted;
 	char *last_err;                 /* last stderr line as a fallback */
 	int cls;                        /* strongest enum helm_failure seen */
+	int in_invalid;                 /* inside the chart's INVALID VALUES block */
 };
 int helm_watch_line(int stream, const char *line, void *payload);
 void helm_watch_free(struct helm_watch *w);

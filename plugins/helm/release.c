@@ -358,6 +358,14 @@ int helm_rollback_phase(phd_ctx *ctx, int phase, void *userdata)
 	}
 	if ((rc = helm_history_get(h, ctx, &hist)))
 		return rc;
+	if (helm_history_state(&hist) && !strncmp(helm_history_state(&hist), "pending-", 8)) {
+		/* the deploy stopped on it, or another helm holds it: not ours to undo */
+		rc = phd_set_error(ctx, PHD_EFAILED, "%s: not rolling back: release %s is %s (another "
+				   "helm operation may be running; helm.recover_pending repairs it)",
+				   HELM_PLUGIN, phd_ctx_release(ctx), helm_history_state(&hist));
+		helm_history_free(&hist);
+		return rc;
+	}
 	if (already_rolled_back(&hist)) {
 		phd_log(ctx, PHD_LOG_INFO, "%s: helm already rolled %s back (%s)", HELM_PLUGIN,
 			phd_ctx_release(ctx), hist.revs[hist.n - 1].description);

@@ -67,6 +67,7 @@ static int read_cfg(phd_ctx *ctx, struct repo_cfg *rc)
 /* A relative chart.repo.index is relative to the config file. */
 static char *index_source(const struct repo_cfg *rc)
 {
+	struct stat st;
 	char *out = NULL;
 
 	if (rc->index && rc->index[0] != '/' && strncmp(rc->index, "file://", 7) &&
@@ -81,6 +82,9 @@ static char *index_source(const struct repo_cfg *rc)
 		return strdup(rc->index);
 	if (!rc->url)
 		return NULL;
+	/* file:// may name the index file itself (a test fixture, a mirror) */
+	if (!strncmp(rc->url, "file://", 7) && !stat(rc->url + 7, &st) && S_ISREG(st.st_mode))
+		return strdup(rc->url);
 	if (asprintf(&out, "%s%sindex.yaml", rc->url,
 		     rc->url[strlen(rc->url) - 1] == '/' ? "" : "/") < 0)
 		return NULL;
