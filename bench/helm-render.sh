@@ -16,7 +16,9 @@ values=$top/examples/values.yaml
 for f in "$PHDEPLOY" "$helm" "$chart"; do
 	[ -e "$f" ] || { echo "helm-render: missing $f" >&2; exit 1; }
 done
-: "${PHDEPLOY_PLUGIN_PATH:=$(ls -d "$top"/plugins/*/.libs 2>/dev/null | tr '\n' ':')}"
+# the helm plugin alone by default: the wrapper, not the HA rules (set
+# PHDEPLOY_PLUGIN_PATH to every plugin's .libs to include the validators)
+: "${PHDEPLOY_PLUGIN_PATH:=$top/plugins/helm/.libs}"
 export PHDEPLOY_PLUGIN_PATH
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/phd-bench-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM

@@ -168,7 +168,11 @@ int helm_watch_line(int stream, const char *line, void *payload)
 
 	if (helm_filter_line(&w->filter, stream, line))
 		return 1;
-	if (stream == 2 && *line) {
+	/* helm logs and errors go to stderr; stdout carries manifests and
+	 * values whose text (scripts, messages) must not pass for helm's words */
+	if (stream != 2 || !*line)
+		return 0;
+	{
 		char *dup = strndup(line, 400);
 		if (dup) {
 			free(w->last_err);

@@ -63,6 +63,10 @@ metadata:
 	ok $? "helm $v: the same objects, in the same order"
 done
 
+"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/k129.yaml" --output json render > "$TAPTMP/json" 2>&1
+unlike "$(cat "$TAPTMP/json")" '"event":"progress"' \
+	"the chart's own \"waiting for\" scripts are not taken for helm's progress"
+
 "$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/k124.yaml" render > "$TAPTMP/out124" 2>/dev/null
 is "$?" 0 "kube.version 1.24 renders"
 like "$(cat "$TAPTMP/out124")" "apiVersion: policy/v1beta1
