@@ -271,6 +271,12 @@ static int local_chart(struct helm *h, phd_ctx *ctx, int phase, const char *char
 	if (stat(chart, &st))
 		return phd_set_error(ctx, PHD_ENOTFOUND, "%s: local chart %s does not exist",
 				     HELM_PLUGIN, chart);
+	if (!pin) {
+		/* nothing to compare: spare a helm run (it costs more than the render) */
+		phd_log(ctx, PHD_LOG_INFO, "%s: local chart %s (offline: no repository)", HELM_PLUGIN,
+			chart);
+		return 0;
+	}
 	helm_argv_start(&sv, ctx);
 	strv_add(&sv, "show");
 	strv_add(&sv, "chart");
@@ -294,7 +300,7 @@ static int local_chart(struct helm *h, phd_ctx *ctx, int phase, const char *char
 			if (n > 1 && (got[n - 2] == '"' || got[n - 2] == '\''))
 				got[n - 2] = '\0';
 		}
-		if (pin && strcmp(pin, got))
+		if (strcmp(pin, got))
 			r = phd_set_error(ctx, PHD_EINVAL, "%s: local chart %s is version %s but "
 					  "chart.version pins %s", HELM_PLUGIN, chart,
 					  *got ? got : "(none)", pin);

@@ -79,4 +79,11 @@ like "$err" "INVALID VALUES" "... quoting helm's INVALID VALUES"
 like "$err" "externalPostgresql.postgresqlHost cannot be set if postgresql.enabled is true" \
 	"... and the chart's reason"
 
+# a local chart needs no network; a pin is checked against its Chart.yaml
+sed 's/^chart: .*/chart: { name: "'"$(printf '%s' "$chart" | sed 's/[\/&]/\\&/g')"'", version: 30.45.0 }/' \
+	"$TAPTMP/k129.yaml" > "$TAPTMP/pin.yaml"
+"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/pin.yaml" render > /dev/null 2> "$TAPTMP/errpin"
+is "$?" 6 "a local chart whose version is not the pin fails the repo phase (exit 6)"
+like "$(cat "$TAPTMP/errpin")" "is version 30.46.0 but chart.version pins 30.45.0" "... saying both versions"
+
 done_testing
