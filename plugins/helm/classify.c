@@ -172,6 +172,9 @@ int helm_watch_line(int stream, const char *line, void *payload)
 	 * values whose text (scripts, messages) must not pass for helm's words */
 	if (stream != 2 || !*line)
 		return 0;
+	if (w->log_stderr)
+		phd_log(w->ctx, strstr(line, "WARN") || strstr(line, "arning") ? PHD_LOG_WARN
+			: PHD_LOG_DEBUG, "%s: helm: %s", HELM_PLUGIN, line);
 	{
 		char *dup = strndup(line, 400);
 		if (dup) {

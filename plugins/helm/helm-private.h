@@ -196,6 +196,7 @@ struct helm_watch {
 	char *last_err;                 /* last stderr line as a fallback */
 	int cls;                        /* strongest enum helm_failure seen */
 	int in_invalid;                 /* inside the chart's INVALID VALUES block */
+	int log_stderr;                 /* log helm's stderr (when it is not emitted) */
 };
 int helm_watch_line(int stream, const char *line, void *payload);
 void helm_watch_free(struct helm_watch *w);

@@ -166,29 +166,14 @@ int helm_post_renderer(struct helm *h, phd_ctx *ctx, char **out, char **env_out)
 	return 0;
 }
 
-struct render_watch {
-	struct helm_watch w;
-};
-
-static int render_line(int stream, const char *line, void *payload)
-{
-	struct render_watch *rw = payload;
-
-	if (stream == 2 && *line)
-		phd_log(rw->w.ctx, strstr(line, "WARN") || strstr(line, "arning") ?
-			PHD_LOG_WARN : PHD_LOG_DEBUG, "%s: helm: %s", HELM_PLUGIN, line);
-	return helm_watch_line(stream, line, &rw->w);
-}
-
 int helm_render_phase(phd_ctx *ctx, int phase, void *userdata)
 {
 	struct helm *h = userdata;
-	struct phd_exec spec = PHD_EXEC_INIT;
 	struct phd_exec_result res = { 0 };
-	struct render_watch rw = { { .ctx = ctx, .phase = phase } };
+	struct helm_watch w = { .log_stderr = 1 };
 	struct strv sv = { 0 };
 	char *pr = NULL, *env = NULL, *origin = NULL;
-	const char *envv[2] = { NULL, NULL };
+	const char *v;
 	int rc;
 
 	if (!phd_ctx_chart(ctx) || !phd_ctx_release(ctx) || !phd_ctx_namespace(ctx))
@@ -197,48 +182,24 @@ int helm_render_phase(phd_ctx *ctx, int phase, void *userdata)
 	if ((rc = helm_major(h, ctx)) || (rc = helm_post_renderer(h, ctx, &pr, &env)))
 		return rc;
 	helm_argv_template(&sv, h, ctx, pr);
-	if (sv.oom) {
-		rc = PHD_ENOMEM;
+	/* stdout is the manifests: captured for the core, never shown as output */
+	rc = helm_run(ctx, phase, &sv, env, PHD_EXEC_CAPTURE_STDOUT, RENDER_TIMEOUT_MS, &w, &res);
+	if (rc == 0 && res.exit_code != 0 && w.cls == HELM_FAIL_OTHER)
+		w.cls = HELM_FAIL_RENDER;   /* helm template fails only on the chart */
+	if ((rc = helm_fail(ctx, "helm template", rc, &res, &w, NULL)))
 		goto out;
-	}
-	envv[0] = env;
-	spec.flags = PHD_EXEC_CAPTURE_STDOUT | PHD_EXEC_CAPTURE_STDERR;
-	spec.argv = strv_argv(&sv);
-	spec.env = env ? envv : NULL;
-	spec.timeout_ms = RENDER_TIMEOUT_MS;
-	spec.on_line = render_line;
-	spec.payload = &rw;
-	rw.w.start_ms = helm_now_ms();
-	rc = phd_exec_run(ctx, &spec, &res);
-	if (rc == PHD_EINTR || res.interrupted) {
-		rc = phd_set_error(ctx, PHD_EINTR, "%s: helm template interrupted", HELM_PLUGIN);
-	} else if (rc == PHD_ETIMEOUT || res.timed_out) {
-		rc = phd_set_error(ctx, PHD_ETIMEOUT, "%s: helm template did not finish in %lld s",
-				   HELM_PLUGIN, RENDER_TIMEOUT_MS / 1000);
-	} else if (rc) {
-		rc = phd_set_error(ctx, rc, "%s: cannot run %s: %s", HELM_PLUGIN, sv.v[0],
-				   phd_strerror(rc));
-	} else if (res.exit_code != 0) {
-		char *q = helm_watch_quote(&rw.w);
-		rc = phd_set_error(ctx, PHD_EFAILED, "%s: helm template %s failed (exit %d): %s%s",
-				   HELM_PLUGIN, phd_ctx_chart(ctx), res.exit_code,
-				   helm_failure_name(rw.w.cls == HELM_FAIL_OTHER ? HELM_FAIL_RENDER
-						     : rw.w.cls), q ? q : "");
-		free(q);
-	} else {
-		const char *v = helm_chart_version(h, ctx);
-		if (asprintf(&origin, "helm template %s%s%s", phd_ctx_chart(ctx), v ? "@" : "",
-			     v ? v : "") < 0)
-			origin = NULL;
-		phd_log(ctx, PHD_LOG_INFO, "%s: rendered %s with Helm %d in %lld ms%s", HELM_PLUGIN,
-			phd_ctx_chart(ctx), h->major, res.ms,
-			pr ? " (post-render: PodDisruptionBudget policy/v1beta1 -> policy/v1)" : "");
-		rc = phd_set_documents(ctx, PHD_PHASE_RENDER, res.out ? res.out : "", res.out_len,
-				       origin ? origin : "helm template");
-	}
+	v = helm_chart_version(h, ctx);
+	if (asprintf(&origin, "helm template %s%s%s", phd_ctx_chart(ctx), v ? "@" : "",
+		     v ? v : "") < 0)
+		origin = NULL;
+	phd_log(ctx, PHD_LOG_INFO, "%s: rendered %s with Helm %d in %lld ms%s", HELM_PLUGIN,
+		phd_ctx_chart(ctx), h->major, res.ms,
+		pr ? " (post-render: PodDisruptionBudget policy/v1beta1 -> policy/v1)" : "");
+	rc = phd_set_documents(ctx, PHD_PHASE_RENDER, res.out ? res.out : "", res.out_len,
+			       origin ? origin : "helm template");
 out:
 	phd_exec_result_clear(&res);
-	helm_watch_free(&rw.w);
+	helm_watch_free(&w);
 	strv_free(&sv);
 	free(origin);
 	free(pr);
