@@ -53,6 +53,19 @@ config pw "[\"$values\", \"$pwfile\"]"
 config recover "$v1" "helm: { recover_pending: true }"
 config rb "$v1" "rollback: { on_failure: true }"
 
+# ---- config errors, positioned --------------------------------------------
+config badt "$v1" "helm:" "  timeout: soon"
+run fresh badt deploy --skip preflight,verify
+ok "$([ "$rc" -ne 0 ]; echo $?)" "a bad helm.timeout stops the run"
+like "$err" "badt.yaml:7:12: helm.timeout: expected a duration" "... at its line and column"
+config badk "$v1" "helm: { wiat: true }"
+run fresh badk deploy --skip preflight,verify
+like "$err" "badk.yaml:6:15: helm.wiat: unknown key" "an unknown helm key is named with its position"
+config badw "$v1" "helm: { wait: false, wait_for_jobs: true }"
+run fresh badw deploy --skip preflight,verify
+like "$err" "helm.wait_for_jobs: needs helm.wait: true" "wait_for_jobs without wait is refused"
+unlike "$log" "upgrade" "... before helm runs"
+
 # ---- success, Helm 4 ----------------------------------------------------
 run fresh base deploy --skip preflight,verify
 is "$rc" 0 "helm 4: a fresh install succeeds"
