@@ -435,7 +435,8 @@ int phd_config_load(phd_ctx *ctx)
 	if (ctx->opt.release && !phd_is_dns1123(ctx->release, 53))
 		return phd_set_error(ctx, PHD_EINVAL, "release '%s' is not a valid release name",
 				     ctx->release);
-	if (ctx->opt.namespace_ && !phd_is_dns1123(ctx->namespace_, 63))
+	if (ctx->opt.namespace_ &&
+	    (!phd_is_dns1123(ctx->namespace_, 63) || strchr(ctx->namespace_, '.')))
 		return phd_set_error(ctx, PHD_EINVAL, "namespace '%s' is not a valid namespace",
 				     ctx->namespace_);
 
