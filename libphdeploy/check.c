@@ -61,6 +61,8 @@ static void put_record(int fd, char type, int arg, const char *msg)
 }
 
 static void put_fmt(phd_check *chk, char type, int arg, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+static void put_fmt(phd_check *chk, char type, int arg, const char *fmt, va_list ap)
 {
 	struct phd_buf b = { 0 };
 	char *red;

@@ -29,7 +29,10 @@ static const struct field f_chart[] = {
 };
 static const struct field f_kube[] = {
 	{ "context", K_STR, NULL, 0 }, { "version", K_STR, NULL, 0 },
-	{ "kubectl", K_STR, NULL, 0 }, { NULL, 0, NULL, 0 }
+	{ "kubectl", K_STR, NULL, 0 },
+	/* read by the kube plugin, see phdeploy-kube(7) */
+	{ "server_side", K_ANY, NULL, 0 }, { "timeout", K_DUR, NULL, 0 },
+	{ "nodes", K_BOOL, NULL, 0 }, { NULL, 0, NULL, 0 }
 };
 static const struct field f_rollback[] = {
 	{ "on_failure", K_BOOL, NULL, 0 }, { NULL, 0, NULL, 0 }
@@ -133,7 +136,7 @@ static int unknown_key(phd_ctx *ctx, const phd_node *map, size_t i, const char *
 {
 	const char *best = NULL;
 	size_t bestd = 3;
-	const phd_node *kn = map->kids[i];
+	const phd_node *kn = map->knodes ? map->knodes[i] : map->kids[i];
 	for (const struct field *f = fields; f && f->key; f++) {
 		size_t d = phd_levenshtein(map->keys[i], f->key);
 		if (d < bestd) {

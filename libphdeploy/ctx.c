@@ -254,6 +254,11 @@ PHD_EXTERN void phd_ctx_interrupt(phd_ctx *ctx)
 		ctx->interrupted = 1;
 }
 
+PHD_EXTERN int phd_ctx_interrupted(const phd_ctx *ctx)
+{
+	return ctx ? ctx->interrupted != 0 : 0;
+}
+
 PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx)
 {
 	char tmpl[4096];

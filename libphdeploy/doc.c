@@ -102,7 +102,7 @@ struct parser {
 	size_t depth, cap;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
-	size_t weight;
+	size_t weight, max_weight;
 	char *err;
 	int code;
 };
@@ -163,9 +163,10 @@ static int remember_anchor(struct parser *p, const char *anchor, struct phd_node
 static int add_weight(struct parser *p, struct phd_node *n)
 {
 	p->weight += n->weight;
-	if (p->weight > PHD_MAX_NODES)
+	if (p->weight > p->max_weight)
 		return perr(p, PHD_ETOOBIG, n->line, n->col,
-			    "document too large: more than 8388608 nodes (aliases expanded)");
+			    "document too large: more than %zu nodes (aliases expanded)",
+			    p->max_weight);
 	return 0;
 }
 
@@ -261,6 +262,8 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 			if (j < f->keys.n)
 				continue;
 			if (phd_vec_push(&f->keys, (void *)src->keys[i]) ||
+			    phd_vec_push(&f->keynodes, src->knodes ? src->knodes[i]
+								   : src->kids[i]) ||
 			    phd_vec_push(&f->kids, src->kids[i])) {
 				frame_free(f);
 				return PHD_ENOMEM;
@@ -283,6 +286,12 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 				return PHD_ENOMEM;
 			}
 			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
+			n->knodes = phd_arena_alloc(p->a, n->n * sizeof *n->knodes);
+			if (!n->knodes) {
+				frame_free(f);
+				return PHD_ENOMEM;
+			}
+			memcpy(n->knodes, f->keynodes.v, n->n * sizeof *n->knodes);
 		}
 	}
 	rc = remember_anchor(p, f->anchor, n);
@@ -372,6 +381,9 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 	ds->arena = p.a = phd_arena_new();
 	if (!p.a)
 		return PHD_ENOMEM;
+	/* without aliases a node needs at least one byte of input; aliases may
+	 * expand, but only to a bounded multiple of what was read */
+	p.max_weight = PHD_MAX_NODES + len;
 	p.name = phd_arena_strdup(p.a, name);
 	if (!p.name || !yaml_parser_initialize(&yp)) {
 		phd_arena_free(p.a);
@@ -445,6 +457,14 @@ void phd_docset_free(struct phd_docset *ds)
 }
 
 /* ---- merge ---- */
+static size_t phd_key_index(const struct phd_node *map, const char *key)
+{
+	for (size_t i = 0; i < map->n; i++)
+		if (!strcmp(map->keys[i], key))
+			return i;
+	return 0;
+}
+
 struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
 			       const struct phd_node *over)
 {
@@ -460,7 +480,8 @@ struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
 	cap = base->n + over->n;
 	n->keys = cap ? phd_arena_alloc(a, cap * sizeof *n->keys) : NULL;
 	n->kids = cap ? phd_arena_alloc(a, cap * sizeof *n->kids) : NULL;
-	if (cap && (!n->keys || !n->kids))
+	n->knodes = cap ? phd_arena_alloc(a, cap * sizeof *n->knodes) : NULL;
+	if (cap && (!n->keys || !n->kids || !n->knodes))
 		return NULL;
 	for (size_t i = 0; i < base->n; i++) {
 		const phd_node *o = phd_node_child(over, base->keys[i]);
@@ -473,12 +494,15 @@ struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
 				return NULL;
 		}
 		n->keys[k] = base->keys[i];
+		n->knodes[k] = o && over->knodes ? over->knodes[phd_key_index(over, base->keys[i])]
+			       : base->knodes ? base->knodes[i] : v;
 		n->kids[k++] = v;
 	}
 	for (size_t i = 0; i < over->n; i++) {
 		if (phd_node_child(base, over->keys[i]))
 			continue;
 		n->keys[k] = over->keys[i];
+		n->knodes[k] = over->knodes ? over->knodes[i] : over->kids[i];
 		n->kids[k++] = over->kids[i];
 	}
 	n->n = k;

@@ -29,7 +29,8 @@ struct phd_buf {
 PHD_HIDDEN int phd_buf_add(struct phd_buf *b, const void *p, size_t n);
 PHD_HIDDEN int phd_buf_puts(struct phd_buf *b, const char *s);
 PHD_HIDDEN int phd_buf_printf(struct phd_buf *b, const char *fmt, ...) PHD_PRINTF(2, 3);
-PHD_HIDDEN int phd_buf_vprintf(struct phd_buf *b, const char *fmt, va_list ap);
+PHD_HIDDEN int phd_buf_vprintf(struct phd_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 /* JSON string literal with quotes. */
 PHD_HIDDEN int phd_buf_json_str(struct phd_buf *b, const char *s);
 PHD_HIDDEN void phd_buf_free(struct phd_buf *b);
@@ -66,6 +67,7 @@ struct phd_node {
 	const char *str;    /* scalar text */
 	size_t n;           /* children */
 	const char **keys;  /* map keys (n), NULL for sequences */
+	struct phd_node **knodes; /* map keys as nodes, for their positions */
 	struct phd_node **kids;
 	const char *file;
 	unsigned line, col;

@@ -30,6 +30,13 @@ int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt)
 	return PHD_SEV_ERROR;
 }
 
+/* Kind/name also covers that object's containers: Kind/name/container. */
+static int covers(const char *pattern, const char *object)
+{
+	size_t n = strlen(pattern);
+	return strncmp(pattern, object, n) == 0 && object[n] == '/';
+}
+
 static const char *exemption(phd_ctx *ctx, const char *rule, const char *object)
 {
 	const phd_node *ex = phd_node_child(ctx->config, "exemptions");
@@ -39,7 +46,7 @@ static const char *exemption(phd_ctx *ctx, const char *rule, const char *object)
 		const char *o = phd_node_str(phd_node_child(e, "object"));
 		if (!r || (strcmp(r, rule) && strcmp(r, "*")))
 			continue;
-		if (o && (!object || fnmatch(o, object, 0) != 0))
+		if (o && (!object || (fnmatch(o, object, 0) != 0 && !covers(o, object))))
 			continue;
 		return phd_node_str(phd_node_child(e, "reason"));
 	}

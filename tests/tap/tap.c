@@ -33,6 +33,7 @@ void tap_skip_all(const char *fmt, ...)
 	exit(0);
 }
 
+static int tap_vresult(int cond, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static int tap_vresult(int cond, const char *fmt, va_list ap)
 {
 	tap_count++;

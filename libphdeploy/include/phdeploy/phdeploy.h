@@ -28,8 +28,10 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define PHD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define PHD_VPRINTF(f) __attribute__((format(printf, f, 0)))
 #else
 #define PHD_PRINTF(f, a)
+#define PHD_VPRINTF(f)
 #endif
 
 #define PHD_VERSION_MAJOR 0
@@ -247,8 +249,12 @@ PHD_EXTERN void phd_ctx_set_event_cb(phd_ctx *ctx, phd_event_fn fn, void *payloa
  * the failing phase's code; phd_ctx_failed_phase() tells which. */
 PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask);
 
-/* Ask a running phd_run to stop (async-signal-safe).  Children get SIGTERM. */
+/* Ask a running phd_run to stop (async-signal-safe).  Running children get
+ * the interruption as SIGINT, then TERM and KILL if they linger. */
 PHD_EXTERN void phd_ctx_interrupt(phd_ctx *ctx);
+/* Whether phd_ctx_interrupt() was called during this run (plugins poll it
+ * in long operations of their own, e.g. network calls). */
+PHD_EXTERN int phd_ctx_interrupted(const phd_ctx *ctx);
 
 /* The release's current state through the helm plugin, as a JSON text
  * (caller frees with free()). */

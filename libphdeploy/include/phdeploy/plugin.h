@@ -74,7 +74,7 @@ PHD_EXTERN int phd_ctx_add_plugin(phd_plugin **out, phd_ctx *ctx, const char *na
 
 /* Messages are redacted before they reach the application's callback. */
 PHD_EXTERN void phd_log(phd_ctx *ctx, int level, const char *fmt, ...) PHD_PRINTF(3, 4);
-PHD_EXTERN void phd_logv(phd_ctx *ctx, int level, const char *fmt, va_list ap);
+PHD_EXTERN void phd_logv(phd_ctx *ctx, int level, const char *fmt, va_list ap) PHD_VPRINTF(3);
 /* Set the context's detailed message; returns code for `return phd_set_error(...)`. */
 PHD_EXTERN int phd_set_error(phd_ctx *ctx, int code, const char *fmt, ...) PHD_PRINTF(3, 4);
 /* Emit an event (phase, message...) to the application; strings redacted. */

@@ -1,0 +1,92 @@
+/* kube plugin: applies the Secrets before the chart (SECRETS phase) and
+ * reads the release's live objects for the validators (VERIFY phase),
+ * both through kubectl.  See phdeploy-kube(7). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube.h"
+
+#define KUBE_DEFAULT_TIMEOUT_MS 60000LL
+
+static int where_err(phd_ctx *ctx, const phd_node *n, const char *fmt, const char *key)
+{
+	return phd_set_error(ctx, PHD_ETYPE, "kube: %s:%u:%u: %s: %s",
+			     phd_node_file(n) ? phd_node_file(n) : "config",
+			     phd_node_line(n), phd_node_column(n), key, fmt);
+}
+
+static int parse_conf(phd_ctx *ctx, const phd_node *config, struct kube_conf *cf)
+{
+	cf->server_side = KUBE_SSA_AUTO;
+	cf->timeout_ms = KUBE_DEFAULT_TIMEOUT_MS;
+	cf->read_nodes = 1;
+	if (!config)
+		return 0;
+	for (size_t i = 0; i < phd_node_len(config); i++) {
+		const char *key = phd_node_key_at(config, i);
+		const phd_node *n = phd_node_at(config, i);
+		int b;
+		if (!key)
+			continue;
+		if (!strcmp(key, "server_side")) {
+			const char *s = phd_node_str(n);
+			if (s && !strcmp(s, "auto"))
+				cf->server_side = KUBE_SSA_AUTO;
+			else if (phd_node_bool(n, &b) == 0)
+				cf->server_side = b ? KUBE_SSA_ON : KUBE_SSA_OFF;
+			else
+				return where_err(ctx, n, "want true, false or auto", key);
+		} else if (!strcmp(key, "timeout")) {
+			if (phd_node_duration_ms(n, &cf->timeout_ms) != 0 || cf->timeout_ms <= 0)
+				return where_err(ctx, n, "want a duration such as 60s", key);
+		} else if (!strcmp(key, "nodes")) {
+			if (phd_node_bool(n, &cf->read_nodes) != 0)
+				return where_err(ctx, n, "want true or false", key);
+		} else if (strcmp(key, "context") && strcmp(key, "version")) {
+			/* context/version belong to the core and other plugins. */
+			phd_log(ctx, PHD_LOG_WARN, "kube: %s:%u:%u: unknown key kube.%s ignored",
+				phd_node_file(n) ? phd_node_file(n) : "config", phd_node_line(n),
+				phd_node_column(n), key);
+		}
+	}
+	return 0;
+}
+
+static int init(phd_plugin *p, const phd_node *config)
+{
+	phd_ctx *ctx = phd_plugin_ctx(p);
+	struct kube_conf *cf = calloc(1, sizeof(*cf)), *cf2;
+	int rc;
+
+	if (!cf)
+		return phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory");
+	rc = parse_conf(ctx, config, cf);
+	if (rc < 0) {
+		free(cf);
+		return rc;
+	}
+	/* Each registration owns its userdata: the verify handler gets a copy. */
+	cf2 = malloc(sizeof(*cf2));
+	if (!cf2) {
+		free(cf);
+		return phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory");
+	}
+	*cf2 = *cf;
+	rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf, free);
+	if (rc < 0) {
+		free(cf2);
+		return rc;
+	}
+	rc = phd_register_phase_handler(p, PHD_PHASE_VERIFY, kube_verify_phase, cf2, free);
+	if (rc < 0)
+		return rc;
+	rc = phd_register_validator(p, "inline-secret", PHD_PHASE_VALIDATE,
+				    kube_inline_secret_validator, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	return phd_register_validator(p, "rollout", PHD_PHASE_VERIFY, kube_rollout_validator,
+				      NULL, NULL);
+}
+
+PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
+	PHD_PLUGIN_DEFINE("kube", "1.0", init, NULL);

@@ -1,0 +1,98 @@
+#!/bin/sh
+# The phdeploy command: help and version, usage errors (exit 2), exit codes
+# per failing phase, JSON events on stdout only, the lock (exit 12, stale
+# lock taken over), the journal, a signal mid-run.
+. "$top_srcdir/tests/tap/tap.sh"
+tap_mktemp
+cd "$TAPTMP" || exit 1
+unset PHDEPLOY_PLUGIN_PATH
+P=$PHDEPLOY
+export PHDEPLOY_STATE_DIR="$TAPTMP/state"
+
+out=$($P --help); ok $? "--help exits 0"
+like "$out" "Usage: phdeploy" "--help prints usage on stdout"
+like "$out" "12 another run holds the lock" "--help lists the exit codes"
+out=$($P --version); ok $? "--version exits 0"
+like "$out" "phdeploy 0.1.0" "--version prints the version"
+like "$out" "plugin ABI 1.0" "--version prints the plugin ABI"
+
+$P 2>/dev/null; is $? 2 "no verb is a usage error (exit 2)"
+$P frobnicate 2>err; is $? 2 "an unknown verb is a usage error"
+like "$(cat err)" "unknown verb 'frobnicate'" "and says which"
+$P --output yaml validate 2>err; is $? 2 "a bad --output is a usage error"
+$P --only nonsense validate 2>err; is $? 2 "an unknown phase in --only is a usage error"
+$P --bogus validate 2>/dev/null; is $? 2 "an unknown option is a usage error"
+
+cat > phdeploy.yaml <<'Y'
+release: posthog
+namespace: posthog
+values: [values.yaml]
+Y
+printf 'cloud: aws\n' > values.yaml
+$P validate 2>err; is $? 0 "validate with a good config exits 0"
+$P -f missing.yaml validate 2>err; is $? 3 "a missing values file fails validate (exit 3)"
+like "$(cat err)" "missing.yaml: values file not found" "and names it"
+printf 'cloud: [aws\n' > broken.yaml
+$P -f broken.yaml validate 2>err; is $? 3 "malformed values fail validate (exit 3)"
+like "$(cat err)" "broken.yaml:2:1:" "with file:line:column"
+$P -c nope.yaml validate 2>err; is $? 3 "a missing explicit config fails (exit 3)"
+$P render 2>err; is $? 6 "render without the helm plugin fails in repo (exit 6)"
+like "$(cat err)" "no loaded plugin handles this phase" "and says no plugin handles it"
+$P preflight 2>err; is $? 5 "preflight without check plugins fails (exit 5)"
+$P --only deploy deploy 2>err; is $? 6 "deploy without the helm plugin fails where the chart is resolved (exit 6)"
+$P plugins >out 2>err; is $? 0 "plugins with none loaded exits 0"
+like "$(cat err)" "no plugins loaded" "and says none are loaded"
+$P status 2>err; is $? 1 "status without the helm plugin is an internal error (exit 1)"
+
+# JSON: stdout carries only JSON objects, one per line, each with "event"
+$P --output json validate >json 2>err; is $? 0 "validate --output json exits 0"
+bad=$(grep -cv '^{"event":' json); is "$bad" 0 "every stdout line is a JSON event"
+like "$(cat json)" '{"event":"phase_end","phase":"validate","status":"ok","ms":' "phase ends carry phase, status, ms"
+$P --output json render >json 2>err
+like "$(cat json)" '"event":"phase_end","phase":"repo","status":"failed"' "a failed phase is an event"
+like "$(cat json)" '"event":"run_end","phase":"repo","status":"failed"' "the run end is an event naming the failed phase"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' json; ok $? "every line parses as JSON"
+
+# the journal: one record per run, no secrets (none here), the outcome
+n=$(wc -l < state/journal.jsonl)
+$P validate 2>/dev/null
+m=$(wc -l < state/journal.jsonl)
+is "$m" "$((n + 1))" "each run appends one journal record"
+like "$(tail -n 1 state/journal.jsonl)" '"outcome":"ok","exit":0' "the record holds the outcome"
+
+# the lock: a second run for the same release waits for nobody: exit 12
+cat > slow.yaml <<'Y'
+release: posthog
+namespace: posthog
+hooks:
+  secrets:
+    pre:
+      - run: [sh, -c, 'touch started; exec sleep 30']
+Y
+$P -c slow.yaml secrets 2>slow.err &
+holder=$!
+i=0; while [ ! -e started ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+ok "$([ -e started ]; echo $?)" "the first run is inside its secrets phase"
+$P -c slow.yaml secrets 2>err; is $? 12 "a second run for the same release exits 12"
+like "$(cat err)" "pid $holder" "and names the holder's pid"
+like "$(cat err)" "started 20" "and its start time"
+printf 'release: posthog\nnamespace: posthog\n' > quick.yaml
+$P -c quick.yaml --dry-run secrets 2>/dev/null; r=$?
+is "$r" 0 "a dry run of the same release takes no lock and is not blocked"
+kill -9 $holder; wait $holder 2>/dev/null
+rm -f started
+cat > quick.yaml <<'Y'
+release: posthog
+namespace: posthog
+Y
+$P -v -c quick.yaml secrets 2>err; is $? 0 "a lock left by a killed run is taken over"
+like "$(cat err)" "taking over a stale lock" "and the takeover is said"
+
+# a signal mid-run: the hook child gets it, the run stops and is recorded
+$P -c slow.yaml secrets 2>err &
+pid=$!
+i=0; while [ ! -e started ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+kill -TERM $pid; wait $pid; r=$?
+is "$r" 4 "SIGTERM mid-phase stops the run in that phase (exit 4)"
+like "$(tail -n 1 state/journal.jsonl)" '"outcome":"interrupted"' "the journal records the interruption"
+done_testing

@@ -1,0 +1,121 @@
+/* The plugin loader against real shared objects: a good plugin, an ABI
+ * major mismatch, a newer minor, a missing descriptor, a failing init and
+ * a mangled descriptor — each refused with the file and versions named. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <phdeploy/plugin.h>
+
+#include "../tap/tap.h"
+
+static const char *dir;
+
+static int load_with(const char *plugin, phd_ctx **out, const char *extra)
+{
+	char yaml[1024], *cfg;
+	struct phd_options o = PHD_OPTIONS_INIT;
+	snprintf(yaml, sizeof yaml, "plugins:\n  load: [%s/%s.so]\n%s", dir, plugin,
+		 extra ? extra : "");
+	cfg = tap_write_file("phdeploy.yaml", yaml, strlen(yaml));
+	o.config_path = cfg;
+	o.flags = PHD_OPT_NO_JOURNAL;
+	phd_ctx_new(out, &o);
+	free(cfg);
+	return phd_ctx_load(*out);
+}
+
+int main(void)
+{
+	phd_ctx *ctx;
+	int rc;
+	const struct phd_plugin_info *pi;
+
+	dir = getenv("PHD_TEST_PLUGINS");
+	if (!dir)
+		tap_skip_all("PHD_TEST_PLUGINS is not set (run through make check)");
+	unsetenv("PHDEPLOY_PLUGIN_PATH"); /* only the test plugins */
+
+	rc = load_with("good", &ctx, "plugins:\n  config:\n    good: {check: ok}\n");
+	/* the YAML above has two 'plugins' keys: a duplicate must be refused */
+	tap_is_int(rc, PHD_ESYNTAX, "a duplicate top-level key is a syntax error");
+	tap_like(phd_ctx_errmsg(ctx), "duplicate key 'plugins'", "the message names the key");
+	phd_ctx_free(ctx);
+
+	rc = load_with("good", &ctx, NULL);
+	tap_is_int(rc, 0, "a good plugin loads");
+	tap_is_int((long long)phd_ctx_plugin_count(ctx), 1, "exactly one plugin is loaded");
+	pi = phd_ctx_plugin(ctx, 0);
+	tap_is_str(pi ? pi->name : NULL, "good", "its descriptor name is reported");
+	tap_is_str(pi ? pi->version : NULL, "1.2.3", "its version is reported");
+	tap_ok(pi && pi->abi_major == PHD_PLUGIN_ABI_MAJOR && pi->abi_minor == PHD_PLUGIN_ABI_MINOR,
+	       "its ABI version is reported");
+	tap_like(pi ? pi->provides : NULL, "check:good", "what it provides lists its check");
+	tap_like(pi ? pi->provides : NULL, "secret:good", "... and its secret provider");
+	tap_like(pi ? pi->provides : NULL, "validator:good", "... and its validator");
+	phd_ctx_free(ctx);
+
+	rc = load_with("abi-major", &ctx, NULL);
+	tap_is_int(rc, PHD_EABI, "a plugin built for another ABI major is refused");
+	tap_like(phd_ctx_errmsg(ctx), "abi-major.so", "the message names the file");
+	tap_like(phd_ctx_errmsg(ctx), "ABI 2.0", "the message gives the plugin's ABI");
+	tap_like(phd_ctx_errmsg(ctx), "ABI 1.0", "the message gives the host's ABI");
+	tap_is_int(phd_exit_code(ctx, rc), 1, "a broken plugin is an internal error (exit 1)");
+	phd_ctx_free(ctx);
+
+	rc = load_with("abi-newer", &ctx, NULL);
+	tap_is_int(rc, PHD_EABI, "a plugin needing a newer ABI minor is refused");
+	tap_like(phd_ctx_errmsg(ctx), "needs ABI 1.1", "the message names the minor it needs");
+	tap_like(phd_ctx_errmsg(ctx), "abi-newer.so", "the message names the file");
+	phd_ctx_free(ctx);
+
+	rc = load_with("nosym", &ctx, NULL);
+	tap_is_int(rc, PHD_EABI, "a shared object without a descriptor is refused");
+	tap_like(phd_ctx_errmsg(ctx), "exports no 'phd_plugin_desc'", "the message says why");
+	phd_ctx_free(ctx);
+
+	rc = load_with("initfail", &ctx, NULL);
+	tap_is_int(rc, PHD_EPLUGIN, "a plugin whose init fails is refused");
+	tap_like(phd_ctx_errmsg(ctx), "plugin 'initfail'", "the message names the plugin");
+	tap_like(phd_ctx_errmsg(ctx), "the site database is down",
+		 "the message keeps the plugin's own reason");
+	tap_is_int((long long)phd_ctx_plugin_count(ctx), 0, "nothing of it stays loaded");
+	phd_ctx_free(ctx);
+
+	rc = load_with("mangled", &ctx, NULL);
+	tap_is_int(rc, PHD_EABI, "a mangled descriptor is refused");
+	tap_like(phd_ctx_errmsg(ctx), "mangled plugin descriptor", "the message says so");
+	phd_ctx_free(ctx);
+
+	rc = load_with("does-not-exist", &ctx, NULL);
+	tap_is_int(rc, PHD_EPLUGIN, "a missing plugin file is refused");
+	tap_like(phd_ctx_errmsg(ctx), "does-not-exist.so", "the message names the path");
+	phd_ctx_free(ctx);
+
+	{
+		/* loading by name through PHDEPLOY_PLUGIN_PATH autoloads every .so there,
+		 * so a broken one in the path is a loud error, not a silent skip */
+		struct phd_options o = PHD_OPTIONS_INIT;
+		o.flags = PHD_OPT_NO_CONFIG | PHD_OPT_NO_JOURNAL;
+		o.plugin_path = dir;
+		phd_ctx_new(&ctx, &o);
+		rc = phd_ctx_load(ctx);
+		tap_ok(rc == PHD_EABI || rc == PHD_EPLUGIN,
+		       "a search directory holding a broken plugin fails the load");
+		phd_ctx_free(ctx);
+	}
+	{
+		phd_plugin *p = NULL;
+		struct phd_options o = PHD_OPTIONS_INIT;
+		o.flags = PHD_OPT_NO_CONFIG | PHD_OPT_NO_JOURNAL;
+		phd_ctx_new(&ctx, &o);
+		tap_is_int(phd_ctx_add_plugin(&p, ctx, "Not Valid", "1"), PHD_EINVAL,
+			   "an in-process plugin needs a valid name");
+		tap_is_int(phd_ctx_add_plugin(&p, ctx, "site", "1"), 0,
+			   "an application can add an in-process plugin");
+		tap_is_int(phd_ctx_add_plugin(&p, ctx, "site", "1"), PHD_EINVAL,
+			   "two plugins cannot share a name");
+		phd_ctx_free(ctx);
+	}
+	return tap_done();
+}

@@ -1,0 +1,340 @@
+/* The phase pipeline: order, subsets, read-only dependencies, hooks (pre
+ * failure aborts, warn goes on, fail hooks run), rollback policy, checks in
+ * children (parallel, deadline, crash), validators with rules: and
+ * exemptions, results through the API. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <phdeploy/plugin.h>
+
+#include "../tap/tap.h"
+
+struct rec {
+	char order[512];
+	int fail_phase;       /* handler of this phase fails */
+	int pre_fail_phase;   /* a plugin pre hook of this phase fails */
+	int dry_seen;
+};
+
+static int handler(phd_ctx *ctx, int phase, void *ud)
+{
+	struct rec *r = ud;
+	strcat(r->order, phd_phase_name(phase));
+	strcat(r->order, " ");
+	if (phd_ctx_dry_run(ctx))
+		r->dry_seen = 1;
+	if (phase == PHD_PHASE_RENDER) {
+		static const char m[] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+					"---\nkind: List\nitems:\n- {kind: Pod, metadata: {name: p1}}\n"
+					"- {kind: Pod, metadata: {name: p2}}\n";
+		phd_set_documents(ctx, phase, m, sizeof m - 1, "test render");
+	}
+	if (phase == r->fail_phase)
+		return phd_set_error(ctx, PHD_EFAILED, "%s handler failed on purpose",
+				     phd_phase_name(phase));
+	return 0;
+}
+
+static int hook(phd_ctx *ctx, int phase, int when, int outcome, void *ud)
+{
+	struct rec *r = ud;
+	char buf[64];
+	(void)ctx;
+	snprintf(buf, sizeof buf, "%s.%s(%d) ", phd_phase_name(phase),
+		 when == PHD_HOOK_PRE ? "pre" : when == PHD_HOOK_POST ? "post" : "fail",
+		 outcome != 0);
+	strcat(r->order, buf);
+	if (when == PHD_HOOK_PRE && phase == r->pre_fail_phase)
+		return PHD_EFAILED;
+	return 0;
+}
+
+static size_t docs_seen;
+static int count_docs(phd_validation *v, void *ud)
+{
+	(void)ud;
+	docs_seen = phd_validation_doc_count(v);
+	for (size_t i = 0; i < docs_seen; i++)
+		if (!phd_node_get(phd_validation_doc(v, i), "kind"))
+			return PHD_EINTERNAL;
+	return 0;
+}
+
+static phd_ctx *make(const char *yaml, struct rec *r, unsigned flags, int with_plugin_dir)
+{
+	struct phd_options o = PHD_OPTIONS_INIT;
+	phd_ctx *ctx;
+	phd_plugin *p;
+	char *cfg = tap_write_file("phdeploy.yaml", yaml, strlen(yaml));
+	o.config_path = cfg;
+	o.flags = flags | PHD_OPT_NO_JOURNAL;
+	if (with_plugin_dir)
+		o.plugin_path = getenv("PHD_TEST_PLUGINS");
+	phd_ctx_new(&ctx, &o);
+	free(cfg);
+	if (r && phd_ctx_add_plugin(&p, ctx, "rec", "1") == 0) {
+		for (int ph = PHD_PHASE_SECRETS; ph < PHD_PHASE_COUNT; ph++) {
+			if (ph != PHD_PHASE_PREFLIGHT)
+				phd_register_phase_handler(p, ph, handler, r, NULL);
+		}
+		for (int ph = 0; ph < PHD_PHASE_COUNT; ph++)
+			for (int w = PHD_HOOK_PRE; w <= PHD_HOOK_FAIL; w++)
+				phd_register_hook(p, ph, w, hook, r, NULL);
+		phd_register_validator(p, "count", PHD_PHASE_RENDER, count_docs, NULL, NULL);
+	}
+	return ctx;
+}
+
+static const char *base = "release: posthog\nnamespace: posthog\n";
+
+int main(void)
+{
+	struct rec r;
+	phd_ctx *ctx;
+	int rc;
+	char yaml[2048];
+	unsigned all_but_rb = PHD_PHASES_ALL & ~PHD_PHASE_BIT(PHD_PHASE_ROLLBACK) &
+			      ~PHD_PHASE_BIT(PHD_PHASE_PREFLIGHT);
+
+	/* in-process and test plugins only: bundled rules would judge these configs */
+	unsetenv("PHDEPLOY_PLUGIN_PATH");
+
+	/* order */
+	memset(&r, 0, sizeof r);
+	r.fail_phase = -1;
+	r.pre_fail_phase = -1;
+	ctx = make(base, &r, 0, 0);
+	rc = phd_run(ctx, all_but_rb);
+	tap_is_int(rc, 0, "a full run without preflight succeeds");
+	tap_like(r.order, "secrets.pre(0) secrets secrets.post(0) repo.pre(0) repo repo.post(0) "
+		 "render.pre(0) render render.post(0) deploy.pre(0) deploy deploy.post(0) "
+		 "verify.pre(0) verify verify.post(0)", "phases and hooks run in pipeline order");
+	tap_like(r.order, "validate.pre(0) validate.post(0) secrets", "validate runs first");
+	tap_unlike(r.order, "rollback", "rollback does not run after a success");
+	tap_is_int(phd_ctx_phase_status(ctx, PHD_PHASE_DEPLOY), PHD_STATUS_OK,
+		   "the deploy phase reports ok");
+	tap_is_int(phd_ctx_phase_status(ctx, PHD_PHASE_PREFLIGHT), PHD_STATUS_NOTRUN,
+		   "a phase left out reports notrun");
+	tap_is_int((long long)docs_seen, 3, "render validators see documents, empty ones "
+		   "dropped and a List flattened");
+	phd_ctx_free(ctx);
+
+	/* subset with read-only dependency: render needs repo, hooks only for asked phases */
+	memset(&r, 0, sizeof r);
+	r.fail_phase = r.pre_fail_phase = -1;
+	ctx = make(base, &r, 0, 0);
+	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_RENDER));
+	tap_is_int(rc, 0, "render alone runs");
+	tap_like(r.order, "repo render.pre(0) render", "render reads the repo phase first");
+	tap_unlike(r.order, "repo.pre", "a dependency phase runs without its hooks");
+	tap_unlike(r.order, "secrets", "render does not touch secrets");
+	tap_unlike(r.order, "deploy", "render does not deploy");
+	phd_ctx_free(ctx);
+
+	/* a failing pre hook aborts */
+	memset(&r, 0, sizeof r);
+	r.fail_phase = -1;
+	r.pre_fail_phase = PHD_PHASE_DEPLOY;
+	ctx = make(base, &r, 0, 0);
+	rc = phd_run(ctx, all_but_rb);
+	tap_is_int(rc, PHD_EFAILED, "a failing pre hook fails the run");
+	tap_is_int(phd_ctx_failed_phase(ctx), PHD_PHASE_DEPLOY, "the failed phase is deploy");
+	tap_like(r.order, "deploy.pre(0) deploy.fail(1)", "the fail hooks run after it");
+	tap_unlike(r.order, "deploy deploy", "the deploy body never runs");
+	tap_unlike(r.order, "verify", "later phases never run");
+	tap_is_int(phd_exit_code(ctx, rc), 8, "exit code 8 for a failed deploy phase");
+	phd_ctx_free(ctx);
+
+	/* a failing config hook with on_failure: warn goes on; abort stops */
+	snprintf(yaml, sizeof yaml, "%shooks:\n  repo:\n    pre:\n      - {run: [false], on_failure: warn}\n", base);
+	memset(&r, 0, sizeof r);
+	r.fail_phase = r.pre_fail_phase = -1;
+	ctx = make(yaml, &r, 0, 0);
+	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_REPO));
+	tap_is_int(rc, 0, "a failing hook marked on_failure: warn does not stop the run");
+	phd_ctx_free(ctx);
+	snprintf(yaml, sizeof yaml, "%shooks:\n  repo:\n    pre:\n      - {run: [false]}\n", base);
+	memset(&r, 0, sizeof r);
+	r.fail_phase = r.pre_fail_phase = -1;
+	ctx = make(yaml, &r, 0, 0);
+	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_REPO));
+	tap_is_int(rc, PHD_EFAILED, "a failing config pre hook stops the run");
+	tap_like(phd_ctx_errmsg(ctx), "phdeploy.yaml:6:9:", "the message points at the hook");
+	tap_unlike(r.order, "repo repo", "the phase body did not run");
+	tap_is_int(phd_exit_code(ctx, rc), 6, "exit code of the repo phase");
+	phd_ctx_free(ctx);
+
+	/* hook environment: phase, release, outcome; never a secret */
+	{
+		char *out = tap_write_file("hook.out", "", 0);
+		snprintf(yaml, sizeof yaml,
+			 "%shooks:\n  deploy:\n    fail:\n      - run: [sh, -c, 'env | grep ^PHD_ | sort > %s']\n",
+			 base, out);
+		memset(&r, 0, sizeof r);
+		r.pre_fail_phase = -1;
+		r.fail_phase = PHD_PHASE_DEPLOY;
+		ctx = make(yaml, &r, 0, 0);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_DEPLOY));
+		tap_is_int(rc, PHD_EFAILED, "a failing deploy handler fails the run");
+		{
+			char *env = tap_slurp(out, NULL);
+			tap_like(env, "PHD_PHASE=deploy", "the fail hook sees PHD_PHASE");
+			tap_like(env, "PHD_OUTCOME=failed", "the fail hook sees PHD_OUTCOME=failed");
+			tap_like(env, "PHD_RELEASE=posthog", "the fail hook sees PHD_RELEASE");
+			tap_like(env, "PHD_NAMESPACE=posthog", "the fail hook sees PHD_NAMESPACE");
+			tap_like(env, "PHD_HOOK=fail", "the fail hook sees PHD_HOOK");
+			free(env);
+		}
+		tap_like(phd_ctx_errmsg(ctx), "deploy handler failed on purpose",
+			 "the phase's own error survives its fail hooks");
+		phd_ctx_free(ctx);
+		free(out);
+	}
+
+	/* rollback policy */
+	snprintf(yaml, sizeof yaml, "%srollback: {on_failure: true}\n", base);
+	memset(&r, 0, sizeof r);
+	r.pre_fail_phase = -1;
+	r.fail_phase = PHD_PHASE_VERIFY;
+	ctx = make(yaml, &r, 0, 0);
+	rc = phd_run(ctx, all_but_rb);
+	tap_is_int(rc, PHD_EROLLEDBACK, "a failed verify with rollback.on_failure rolls back");
+	tap_like(r.order, "verify.fail(1) rollback.pre(0) rollback", "rollback runs after the fail hooks");
+	tap_is_int(phd_exit_code(ctx, rc), 11, "exit code 11 after a rollback");
+	tap_like(phd_ctx_errmsg(ctx), "migrations are not undone", "the caveat is stated");
+	phd_ctx_free(ctx);
+
+	memset(&r, 0, sizeof r);
+	r.pre_fail_phase = -1;
+	r.fail_phase = PHD_PHASE_DEPLOY;
+	ctx = make(base, &r, 0, 0);
+	rc = phd_run(ctx, all_but_rb);
+	tap_unlike(r.order, "rollback", "without the policy there is no rollback");
+	tap_is_int(phd_exit_code(ctx, rc), 8, "and the exit code is 8");
+	phd_ctx_free(ctx);
+
+	/* dry run / plan */
+	memset(&r, 0, sizeof r);
+	r.fail_phase = r.pre_fail_phase = -1;
+	ctx = make(base, &r, PHD_OPT_PLAN, 0);
+	rc = phd_run(ctx, all_but_rb);
+	tap_ok(rc == 0 && r.dry_seen, "handlers see phd_ctx_dry_run() in a plan");
+	phd_ctx_free(ctx);
+
+	/* no handler: a clear failure, never a pretend success */
+	ctx = make(base, NULL, 0, 0);
+	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_DEPLOY));
+	tap_is_int(rc, PHD_ENOPROVIDER, "a phase with no plugin fails");
+	tap_like(phd_ctx_errmsg(ctx), "no loaded plugin handles this phase", "and says why");
+	phd_ctx_free(ctx);
+
+	/* checks in children: ok, ignore, fail, crash, hang (deadline) */
+	if (!getenv("PHD_TEST_PLUGINS")) {
+		tap_skip(12, "PHD_TEST_PLUGINS not set");
+	} else {
+		static const char *const modes[] = { "ok", "ignore", "fail", "crash", "hang" };
+		static const int want[] = { PHD_STATUS_OK, PHD_STATUS_SKIPPED, PHD_STATUS_FAILED,
+					    PHD_STATUS_FAILED, PHD_STATUS_FAILED };
+		static const char *const msg[] = { "reachable", "nothing to check", "said no",
+						   "crashed", "deadline" };
+		unsetenv("PHDEPLOY_PLUGIN_PATH");
+		for (int i = 0; i < 5; i++) {
+			const struct phd_check_result *c;
+			snprintf(yaml, sizeof yaml,
+				 "%splugins:\n  load: [%s/good.so]\n  config: {good: {check: %s}}\n"
+				 "checks:\n  good: {timeout: 300ms}\n", base, getenv("PHD_TEST_PLUGINS"),
+				 modes[i]);
+			ctx = make(yaml, NULL, 0, 0);
+			rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_PREFLIGHT));
+			c = phd_ctx_check(ctx, 0);
+			tap_ok(c && c->status == want[i], "a check that is '%s' reports %s", modes[i],
+			       phd_status_name(want[i]));
+			tap_like(c ? c->message : NULL, msg[i], "... with a message that says so");
+			if (i == 4)
+				tap_ok(c && c->ms >= 300 && c->ms < 3000,
+				       "a hanging check costs its deadline, not more (%lld ms)",
+				       c ? c->ms : -1);
+			if (i == 3)
+				tap_is_int(phd_exit_code(ctx, rc), 5,
+					   "a crashed required check fails preflight (exit 5)");
+			phd_ctx_free(ctx);
+		}
+	}
+
+	/* validators: rules: severity, exemptions, finding positions */
+	{
+		char *vals = tap_write_file("values.yaml", "cloud: aws\ntestfinding: true\n", 29);
+		const struct phd_finding *f;
+		snprintf(yaml, sizeof yaml, "%svalues: [%s]\nplugins:\n  load: [%s/good.so]\n", base,
+			 vals, getenv("PHD_TEST_PLUGINS"));
+		ctx = make(yaml, NULL, 0, 0);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		f = phd_ctx_finding(ctx, 0);
+		tap_is_int(rc, PHD_EFAILED, "an error finding fails validate");
+		tap_is_int(phd_exit_code(ctx, rc), 3, "exit code 3");
+		tap_ok(f && f->line == 2 && f->column == 14 && f->file && strstr(f->file, "values.yaml"),
+		       "the finding points at values.yaml:2:14");
+		tap_is_str(f ? f->values_key : NULL, "testfinding", "the finding names the values key");
+		phd_ctx_free(ctx);
+
+		snprintf(yaml, sizeof yaml, "%svalues: [%s]\nplugins:\n  load: [%s/good.so]\n"
+			 "rules: {test-rule: warn}\n", base, vals, getenv("PHD_TEST_PLUGINS"));
+		ctx = make(yaml, NULL, 0, 0);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		f = phd_ctx_finding(ctx, 0);
+		tap_ok(rc == 0 && f && f->severity == PHD_SEV_WARN,
+		       "rules: lowers a rule to warn and the phase passes");
+		phd_ctx_free(ctx);
+
+		snprintf(yaml, sizeof yaml, "%svalues: [%s]\nplugins:\n  load: [%s/good.so]\n"
+			 "exemptions:\n  - {rule: test-rule, object: 'Values/*', reason: known and accepted}\n",
+			 base, vals, getenv("PHD_TEST_PLUGINS"));
+		ctx = make(yaml, NULL, 0, 0);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		f = phd_ctx_finding(ctx, 0);
+		tap_ok(rc == 0 && f && f->severity == PHD_SEV_INFO,
+		       "an exemption turns the finding into info");
+		tap_like(f ? f->message : NULL, "known and accepted", "and records the reason");
+		phd_ctx_free(ctx);
+
+		snprintf(yaml, sizeof yaml, "%svalues: [%s]\nplugins:\n  load: [%s/good.so]\n"
+			 "rules: {test-rule: off}\n", base, vals, getenv("PHD_TEST_PLUGINS"));
+		ctx = make(yaml, NULL, 0, 0);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		tap_ok(rc == 0 && phd_ctx_finding_count(ctx) == 0, "rules: off silences a rule");
+		phd_ctx_free(ctx);
+		free(vals);
+	}
+
+	/* secrets: providers, redaction of everything that leaves */
+	{
+		const unsigned char *v;
+		size_t len;
+		snprintf(yaml, sizeof yaml, "%splugins:\n  load: [%s/good.so]\nsecrets:\n"
+			 "  - {provider: good, value: s3cr3t-Pa55word}\n", base,
+			 getenv("PHD_TEST_PLUGINS"));
+		ctx = make(yaml, NULL, 0, 0);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_PREFLIGHT) |
+			     PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		tap_ok(phd_secret_get(ctx, "good-secret", "password", &v, &len) == 0 && len == 15 &&
+		       !memcmp(v, "s3cr3t-Pa55word", 15), "preflight reads secrets through providers");
+		tap_ok(phd_ctx_phase_status(ctx, PHD_PHASE_SECRETS) == PHD_STATUS_OK,
+		       "the secrets phase ran read-only (no apply handler needed)");
+		{
+			char *red = phd_redact(ctx, "pw=s3cr3t-Pa55word b64=czNjcjN0LVBhNTV3b3Jk");
+			tap_is_str(red, "pw=**** b64=****", "the redactor masks the value and its base64");
+			free(red);
+		}
+		phd_ctx_free(ctx);
+
+		snprintf(yaml, sizeof yaml, "%ssecrets:\n  - {provider: nope}\n", base);
+		ctx = make(yaml, NULL, 0, 0);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_SECRETS));
+		tap_is_int(phd_exit_code(ctx, rc), 4, "an unknown secret provider fails secrets (exit 4)");
+		tap_like(phd_ctx_errmsg(ctx), "phdeploy.yaml:4:5: no plugin provides secret provider 'nope'",
+			 "the message points at the entry");
+		phd_ctx_free(ctx);
+	}
+	return tap_done();
+}

@@ -1,0 +1,105 @@
+/* Test plugins for the loader, built in several variants from one source:
+ * good, abi-major, abi-newer, nosym, initfail, mangled. */
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <phdeploy/plugin.h>
+
+#if defined(VARIANT_GOOD)
+
+struct mode {
+	char check[16];
+};
+
+static void mode_free(void *p)
+{
+	free(p);
+}
+
+static int check(phd_check *chk, void *ud)
+{
+	const struct mode *m = ud;
+	if (!strcmp(m->check, "hang")) {
+		for (;;)
+			pause();
+	}
+	if (!strcmp(m->check, "crash"))
+		raise(SIGSEGV);
+	if (!strcmp(m->check, "ignore")) {
+		phd_check_summary(chk, "nothing to check here");
+		return PHD_EIGNORE;
+	}
+	if (!strcmp(m->check, "fail")) {
+		phd_check_note(chk, PHD_SEV_ERROR, "the service said no");
+		return PHD_EFAILED;
+	}
+	phd_check_note(chk, PHD_SEV_INFO, "answered in time");
+	phd_check_summary(chk, "reachable, %lld ms left", phd_check_remaining_ms(chk) > 0 ? 1LL : 0LL);
+	return 0;
+}
+
+static int validator(phd_validation *v, void *ud)
+{
+	const phd_node *n = phd_node_get(phd_ctx_values(phd_validation_ctx(v)), "testfinding");
+	(void)ud;
+	if (phd_node_str(n) && !strcmp(phd_node_str(n), "true"))
+		phd_validation_report(v, "test-rule", PHD_SEV_ERROR, "Values/testfinding", n,
+				      "testfinding", "testfinding is set");
+	return 0;
+}
+
+static int provider(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink, void *ud)
+{
+	const char *v = phd_node_str(phd_node_get(entry, "value"));
+	(void)ctx; (void)ud;
+	return phd_secret_add(sink, "good-secret", "password", v, strlen(v), entry);
+}
+
+static int init(phd_plugin *p, const phd_node *config)
+{
+	struct mode *m = calloc(1, sizeof *m);
+	const char *c = phd_node_str(phd_node_get(config, "check"));
+	if (!m)
+		return PHD_ENOMEM;
+	strncpy(m->check, c ? c : "ok", sizeof m->check - 1);
+	if (phd_register_check(p, "good", check, m, mode_free) ||
+	    phd_register_validator(p, "good", PHD_PHASE_VALIDATE, validator, NULL, NULL) ||
+	    phd_register_secret_provider(p, "good", provider, NULL, NULL))
+		return PHD_EPLUGIN;
+	return 0;
+}
+PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
+	PHD_PLUGIN_DEFINE("good", "1.2.3", init, NULL);
+
+#elif defined(VARIANT_ABI_MAJOR)
+static int init(phd_plugin *p, const phd_node *c) { (void)p; (void)c; return 0; }
+PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc = {
+	PHD_PLUGIN_ABI_MAJOR + 1, 0, sizeof(struct phd_plugin_desc), "abi-major", "1", init, NULL, { 0 }
+};
+
+#elif defined(VARIANT_ABI_NEWER)
+static int init(phd_plugin *p, const phd_node *c) { (void)p; (void)c; return 0; }
+PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc = {
+	PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR + 1, sizeof(struct phd_plugin_desc),
+	"abi-newer", "1", init, NULL, { 0 }
+};
+
+#elif defined(VARIANT_NOSYM)
+PHD_PLUGIN_EXPORT int phd_not_a_descriptor = 1;
+
+#elif defined(VARIANT_INITFAIL)
+static int init(phd_plugin *p, const phd_node *c)
+{
+	(void)c;
+	return phd_set_error(phd_plugin_ctx(p), PHD_EPLUGIN, "initfail: the site database is down");
+}
+PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
+	PHD_PLUGIN_DEFINE("initfail", "1", init, NULL);
+
+#elif defined(VARIANT_MANGLED)
+PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc = {
+	PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR, 12, "Bad Name!", NULL, NULL, NULL, { 0 }
+};
+#endif
