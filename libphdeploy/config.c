@@ -272,7 +272,7 @@ static int check_sections(phd_ctx *ctx, const phd_node *cfg)
 		for (size_t i = 0; i < n->n; i++) {
 			const phd_node *ph = n->kids[i];
 			if (phd_phase_from_name(n->keys[i]) < 0)
-				return bad(ctx, PHD_EINVAL, ph,
+				return bad(ctx, PHD_EINVAL, n->knodes ? n->knodes[i] : ph,
 					   "hooks: unknown phase '%s' (validate, secrets, preflight, "
 					   "repo, render, deploy, verify, rollback)", n->keys[i]);
 			if ((rc = check_kind(ctx, "hooks.<phase>", ph, K_MAP)) != 0 ||

@@ -116,7 +116,7 @@ void input_expect_all_refused(const struct input_bad *cases, size_t n, int as_co
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct input_bad *b = &cases[i];
-		char name[32], what[160];
+		char name[48], what[160];
 		char *path;
 		const char *files[1];
 		struct input_run r;
