@@ -253,14 +253,15 @@ static size_t count_lines(const char *s)
 	return n;
 }
 
-/* A failed load is recorded once, leaves no lock holder, runs nothing. */
+/* A failed load is recorded once in $PHDEPLOY_STATE_DIR, leaves no lock
+ * holder, runs nothing. */
 static void expect_failed_load_recorded(const char *what, const char *cfg,
 					const char *const *values, size_t nvalues,
 					const char *where)
 {
 	struct phd_options o = PHD_OPTIONS_INIT;
 	char state[512], journal[600], lock[700];
-	char *text;
+	char *text, *saved = strdup(getenv("PHDEPLOY_STATE_DIR"));
 	struct stat st;
 	phd_ctx *ctx = NULL;
 	int rc;
@@ -268,10 +269,11 @@ static void expect_failed_load_recorded(const char *what, const char *cfg,
 	snprintf(state, sizeof state, "%s/state-%s", tap_tmpdir(), what);
 	snprintf(journal, sizeof journal, "%s/journal.jsonl", state);
 	snprintf(lock, sizeof lock, "%s/locks/posthog.posthog.lock", state);
+
 	o.config_path = cfg;
 	o.values = values;
 	o.nvalues = nvalues;
-	o.state_dir = state;
+	setenv("PHDEPLOY_STATE_DIR", state, 1);
 	phd_ctx_new(&ctx, &o);
 	/* a deploy would take the lock; the bad input must stop it first */
 	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_DEPLOY));
@@ -293,6 +295,8 @@ static void expect_failed_load_recorded(const char *what, const char *cfg,
 	       what);
 	free(text);
 	phd_ctx_free(ctx);
+	setenv("PHDEPLOY_STATE_DIR", saved, 1);
+	free(saved);
 }
 
 static void test_failed_load_leaves_nothing(void)
