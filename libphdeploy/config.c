@@ -272,7 +272,7 @@ static int check_sections(phd_ctx *ctx, const phd_node *cfg)
 		for (size_t i = 0; i < n->n; i++) {
 			const phd_node *ph = n->kids[i];
 			if (phd_phase_from_name(n->keys[i]) < 0)
-				return bad(ctx, PHD_EINVAL, ph,
+				return bad(ctx, PHD_EINVAL, n->knodes ? n->knodes[i] : ph,
 					   "hooks: unknown phase '%s' (validate, secrets, preflight, "
 					   "repo, render, deploy, verify, rollback)", n->keys[i]);
 			if ((rc = check_kind(ctx, "hooks.<phase>", ph, K_MAP)) != 0 ||
@@ -438,7 +438,8 @@ int phd_config_load(phd_ctx *ctx)
 	if (ctx->opt.release && !phd_is_dns1123(ctx->release, 53))
 		return phd_set_error(ctx, PHD_EINVAL, "release '%s' is not a valid release name",
 				     ctx->release);
-	if (ctx->opt.namespace_ && !phd_is_dns1123(ctx->namespace_, 63))
+	if (ctx->opt.namespace_ &&
+	    (!phd_is_dns1123(ctx->namespace_, 63) || strchr(ctx->namespace_, '.')))
 		return phd_set_error(ctx, PHD_EINVAL, "namespace '%s' is not a valid namespace",
 				     ctx->namespace_);
 

@@ -616,7 +616,7 @@ PHD_EXTERN int phd_node_duration_ms(const phd_node *node, long long *out_ms)
 		char *end;
 		double v = strtod(s, &end);
 		long long mult;
-		if (end == s || v < 0)
+		if (end == s || !(v >= 0)) /* also NaN */
 			return PHD_ETYPE;
 		s = end;
 		if (!strncmp(s, "ms", 2)) {
