@@ -316,17 +316,24 @@ static int set_str(char **dst, const char *opt, const char *cfg, const char *env
 	return v && !*dst ? PHD_ENOMEM : 0;
 }
 
-static int load_values(phd_ctx *ctx, const char *path)
+/* from: the config's list entry that named the file (NULL for -f). */
+static int load_values(phd_ctx *ctx, const char *path, const phd_node *from)
 {
 	struct phd_docset *ds;
 	char *buf, *err = NULL;
 	size_t len;
 	int rc = phd_read_file(path, PHD_MAX_CONFIG_BYTES, &buf, &len);
 
+	if (rc == PHD_ENOTFOUND && from)
+		return bad(ctx, rc, from, "values file %s not found", path);
 	if (rc == PHD_ENOTFOUND)
 		return phd_set_error(ctx, rc, "%s: values file not found", path);
 	if (rc == PHD_ETOOBIG)
 		return phd_set_error(ctx, rc, "%s:1:1: values file larger than 16 MiB", path);
+	if (rc && from) {
+		const char *why = strerror(errno);
+		return bad(ctx, rc, from, "cannot read values file %s: %s", path, why);
+	}
 	if (rc)
 		return phd_set_error(ctx, rc, "%s: cannot read values file: %s", path,
 				     strerror(errno));
@@ -464,9 +471,13 @@ int phd_config_load(phd_ctx *ctx)
 				return PHD_ENOMEM;
 		}
 	}
-	for (size_t i = 0; i < ctx->nvalues; i++)
-		if ((rc = load_values(ctx, ctx->values_files[i])) != 0)
+	for (size_t i = 0; i < ctx->nvalues; i++) {
+		const phd_node *from = NULL;
+		if (!ctx->opt.nvalues && vals)
+			from = vals->type == PHD_NODE_SCALAR ? vals : vals->kids[i];
+		if ((rc = load_values(ctx, ctx->values_files[i], from)) != 0)
 			return rc;
+	}
 	if (!ctx->values)
 		ctx->values = ctx->empty_map;
 	return 0;
