@@ -219,6 +219,7 @@ struct phd_ctx {
 
 	int status[PHD_PHASE_COUNT];
 	long long ms[PHD_PHASE_COUNT];
+	char *phase_msg[PHD_PHASE_COUNT];
 	int failed_phase;
 	int timed_out;
 	int running_phase;
