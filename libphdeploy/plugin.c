@@ -118,14 +118,17 @@ static int init_plugin(phd_ctx *ctx, struct phd_plugin *p)
 	rc = p->desc->init ? p->desc->init(p, phd_plugin_config(ctx, p->name)) : 0;
 	if (rc != 0) {
 		char *why = strdup(phd_ctx_errmsg(ctx));
+		/* bad config in the plugin's own section is the operator's input */
+		int code = rc == PHD_EINVAL || rc == PHD_ETYPE || rc == PHD_ESYNTAX ||
+			   rc == PHD_ENOTFOUND ? rc : PHD_EPLUGIN;
 		ctx->plugins.n--;
-		phd_set_error(ctx, rc < 0 ? PHD_EPLUGIN : PHD_EPLUGIN,
+		phd_set_error(ctx, code,
 			      "plugin '%s' (%s): initialisation failed: %s", p->name,
 			      p->path ? p->path : "in-process",
 			      why && *why ? why : phd_strerror(rc < 0 ? rc : PHD_EPLUGIN));
 		free(why);
 		free_plugin(ctx, p);
-		return PHD_EPLUGIN;
+		return code;
 	}
 	return 0;
 }
@@ -235,7 +238,8 @@ static int load_dir(phd_ctx *ctx, const char *dir)
 		if (has_suffix(e->d_name, ".so") && phd_vec_push(&names, strdup(e->d_name)))
 			rc = PHD_ENOMEM;
 	closedir(d);
-	qsort(names.v, names.n, sizeof *names.v, cmp_str);
+	if (names.n)
+		qsort(names.v, names.n, sizeof *names.v, cmp_str);
 	for (size_t i = 0; rc == 0 && i < names.n; i++) {
 		char *path = phd_path_join(dir, names.v[i]);
 		rc = path ? load_one(ctx, path) : PHD_ENOMEM;

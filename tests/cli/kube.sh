@@ -8,6 +8,8 @@
 command -v python3 >/dev/null || skip_all "python3 needed by the stand-in kubectl"
 tap_mktemp
 plan 9
+# only the plugin under test: the ha rules would judge these values too
+PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/kube/.libs; export PHDEPLOY_PLUGIN_PATH
 
 KUBE_STANDIN_DIR=$TAPTMP/standin; export KUBE_STANDIN_DIR
 mkdir -p "$KUBE_STANDIN_DIR"

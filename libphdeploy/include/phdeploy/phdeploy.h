@@ -249,8 +249,12 @@ PHD_EXTERN void phd_ctx_set_event_cb(phd_ctx *ctx, phd_event_fn fn, void *payloa
  * the failing phase's code; phd_ctx_failed_phase() tells which. */
 PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask);
 
-/* Ask a running phd_run to stop (async-signal-safe).  Children get SIGTERM. */
+/* Ask a running phd_run to stop (async-signal-safe).  Running children get
+ * the interruption as SIGINT, then TERM and KILL if they linger. */
 PHD_EXTERN void phd_ctx_interrupt(phd_ctx *ctx);
+/* Whether phd_ctx_interrupt() was called during this run (plugins poll it
+ * in long operations of their own, e.g. network calls). */
+PHD_EXTERN int phd_ctx_interrupted(const phd_ctx *ctx);
 
 /* The release's current state through the helm plugin, as a JSON text
  * (caller frees with free()). */
@@ -260,6 +264,9 @@ PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json);
 
 PHD_EXTERN int phd_ctx_phase_status(const phd_ctx *ctx, int phase);
 PHD_EXTERN long long phd_ctx_phase_ms(const phd_ctx *ctx, int phase);
+/* Why the phase failed or was skipped (redacted; borrowed until the next
+ * phd_run or phd_ctx_free), or NULL when it passed or did not run. */
+PHD_EXTERN const char *phd_ctx_phase_message(const phd_ctx *ctx, int phase);
 /* The phase that failed the last run, or -1. */
 PHD_EXTERN int phd_ctx_failed_phase(const phd_ctx *ctx);
 /* Whether the failed deploy failed by timing out. */
