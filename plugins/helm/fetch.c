@@ -19,7 +19,17 @@ struct membuf {
 	char *p;
 	size_t len, cap, max;
 	int too_big;
+	phd_ctx *ctx;
 };
+
+/* Ctrl-C reaches the core, not curl: poll it while the index downloads. */
+static int on_progress(void *payload, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct membuf *b = payload;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return phd_ctx_interrupted(b->ctx);
+}
 
 static size_t on_data(char *data, size_t size, size_t n, void *payload)
 {
@@ -50,7 +60,7 @@ static size_t on_data(char *data, size_t size, size_t n, void *payload)
 static int fetch_url(phd_ctx *ctx, const char *url, size_t max, char **buf, size_t *len)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct membuf b = { .max = max };
+	struct membuf b = { .max = max, .ctx = ctx };
 	CURL *c = curl_easy_init();
 	CURLcode cc;
 
@@ -72,12 +82,19 @@ static int fetch_url(phd_ctx *ctx, const char *url, size_t max, char **buf, size
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &b);
 	cc = curl_easy_perform(c);
 	curl_easy_cleanup(c);
 	if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		free(b.p);
 		return phd_set_error(ctx, PHD_ETOOBIG, "%s: %s is larger than %zu MB; refusing it",
 				     HELM_PLUGIN, url, max >> 20);
+	}
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		free(b.p);
+		return phd_set_error(ctx, PHD_EINTR, "%s: fetching %s interrupted", HELM_PLUGIN, url);
 	}
 	if (cc != CURLE_OK) {
 		free(b.p);
