@@ -140,7 +140,7 @@ static void reset_results(phd_ctx *ctx)
 	}
 	ctx->failed_phase = -1;
 	ctx->timed_out = 0;
-	ctx->interrupted = 0;
+	/* an interrupt that came before the run still stops it */
 	phd_findings_clear(ctx);
 	for (size_t i = 0; i < ctx->checks.n; i++) {
 		struct phd_check_rec *c = ctx->checks.v[i];
@@ -175,6 +175,8 @@ PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask)
 		ctx->failed_phase = rc == PHD_EPLUGIN || rc == PHD_EABI || rc == PHD_ENOMEM
 				    ? -1 : PHD_PHASE_VALIDATE;
 		ctx->status[PHD_PHASE_VALIDATE] = PHD_STATUS_FAILED;
+		free(ctx->phase_msg[PHD_PHASE_VALIDATE]);
+		ctx->phase_msg[PHD_PHASE_VALIDATE] = strdup(phd_ctx_errmsg(ctx));
 		phd_emit_simple(ctx, PHD_EV_PHASE_END, PHD_PHASE_VALIDATE, PHD_STATUS_FAILED, 0,
 				"validate", phd_ctx_errmsg(ctx));
 		goto out;
@@ -228,6 +230,7 @@ out:
 		free(saved);
 	}
 	phd_lock_release(ctx);
+	ctx->interrupted = 0; /* consumed: the next run starts afresh */
 	{
 		struct phd_event e;
 		memset(&e, 0, sizeof e);
