@@ -114,6 +114,8 @@ static int run_phase(phd_ctx *ctx, int phase, int full)
 	}
 	if (rc != 0)
 		msg = strdup(phd_ctx_errmsg(ctx));
+	free(ctx->phase_msg[phase]);
+	ctx->phase_msg[phase] = msg ? strdup(msg) : NULL;
 	if (full) {
 		char *saved = msg ? strdup(msg) : NULL;
 		phd_hooks_run(ctx, phase, rc == 0 ? PHD_HOOK_POST : PHD_HOOK_FAIL, rc);
@@ -132,6 +134,10 @@ static void reset_results(phd_ctx *ctx)
 {
 	memset(ctx->status, 0, sizeof ctx->status);
 	memset(ctx->ms, 0, sizeof ctx->ms);
+	for (int p = 0; p < PHD_PHASE_COUNT; p++) {
+		free(ctx->phase_msg[p]);
+		ctx->phase_msg[p] = NULL;
+	}
 	ctx->failed_phase = -1;
 	ctx->timed_out = 0;
 	ctx->interrupted = 0;
