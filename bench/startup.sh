@@ -4,7 +4,7 @@
 #   bench/startup.sh [BUILDDIR] [ROUNDS=20]
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$top}
+build=$(cd "${1:-$top}" && pwd)
 rounds=${2:-20}
 tools=${PHD_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/phdeploy/tools}
 PHDEPLOY_PLUGIN_PATH=$(ls -d "$build"/plugins/*/.libs | tr '\n' ':')

@@ -337,8 +337,22 @@ int phd_checks_run(phd_ctx *ctx)
 		fcntl(c->fd, F_SETFL, O_NONBLOCK);
 		active++;
 	}
+	long long started = phd_now_ms(), next_tick = started + 1000;
 	while (active > 0) {
-		struct pollfd *pf = calloc(n, sizeof *pf);
+		struct pollfd *pf;
+		if (phd_now_ms() >= next_tick) {
+			/* a terminal shows what preflight is still waiting for */
+			struct phd_buf w = { 0 };
+			for (size_t i = 0; i < n; i++)
+				if (cs[i].fd >= 0)
+					phd_buf_printf(&w, "%s%s", w.len ? ", " : "waiting for ",
+						       cs[i].reg->name);
+			phd_emit_simple(ctx, PHD_EV_PROGRESS, PHD_PHASE_PREFLIGHT, 0,
+					phd_now_ms() - started, "tick", w.s);
+			phd_buf_free(&w);
+			next_tick = phd_now_ms() + 1000;
+		}
+		pf = calloc(n, sizeof *pf);
 		size_t np = 0;
 		long long now = phd_now_ms(), wait = 200;
 		if (!pf)

@@ -272,7 +272,7 @@ static int check_sections(phd_ctx *ctx, const phd_node *cfg)
 		for (size_t i = 0; i < n->n; i++) {
 			const phd_node *ph = n->kids[i];
 			if (phd_phase_from_name(n->keys[i]) < 0)
-				return bad(ctx, PHD_EINVAL, ph,
+				return bad(ctx, PHD_EINVAL, n->knodes ? n->knodes[i] : ph,
 					   "hooks: unknown phase '%s' (validate, secrets, preflight, "
 					   "repo, render, deploy, verify, rollback)", n->keys[i]);
 			if ((rc = check_kind(ctx, "hooks.<phase>", ph, K_MAP)) != 0 ||
@@ -316,17 +316,24 @@ static int set_str(char **dst, const char *opt, const char *cfg, const char *env
 	return v && !*dst ? PHD_ENOMEM : 0;
 }
 
-static int load_values(phd_ctx *ctx, const char *path)
+/* from: the config's list entry that named the file (NULL for -f). */
+static int load_values(phd_ctx *ctx, const char *path, const phd_node *from)
 {
 	struct phd_docset *ds;
 	char *buf, *err = NULL;
 	size_t len;
 	int rc = phd_read_file(path, PHD_MAX_CONFIG_BYTES, &buf, &len);
 
+	if (rc == PHD_ENOTFOUND && from)
+		return bad(ctx, rc, from, "values file %s not found", path);
 	if (rc == PHD_ENOTFOUND)
 		return phd_set_error(ctx, rc, "%s: values file not found", path);
 	if (rc == PHD_ETOOBIG)
 		return phd_set_error(ctx, rc, "%s:1:1: values file larger than 16 MiB", path);
+	if (rc && from) {
+		const char *why = strerror(errno);
+		return bad(ctx, rc, from, "cannot read values file %s: %s", path, why);
+	}
 	if (rc)
 		return phd_set_error(ctx, rc, "%s: cannot read values file: %s", path,
 				     strerror(errno));
@@ -438,7 +445,8 @@ int phd_config_load(phd_ctx *ctx)
 	if (ctx->opt.release && !phd_is_dns1123(ctx->release, 53))
 		return phd_set_error(ctx, PHD_EINVAL, "release '%s' is not a valid release name",
 				     ctx->release);
-	if (ctx->opt.namespace_ && !phd_is_dns1123(ctx->namespace_, 63))
+	if (ctx->opt.namespace_ &&
+	    (!phd_is_dns1123(ctx->namespace_, 63) || strchr(ctx->namespace_, '.')))
 		return phd_set_error(ctx, PHD_EINVAL, "namespace '%s' is not a valid namespace",
 				     ctx->namespace_);
 
@@ -463,9 +471,13 @@ int phd_config_load(phd_ctx *ctx)
 				return PHD_ENOMEM;
 		}
 	}
-	for (size_t i = 0; i < ctx->nvalues; i++)
-		if ((rc = load_values(ctx, ctx->values_files[i])) != 0)
+	for (size_t i = 0; i < ctx->nvalues; i++) {
+		const phd_node *from = NULL;
+		if (!ctx->opt.nvalues && vals)
+			from = vals->type == PHD_NODE_SCALAR ? vals : vals->kids[i];
+		if ((rc = load_values(ctx, ctx->values_files[i], from)) != 0)
 			return rc;
+	}
 	if (!ctx->values)
 		ctx->values = ctx->empty_map;
 	return 0;

@@ -125,8 +125,10 @@ PHD_EXTERN void phd_ctx_free(phd_ctx *ctx)
 	phd_redactor_free(&ctx->env_scrub);
 	phd_findings_clear(ctx);
 	phd_vec_free(&ctx->checks, free_check);
-	for (int i = 0; i < PHD_PHASE_COUNT; i++)
+	for (int i = 0; i < PHD_PHASE_COUNT; i++) {
 		phd_docset_free(&ctx->docs[i]);
+		free(ctx->phase_msg[i]);
+	}
 	free(ctx->rendered);
 	phd_docset_free(&ctx->config_ds);
 	phd_vec_free(&ctx->values_ds, free_values_ds);
@@ -308,6 +310,13 @@ PHD_EXTERN long long phd_ctx_phase_ms(const phd_ctx *ctx, int phase)
 	if (!ctx || phase < 0 || phase >= PHD_PHASE_COUNT)
 		return 0;
 	return ctx->ms[phase];
+}
+
+PHD_EXTERN const char *phd_ctx_phase_message(const phd_ctx *ctx, int phase)
+{
+	if (!ctx || phase < 0 || phase >= PHD_PHASE_COUNT)
+		return NULL;
+	return ctx->phase_msg[phase];
 }
 
 PHD_EXTERN int phd_ctx_failed_phase(const phd_ctx *ctx)

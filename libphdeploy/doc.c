@@ -3,6 +3,7 @@
  * (validators, secret cross-checks) can point at the input. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -86,6 +87,7 @@ struct frame {
 	struct phd_vec keys;      /* maps: keys (const char *) */
 	struct phd_vec keynodes;  /* maps: key nodes, for positions */
 	struct phd_vec merges;    /* maps: nodes merged with "<<" */
+	struct phd_strset index;  /* maps: key -> position, once large */
 	const char *anchor;
 	int want_key;             /* maps: next scalar is a key */
 };
@@ -95,6 +97,31 @@ struct anchor {
 	struct phd_node *node;
 };
 
+#define INDEX_FROM 16 /* mappings this large get a key index */
+
+/* Position of key among the frame's keys, or -1. */
+static long frame_find(struct frame *f, const char *key)
+{
+	size_t at;
+	if (f->index.cap)
+		return phd_strset_get(&f->index, key, &at) ? (long)at : -1;
+	for (size_t i = 0; i < f->keys.n; i++)
+		if (!strcmp(f->keys.v[i], key))
+			return (long)i;
+	return -1;
+}
+
+static int frame_index(struct frame *f)
+{
+	size_t i = f->index.cap ? f->keys.n - 1 : 0;
+	if (f->keys.n < INDEX_FROM)
+		return 0;
+	for (; i < f->keys.n; i++)
+		if (phd_strset_put(&f->index, f->keys.v[i], i))
+			return PHD_ENOMEM;
+	return 0;
+}
+
 struct parser {
 	struct phd_arena *a;
 	const char *name;
@@ -102,6 +129,7 @@ struct parser {
 	size_t depth, cap;
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
+	struct phd_strset anchor_index;
 	size_t weight, max_weight;
 	char *err;
 	int code;
@@ -140,13 +168,13 @@ static struct phd_node *new_node(struct parser *p, int type, const yaml_mark_t *
 
 static int remember_anchor(struct parser *p, const char *anchor, struct phd_node *n)
 {
+	size_t at;
 	if (!anchor)
 		return 0;
-	for (size_t i = 0; i < p->nanchors; i++)
-		if (!strcmp(p->anchors[i].name, anchor)) {
-			p->anchors[i].node = n;
-			return 0;
-		}
+	if (phd_strset_get(&p->anchor_index, anchor, &at)) {
+		p->anchors[at].node = n;
+		return 0;
+	}
 	if (p->nanchors == p->capanchors) {
 		size_t cap = p->capanchors ? p->capanchors * 2 : 16;
 		struct anchor *na = realloc(p->anchors, cap * sizeof *na);
@@ -156,7 +184,11 @@ static int remember_anchor(struct parser *p, const char *anchor, struct phd_node
 		p->capanchors = cap;
 	}
 	p->anchors[p->nanchors].name = phd_arena_strdup(p->a, anchor);
-	p->anchors[p->nanchors++].node = n;
+	p->anchors[p->nanchors].node = n;
+	if (!p->anchors[p->nanchors].name ||
+	    phd_strset_put(&p->anchor_index, p->anchors[p->nanchors].name, p->nanchors))
+		return PHD_ENOMEM;
+	p->nanchors++;
 	return 0;
 }
 
@@ -184,11 +216,11 @@ static int attach(struct parser *p, struct phd_node *n, struct phd_vec *docs)
 		if (n->type != PHD_NODE_SCALAR && n->type != PHD_NODE_NULL)
 			return perr(p, PHD_ESYNTAX, n->line, n->col,
 				    "only scalar mapping keys are supported");
-		for (size_t i = 0; i < f->keys.n; i++)
-			if (!strcmp(f->keys.v[i], n->str))
-				return perr(p, PHD_ESYNTAX, n->line, n->col,
-					    "duplicate key '%s' in this mapping", n->str);
-		if (phd_vec_push(&f->keys, (void *)n->str) || phd_vec_push(&f->keynodes, n))
+		if (frame_find(f, n->str) >= 0)
+			return perr(p, PHD_ESYNTAX, n->line, n->col,
+				    "duplicate key '%s' in this mapping", n->str);
+		if (phd_vec_push(&f->keys, (void *)n->str) || phd_vec_push(&f->keynodes, n) ||
+		    frame_index(f))
 			return PHD_ENOMEM;
 		f->want_key = 0;
 		return 0;
@@ -201,6 +233,9 @@ static int attach(struct parser *p, struct phd_node *n, struct phd_vec *docs)
 			/* merge key: applied when the mapping closes */
 			f->keys.n--;
 			f->keynodes.n--;
+			phd_strset_free(&f->index); /* rebuilt without the '<<' key */
+			if (frame_index(f))
+				return PHD_ENOMEM;
 			if (n->type == PHD_NODE_MAP)
 				return phd_vec_push(&f->merges, n);
 			for (size_t i = 0; i < n->n; i++) {
@@ -243,6 +278,7 @@ static void frame_free(struct frame *f)
 	phd_vec_free(&f->keys, NULL);
 	phd_vec_free(&f->keynodes, NULL);
 	phd_vec_free(&f->merges, NULL);
+	phd_strset_free(&f->index);
 }
 
 static int pop_frame(struct parser *p, struct phd_vec *docs)
@@ -255,16 +291,16 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 	for (size_t m = 0; m < f->merges.n; m++) {
 		const struct phd_node *src = f->merges.v[m];
 		for (size_t i = 0; i < src->n; i++) {
-			size_t j;
-			for (j = 0; j < f->keys.n; j++)
-				if (!strcmp(f->keys.v[j], src->keys[i]))
-					break;
-			if (j < f->keys.n)
+			if (frame_find(f, src->keys[i]) >= 0)
 				continue;
 			if (phd_vec_push(&f->keys, (void *)src->keys[i]) ||
 			    phd_vec_push(&f->keynodes, src->knodes ? src->knodes[i]
 								   : src->kids[i]) ||
 			    phd_vec_push(&f->kids, src->kids[i])) {
+				frame_free(f);
+				return PHD_ENOMEM;
+			}
+			if (frame_index(f)) {
 				frame_free(f);
 				return PHD_ENOMEM;
 			}
@@ -351,13 +387,13 @@ static int on_event(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 		return pop_frame(p, docs);
 	case YAML_ALIAS_EVENT: {
 		const char *name = (const char *)ev->data.alias.anchor;
-		for (size_t i = p->nanchors; i-- > 0;)
-			if (!strcmp(p->anchors[i].name, name)) {
-				struct phd_node *target = p->anchors[i].node;
-				if (add_weight(p, target))
-					return p->code;
-				return attach(p, target, docs);
-			}
+		size_t at;
+		if (phd_strset_get(&p->anchor_index, name, &at)) {
+			struct phd_node *target = p->anchors[at].node;
+			if (add_weight(p, target))
+				return p->code;
+			return attach(p, target, docs);
+		}
 		return perr(p, PHD_ESYNTAX, (unsigned)ev->start_mark.line + 1,
 			    (unsigned)ev->start_mark.column + 1, "unknown alias '*%s'", name);
 	}
@@ -435,6 +471,7 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 		frame_free(&p.st[--p.depth]);
 	free(p.st);
 	free(p.anchors);
+	phd_strset_free(&p.anchor_index);
 	if (rc && !p.err)
 		p.err = phd_asprintf("%s: %s", p.name, phd_strerror(rc));
 	if (rc) {
@@ -457,11 +494,34 @@ void phd_docset_free(struct phd_docset *ds)
 }
 
 /* ---- merge ---- */
-static size_t phd_key_index(const struct phd_node *map, const char *key)
+
+/* Key lookup that stays linear-time overall for large maps. */
+static const struct phd_node *lookup(const struct phd_node *map, const struct phd_strset *ix,
+				     const char *key, size_t *at)
 {
+	size_t i;
+	if (ix->cap) {
+		if (!phd_strset_get(ix, key, &i))
+			return NULL;
+	} else {
+		for (i = 0; i < map->n; i++)
+			if (!strcmp(map->keys[i], key))
+				break;
+		if (i == map->n)
+			return NULL;
+	}
+	if (at)
+		*at = i;
+	return map->kids[i];
+}
+
+static int index_map(struct phd_strset *ix, const struct phd_node *map)
+{
+	if (map->n < INDEX_FROM)
+		return 0;
 	for (size_t i = 0; i < map->n; i++)
-		if (!strcmp(map->keys[i], key))
-			return i;
+		if (phd_strset_put(ix, map->keys[i], i))
+			return PHD_ENOMEM;
 	return 0;
 }
 
@@ -470,6 +530,7 @@ struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
 {
 	struct phd_node *n;
 	size_t cap, k = 0;
+	struct phd_strset bix = { 0 }, oix = { 0 };
 
 	if (!base || base->type != PHD_NODE_MAP || !over || over->type != PHD_NODE_MAP)
 		return (struct phd_node *)over;
@@ -481,31 +542,40 @@ struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
 	n->keys = cap ? phd_arena_alloc(a, cap * sizeof *n->keys) : NULL;
 	n->kids = cap ? phd_arena_alloc(a, cap * sizeof *n->kids) : NULL;
 	n->knodes = cap ? phd_arena_alloc(a, cap * sizeof *n->knodes) : NULL;
-	if (cap && (!n->keys || !n->kids || !n->knodes))
-		return NULL;
+	if ((cap && (!n->keys || !n->kids || !n->knodes)) || index_map(&bix, base) ||
+	    index_map(&oix, over)) {
+		n = NULL;
+		goto out;
+	}
 	for (size_t i = 0; i < base->n; i++) {
-		const phd_node *o = phd_node_child(over, base->keys[i]);
+		size_t oat = 0;
+		const phd_node *o = lookup(over, &oix, base->keys[i], &oat);
 		struct phd_node *v = base->kids[i];
 		if (o) {
 			if (o->type == PHD_NODE_NULL)
 				continue; /* helm: null deletes the key */
 			v = phd_doc_merge(a, base->kids[i], o);
-			if (!v)
-				return NULL;
+			if (!v) {
+				n = NULL;
+				goto out;
+			}
 		}
 		n->keys[k] = base->keys[i];
-		n->knodes[k] = o && over->knodes ? over->knodes[phd_key_index(over, base->keys[i])]
+		n->knodes[k] = o && over->knodes ? over->knodes[oat]
 			       : base->knodes ? base->knodes[i] : v;
 		n->kids[k++] = v;
 	}
 	for (size_t i = 0; i < over->n; i++) {
-		if (phd_node_child(base, over->keys[i]))
+		if (lookup(base, &bix, over->keys[i], NULL))
 			continue;
 		n->keys[k] = over->keys[i];
 		n->knodes[k] = over->knodes ? over->knodes[i] : over->kids[i];
 		n->kids[k++] = over->kids[i];
 	}
 	n->n = k;
+out:
+	phd_strset_free(&bix);
+	phd_strset_free(&oix);
 	return n;
 }
 
@@ -547,6 +617,8 @@ PHD_EXTERN const phd_node *phd_node_get(const phd_node *node, const char *path)
 			} else {
 				while (*s && *s != '.' && *s != '[' && n < sizeof seg - 1)
 					seg[n++] = *s++;
+				if (*s && *s != '.' && *s != '[')
+					return NULL; /* a key longer than any we look up */
 			}
 			seg[n] = '\0';
 			node = phd_node_child(node, seg);
@@ -596,8 +668,9 @@ PHD_EXTERN int phd_node_int(const phd_node *node, long long *out)
 		return PHD_ENOTFOUND;
 	if (node->type != PHD_NODE_SCALAR || !*node->str)
 		return PHD_ETYPE;
+	errno = 0;
 	v = strtoll(node->str, &end, 10);
-	if (*end)
+	if (*end || errno == ERANGE)
 		return PHD_ETYPE;
 	*out = v;
 	return 0;
@@ -616,7 +689,7 @@ PHD_EXTERN int phd_node_duration_ms(const phd_node *node, long long *out_ms)
 		char *end;
 		double v = strtod(s, &end);
 		long long mult;
-		if (end == s || v < 0)
+		if (end == s || !(v >= 0)) /* also NaN */
 			return PHD_ETYPE;
 		s = end;
 		if (!strncmp(s, "ms", 2)) {

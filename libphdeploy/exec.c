@@ -166,6 +166,7 @@ PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 	int status = 0, reaped = 0, rc = 0, spawn_rc;
 	size_t in_off = 0;
 	long long start, deadline, term_at = 0, kill_at = 0, grace_until = 0, next_tick;
+	long long int_term_at = 0;
 
 	if (!res)
 		return PHD_EINVAL;
@@ -301,6 +302,14 @@ PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 		}
 		if (!reaped) {
 			pid_t w = waitpid(pid, &status, WNOHANG);
+			if (w < 0 && errno == ECHILD) {
+				/* SIGCHLD ignored by the application: the child was reaped
+				 * for us and its status is lost */
+				status = 0;
+				w = pid;
+				phd_log(ctx, PHD_LOG_WARN, "%s: exit status lost (SIGCHLD is "
+					"ignored in this process)", what);
+			}
 			if (w == pid) {
 				reaped = 1;
 				grace_until = phd_now_ms() + 2000; /* orphans holding the pipes */
@@ -320,9 +329,14 @@ PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 			kill(-pid, SIGTERM);
 		}
 		if (ctx->interrupted && !res->interrupted) {
+			/* SIGINT first, so helm can stop cleanly; TERM, then KILL later */
 			res->interrupted = 1;
 			kill(-pid, SIGINT);
-			kill_at = now + INTERRUPT_GRACE_MS;
+			int_term_at = now + INTERRUPT_GRACE_MS;
+		}
+		if (int_term_at && now >= int_term_at && !term_at) {
+			term_at = now;
+			kill(-pid, SIGTERM);
 		}
 		if (deadline && now >= deadline && !term_at) {
 			res->timed_out = 1;

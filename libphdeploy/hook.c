@@ -37,6 +37,17 @@ static int run_config_hook(phd_ctx *ctx, int phase, int when, int outcome, const
 		return PHD_ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		argv[i] = phd_node_str(phd_node_at(run, i));
+	if (phd_ctx_dry_run(ctx)) {
+		/* a plan shows its commands: a hook may page someone or notify */
+		struct phd_buf b = { 0 };
+		phd_buf_printf(&b, "hook %s.%s:", phd_phase_name(phase), when_names[when]);
+		for (size_t i = 0; i < n; i++)
+			phd_buf_printf(&b, " %s", argv[i]);
+		phd_emit_simple(ctx, PHD_EV_COMMAND, phase, 0, 0, "hook", b.s);
+		phd_buf_free(&b);
+		free(argv);
+		return 0;
+	}
 	phd_node_duration_ms(phd_node_child(h, "timeout"), &timeout);
 	name = label ? phd_asprintf("%s.%s:%s", phd_phase_name(phase), when_names[when], label)
 		     : phd_asprintf("%s.%s[%zu]", phd_phase_name(phase), when_names[when], idx);

@@ -114,6 +114,8 @@ static int run_phase(phd_ctx *ctx, int phase, int full)
 	}
 	if (rc != 0)
 		msg = strdup(phd_ctx_errmsg(ctx));
+	free(ctx->phase_msg[phase]);
+	ctx->phase_msg[phase] = msg ? strdup(msg) : NULL;
 	if (full) {
 		char *saved = msg ? strdup(msg) : NULL;
 		phd_hooks_run(ctx, phase, rc == 0 ? PHD_HOOK_POST : PHD_HOOK_FAIL, rc);
@@ -132,9 +134,13 @@ static void reset_results(phd_ctx *ctx)
 {
 	memset(ctx->status, 0, sizeof ctx->status);
 	memset(ctx->ms, 0, sizeof ctx->ms);
+	for (int p = 0; p < PHD_PHASE_COUNT; p++) {
+		free(ctx->phase_msg[p]);
+		ctx->phase_msg[p] = NULL;
+	}
 	ctx->failed_phase = -1;
 	ctx->timed_out = 0;
-	ctx->interrupted = 0;
+	/* an interrupt that came before the run still stops it */
 	phd_findings_clear(ctx);
 	for (size_t i = 0; i < ctx->checks.n; i++) {
 		struct phd_check_rec *c = ctx->checks.v[i];
@@ -169,6 +175,8 @@ PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask)
 		ctx->failed_phase = rc == PHD_EPLUGIN || rc == PHD_EABI || rc == PHD_ENOMEM
 				    ? -1 : PHD_PHASE_VALIDATE;
 		ctx->status[PHD_PHASE_VALIDATE] = PHD_STATUS_FAILED;
+		free(ctx->phase_msg[PHD_PHASE_VALIDATE]);
+		ctx->phase_msg[PHD_PHASE_VALIDATE] = strdup(phd_ctx_errmsg(ctx));
 		phd_emit_simple(ctx, PHD_EV_PHASE_END, PHD_PHASE_VALIDATE, PHD_STATUS_FAILED, 0,
 				"validate", phd_ctx_errmsg(ctx));
 		goto out;
@@ -222,6 +230,7 @@ out:
 		free(saved);
 	}
 	phd_lock_release(ctx);
+	ctx->interrupted = 0; /* consumed: the next run starts afresh */
 	{
 		struct phd_event e;
 		memset(&e, 0, sizeof e);

@@ -58,6 +58,19 @@ struct phd_vec {
 PHD_HIDDEN int phd_vec_push(struct phd_vec *vec, void *p);
 PHD_HIDDEN void phd_vec_free(struct phd_vec *vec, void (*fr)(void *));
 
+/* A string -> index hash (keys borrowed), for large mappings and anchors:
+ * hostile input must not make loading quadratic. */
+struct phd_strset {
+	size_t cap, n;
+	const char **k;
+	size_t *v;
+};
+/* Insert or replace; returns PHD_ENOMEM or 0. */
+PHD_HIDDEN int phd_strset_put(struct phd_strset *s, const char *key, size_t val);
+/* 1 and *val when found, else 0. */
+PHD_HIDDEN int phd_strset_get(const struct phd_strset *s, const char *key, size_t *val);
+PHD_HIDDEN void phd_strset_free(struct phd_strset *s);
+
 /* ---- doc.c: YAML document trees with positions ---- */
 struct phd_arena;
 
@@ -206,6 +219,7 @@ struct phd_ctx {
 
 	int status[PHD_PHASE_COUNT];
 	long long ms[PHD_PHASE_COUNT];
+	char *phase_msg[PHD_PHASE_COUNT];
 	int failed_phase;
 	int timed_out;
 	int running_phase;

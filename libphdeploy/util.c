@@ -357,3 +357,60 @@ void phd_vec_free(struct phd_vec *vec, void (*fr)(void *))
 	vec->v = NULL;
 	vec->n = vec->cap = 0;
 }
+
+static size_t str_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+int phd_strset_put(struct phd_strset *s, const char *key, size_t val)
+{
+	size_t i;
+	if (2 * (s->n + 1) > s->cap) {
+		struct phd_strset big = { s->cap ? s->cap * 2 : 32, 0, NULL, NULL };
+		big.k = calloc(big.cap, sizeof *big.k);
+		big.v = calloc(big.cap, sizeof *big.v);
+		if (!big.k || !big.v) {
+			free(big.k);
+			free(big.v);
+			return PHD_ENOMEM;
+		}
+		for (size_t j = 0; j < s->cap; j++)
+			if (s->k[j])
+				phd_strset_put(&big, s->k[j], s->v[j]);
+		phd_strset_free(s);
+		*s = big;
+	}
+	for (i = str_hash(key) & (s->cap - 1); s->k[i]; i = (i + 1) & (s->cap - 1))
+		if (!strcmp(s->k[i], key)) {
+			s->v[i] = val;
+			return 0;
+		}
+	s->k[i] = key;
+	s->v[i] = val;
+	s->n++;
+	return 0;
+}
+
+int phd_strset_get(const struct phd_strset *s, const char *key, size_t *val)
+{
+	if (!s->cap)
+		return 0;
+	for (size_t i = str_hash(key) & (s->cap - 1); s->k[i]; i = (i + 1) & (s->cap - 1))
+		if (!strcmp(s->k[i], key)) {
+			if (val)
+				*val = s->v[i];
+			return 1;
+		}
+	return 0;
+}
+
+void phd_strset_free(struct phd_strset *s)
+{
+	free(s->k);
+	free(s->v);
+	memset(s, 0, sizeof *s);
+}

@@ -159,7 +159,12 @@ void out_event(const struct phd_event *ev, void *payload)
 			ev->status == PHD_STATUS_SKIPPED ? "  skipped" : "",
 			ev->status == PHD_STATUS_FAILED && ev->message ? "" : "");
 		break;
-	case PHD_EV_FINDING:
+	case PHD_EV_FINDING: {
+		const char *msg = ev->message ? ev->message : "";
+		size_t ol = ev->object ? strlen(ev->object) : 0;
+		/* rules often start their message with the object: say it once */
+		if (ol && !strncmp(msg, ev->object, ol) && msg[ol] == ':' && msg[ol + 1] == ' ')
+			msg += ol + 2;
 		clear_progress(o);
 		if (o->verbosity < 0 && ev->severity < PHD_SEV_ERROR)
 			break;
@@ -167,15 +172,16 @@ void out_event(const struct phd_event *ev, void *payload)
 			break;
 		if (ev->file)
 			fprintf(stderr, "  %s [%s] %s: %s (%s:%u:%u%s%s)\n", sev_mark(o, ev->severity),
-				ev->name, ev->object ? ev->object : "-", ev->message, ev->file,
+				ev->name, ev->object ? ev->object : "-", msg, ev->file,
 				ev->line, ev->column, ev->values_key ? "; set " : "",
 				ev->values_key ? ev->values_key : "");
 		else
 			fprintf(stderr, "  %s [%s] %s: %s%s%s%s\n", sev_mark(o, ev->severity), ev->name,
-				ev->object ? ev->object : "-", ev->message,
+				ev->object ? ev->object : "-", msg,
 				ev->values_key ? " (set " : "", ev->values_key ? ev->values_key : "",
 				ev->values_key ? ")" : "");
 		break;
+	}
 	case PHD_EV_CHECK:
 		clear_progress(o);
 		fprintf(stderr, "  %s%s%s %-10s %5lldms  %s\n",

@@ -192,11 +192,11 @@ int main(int argc, char **argv)
 		case O_KUBE_CONTEXT: opts.kube_context = optarg; break;
 		case O_ONLY:
 			if (parse_phases(optarg, &only))
-				return EXIT_USAGE;
+				goto usage_error;
 			break;
 		case O_SKIP:
 			if (parse_phases(optarg, &skip))
-				return EXIT_USAGE;
+				goto usage_error;
 			break;
 		case O_HELM: opts.helm_path = optarg; break;
 		case O_KUBECTL: opts.kubectl_path = optarg; break;
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
 			else if (strcmp(optarg, "text")) {
 				fprintf(stderr, "phdeploy: --output takes text or json, not '%s'\n",
 					optarg);
-				return EXIT_USAGE;
+				goto usage_error;
 			}
 			break;
 		case O_DRY_RUN: opts.flags |= PHD_OPT_DRY_RUN; break;
@@ -298,4 +298,7 @@ int main(int argc, char **argv)
 	g_ctx = NULL;
 	phd_ctx_free(ctx);
 	return code;
+usage_error:
+	free(values);
+	return EXIT_USAGE;
 }

@@ -60,6 +60,20 @@ m=$(wc -l < state/journal.jsonl)
 is "$m" "$((n + 1))" "each run appends one journal record"
 like "$(tail -n 1 state/journal.jsonl)" '"outcome":"ok","exit":0' "the record holds the outcome"
 
+# a plan shows config hooks instead of running them (they may page someone)
+cat > hooked.yaml <<'Y'
+release: posthog
+namespace: posthog
+hooks:
+  validate:
+    pre: [ {run: [touch, hook-ran]} ]
+Y
+$P -c hooked.yaml --dry-run validate 2>err; is $? 0 "a dry run with a hook succeeds"
+ok "$([ ! -e hook-ran ]; echo $?)" "a dry run does not run config hooks"
+like "$(cat err)" "would run: hook validate.pre: touch hook-ran" "it shows them"
+$P -c hooked.yaml validate 2>err
+ok "$([ -e hook-ran ]; echo $?)" "a real run does run them"
+
 # the lock: a second run for the same release waits for nobody: exit 12
 cat > slow.yaml <<'Y'
 release: posthog

@@ -144,6 +144,10 @@ int main(void)
 	tap_unlike(r.order, "deploy deploy", "the deploy body never runs");
 	tap_unlike(r.order, "verify", "later phases never run");
 	tap_is_int(phd_exit_code(ctx, rc), 8, "exit code 8 for a failed deploy phase");
+	tap_like(phd_ctx_phase_message(ctx, PHD_PHASE_DEPLOY), "stopped the run",
+		 "the failed phase keeps its message");
+	tap_ok(phd_ctx_phase_message(ctx, PHD_PHASE_RENDER) == NULL,
+	       "a phase that passed has no message");
 	phd_ctx_free(ctx);
 
 	/* a failing config hook with on_failure: warn goes on; abort stops */
@@ -243,8 +247,8 @@ int main(void)
 			const struct phd_check_result *c;
 			snprintf(yaml, sizeof yaml,
 				 "%splugins:\n  load: [%s/good.so]\n  config: {good: {check: %s}}\n"
-				 "checks:\n  good: {timeout: 300ms}\n", base, getenv("PHD_TEST_PLUGINS"),
-				 modes[i]);
+				 "checks:\n  good: {timeout: %s}\n", base, getenv("PHD_TEST_PLUGINS"),
+				 modes[i], i == 4 ? "300ms" : "10s"); /* a sanitizer's crash report takes a while */
 			ctx = make(yaml, NULL, 0, 0);
 			rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_PREFLIGHT));
 			c = phd_ctx_check(ctx, 0);

@@ -264,6 +264,9 @@ PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json);
 
 PHD_EXTERN int phd_ctx_phase_status(const phd_ctx *ctx, int phase);
 PHD_EXTERN long long phd_ctx_phase_ms(const phd_ctx *ctx, int phase);
+/* Why the phase failed (redacted; borrowed until the next phd_run or
+ * phd_ctx_free), or NULL when it passed, was skipped or did not run. */
+PHD_EXTERN const char *phd_ctx_phase_message(const phd_ctx *ctx, int phase);
 /* The phase that failed the last run, or -1. */
 PHD_EXTERN int phd_ctx_failed_phase(const phd_ctx *ctx);
 /* Whether the failed deploy failed by timing out. */

@@ -1,0 +1,102 @@
+/* deploy phase: helm upgrade --install, streamed through the redactor,
+ * with progress events, a deadline, and a failure that says which kind
+ * it was (timeout, migration Job, render, cluster). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helm-private.h"
+
+/* helm's own --timeout applies per wait; give it room to report before
+ * the hard deadline stops it */
+static long long deadline_ms(long long timeout_ms)
+{
+	long long margin = timeout_ms / 10;
+	if (margin < 2 * 60 * 1000)
+		margin = 2 * 60 * 1000;
+	return timeout_ms + margin;
+}
+
+static const char *hint_for(int cls, phd_ctx *ctx, const struct helm_watch *w, char *buf,
+			    size_t len)
+{
+	switch (cls) {
+	case HELM_FAIL_TIMEOUT:
+		if (*w->last_progress)
+			snprintf(buf, len, "last waiting for: %s", w->last_progress);
+		else
+			snprintf(buf, len, "not everything was ready within helm.timeout");
+		return buf;
+	case HELM_FAIL_JOB:
+		snprintf(buf, len, "see kubectl --namespace %s get jobs and the migrate Job's "
+			 "logs; a rollback does not undo migrations", phd_ctx_namespace(ctx));
+		return buf;
+	case HELM_FAIL_RENDER:
+		return "phdeploy render shows it without touching the cluster";
+	case HELM_FAIL_CLUSTER:
+		return "check kube.context / --kube-context and the cluster credentials";
+	case HELM_FAIL_PENDING:
+		return "another helm operation holds the release (helm history shows it)";
+	default:
+		return NULL;
+	}
+}
+
+int helm_deploy_phase(phd_ctx *ctx, int phase, void *userdata)
+{
+	struct helm *h = userdata;
+	struct helm_watch w = { 0 };
+	struct phd_exec_result res = { 0 };
+	struct strv sv = { 0 };
+	char *pr = NULL, *env = NULL, hint[320];
+	int rc;
+
+	if (!phd_ctx_chart(ctx) || !phd_ctx_release(ctx) || !phd_ctx_namespace(ctx))
+		return phd_set_error(ctx, PHD_EINVAL, "%s: deploy needs a chart, a release and a "
+				     "namespace", HELM_PLUGIN);
+	if ((rc = helm_major(h, ctx)) || (rc = helm_post_renderer(h, ctx, &pr, &env)))
+		return rc;
+	helm_argv_upgrade(&sv, h, ctx, pr);
+	if (phd_ctx_dry_run(ctx)) {
+		helm_emit_command(ctx, phase, &sv, env);
+		goto out;
+	}
+	if ((rc = helm_check_pending(h, ctx)))
+		goto out;
+	phd_log(ctx, PHD_LOG_INFO, "%s: helm upgrade --install %s (Helm %d, timeout %lld s)",
+		HELM_PLUGIN, phd_ctx_release(ctx), h->major, h->timeout_ms / 1000);
+	rc = helm_run(ctx, phase, &sv, env, PHD_EXEC_EMIT, deadline_ms(h->timeout_ms), &w, &res);
+	if (rc == PHD_EINTR || res.interrupted) {
+		rc = phd_set_error(ctx, PHD_EINTR, "%s: deploy interrupted: helm was stopped after "
+				   "%lld s; the release is probably left pending-upgrade or "
+				   "pending-install, which the next deploy detects and explains "
+				   "(helm.recover_pending: true repairs it)", HELM_PLUGIN, res.ms / 1000);
+	} else if (rc == PHD_ETIMEOUT || res.timed_out) {
+		phd_ctx_set_timed_out(ctx);
+		rc = phd_set_error(ctx, PHD_ETIMEOUT, "%s: helm did not exit within %lld s (helm."
+				   "timeout plus a margin) and was stopped%s%s", HELM_PLUGIN,
+				   deadline_ms(h->timeout_ms) / 1000,
+				   *w.last_progress ? "; last waiting for: " : "", w.last_progress);
+	} else if (rc == 0 && res.exit_code != 0) {
+		int cls = w.cls;
+		rc = helm_fail(ctx, "helm upgrade --install", rc, &res, &w,
+			       hint_for(cls, ctx, &w, hint, sizeof(hint)));
+		if (cls == HELM_FAIL_TIMEOUT)
+			phd_ctx_set_timed_out(ctx);
+	} else if (rc) {
+		rc = helm_fail(ctx, "helm upgrade --install", rc, &res, &w, NULL);
+	} else {
+		phd_log(ctx, PHD_LOG_INFO, "%s: release %s deployed in %lld s", HELM_PLUGIN,
+			phd_ctx_release(ctx), res.ms / 1000);
+	}
+	if (w.filter.dropped)
+		phd_log(ctx, PHD_LOG_DEBUG, "%s: %lu lines of helm --debug output withheld (values "
+			"and Secret data)", HELM_PLUGIN, w.filter.dropped);
+out:
+	phd_exec_result_clear(&res);
+	helm_watch_free(&w);
+	strv_free(&sv);
+	free(pr);
+	free(env);
+	return rc;
+}

@@ -1,0 +1,211 @@
+/* Internals of the helm plugin shared between its files (not installed). */
+#ifndef PHD_HELM_PRIVATE_H
+#define PHD_HELM_PRIVATE_H
+
+#include <stddef.h>
+#include <phdeploy/plugin.h>
+
+/* The plugin's name, used in every message it writes. */
+#define HELM_PLUGIN "helm"
+
+/* Bounds on what helm or a repository may hand us. */
+#define HELM_INDEX_MAX ((size_t)64 << 20)   /* index.yaml */
+#define HELM_JSON_MAX ((size_t)256 << 20)   /* helm status -o json (holds the chart) */
+#define HELM_QUOTE_LINES 8                   /* helm lines quoted in an error */
+
+enum helm_post_render { HELM_PR_AUTO = 0, HELM_PR_ALWAYS, HELM_PR_NEVER };
+
+/* Per-context plugin state: the parsed `helm:` config plus what earlier
+ * phases found (helm major version, resolved chart version).  Shared by
+ * every registration of one load; refs counts them so the last destructor
+ * frees it. */
+struct helm {
+	int refs;
+	phd_plugin *plugin;
+	/* config */
+	long long timeout_ms;
+	int wait, wait_for_jobs, atomic, debug, create_namespace, recover_pending;
+	char wait_strategy[16];   /* Helm 4 --wait=<strategy> */
+	int post_render;          /* enum helm_post_render */
+	/* learned while running */
+	int major;                /* 3 or 4; 0 until detected */
+	char *version;            /* chart version resolved by the repo phase */
+	char *pr_plugins;         /* Helm 4: private HELM_PLUGINS dir, once made */
+};
+
+/* ---- a growable argv ------------------------------------------------ */
+struct strv {
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+void strv_add(struct strv *sv, const char *s);
+void strv_addf(struct strv *sv, const char *fmt, ...) PHD_PRINTF(2, 3);
+void strv_free(struct strv *sv);
+/* NULL-terminated view of sv (owned by sv). */
+const char *const *strv_argv(struct strv *sv);
+/* One shell-quoted line for display (malloc'd). */
+char *strv_join(const struct strv *sv);
+
+/* "30m", "1h30m", "45s", "250ms" (Go durations helm accepts); buf >= 32. */
+void helm_fmt_duration(char *buf, size_t len, long long ms);
+
+/* ---- config, version, running helm ---------------------------------- */
+int helm_config_parse(struct helm *h, phd_ctx *ctx, const phd_node *cfg);
+/* Detect and cache helm's major version (3 or 4). */
+int helm_major(struct helm *h, phd_ctx *ctx);
+/* kube.version from the config as major/minor; 0 when absent. */
+int helm_kube_version(phd_ctx *ctx, int *major, int *minor);
+/* Whether the PDB post-render step applies to this run. */
+int helm_post_render_wanted(struct helm *h, phd_ctx *ctx);
+/* The chart version to use: the resolved one, else the configured pin
+ * (borrowed, may be NULL). */
+const char *helm_chart_version(struct helm *h, phd_ctx *ctx);
+/* Whether chart is a local .tgz or directory (no repo, no network). */
+int helm_chart_is_local(const char *chart);
+/* Emit one PHD_EV_COMMAND event for argv (plan / dry run). */
+void helm_emit_command(phd_ctx *ctx, int phase, struct strv *argv, const char *env_note);
+
+/* ---- argv builders (argv.c) ----------------------------------------- */
+/* "helm" + global flags every command gets. */
+void helm_argv_start(struct strv *sv, phd_ctx *ctx);
+/* helm upgrade --install ... for the detected major version.
+ * post_renderer: NULL, an executable (3) or a plugin name (4). */
+void helm_argv_upgrade(struct strv *sv, const struct helm *h, phd_ctx *ctx,
+		       const char *post_renderer);
+void helm_argv_template(struct strv *sv, const struct helm *h, phd_ctx *ctx,
+			const char *post_renderer);
+void helm_argv_rollback(struct strv *sv, const struct helm *h, phd_ctx *ctx,
+			const char *revision);
+
+/* ---- the --debug redactor (debugfilter.c) ---------------------------- */
+struct helm_filter {
+	int section;         /* which helm --debug section stdout is in */
+	int doc_secret;      /* current manifest document: 1 Secret, 0 unknown, -1 other */
+	int in_data;         /* inside a data:/stringData: block being dropped */
+	int data_indent;
+	unsigned long dropped;
+};
+/* Returns 1 when the stdout line must not be shown. */
+int helm_filter_line(struct helm_filter *f, int stream, const char *line);
+
+/* ---- post-render (render.c) ----------------------------------------- */
+/* Prepare the post-renderer for h->major: *out is an executable path (3)
+ * or a plugin name (4, with *env_out "HELM_PLUGINS=dir", malloc'd).  *out
+ * is NULL when the step does not apply. */
+int helm_post_renderer(struct helm *h, phd_ctx *ctx, char **out, char **env_out);
+/* Where phdeploy-postrender lives (malloc'd) or NULL. */
+char *helm_postrender_path(void);
+
+/* ---- release state (release.c) --------------------------------------- */
+struct helm_rev {
+	long long revision;
+	char status[32];
+	char chart[128];
+	char app_version[64];
+	char updated[64];
+	char description[128];
+};
+struct helm_history {
+	struct helm_rev *revs;   /* oldest first */
+	size_t n;
+	int not_found;           /* the release does not exist */
+};
+int helm_history_get(struct helm *h, phd_ctx *ctx, struct helm_history *out);
+void helm_history_free(struct helm_history *hist);
+int helm_history_parse(struct helm_history *out, const char *json, size_t len,
+		       char *err, size_t errlen);
+/* The revision to roll back to (0 when there is none). */
+long long helm_rollback_target(const struct helm_history *hist);
+/* Newest status ("deployed", "pending-upgrade"...) or NULL. */
+const char *helm_history_state(const struct helm_history *hist);
+int helm_status_json(phd_ctx *ctx, char **out, void *userdata);
+int helm_rollback_phase(phd_ctx *ctx, int phase, void *userdata);
+/* Stop (or, with recover_pending, repair) a release stuck in pending-*. */
+int helm_check_pending(struct helm *h, phd_ctx *ctx);
+
+/* ---- chart repository index (semver.c, index.c, fetch.c) ------------ */
+struct semver {
+	unsigned long long major, minor, patch;
+	const char *pre;          /* after '-', up to '+' (pre_len bytes); NULL when stable */
+	size_t pre_len;
+};
+/* Parse "1.2.3", "v1.2.3-rc.1+build"; 0 or PHD_EINVAL.  pre points into s. */
+int semver_parse(struct semver *out, const char *s);
+int semver_cmp(const struct semver *a, const struct semver *b);
+
+struct helm_index_entry {
+	char *version, *digest, *app_version, *created, *url;
+	struct semver sv;         /* sv.pre points into version */
+};
+struct helm_index {
+	struct helm_index_entry *e;   /* entries of the wanted chart, sorted newest first */
+	size_t n, cap;
+	size_t charts;                /* charts listed in the index */
+	size_t skipped;               /* entries whose version is not semver */
+};
+/* Parse an index.yaml held in buf (streaming, bounded).  Messages name
+ * origin:line:column.  0, PHD_ESYNTAX, PHD_ETOOBIG, PHD_ENOMEM. */
+int helm_index_parse(struct helm_index *idx, const char *buf, size_t len,
+		     const char *chart, const char *origin, char *err, size_t errlen);
+void helm_index_free(struct helm_index *idx);
+/* want NULL: newest stable (newest at all with allow_pre).  0,
+ * PHD_ENOTFOUND (err lists the nearest versions), PHD_EINVAL (a
+ * pre-release without allow_pre). */
+int helm_index_resolve(const struct helm_index *idx, const char *want, int allow_pre,
+		       const struct helm_index_entry **out, char *err, size_t errlen);
+/* Load an index from a path or a file://, http:// or https:// URL into
+ * memory (malloc'd, NUL-terminated), refusing more than max bytes. */
+int helm_index_fetch(phd_ctx *ctx, const char *src, size_t max, char **buf, size_t *len);
+/* sha256 of a file as lowercase hex (buf >= 65). */
+int helm_sha256_file(const char *path, char *hex, size_t len);
+
+/* ---- phases --------------------------------------------------------- */
+int helm_repo_phase(phd_ctx *ctx, int phase, void *userdata);
+int helm_render_phase(phd_ctx *ctx, int phase, void *userdata);
+int helm_deploy_phase(phd_ctx *ctx, int phase, void *userdata);
+
+/* ---- running helm (run.c) ------------------------------------------ */
+struct helm_watch;
+/* Run argv with w watching every line (w is set up here). */
+int helm_run(phd_ctx *ctx, int phase, struct strv *sv, const char *env, unsigned flags,
+	     long long timeout_ms, struct helm_watch *w, struct phd_exec_result *res);
+/* 0 when helm ran and exited 0; else sets the error (what failed, the
+ * failure class, hint, helm's key lines) and returns the code. */
+int helm_fail(phd_ctx *ctx, const char *what, int rc, const struct phd_exec_result *res,
+	      const struct helm_watch *w, const char *hint);
+
+/* ---- failure classification (classify.c) ----------------------------- */
+enum helm_failure {
+	HELM_FAIL_OTHER = 0,
+	HELM_FAIL_TIMEOUT,
+	HELM_FAIL_JOB,
+	HELM_FAIL_RENDER,
+	HELM_FAIL_CLUSTER,
+	HELM_FAIL_PENDING
+};
+struct helm_watch {
+	phd_ctx *ctx;
+	struct helm_filter filter;
+	int phase;
+	long long start_ms;
+	long long last_progress_ms;
+	char last_progress[256];
+	char *quoted[HELM_QUOTE_LINES]; /* key lines, already redacted */
+	size_t nquoted;
+	char *last_err;                 /* last stderr line as a fallback */
+	int cls;                        /* strongest enum helm_failure seen */
+	int in_invalid;                 /* inside the chart's INVALID VALUES block */
+	int log_stderr;                 /* log helm's stderr (when it is not emitted) */
+};
+int helm_watch_line(int stream, const char *line, void *payload);
+void helm_watch_free(struct helm_watch *w);
+int helm_classify_line(const char *line);
+const char *helm_failure_name(int cls);
+/* Progress text for a helm --debug wait line, or NULL (static buffer in w). */
+const char *helm_progress_text(const char *line, char *buf, size_t len);
+/* Builds the quoted-lines block of an error message (malloc'd). */
+char *helm_watch_quote(const struct helm_watch *w);
+long long helm_now_ms(void);
+
+#endif

@@ -1,0 +1,427 @@
+/* The helm plugin's internals: versions and the real repository index,
+ * command lines for Helm 3 and 4 (run against the real binaries), the
+ * --debug redactor, failure classes, the post-render helper. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "tap/tap.h"
+#include "helm-private.h"
+
+static char fixtures_index[4096], fixtures_chart[4096];
+static int have_fixtures;
+
+static void check_semver(void)
+{
+	static const char *const order[] = { "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-alpha.beta",
+					     "1.0.0-beta.2", "1.0.0-beta.11", "1.0.0-rc.1", "1.0.0",
+					     "30.45.0", "30.46.0-9a71d6834b3b6cb2a8262122d15e18bf119f5a54",
+					     "30.46.0", "v30.46.1+build.5" };
+	struct semver a, b;
+	int sorted = 1;
+
+	for (size_t i = 0; i + 1 < sizeof(order) / sizeof(order[0]); i++) {
+		if (semver_parse(&a, order[i]) || semver_parse(&b, order[i + 1]) ||
+		    semver_cmp(&a, &b) >= 0) {
+			tap_diag("%s !< %s", order[i], order[i + 1]);
+			sorted = 0;
+		}
+	}
+	tap_ok(sorted, "semver: pre-releases sort before their release, numeric ids numerically");
+	tap_ok(semver_parse(&a, "30.46") != 0 && semver_parse(&a, "^30.0.0") != 0 &&
+	       semver_parse(&a, "01.2.3") != 0 && semver_parse(&a, "1.2.3-") != 0,
+	       "semver: ranges, short and malformed versions are not versions");
+}
+
+static void check_real_index(void)
+{
+	const struct helm_index_entry *e;
+	struct helm_index idx;
+	char err[512], *buf;
+	size_t len;
+	int rc;
+
+	if (!have_fixtures) {
+		tap_skip(8, "no fixtures at $PHD_FIXTURES (the real index.yaml)");
+		return;
+	}
+	buf = tap_slurp(fixtures_index, &len);
+	rc = helm_index_parse(&idx, buf, len, "posthog", "index.yaml", err, sizeof(err));
+	tap_is_int(rc, 0, "the real 2.5 MB index parses");
+	tap_is_int((long long)idx.n, 737, "all 737 posthog entries are read");
+	rc = helm_index_resolve(&idx, "30.46.0", 0, &e, err, sizeof(err));
+	tap_ok(rc == 0 && e && !strcmp(e->digest, "799704229a4e1cae3a24c2d601f0ab48fe1455608546a8242b63c327d187ff97"),
+	       "30.46.0 resolves with the index's sha256 digest");
+	rc = helm_index_resolve(&idx, NULL, 0, &e, err, sizeof(err));
+	tap_ok(rc == 0 && e && !strcmp(e->version, "30.46.0"),
+	       "no pin resolves to the newest stable version (30.46.0)");
+	rc = helm_index_resolve(&idx, "30.46.1", 0, &e, err, sizeof(err));
+	tap_is_int(rc, PHD_ENOTFOUND, "an unknown version is not found");
+	tap_like(err, "30.46.1 not found; nearest: 30.46.0, 30.45.0",
+		 "... and the nearest existing versions are named");
+	rc = helm_index_resolve(&idx, "30.46.0-9a71d6834b3b6cb2a8262122d15e18bf119f5a54", 0, &e,
+				err, sizeof(err));
+	tap_ok(rc == PHD_EINVAL && strstr(err, "allow_prerelease"),
+	       "a pre-release pin is refused unless chart.allow_prerelease");
+	rc = helm_index_resolve(&idx, "30.46.0-9a71d6834b3b6cb2a8262122d15e18bf119f5a54", 1, &e,
+				err, sizeof(err));
+	tap_ok(rc == 0 && e && e->sv.pre, "... and accepted with it");
+	helm_index_free(&idx);
+	free(buf);
+}
+
+static void check_bad_index(phd_ctx *ctx)
+{
+	static const char broken[] = "apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n"
+				     "    urls: [a, b\n";
+	static const char shape[] = "apiVersion: v1\nentries: [1, 2]\n";
+	struct helm_index idx;
+	char err[512], *big, *buf = NULL, url[4200];
+	size_t len = 0;
+	int rc, fd;
+
+	rc = helm_index_parse(&idx, broken, sizeof(broken) - 1, "posthog", "idx.yaml", err,
+			      sizeof(err));
+	tap_is_int(rc, PHD_ESYNTAX, "malformed index YAML is a syntax error");
+	tap_like(err, "idx.yaml:6:1: malformed index YAML", "... positioned at line and column");
+	rc = helm_index_parse(&idx, shape, sizeof(shape) - 1, "posthog", "idx.yaml", err,
+			      sizeof(err));
+	tap_ok(rc == PHD_ESYNTAX && strstr(err, "idx.yaml:2:10: expected entries: to be a mapping"),
+	       "an index of the wrong shape is refused at the offending node");
+	big = tap_write_file("big-index.yaml", "", 0);
+	fd = big ? open(big, O_WRONLY) : -1;
+	tap_ok(fd >= 0 && ftruncate(fd, (off_t)HELM_INDEX_MAX + 1) == 0, "a sparse 64 MB+ index");
+	if (fd >= 0)
+		close(fd);
+	rc = helm_index_fetch(ctx, big, HELM_INDEX_MAX, &buf, &len);
+	tap_is_int(rc, PHD_ETOOBIG, "an index over 64 MB is refused before it is read");
+	free(buf);
+	buf = NULL;
+	if (!have_fixtures) {
+		tap_skip(1, "no fixtures");
+	} else {
+		snprintf(url, sizeof(url), "file://%s", fixtures_index);
+		rc = helm_index_fetch(ctx, url, HELM_INDEX_MAX, &buf, &len);
+		tap_ok(rc == 0 && len > 2000000, "a file:// index is fetched through libcurl");
+	}
+	free(buf);
+	free(big);
+}
+
+static char *joined(struct strv *sv)
+{
+	char *s = strv_join(sv);
+	strv_free(sv);
+	return s;
+}
+
+static void check_argv(phd_ctx *ctx, const char *values)
+{
+	struct helm h = { 0 };
+	struct strv sv = { 0 };
+	char want[4096], *got;
+
+	helm_config_parse(&h, ctx, NULL);
+	h.major = 3;
+	helm_argv_upgrade(&sv, &h, ctx, NULL);
+	got = joined(&sv);
+	snprintf(want, sizeof(want), "helm upgrade --install -f %s --timeout 30m --create-namespace "
+		 "--namespace posthog posthog posthog/posthog --wait --wait-for-jobs --debug "
+		 "--version 30.46.0 --kube-context prod", values);
+	tap_is_str(got, want, "Helm 3 default: the manual procedure's flags plus --version");
+	free(got);
+	h.major = 4;
+	helm_argv_upgrade(&sv, &h, ctx, NULL);
+	got = joined(&sv);
+	tap_like(got, " --wait=watcher --wait-for-jobs --debug --version 30.46.0",
+		 "Helm 4: --wait=watcher with --wait-for-jobs");
+	free(got);
+	h.atomic = 1;
+	h.timeout_ms = 90LL * 60 * 1000;
+	helm_argv_upgrade(&sv, &h, ctx, "phdeploy-postrender");
+	got = joined(&sv);
+	tap_ok(strstr(got, " --rollback-on-failure") && !strstr(got, "--atomic") &&
+	       strstr(got, "--timeout 1h30m ") && strstr(got, "--post-renderer phdeploy-postrender"),
+	       "Helm 4: atomic is --rollback-on-failure, timeouts in Go form, post-renderer by name");
+	free(got);
+	h.major = 3;
+	h.wait = h.wait_for_jobs = h.debug = 0;
+	helm_argv_upgrade(&sv, &h, ctx, NULL);
+	got = joined(&sv);
+	tap_ok(strstr(got, " --atomic") && !strstr(got, "--wait") && !strstr(got, "--debug"),
+	       "Helm 3: atomic is --atomic; wait and debug off drop their flags");
+	free(got);
+	helm_argv_rollback(&sv, &h, ctx, "4");
+	got = joined(&sv);
+	tap_is_str(got, "helm rollback posthog 4 --namespace posthog --wait --timeout 1h30m "
+		   "--kube-context prod", "rollback: revision, namespace, --wait, the timeout");
+	free(got);
+	helm_argv_template(&sv, &h, ctx, NULL);
+	got = joined(&sv);
+	snprintf(want, sizeof(want), "helm template posthog posthog/posthog --namespace posthog "
+		 "-f %s --version 30.46.0", values);
+	tap_is_str(got, want, "template: same values, version and namespace");
+	free(got);
+}
+
+/* One helm --debug upgrade transcript (stdout) with what must never show. */
+static const char *const transcript[] = {
+	"NAME: posthog", "STATUS: deployed", "USER-SUPPLIED VALUES:",
+	"externalPostgresql:", "  postgresqlPassword: hunter2-values", "COMPUTED VALUES:",
+	"cloud: aws", "redis:", "  password: hunter2-computed", "", "HOOKS:", "---",
+	"# Source: posthog/templates/x.yaml", "apiVersion: v1", "data:",
+	"  early: aHVudGVyMi1lYXJseQ==", "kind: Secret", "MANIFEST:", "---",
+	"apiVersion: v1", "kind: Secret", "metadata:", "  name: posthog", "stringData:",
+	"  password: hunter2-stringdata", "  multi: |", "    hunter2-block", "type: Opaque",
+	"---", "apiVersion: v1", "kind: ConfigMap", "data:", "  config.yaml: keep-me",
+	"---", "kind: Secret", "data: {password: aHVudGVyMi1mbG93}", "NOTES:", "CHART NAME: posthog",
+	NULL
+};
+
+static void check_filter(void)
+{
+	struct helm_filter f = { 0 };
+	char shown[4096] = "";
+	unsigned dropped = 0;
+
+	for (size_t i = 0; transcript[i]; i++) {
+		if (helm_filter_line(&f, 1, transcript[i])) {
+			dropped++;
+		} else {
+			strcat(shown, transcript[i]);
+			strcat(shown, "\n");
+		}
+	}
+	tap_unlike(shown, "hunter2", "no values or Secret data line survives the redactor");
+	tap_unlike(shown, "aHVudGVy", "... nor their base64 (data: before kind: included)");
+	tap_like(shown, "USER-SUPPLIED VALUES:\nCOMPUTED VALUES:\nHOOKS:",
+		 "section headers stay, so the reader sees something was withheld");
+	tap_like(shown, "kind: ConfigMap\ndata:\n  config.yaml: keep-me",
+		 "a ConfigMap's data is kept");
+	tap_like(shown, "type: Opaque\n", "manifest lines after a dropped block are kept");
+	tap_like(shown, "NOTES:\nCHART NAME: posthog", "NOTES are kept");
+	tap_ok(!helm_filter_line(&f, 2, "  postgresqlPassword: on-stderr"),
+	       "stderr is not section-filtered (helm prints no values there)");
+	tap_is_int(dropped, (long long)f.dropped, "dropped lines are counted");
+}
+
+static void check_classify(void)
+{
+	static const struct { const char *line; int cls; } cases[] = {
+		{ "Error: UPGRADE FAILED: context deadline exceeded", HELM_FAIL_TIMEOUT },
+		{ "Error: UPGRADE FAILED: timed out waiting for the condition", HELM_FAIL_TIMEOUT },
+		{ "Error: UPGRADE FAILED: job is failed: posthog/posthog-migrate-2024", HELM_FAIL_JOB },
+		{ "Error: UPGRADE FAILED: resource Job/posthog/posthog-migrate-1 not ready. status: "
+		  "Failed, message: Job Failed. failed: 1/1", HELM_FAIL_JOB },
+		{ "  Warning  BackoffLimitExceeded  job/posthog-migrate", HELM_FAIL_JOB },
+		{ "Error: execution error at (posthog/templates/error-on-invalid-values.yaml:5:4): ",
+		  HELM_FAIL_RENDER },
+		{ "==== INVALID VALUES ====", HELM_FAIL_RENDER },
+		{ "Error: kubernetes cluster unreachable: Get \"http://localhost:8080/version\": dial "
+		  "tcp 127.0.0.1:8080: connect: connection refused", HELM_FAIL_CLUSTER },
+		{ "Error: INSTALLATION FAILED: Kubernetes cluster unreachable", HELM_FAIL_CLUSTER },
+		{ "error: You must be logged in to the server (Unauthorized)", HELM_FAIL_CLUSTER },
+		{ "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
+		  HELM_FAIL_PENDING },
+		{ "level=DEBUG msg=\"waiting for resource\" name=posthog-web", HELM_FAIL_OTHER },
+	};
+	int good = 1;
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (helm_classify_line(cases[i].line) != cases[i].cls) {
+			tap_diag("%s -> %d, want %d", cases[i].line, helm_classify_line(cases[i].line),
+				 cases[i].cls);
+			good = 0;
+		}
+	}
+	tap_ok(good, "failure lines of Helm 3 and 4 fall in the right class");
+	tap_is_str(helm_progress_text("wait.go:48: 2024-02-12 14:20:05.9 +0000 UTC m=+4.8 [debug] "
+				      "beginning wait for 87 resources with timeout of 30m0s",
+				      buf, sizeof(buf)),
+		   "beginning wait for 87 resources with timeout of 30m0s",
+		   "Helm 3 wait lines become progress text");
+	tap_is_str(helm_progress_text("level=DEBUG msg=\"waiting for resource\" namespace=posthog "
+				      "name=posthog-web kind=Deployment", buf, sizeof(buf)),
+		   "waiting for resource namespace=posthog name=posthog-web kind=Deployment",
+		   "Helm 4 wait lines become progress text");
+}
+
+static void check_postrender(phd_ctx *ctx)
+{
+	static const char in[] = "---\n# Source: z/pdb.yaml\napiVersion: policy/v1beta1\n"
+				 "kind: PodDisruptionBudget\nmetadata:\n  name: zk\n---\n"
+				 "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\n";
+	char *path = helm_postrender_path();
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res = { 0 };
+	const char *argv[] = { path, NULL };
+
+	tap_ok(path != NULL, "phdeploy-postrender is found (%s)", path ? path : "-");
+	if (!path) {
+		tap_skip(1, "no post-render helper");
+		return;
+	}
+	spec.flags = PHD_EXEC_CAPTURE_STDOUT;
+	spec.argv = argv;
+	spec.stdin_data = in;
+	spec.stdin_len = sizeof(in) - 1;
+	spec.timeout_ms = 10000;
+	tap_ok(phd_exec_run(ctx, &spec, &res) == 0 && res.exit_code == 0 && res.out &&
+	       !strcmp(res.out, "---\n# Source: z/pdb.yaml\napiVersion: policy/v1\n"
+		       "kind: PodDisruptionBudget\nmetadata:\n  name: zk\n---\n"
+		       "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\n"),
+	       "the PDB moves to policy/v1, everything else is kept byte for byte");
+	phd_exec_result_clear(&res);
+	free(path);
+}
+
+/* Run a real helm with the plugin's own deploy argv; returns its output. */
+static int run_real(phd_ctx *ctx, const char *helm, int major, int install, const char *env,
+		    const char *pr, char **out)
+{
+	struct helm h = { 0 };
+	struct strv sv = { 0 }, run = { 0 };
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res = { 0 };
+	const char *envv[3] = { "KUBECONFIG=/nonexistent/kubeconfig", env, NULL };
+	int rc;
+
+	helm_config_parse(&h, ctx, NULL);
+	h.major = major;
+	helm_argv_upgrade(&sv, &h, ctx, pr);
+	strv_add(&run, helm);
+	for (size_t i = 1; i < sv.n; i++) {
+		if (install && !strcmp(sv.v[i], "upgrade"))
+			strv_add(&run, "install");
+		else if (install && !strcmp(sv.v[i], "--install"))
+			continue;
+		else if (!strcmp(sv.v[i], "--kube-context") && i + 1 < sv.n)
+			i++;   /* no kubeconfig here holds that context */
+		else
+			strv_add(&run, sv.v[i]);
+	}
+	if (install)
+		strv_add(&run, "--dry-run=client");
+	spec.flags = PHD_EXEC_CAPTURE_STDOUT | PHD_EXEC_CAPTURE_STDERR;
+	spec.argv = strv_argv(&run);
+	spec.env = envv;
+	spec.timeout_ms = 120000;
+	rc = phd_exec_run(ctx, &spec, &res);
+	if (rc == 0)
+		rc = res.exit_code;
+	if (asprintf(out, "%s\n%s", res.out ? res.out : "", res.err ? res.err : "") < 0)
+		*out = NULL;
+	phd_exec_result_clear(&res);
+	strv_free(&sv);
+	strv_free(&run);
+	return rc;
+}
+
+static void check_real_helm(phd_ctx *ctx)
+{
+	const char *tools = tap_env("PHD_TOOLS", "");
+	char helm4[4096], helm3[4096], *out = NULL, *pr = NULL, *env = NULL;
+	struct helm h = { 0 };
+	int rc;
+
+	snprintf(helm4, sizeof(helm4), "%s/helm4", tools);
+	snprintf(helm3, sizeof(helm3), "%s/helm3", tools);
+	if (!have_fixtures || access(helm4, X_OK) || access(helm3, X_OK)) {
+		tap_skip(6, "needs $PHD_TOOLS/helm4, helm3 (scripts/fetch-tools) and the chart fixture");
+		return;
+	}
+	helm_config_parse(&h, ctx, NULL);
+	h.major = 4;
+	h.post_render = HELM_PR_ALWAYS;
+	rc = helm_post_renderer(&h, ctx, &pr, &env);
+	tap_ok(rc == 0 && pr && env && !strncmp(env, "HELM_PLUGINS=", 13),
+	       "Helm 4 post-renderer: a private plugin dir in the run's tmpdir");
+	rc = run_real(ctx, helm4, 4, 1, env, pr, &out);
+	tap_is_int(rc, 0, "real helm 4 install --dry-run=client accepts the plugin's argv");
+	tap_ok(out && strstr(out, "STATUS: pending-install") &&
+	       strstr(out, "apiVersion: policy/v1\nkind: PodDisruptionBudget") &&
+	       !strstr(out, "policy/v1beta1"),
+	       "... renders the real chart through the postrenderer/v1 plugin (PDB is policy/v1)");
+	if (rc)
+		tap_diag("%.2000s", out ? out : "");
+	free(out);
+	rc = run_real(ctx, helm4, 4, 0, env, pr, &out);
+	tap_ok(rc != 0 && out && strstr(out, "cluster unreachable") && !strstr(out, "unknown flag"),
+	       "real helm 4 parses the full upgrade argv and stops only at the missing cluster");
+	free(out);
+	free(pr);
+	free(env);
+	pr = helm_postrender_path();
+	rc = run_real(ctx, helm3, 3, 0, NULL, pr, &out);
+	tap_ok(rc != 0 && out && strstr(out, "cluster unreachable") && !strstr(out, "unknown flag"),
+	       "real helm 3 parses the full upgrade argv and stops only at the missing cluster");
+	free(out);
+	rc = run_real(ctx, helm3, 3, 1, NULL, pr, &out);
+	tap_ok(rc != 0 && out && !strstr(out, "unknown flag") && !strstr(out, "invalid argument"),
+	       "real helm 3 install accepts the flags (its dry run needs a cluster)");
+	free(out);
+	free(h.pr_plugins);
+	free(pr);
+}
+
+int main(void)
+{
+	const char *fx = tap_env("PHD_FIXTURES", "");
+	struct phd_options o = PHD_OPTIONS_INIT;
+	const char *values_list[1];
+	char *values;
+	phd_ctx *ctx = NULL;
+
+	snprintf(fixtures_index, sizeof(fixtures_index), "%s/charts-clickhouse-index.yaml", fx);
+	snprintf(fixtures_chart, sizeof(fixtures_chart), "%s/posthog-30.46.0.tgz", fx);
+	have_fixtures = *fx && access(fixtures_index, R_OK) == 0 && access(fixtures_chart, R_OK) == 0;
+
+	check_semver();
+	check_real_index();
+	check_filter();
+	check_classify();
+
+	values = tap_write_file("values.yaml", "cloud: aws\n", 11);
+	values_list[0] = values;
+	o.flags = PHD_OPT_NO_CONFIG | PHD_OPT_NO_JOURNAL | PHD_OPT_NO_LOCK;
+	o.values = values_list;
+	o.nvalues = 1;
+	o.release = "posthog";
+	o.namespace_ = "posthog";
+	o.chart = "posthog/posthog";
+	o.chart_version = "30.46.0";
+	o.helm_path = "helm";
+	o.kube_context = "prod";
+	if (phd_ctx_new(&ctx, &o) || phd_ctx_load(ctx)) {
+		tap_diag("context: %s", ctx ? phd_ctx_errmsg(ctx) : "out of memory");
+		tap_ok(0, "a context for the command-line tests");
+		phd_ctx_free(ctx);
+		return tap_done();
+	}
+	check_bad_index(ctx);
+	check_argv(ctx, phd_ctx_values_file(ctx, 0));
+	check_postrender(ctx);
+	phd_ctx_free(ctx);
+
+	/* the real-helm checks render the real chart with the test's HA values */
+	{
+		char tv[4096];
+		const char *top = tap_env("top_srcdir", ".");
+		snprintf(tv, sizeof(tv), "%s/tests/data/helm/values.yaml", top);
+		values_list[0] = tv;
+		o.chart = fixtures_chart;
+		o.chart_version = NULL;
+		ctx = NULL;
+		if (phd_ctx_new(&ctx, &o) == 0 && phd_ctx_load(ctx) == 0)
+			check_real_helm(ctx);
+		else
+			tap_ok(0, "a context for the real-helm tests: %s",
+			       ctx ? phd_ctx_errmsg(ctx) : "out of memory");
+		phd_ctx_free(ctx);
+	}
+	free(values);
+	return tap_done();
+}
