@@ -117,3 +117,27 @@ def test_interrupt_from_another_thread_stops_a_hanging_check(test_plugin, write,
         finally:
             timer.cancel()
         assert time.monotonic() - t0 < 10
+
+
+def test_render_of_the_real_chart_with_helm_and_ha_on_the_manifests(plugin_dir, examples,
+                                                                   state_dir):
+    fixtures = os.environ.get("PHD_FIXTURES", "")
+    tools = os.environ.get("PHD_TOOLS", "")
+    chart = os.path.join(fixtures, "posthog-30.46.0.tgz")
+    helm = os.path.join(tools, "helm4")
+    if not os.path.exists(chart) or not os.access(helm, os.X_OK):
+        pytest.skip("no chart fixture in PHD_FIXTURES or helm4 in PHD_TOOLS")
+    events = []
+    # the example config (its exemptions) with the chart fixture instead of the repo
+    with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"), chart=chart,
+                             helm=helm, state_dir=state_dir,
+                             plugin_path=plugin_dir("helm") + ":" + plugin_dir("ha"),
+                             on_event=events.append) as d:
+        r = d.render()
+        assert (r.phases["repo"].status, r.phases["render"].status) == ("ok", "ok")
+        assert "kind: Deployment" in d.rendered and "name: posthog-web" in d.rendered
+        found = {(f.rule, f.object): f.severity for f in r.findings if f.phase == "render"}
+        # exempted in examples/phdeploy.yaml: reported, as info
+        assert found[("replicas", "Deployment/clickhouse-operator")] == "info"
+        assert found[("pdb", "Deployment/posthog-plugins")] == "warn"
+        assert ("phase_end", "render", "ok") in [(e.type, e.phase, e.status) for e in events]
