@@ -15,6 +15,10 @@ import pytest
 os.environ.pop("PHDEPLOY_PLUGIN_PATH", None)
 os.environ.pop("PHDEPLOY_HELM", None)
 os.environ.pop("PHDEPLOY_KUBECTL", None)
+# the sanitizer runtime preloaded into python is loaded now; children of the
+# library (some built with their own ASan runtime) must not get it too
+if os.environ.pop("PHD_TEST_DROP_PRELOAD", None):
+    os.environ.pop("LD_PRELOAD", None)
 
 
 def _env_dir(name):
