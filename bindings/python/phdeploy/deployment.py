@@ -483,13 +483,14 @@ class Deployment:
         event_error, self._event_error = self._event_error, None
         if event_error is not None:
             raise event_error
+        for e in self._callback_errors:
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise e
         if rc:
             cause = self._callback_errors[0] if self._callback_errors else None
             err = error_class(rc)(_str(lib.phd_ctx_errmsg(ctx)), code=rc,
                                   phase=result.failed_phase, exit_code=result.exit_code,
                                   result=result)
-            if isinstance(cause, (KeyboardInterrupt, SystemExit)):
-                raise cause
             raise err from cause
         return result
 
