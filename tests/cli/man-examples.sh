@@ -42,21 +42,21 @@ build() {
 
 mkdir "$TAPTMP/site"
 example "$top_srcdir/man/libphdeploy.3" >"$TAPTMP/gate.c"
-example "$top_srcdir/man/phdeploy-plugin.7" >"$TAPTMP/change-window.c"
+example "$top_srcdir/man/phdeploy-plugin.7" >"$TAPTMP/deploy-hours.c"
 
 build -o "$TAPTMP/gate" "$TAPTMP/gate.c"
 ok $? "libphdeploy(3) EXAMPLES: the gate program compiles without a warning"
-build -shared -fPIC -fvisibility=hidden -o "$TAPTMP/site/change-window.so" \
-	"$TAPTMP/change-window.c"
+build -shared -fPIC -fvisibility=hidden -o "$TAPTMP/site/deploy-hours.so" \
+	"$TAPTMP/deploy-hours.c"
 ok $? "phdeploy-plugin(7) EXAMPLES: the plugin compiles without a warning"
-syms=$(nm -D --defined-only "$TAPTMP/site/change-window.so" 2>/dev/null | awk '{ print $3 }')
+syms=$(nm -D --defined-only "$TAPTMP/site/deploy-hours.so" 2>/dev/null | awk '{ print $3 }')
 is "$syms" "phd_plugin_desc" "the example plugin exports its descriptor and nothing else"
 
 cd "$TAPTMP" || exit 1
 cat >phdeploy.yaml <<'YAML'
 values: [values.yaml]
-plugins: { path: [site], load: [change-window] }
-change-window: { days: [sun, mon, tue, wed, thu, fri, sat], from: 0, to: 24 }
+plugins: { path: [site], load: [deploy-hours] }
+deploy-hours: { days: [sun, mon, tue, wed, thu, fri, sat], from: 0, to: 24 }
 checks:
   dns: { timeout: 5s }
 YAML
@@ -77,9 +77,9 @@ is "$rc" 3 "an unpinned image fails validate (exit status 3)"
 like "$out" '"rule":"image-pinned","severity":"error","object":"values/image"' \
 	"the finding names the rule, the severity and the object"
 
-printf 'change-window: { days: [mon, funday] }\nplugins: { path: [site], load: [change-window] }\n' >bad.yaml
+printf 'deploy-hours: { days: [mon, funday] }\nplugins: { path: [site], load: [deploy-hours] }\n' >bad.yaml
 out=$("$PHDEPLOY" -c bad.yaml validate 2>&1)
-like "$out" "bad.yaml:1:30: change-window: a day is sun, mon" \
+like "$out" "bad.yaml:1:29: deploy-hours: a day is sun, mon" \
 	"a bad day in the plugin's section is reported at its line and column"
 
 printf 'image: { tag: release-1.43.0 }\n' >>values.yaml
