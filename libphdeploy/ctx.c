@@ -114,6 +114,11 @@ static void free_check(void *p)
 	free(c);
 }
 
+void phd_checks_clear(phd_ctx *ctx)
+{
+	phd_vec_free(&ctx->checks, free_check);
+}
+
 PHD_EXTERN void phd_ctx_free(phd_ctx *ctx)
 {
 	if (!ctx)
@@ -124,7 +129,7 @@ PHD_EXTERN void phd_ctx_free(phd_ctx *ctx)
 	phd_redactor_free(&ctx->redact);
 	phd_redactor_free(&ctx->env_scrub);
 	phd_findings_clear(ctx);
-	phd_vec_free(&ctx->checks, free_check);
+	phd_checks_clear(ctx);
 	for (int i = 0; i < PHD_PHASE_COUNT; i++) {
 		phd_docset_free(&ctx->docs[i]);
 		free(ctx->phase_msg[i]);

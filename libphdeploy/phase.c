@@ -142,13 +142,7 @@ static void reset_results(phd_ctx *ctx)
 	ctx->timed_out = 0;
 	/* an interrupt that came before the run still stops it */
 	phd_findings_clear(ctx);
-	for (size_t i = 0; i < ctx->checks.n; i++) {
-		struct phd_check_rec *c = ctx->checks.v[i];
-		free((char *)c->pub.name);
-		free((char *)c->pub.message);
-		free(c);
-	}
-	ctx->checks.n = 0;
+	phd_checks_clear(ctx);
 }
 
 static int wants_lock(const phd_ctx *ctx, unsigned mask)

@@ -261,6 +261,7 @@ PHD_HIDDEN int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int se
 			       const char *values_key, const char *message);
 PHD_HIDDEN int phd_validators_run(phd_ctx *ctx, int phase);
 PHD_HIDDEN void phd_findings_clear(phd_ctx *ctx);
+PHD_HIDDEN void phd_checks_clear(phd_ctx *ctx);
 PHD_HIDDEN int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt);
 /* hook.c */
 PHD_HIDDEN int phd_hooks_run(phd_ctx *ctx, int phase, int when, int outcome);
