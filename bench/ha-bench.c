@@ -57,14 +57,16 @@ static long scan(const char *buf, size_t len)
 	return events;
 }
 
-static int nothing(phd_ctx *ctx, int phase, void *ud)
+static int nothing(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	(void)ctx, (void)phase, (void)ud;
 	return 0;
 }
 
-static int feed_render(phd_ctx *ctx, int phase, void *ud)
+static int feed_render(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	struct feed *f = ud;
 
 	return phd_set_documents(ctx, phase, f->buf, f->len, "bench");

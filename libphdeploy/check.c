@@ -259,45 +259,29 @@ static void finish(phd_ctx *ctx, struct running *c)
 int phd_checks_run(phd_ctx *ctx)
 {
 	const phd_node *cfg = phd_node_child(ctx->config, "checks");
+	const struct phd_vec *checks;
 	struct running *cs;
 	size_t n = 0, active = 0;
 	int rc = 0, failed_required = 0;
 	struct phd_buf failed = { 0 };
 
-	/* every configured check needs a plugin */
-	for (size_t i = 0; i < phd_node_len(cfg); i++) {
-		const char *name = phd_node_key_at(cfg, i);
-		size_t k;
-		for (k = 0; k < ctx->regs.n; k++) {
-			struct phd_reg *r = ctx->regs.v[k];
-			if (r->kind == PHD_REG_CHECK && !strcmp(r->name, name))
-				break;
-		}
-		if (k == ctx->regs.n) {
-			const phd_node *kn = phd_node_at(cfg, i);
-			return phd_set_error(ctx, PHD_ENOPROVIDER,
-					     "%s:%u:%u: checks.%s: no loaded plugin provides this "
-					     "check (is the '%s' plugin installed?)", phd_node_file(kn),
-					     phd_node_line(kn), phd_node_column(kn), name, name);
-		}
-	}
-	cs = calloc(ctx->regs.n + 1, sizeof *cs);
+	/* every configured check has a plugin: validate made sure of it */
+	checks = phd_dispatch_list(ctx, PHD_REG_CHECK, PHD_PHASE_PREFLIGHT);
+	cs = calloc(checks->n + 1, sizeof *cs);
 	if (!cs)
 		return PHD_ENOMEM;
-	for (size_t k = 0; k < ctx->regs.n; k++) {
-		struct phd_reg *r = ctx->regs.v[k];
+	for (size_t k = 0; k < checks->n; k++) {
+		struct phd_reg *r = checks->v[k];
 		struct running *c;
 		const phd_node *cc;
 		long long t;
-		if (r->kind != PHD_REG_CHECK)
-			continue;
 		c = &cs[n++];
 		c->reg = r;
 		c->fd = -1;
 		c->pid = -1;
 		cc = phd_node_child(cfg, r->name);
 		c->config = cc;
-		c->required = phd_node_truthy(phd_node_child(cc, "required"), 1);
+		c->required = r->control == PHD_CTL_REQUIRED; /* from checks.NAME.required */
 		c->timeout = phd_node_duration_ms(phd_node_child(cc, "timeout"), &t) == 0 && t > 0
 			     ? t : DEFAULT_TIMEOUT_MS;
 		if (!phd_node_truthy(phd_node_child(cc, "enabled"), 1)) {

@@ -29,10 +29,7 @@ static const struct field f_chart[] = {
 };
 static const struct field f_kube[] = {
 	{ "context", K_STR, NULL, 0 }, { "version", K_STR, NULL, 0 },
-	{ "kubectl", K_STR, NULL, 0 },
-	/* read by the kube plugin, see phdeploy-kube(7) */
-	{ "server_side", K_ANY, NULL, 0 }, { "timeout", K_DUR, NULL, 0 },
-	{ "nodes", K_BOOL, NULL, 0 }, { NULL, 0, NULL, 0 }
+	{ "kubectl", K_STR, NULL, 0 }, { NULL, 0, NULL, 0 }
 };
 static const struct field f_rollback[] = {
 	{ "on_failure", K_BOOL, NULL, 0 }, { NULL, 0, NULL, 0 }
@@ -44,7 +41,8 @@ static const struct field f_plugins[] = {
 static const struct field f_top[] = {
 	{ "release", K_STR, NULL, 0 }, { "namespace", K_STR, NULL, 0 },
 	{ "chart", K_ANY, NULL, 0 }, { "values", K_ANY, NULL, 0 },
-	{ "kube", K_MAP, f_kube, 0 }, { "helm", K_MAP, NULL, 1 },
+	/* kube: is the core's and the kube plugin's (declared keys) */
+	{ "kube", K_MAP, f_kube, 1 }, { "helm", K_MAP, NULL, 1 },
 	{ "secrets", K_SEQ, NULL, 0 }, { "checks", K_MAP, NULL, 1 },
 	{ "rules", K_MAP, NULL, 1 }, { "hooks", K_MAP, NULL, 1 },
 	{ "rollback", K_MAP, f_rollback, 0 }, { "plugins", K_MAP, f_plugins, 0 },
@@ -62,9 +60,8 @@ static const char *type_name(const phd_node *n)
 	}
 }
 
-static int bad(phd_ctx *ctx, int code, const phd_node *n, const char *fmt, ...)
-	PHD_PRINTF(4, 5);
-static int bad(phd_ctx *ctx, int code, const phd_node *n, const char *fmt, ...)
+#define bad phd_config_error
+int phd_config_error(phd_ctx *ctx, int code, const phd_node *n, const char *fmt, ...)
 {
 	struct phd_buf b = { 0 };
 	va_list ap;
@@ -483,23 +480,15 @@ int phd_config_load(phd_ctx *ctx)
 	return 0;
 }
 
-int phd_config_check_plugin_keys(phd_ctx *ctx)
+int phd_config_core_key(const char *key)
 {
-	const phd_node *cfg = ctx->config;
-	for (size_t i = 0; cfg && i < cfg->n; i++) {
-		const struct field *f;
-		size_t p;
-		for (f = f_top; f->key; f++)
-			if (!strcmp(f->key, cfg->keys[i]))
-				break;
-		if (f->key)
-			continue;
-		for (p = 0; p < ctx->plugins.n; p++)
-			if (!strcmp(((struct phd_plugin *)ctx->plugins.v[p])->name, cfg->keys[i]))
-				break;
-		if (p < ctx->plugins.n)
-			continue;
-		return unknown_key(ctx, cfg, i, "", f_top);
-	}
+	for (const struct field *f = f_top; f->key; f++)
+		if (!strcmp(f->key, key))
+			return 1;
 	return 0;
+}
+
+int phd_config_unknown_top(phd_ctx *ctx, size_t i)
+{
+	return unknown_key(ctx, ctx->config, i, "", f_top);
 }

@@ -184,7 +184,7 @@ PHD_EXTERN int phd_ctx_load(phd_ctx *ctx)
 	if (rc == 0)
 		rc = phd_plugins_load(ctx);
 	if (rc == 0)
-		rc = phd_config_check_plugin_keys(ctx);
+		rc = phd_config_check_declared(ctx);
 	ctx->load_rc = rc;
 	return rc;
 }

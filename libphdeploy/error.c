@@ -33,6 +33,7 @@ PHD_EXTERN const char *phd_strerror(int code)
 	case PHD_ENOPROVIDER: return "no plugin provides this";
 	case PHD_EROLLEDBACK: return "rolled back after a failure";
 	case PHD_EIGNORE: return "not applicable";
+	case PHD_EUNREACHABLE: return "cluster unreachable, state unknown";
 	default: return "unknown error";
 	}
 }

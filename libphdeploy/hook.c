@@ -88,52 +88,48 @@ static int run_config_hook(phd_ctx *ctx, int phase, int when, int outcome, const
 	return rc == PHD_EINTR ? PHD_EINTR : PHD_EFAILED;
 }
 
+struct hook_call {
+	int phase, when, outcome;
+};
+
+static int invoke_hook(phd_ctx *ctx, struct phd_reg *r, void *arg)
+{
+	const struct hook_call *c = arg;
+	char *name = phd_asprintf("%s.%s:%s", phd_phase_name(c->phase), when_names[c->when],
+				  r->plugin->name);
+	long long t0 = phd_now_ms();
+	int rc = ((phd_hook_fn)r->fn)(ctx, c->phase, c->when, c->outcome, r->userdata);
+
+	emit_hook(ctx, c->phase, name ? name : "hook", rc == 0, phd_now_ms() - t0,
+		  rc == 0 ? "ok" : (ctx->errmsg && *ctx->errmsg ? ctx->errmsg : phd_strerror(rc)));
+	if (rc && rc != PHD_EINTR) {
+		char *why = phd_err_save(ctx);
+		phd_set_error(ctx, PHD_EFAILED, "hook %s %s: %s", name ? name : "",
+			      c->when == PHD_HOOK_PRE ? "stopped the run" : "failed",
+			      why && *why ? why : phd_strerror(rc));
+		free(why);
+		rc = PHD_EFAILED;
+	}
+	free(name);
+	return rc;
+}
+
 int phd_hooks_run(phd_ctx *ctx, int phase, int when, int outcome)
 {
+	struct hook_call c = { phase, when, outcome };
 	const phd_node *list;
-	int first_rc = 0;
+	int rc;
 
-	for (size_t i = 0; i < ctx->regs.n; i++) {
-		struct phd_reg *r = ctx->regs.v[i];
-		char *name;
-		long long t0;
-		int rc;
-		if (r->kind != PHD_REG_HOOK || r->phase != phase || r->when != when)
-			continue;
-		name = phd_asprintf("%s.%s:%s", phd_phase_name(phase), when_names[when],
-				    r->plugin->name);
-		t0 = phd_now_ms();
-		free(ctx->errmsg);
-		ctx->errmsg = NULL;
-		rc = ((phd_hook_fn)r->fn)(ctx, phase, when, outcome, r->userdata);
-		emit_hook(ctx, phase, name, rc == 0, phd_now_ms() - t0,
-			  rc == 0 ? "ok" : (ctx->errmsg && *ctx->errmsg ? ctx->errmsg
-					    : phd_strerror(rc)));
-		if (rc && when == PHD_HOOK_PRE && !first_rc) {
-			if (!ctx->errmsg || !*ctx->errmsg)
-				phd_set_error(ctx, PHD_EFAILED, "hook %s stopped the run: %s", name,
-					      phd_strerror(rc));
-			else {
-				char *m = strdup(ctx->errmsg);
-				phd_set_error(ctx, PHD_EFAILED, "hook %s stopped the run: %s", name,
-					      m ? m : "");
-				free(m);
-			}
-			first_rc = PHD_EFAILED;
-		}
-		free(name);
-		if (first_rc)
-			return first_rc;
-	}
+	rc = phd_dispatch(ctx, PHD_REG_HOOK, phase, when, invoke_hook, &c, NULL);
+	if (rc)
+		return rc;
 	list = phd_node_child(phd_node_child(phd_node_child(ctx->config, "hooks"),
 					     phd_phase_name(phase)), when_names[when]);
 	for (size_t i = 0; i < phd_node_len(list); i++) {
-		int rc = run_config_hook(ctx, phase, when, outcome, phd_node_at(list, i), i);
+		rc = run_config_hook(ctx, phase, when, outcome, phd_node_at(list, i), i);
 		/* post/fail hooks all run; only a failing pre hook stops the run */
 		if (rc && when == PHD_HOOK_PRE)
 			return rc;
-		if (rc && !first_rc)
-			first_rc = rc;
 	}
-	return when == PHD_HOOK_PRE ? 0 : 0;
+	return 0;
 }

@@ -16,94 +16,128 @@ static unsigned needs(int phase)
 	case PHD_PHASE_SECRETS: return 0;
 	case PHD_PHASE_PREFLIGHT: return PHD_PHASE_BIT(PHD_PHASE_SECRETS);
 	case PHD_PHASE_RENDER: return PHD_PHASE_BIT(PHD_PHASE_REPO);
-	case PHD_PHASE_DEPLOY: return PHD_PHASE_BIT(PHD_PHASE_REPO);
+	/* deploy applies the Secrets, so it needs them resolved and checked */
+	case PHD_PHASE_DEPLOY: return PHD_PHASE_BIT(PHD_PHASE_REPO) |
+				      PHD_PHASE_BIT(PHD_PHASE_SECRETS);
 	default: return 0;
 	}
 }
 
-static int count_handlers(phd_ctx *ctx, int phase)
+struct handler_call {
+	int phase, mode;
+};
+
+static int invoke_handler(phd_ctx *ctx, struct phd_reg *r, void *arg)
 {
-	int n = 0;
-	for (size_t i = 0; i < ctx->regs.n; i++) {
-		struct phd_reg *r = ctx->regs.v[i];
-		n += r->kind == PHD_REG_HANDLER && r->phase == phase;
-	}
-	return n;
+	const struct handler_call *c = arg;
+	return ((phd_phase_fn)r->fn)(ctx, c->phase, c->mode, r->userdata);
 }
 
-static int run_handlers(phd_ctx *ctx, int phase)
+static size_t handler_count(phd_ctx *ctx, int phase)
 {
-	int n = 0;
-	if (count_handlers(ctx, phase) == 0) {
-		static const char *const who[PHD_PHASE_COUNT] = {
-			NULL, "kube", NULL, "helm", "helm", "helm", "kube", "helm"
-		};
+	return phd_dispatch_list(ctx, PHD_REG_HANDLER, phase)->n;
+}
+
+/* Handlers registered for list_phase, called for phase as `mode`;
+ * PHD_EIGNORE when none applied. */
+static int call_handlers(phd_ctx *ctx, int list_phase, int phase, int mode)
+{
+	struct handler_call c = { phase, mode };
+	size_t ran = 0;
+	int rc;
+
+	if (handler_count(ctx, list_phase) == 0)
 		return phd_set_error(ctx, PHD_ENOPROVIDER,
-				     "%s: no loaded plugin handles this phase (the '%s' plugin "
-				     "provides it; see 'phdeploy plugins')", phd_phase_name(phase),
-				     who[phase] ? who[phase] : "?");
-	}
-	for (size_t i = 0; i < ctx->regs.n; i++) {
-		struct phd_reg *r = ctx->regs.v[i];
-		int rc;
-		if (r->kind != PHD_REG_HANDLER || r->phase != phase)
-			continue;
-		free(ctx->errmsg);
-		ctx->errmsg = NULL;
-		rc = ((phd_phase_fn)r->fn)(ctx, phase, r->userdata);
-		n++;
-		if (rc && rc != PHD_EIGNORE) {
-			if (!ctx->errmsg || !*ctx->errmsg)
-				phd_set_error(ctx, rc, "%s: plugin '%s' failed: %s",
-					      phd_phase_name(phase), r->plugin->name, phd_strerror(rc));
-			return rc;
-		}
-	}
-	return 0;
+				     "%s: no loaded plugin handles this phase (see 'phdeploy "
+				     "plugins' and phdeploy-plugin(7))", phd_phase_name(list_phase));
+	rc = phd_dispatch(ctx, PHD_REG_HANDLER, list_phase, -1, invoke_handler, &c, &ran);
+	return rc == 0 && ran == 0 ? PHD_EIGNORE : rc;
 }
 
-/* The body of a phase.  full: asked for (side effects allowed). */
-static int phase_body(phd_ctx *ctx, int phase, int full)
+static int run_handlers(phd_ctx *ctx, int phase, int mode)
+{
+	return call_handlers(ctx, phase, phase, mode);
+}
+
+static int secrets_configured(const phd_ctx *ctx)
+{
+	return phd_node_len(phd_node_child(ctx->config, "secrets")) > 0;
+}
+
+/* The secrets handlers (cross-check; apply in APPLY mode), called for
+ * phase: the secrets phase itself, or deploy applying them.  Without a
+ * handler, resolving was all there was to do: done when only reading, a
+ * gap when Secrets were to be applied. */
+static int run_secret_handlers(phd_ctx *ctx, int phase, int mode)
+{
+	if (handler_count(ctx, PHD_PHASE_SECRETS) == 0) {
+		if (!secrets_configured(ctx))
+			return PHD_EIGNORE;
+		if (mode == PHD_MODE_READ)
+			return 0;
+	}
+	return call_handlers(ctx, PHD_PHASE_SECRETS, phase, mode);
+}
+
+/* deploy: the deploy handlers first only read (a release stuck in
+ * pending-* refuses the run here, before anything changed), then the
+ * namespace and Secrets are applied, then the chart. */
+static int deploy_body(phd_ctx *ctx, int mode)
+{
+	int rc;
+	if (mode == PHD_MODE_READ)
+		return run_handlers(ctx, PHD_PHASE_DEPLOY, mode);
+	rc = run_handlers(ctx, PHD_PHASE_DEPLOY, PHD_MODE_READ);
+	if (rc && rc != PHD_EIGNORE)
+		return rc;
+	rc = run_secret_handlers(ctx, PHD_PHASE_DEPLOY, mode);
+	if (rc && rc != PHD_EIGNORE)
+		return rc;
+	return run_handlers(ctx, PHD_PHASE_DEPLOY, mode);
+}
+
+/* The body of a phase, in mode. */
+static int phase_body(phd_ctx *ctx, int phase, int mode)
 {
 	int rc;
 	switch (phase) {
 	case PHD_PHASE_VALIDATE:
 		return phd_validators_run(ctx, phase);
 	case PHD_PHASE_SECRETS:
-		if ((rc = phd_secrets_resolve(ctx)) != 0 || !full)
+		if ((rc = phd_secrets_resolve(ctx)) != 0)
 			return rc;
-		if (phd_node_len(phd_node_child(ctx->config, "secrets")) == 0 &&
-		    count_handlers(ctx, phase) == 0)
-			return PHD_EIGNORE;
-		return run_handlers(ctx, phase);
+		return run_secret_handlers(ctx, phase, mode);
 	case PHD_PHASE_PREFLIGHT:
 		return phd_checks_run(ctx);
 	case PHD_PHASE_RENDER:
-		if ((rc = run_handlers(ctx, phase)) != 0)
-			return rc;
-		return phd_validators_run(ctx, phase);
 	case PHD_PHASE_VERIFY:
-		if ((rc = run_handlers(ctx, phase)) != 0)
+		if ((rc = run_handlers(ctx, phase, mode)) != 0)
 			return rc;
 		return phd_validators_run(ctx, phase);
+	case PHD_PHASE_DEPLOY:
+		/* nothing touches the cluster before every check passed */
+		return deploy_body(ctx, mode);
 	default:
-		return run_handlers(ctx, phase);
+		return run_handlers(ctx, phase, mode);
 	}
 }
 
-static int run_phase(phd_ctx *ctx, int phase, int full)
+/* asked: the run's verb names the phase (its hooks run); mode: how its
+ * handlers are called. */
+static int run_phase(phd_ctx *ctx, int phase, int asked, int mode)
 {
 	long long t0 = phd_now_ms();
+	int full = asked;
 	int rc;
-	char *msg = NULL;
 
 	ctx->running_phase = phase;
 	phd_emit_simple(ctx, PHD_EV_PHASE_START, phase, 0, 0, phd_phase_name(phase),
-			full ? NULL : "read only");
+			mode == PHD_MODE_APPLY ? NULL : mode == PHD_MODE_SHOW ? "shown, not done"
+			: "read only");
 	rc = full ? phd_hooks_run(ctx, phase, PHD_HOOK_PRE, 0) : 0;
 	if (rc == 0)
-		rc = phase_body(ctx, phase, full);
-	if (ctx->interrupted && rc == 0)
+		rc = phase_body(ctx, phase, mode);
+	if (ctx->interrupted && (rc == 0 || rc == PHD_EIGNORE))
 		rc = phd_set_error(ctx, PHD_EINTR, "%s: interrupted", phd_phase_name(phase));
 	ctx->ms[phase] = phd_now_ms() - t0;
 	if (rc == PHD_EIGNORE) {
@@ -112,21 +146,66 @@ static int run_phase(phd_ctx *ctx, int phase, int full)
 	} else {
 		ctx->status[phase] = rc == 0 ? PHD_STATUS_OK : PHD_STATUS_FAILED;
 	}
-	if (rc != 0)
-		msg = strdup(phd_ctx_errmsg(ctx));
 	free(ctx->phase_msg[phase]);
-	ctx->phase_msg[phase] = msg ? strdup(msg) : NULL;
+	ctx->phase_msg[phase] = rc ? phd_err_save(ctx) : NULL;
 	if (full) {
-		char *saved = msg ? strdup(msg) : NULL;
+		/* the phase's own error is what the operator needs, not a hook's */
+		char *saved = phd_err_save(ctx);
 		phd_hooks_run(ctx, phase, rc == 0 ? PHD_HOOK_POST : PHD_HOOK_FAIL, rc);
-		if (saved) /* the phase's own error is what the operator needs */
-			phd_set_error(ctx, rc, "%s", saved);
-		free(saved);
+		phd_err_restore(ctx, saved, 0);
 	}
 	phd_emit_simple(ctx, PHD_EV_PHASE_END, phase, ctx->status[phase], ctx->ms[phase],
-			phd_phase_name(phase), msg);
-	free(msg);
+			phd_phase_name(phase), ctx->phase_msg[phase]);
 	ctx->running_phase = -1;
+	return rc;
+}
+
+/* How a phase runs in a run of mask: asked for, it may change the cluster
+ * (or show what it would, under plan/--dry-run); needed by a later phase,
+ * it only reads.  The secrets phase of a deploy only reads: the deploy
+ * phase applies them after render. */
+static int asked(unsigned mask, int phase)
+{
+	return (mask & PHD_PHASE_BIT(phase)) || phase == PHD_PHASE_VALIDATE;
+}
+
+static int phase_mode(const phd_ctx *ctx, unsigned mask, int phase)
+{
+	if (!asked(mask, phase))
+		return PHD_MODE_READ;
+	if (phase == PHD_PHASE_SECRETS && (mask & PHD_PHASE_BIT(PHD_PHASE_DEPLOY)))
+		return PHD_MODE_READ;
+	return phd_ctx_dry_run(ctx) ? PHD_MODE_SHOW : PHD_MODE_APPLY;
+}
+
+/* Roll back only an upgrade this run started: the deploy was asked for,
+ * its handler marked the release changed, the cluster could be read and
+ * the policy asks for it. */
+static int rollback_wanted(const phd_ctx *ctx, unsigned mask, int rc)
+{
+	return rc && rc != PHD_EINTR && rc != PHD_EUNREACHABLE &&
+	       (ctx->failed_phase == PHD_PHASE_DEPLOY || ctx->failed_phase == PHD_PHASE_VERIFY) &&
+	       (mask & PHD_PHASE_BIT(PHD_PHASE_DEPLOY)) && ctx->release_changed &&
+	       !phd_ctx_dry_run(ctx) &&
+	       phd_node_truthy(phd_node_get(ctx->config, "rollback.on_failure"), 0);
+}
+
+static int auto_rollback(phd_ctx *ctx, int rc)
+{
+	char *why = phd_err_save(ctx);
+	int rb = run_phase(ctx, PHD_PHASE_ROLLBACK, 1, PHD_MODE_APPLY);
+	if (rb == 0) {
+		phd_set_error(ctx, PHD_EROLLEDBACK,
+			      "%s failed and was rolled back (database migrations are not "
+			      "undone): %s", phd_phase_name(ctx->failed_phase), why ? why : "");
+		rc = PHD_EROLLEDBACK;
+	} else {
+		char *rbwhy = phd_err_save(ctx);
+		phd_set_error(ctx, rc, "%s; the rollback failed too: %s", why ? why : "",
+			      rbwhy ? rbwhy : "");
+		free(rbwhy);
+	}
+	free(why);
 	return rc;
 }
 
@@ -140,6 +219,7 @@ static void reset_results(phd_ctx *ctx)
 	}
 	ctx->failed_phase = -1;
 	ctx->timed_out = 0;
+	ctx->release_changed = 0;
 	/* an interrupt that came before the run still stops it */
 	phd_findings_clear(ctx);
 	phd_checks_clear(ctx);
@@ -185,43 +265,24 @@ PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask)
 	for (int p = 0; p < PHD_PHASE_ROLLBACK; p++) {
 		if (!(run & PHD_PHASE_BIT(p)))
 			continue;
-		rc = run_phase(ctx, p, (mask & PHD_PHASE_BIT(p)) || p == PHD_PHASE_VALIDATE);
+		rc = run_phase(ctx, p, asked(mask, p), phase_mode(ctx, mask, p));
 		if (rc) {
 			ctx->failed_phase = p;
 			break;
 		}
 	}
 	if (rc == 0 && (mask & PHD_PHASE_BIT(PHD_PHASE_ROLLBACK))) {
-		rc = run_phase(ctx, PHD_PHASE_ROLLBACK, 1);
+		rc = run_phase(ctx, PHD_PHASE_ROLLBACK, 1, phase_mode(ctx, mask, PHD_PHASE_ROLLBACK));
 		if (rc)
 			ctx->failed_phase = PHD_PHASE_ROLLBACK;
-	} else if (rc && rc != PHD_EINTR &&
-		   (ctx->failed_phase == PHD_PHASE_DEPLOY || ctx->failed_phase == PHD_PHASE_VERIFY) &&
-		   phd_node_truthy(phd_node_get(ctx->config, "rollback.on_failure"), 0) &&
-		   !phd_ctx_dry_run(ctx)) {
-		char *why = strdup(phd_ctx_errmsg(ctx));
-		int rb = run_phase(ctx, PHD_PHASE_ROLLBACK, 1);
-		if (rb == 0) {
-			phd_set_error(ctx, PHD_EROLLEDBACK,
-				      "%s failed and was rolled back (database migrations are not "
-				      "undone): %s", phd_phase_name(ctx->failed_phase),
-				      why ? why : "");
-			rc = PHD_EROLLEDBACK;
-		} else {
-			char *rbwhy = strdup(phd_ctx_errmsg(ctx));
-			phd_set_error(ctx, rc, "%s; the rollback failed too: %s", why ? why : "",
-				      rbwhy ? rbwhy : "");
-			free(rbwhy);
-		}
-		free(why);
+	} else if (rollback_wanted(ctx, mask, rc)) {
+		rc = auto_rollback(ctx, rc);
 	}
 out:
 	if (!(ctx->opt.flags & PHD_OPT_NO_JOURNAL)) {
-		char *saved = rc ? strdup(phd_ctx_errmsg(ctx)) : NULL;
+		char *saved = phd_err_save(ctx);
 		phd_journal_append(ctx, mask, rc);
-		if (saved)
-			phd_set_error(ctx, rc, "%s", saved);
-		free(saved);
+		phd_err_restore(ctx, saved, 0);
 	}
 	phd_lock_release(ctx);
 	ctx->interrupted = 0; /* consumed: the next run starts afresh */
@@ -238,6 +299,12 @@ out:
 	return rc;
 }
 
+PHD_EXTERN void phd_ctx_set_release_changed(phd_ctx *ctx)
+{
+	if (ctx)
+		ctx->release_changed = 1;
+}
+
 PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json)
 {
 	int rc;
@@ -246,12 +313,14 @@ PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json)
 	*out_json = NULL;
 	if ((rc = phd_ctx_load(ctx)) != 0)
 		return rc;
-	for (size_t i = 0; i < ctx->regs.n; i++) {
-		struct phd_reg *r = ctx->regs.v[i];
-		if (r->kind == PHD_REG_STATUS)
+	{
+		const struct phd_vec *l = phd_dispatch_list(ctx, PHD_REG_STATUS, -1);
+		if (l->n) {
+			struct phd_reg *r = l->v[0];
 			return ((phd_status_fn)r->fn)(ctx, out_json, r->userdata);
+		}
 	}
 	return phd_set_error(ctx, PHD_ENOPROVIDER,
-			     "status: no loaded plugin reports release status (the 'helm' plugin "
-			     "does)");
+			     "status: no loaded plugin reports release status (see 'phdeploy "
+			     "plugins')");
 }

@@ -135,17 +135,32 @@ enum phd_reg_kind {
 	PHD_REG_VALIDATOR,
 	PHD_REG_HANDLER,
 	PHD_REG_STATUS,
-	PHD_REG_HOOK
+	PHD_REG_HOOK,
+	PHD_REG_KINDS
 };
+/* Control flags, as PAM's: what a failing registration does to its phase. */
+enum phd_control { PHD_CTL_REQUIRED = 0, PHD_CTL_OPTIONAL, PHD_CTL_ADVISORY };
 struct phd_reg {
 	int kind;
+	const char *kind_name;    /* "check", "hook", ... for messages */
 	char *name;
 	int phase;
 	int when;
+	int control;              /* PHD_CTL_* */
 	void (*fn)(void);
 	void *userdata;
 	phd_destroy_fn destroy;
 	struct phd_plugin *plugin;
+};
+
+/* A config subtree a plugin declared (phd_plugin_declare_config). */
+struct phd_decl {
+	char *scope;              /* "" own section, "checks.NAME", "secrets.NAME" */
+	const struct phd_config_key *keys;
+};
+struct phd_rule_decl {
+	const char *id, *summary;
+	int severity;
 };
 
 struct phd_plugin {
@@ -155,7 +170,29 @@ struct phd_plugin {
 	struct phd_plugin_info info;
 	char *name, *version, *path;
 	struct phd_buf provides;
+	void *data;               /* phd_plugin_set_data */
+	phd_destroy_fn data_destroy;
+	struct phd_vec decls;     /* struct phd_decl * */
+	struct phd_vec rules;     /* struct phd_rule_decl * */
 };
+
+/* ---- dispatch.c: the one dispatcher ---- */
+typedef int (*phd_invoke_fn)(phd_ctx *ctx, struct phd_reg *r, void *arg);
+/* Run the registrations of kind for phase (when >= 0: hooks of that point)
+ * under their control flags.  *ran: how many ran and were applicable. */
+PHD_HIDDEN int phd_dispatch(phd_ctx *ctx, int kind, int phase, int when, phd_invoke_fn invoke,
+			    void *arg, size_t *ran);
+/* The control rule alone, for results gathered elsewhere (forked checks). */
+PHD_HIDDEN int phd_dispatch_outcome(phd_ctx *ctx, const struct phd_reg *r, int phase, int rc);
+/* Registrations of kind for phase (-1: of no phase), in load order. */
+PHD_HIDDEN const struct phd_vec *phd_dispatch_list(phd_ctx *ctx, int kind, int phase);
+PHD_HIDDEN struct phd_reg *phd_dispatch_find(phd_ctx *ctx, int kind, const char *name);
+PHD_HIDDEN void phd_dispatch_invalidate(phd_ctx *ctx);
+/* The context's message, saved across work that may overwrite it. */
+PHD_HIDDEN void phd_err_clear(phd_ctx *ctx);
+PHD_HIDDEN char *phd_err_save(const phd_ctx *ctx);
+/* Puts saved (taken over) back as the message; returns code. */
+PHD_HIDDEN int phd_err_restore(phd_ctx *ctx, char *saved, int code);
 
 /* ---- secret.c ---- */
 struct phd_secret {
@@ -211,6 +248,9 @@ struct phd_ctx {
 	struct phd_vec plugins;       /* struct phd_plugin * */
 	struct phd_vec infos;         /* struct phd_plugin_info * (views) */
 	struct phd_vec regs;          /* struct phd_reg * */
+	struct phd_vec table[PHD_REG_KINDS][PHD_PHASE_COUNT + 1]; /* dispatch.c */
+	int table_ok;
+	int release_changed;          /* this run started changing the release */
 
 	struct phd_vec secrets;       /* struct phd_secret * */
 	int secrets_resolved;
@@ -242,7 +282,16 @@ struct phd_ctx {
 PHD_HIDDEN const char *phd_ctx_state_dir(phd_ctx *ctx);
 /* config.c */
 PHD_HIDDEN int phd_config_load(phd_ctx *ctx);
-PHD_HIDDEN int phd_config_check_plugin_keys(phd_ctx *ctx);
+/* Every declared plugin key, rule id, check and secrets entry (exit 3). */
+PHD_HIDDEN int phd_config_check_declared(phd_ctx *ctx);
+/* A top-level key of the core's schema? */
+PHD_HIDDEN int phd_config_core_key(const char *key);
+PHD_HIDDEN int phd_config_unknown_top(phd_ctx *ctx, size_t i);
+/* Sets "file:line:col: message" at node n; returns code. */
+PHD_HIDDEN int phd_config_error(phd_ctx *ctx, int code, const phd_node *n, const char *fmt, ...)
+	PHD_PRINTF(4, 5);
+/* plugin.c: a loaded plugin by name, or NULL */
+PHD_HIDDEN struct phd_plugin *phd_plugin_find(phd_ctx *ctx, const char *name);
 /* plugin.c */
 PHD_HIDDEN int phd_plugins_load(phd_ctx *ctx);
 PHD_HIDDEN void phd_plugins_unload(phd_ctx *ctx);

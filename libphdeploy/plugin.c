@@ -34,6 +34,7 @@ static void free_reg(struct phd_reg *r)
 
 static void drop_plugin_regs(phd_ctx *ctx, struct phd_plugin *p)
 {
+	phd_dispatch_invalidate(ctx);
 	size_t k = 0;
 	for (size_t i = 0; i < ctx->regs.n; i++) {
 		struct phd_reg *r = ctx->regs.v[i];
@@ -48,6 +49,14 @@ static void drop_plugin_regs(phd_ctx *ctx, struct phd_plugin *p)
 static void free_plugin(phd_ctx *ctx, struct phd_plugin *p)
 {
 	drop_plugin_regs(ctx, p);
+	/* shared data goes after every registration that may use it */
+	if (p->data_destroy)
+		p->data_destroy(p->data);
+	p->data = NULL;
+	for (size_t i = 0; i < p->decls.n; i++)
+		free(((struct phd_decl *)p->decls.v[i])->scope);
+	phd_vec_free(&p->decls, free);
+	phd_vec_free(&p->rules, free);
 	if (p->desc && p->desc->fini)
 		p->desc->fini(p);
 	if (p->dl && !getenv("PHDEPLOY_NO_DLCLOSE")) /* keep for valgrind stacks */
@@ -68,9 +77,10 @@ void phd_plugins_unload(phd_ctx *ctx)
 	for (size_t i = 0; i < ctx->regs.n; i++)
 		free_reg(ctx->regs.v[i]);
 	phd_vec_free(&ctx->regs, NULL);
+	phd_dispatch_invalidate(ctx);
 }
 
-static struct phd_plugin *find_plugin(phd_ctx *ctx, const char *name)
+struct phd_plugin *phd_plugin_find(phd_ctx *ctx, const char *name)
 {
 	for (size_t i = 0; i < ctx->plugins.n; i++) {
 		struct phd_plugin *p = ctx->plugins.v[i];
@@ -184,7 +194,7 @@ static int load_one(phd_ctx *ctx, const char *path)
 				     "version and init are required)", path, size,
 				     sizeof(struct phd_plugin_desc));
 	}
-	if (find_plugin(ctx, d->name) || is_disabled(ctx, d->name)) {
+	if (phd_plugin_find(ctx, d->name) || is_disabled(ctx, d->name)) {
 		phd_log(ctx, PHD_LOG_DEBUG, "plugin %s: '%s' already loaded or disabled, skipped",
 			path, d->name);
 		dlclose(dl);
@@ -280,7 +290,7 @@ static int load_named(phd_ctx *ctx, const phd_node *entry)
 		free(path);
 		return rc;
 	}
-	if (find_plugin(ctx, name))
+	if (phd_plugin_find(ctx, name))
 		return 0;
 	for (size_t i = 0; i < phd_node_len(dirs); i++) {
 		char *dir = phd_path_join(ctx->config_dir, phd_node_str(phd_node_at(dirs, i)));
@@ -339,7 +349,7 @@ PHD_EXTERN int phd_ctx_add_plugin(phd_plugin **out, phd_ctx *ctx, const char *na
 		return ctx ? phd_set_error(ctx, PHD_EINVAL, "invalid plugin name '%s'",
 					   name ? name : "(null)") : PHD_EINVAL;
 	*out = NULL;
-	if (find_plugin(ctx, name))
+	if (phd_plugin_find(ctx, name))
 		return phd_set_error(ctx, PHD_EINVAL, "a plugin named '%s' is already loaded", name);
 	p = calloc(1, sizeof *p);
 	if (!p)
@@ -372,6 +382,83 @@ PHD_EXTERN const char *phd_plugin_name(const phd_plugin *p)
 	return p ? p->name : NULL;
 }
 
+PHD_EXTERN int phd_plugin_set_data(phd_plugin *p, void *data, phd_destroy_fn destroy)
+{
+	if (!p) {
+		if (destroy)
+			destroy(data);
+		return PHD_EINVAL;
+	}
+	if (p->data_destroy && p->data != data)
+		p->data_destroy(p->data);
+	p->data = data;
+	p->data_destroy = destroy;
+	return 0;
+}
+
+PHD_EXTERN void *phd_plugin_data(const phd_plugin *p)
+{
+	return p ? p->data : NULL;
+}
+
+static int scope_ok(const char *scope)
+{
+	const char *dot;
+	if (!*scope)
+		return 1;
+	dot = strchr(scope, '.');
+	if (!dot || (strncmp(scope, "checks.", 7) && strncmp(scope, "secrets.", 8)))
+		return 0;
+	return valid_name(dot + 1);
+}
+
+PHD_EXTERN int phd_plugin_declare_config(phd_plugin *p, const char *scope,
+					 const struct phd_config_key *keys)
+{
+	struct phd_decl *d;
+	if (!p || !keys)
+		return PHD_EINVAL;
+	if (!scope)
+		scope = "";
+	if (!scope_ok(scope))
+		return phd_set_error(p->ctx, PHD_EINVAL, "plugin '%s': config scope '%s' is not "
+				     "\"\", \"checks.NAME\" or \"secrets.NAME\"", p->name, scope);
+	for (const struct phd_config_key *k = keys; k->name; k++)
+		if (k->type < PHD_CFG_STRING || k->type > PHD_CFG_ANY ||
+		    (k->type == PHD_CFG_ENUM && !k->allowed))
+			return phd_set_error(p->ctx, PHD_EINVAL, "plugin '%s': config key '%s' "
+					     "has an invalid type", p->name, k->name);
+	d = calloc(1, sizeof *d);
+	if (!d || !(d->scope = strdup(scope)) || phd_vec_push(&p->decls, d)) {
+		if (d)
+			free(d->scope);
+		free(d);
+		return PHD_ENOMEM;
+	}
+	d->keys = keys;
+	return 0;
+}
+
+PHD_EXTERN int phd_plugin_declare_rule(phd_plugin *p, const char *id, int default_severity,
+				       const char *summary)
+{
+	struct phd_rule_decl *r;
+	if (!p || !id || !*id || default_severity < PHD_SEV_OFF ||
+	    default_severity > PHD_SEV_ERROR)
+		return p ? phd_set_error(p->ctx, PHD_EINVAL, "plugin '%s': invalid rule "
+					 "declaration '%s'", p->name, id ? id : "(null)")
+			 : PHD_EINVAL;
+	r = calloc(1, sizeof *r);
+	if (!r || phd_vec_push(&p->rules, r)) {
+		free(r);
+		return PHD_ENOMEM;
+	}
+	r->id = id;
+	r->summary = summary;
+	r->severity = default_severity;
+	return 0;
+}
+
 static int add_reg(phd_plugin *p, int kind, const char *name, int phase, int when,
 		   void (*fn)(void), void *userdata, phd_destroy_fn destroy, const char *what)
 {
@@ -392,8 +479,13 @@ static int add_reg(phd_plugin *p, int kind, const char *name, int phase, int whe
 		return PHD_ENOMEM;
 	}
 	r->kind = kind;
+	r->kind_name = what;
 	r->phase = phase;
 	r->when = when;
+	/* post and fail hooks report; only a failing pre hook stops the run */
+	r->control = kind == PHD_REG_HOOK && when != PHD_HOOK_PRE ? PHD_CTL_OPTIONAL
+								   : PHD_CTL_REQUIRED;
+	phd_dispatch_invalidate(p->ctx);
 	r->fn = fn;
 	r->userdata = userdata;
 	r->destroy = destroy;
@@ -410,12 +502,7 @@ static int add_reg(phd_plugin *p, int kind, const char *name, int phase, int whe
 
 static int find_named(phd_ctx *ctx, int kind, const char *name)
 {
-	for (size_t i = 0; i < ctx->regs.n; i++) {
-		struct phd_reg *r = ctx->regs.v[i];
-		if (r->kind == kind && r->name && !strcmp(r->name, name))
-			return 1;
-	}
-	return 0;
+	return phd_dispatch_find(ctx, kind, name) != NULL;
 }
 
 PHD_EXTERN int phd_register_secret_provider(phd_plugin *p, const char *name,

@@ -192,16 +192,6 @@ int phd_secrets_in(const phd_ctx *ctx, const char *s)
 	return phd_redactor_hits(&ctx->env_scrub, s);
 }
 
-static struct phd_reg *find_provider(phd_ctx *ctx, const char *name)
-{
-	for (size_t i = 0; i < ctx->regs.n; i++) {
-		struct phd_reg *r = ctx->regs.v[i];
-		if (r->kind == PHD_REG_PROVIDER && !strcmp(r->name, name))
-			return r;
-	}
-	return NULL;
-}
-
 int phd_secrets_resolve(phd_ctx *ctx)
 {
 	const phd_node *list = phd_node_child(ctx->config, "secrets");
@@ -212,15 +202,14 @@ int phd_secrets_resolve(phd_ctx *ctx)
 	for (size_t i = 0; rc == 0 && i < phd_node_len(list); i++) {
 		const phd_node *e = phd_node_at(list, i);
 		const char *prov = phd_node_str(phd_node_child(e, "provider"));
-		struct phd_reg *r = prov ? find_provider(ctx, prov) : NULL;
+		struct phd_reg *r = prov ? phd_dispatch_find(ctx, PHD_REG_PROVIDER, prov) : NULL;
 		struct phd_secret_sink sink = { ctx, prov, e };
 		if (!r) {
 			struct phd_buf have = { 0 };
-			for (size_t k = 0; k < ctx->regs.n; k++) {
-				struct phd_reg *o = ctx->regs.v[k];
-				if (o->kind == PHD_REG_PROVIDER)
-					phd_buf_printf(&have, "%s%s", have.len ? ", " : "", o->name);
-			}
+			const struct phd_vec *l = phd_dispatch_list(ctx, PHD_REG_PROVIDER, -1);
+			for (size_t k = 0; k < l->n; k++)
+				phd_buf_printf(&have, "%s%s", have.len ? ", " : "",
+					       ((struct phd_reg *)l->v[k])->name);
 			rc = phd_set_error(ctx, PHD_ENOPROVIDER,
 					   "%s:%u:%u: no plugin provides secret provider '%s' "
 					   "(loaded providers: %s)", phd_node_file(e), phd_node_line(e),
@@ -229,8 +218,7 @@ int phd_secrets_resolve(phd_ctx *ctx)
 			phd_buf_free(&have);
 			break;
 		}
-		free(ctx->errmsg);
-		ctx->errmsg = NULL;
+		phd_err_clear(ctx);
 		rc = ((phd_secret_provider_fn)r->fn)(ctx, e, &sink, r->userdata);
 		if (rc) {
 			if (!ctx->errmsg || !*ctx->errmsg)

@@ -148,25 +148,19 @@ PHD_EXTERN int phd_validation_report(phd_validation *v, const char *rule, int de
 	return sev;
 }
 
+static int invoke_validator(phd_ctx *ctx, struct phd_reg *r, void *arg)
+{
+	(void)ctx;
+	return ((phd_validator_fn)r->fn)(arg, r->userdata);
+}
+
 int phd_validators_run(phd_ctx *ctx, int phase)
 {
 	struct phd_validation v = { ctx, phase, phase == PHD_PHASE_VALIDATE ? NULL : &ctx->docs[phase], 0 };
-	for (size_t i = 0; i < ctx->regs.n; i++) {
-		struct phd_reg *r = ctx->regs.v[i];
-		int rc;
-		if (r->kind != PHD_REG_VALIDATOR || r->phase != phase)
-			continue;
-		free(ctx->errmsg);
-		ctx->errmsg = NULL;
-		rc = ((phd_validator_fn)r->fn)(&v, r->userdata);
-		if (rc && rc != PHD_EIGNORE) {
-			if (!ctx->errmsg || !*ctx->errmsg)
-				phd_set_error(ctx, rc, "validator '%s' (plugin %s) failed in %s: %s",
-					      r->name, r->plugin->name, phd_phase_name(phase),
-					      phd_strerror(rc));
-			return rc;
-		}
-	}
+	int rc = phd_dispatch(ctx, PHD_REG_VALIDATOR, phase, -1, invoke_validator, &v, NULL);
+
+	if (rc)
+		return rc;
 	if (v.errors)
 		return phd_set_error(ctx, PHD_EFAILED, "%s: %d finding%s at severity error",
 				     phd_phase_name(phase), v.errors, v.errors > 1 ? "s" : "");

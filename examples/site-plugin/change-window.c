@@ -354,6 +354,15 @@ static int read_config(phd_ctx *ctx, const phd_node *cfg, struct guard *g)
 	return 0;
 }
 
+/* Declared, so `phdeploy validate` refuses a misspelt key of this section
+ * with a did-you-mean before anything runs. */
+static const struct phd_config_key window_keys[] = {
+	{ "allow", PHD_CFG_LIST, PHD_CFG_REQUIRED, NULL, "windows such as \"Mon-Fri 09:00-17:00\"" },
+	{ "timezone", PHD_CFG_STRING, 0, NULL, "UTC, +02:00 or a zoneinfo name" },
+	{ "phases", PHD_CFG_LIST, 0, NULL, "phases to guard (default secrets, deploy)" },
+	PHD_CONFIG_END
+};
+
 static int init(phd_plugin *p, const phd_node *config)
 {
 	static const char *const dflt[] = { "secrets", "deploy" };
@@ -386,13 +395,15 @@ static int init(phd_plugin *p, const phd_node *config)
 		free(g);
 		return rc;
 	}
-	/* one guard for every phase; the first registration owns it */
+	/* one guard for every phase: the plugin's data, freed once with it */
+	if ((rc = phd_plugin_set_data(p, g, free)) != 0 ||
+	    (rc = phd_plugin_declare_config(p, NULL, window_keys)) != 0)
+		return rc;
 	for (size_t i = 0; i < n; i++)
-		if ((rc = phd_register_hook(p, ph[i], PHD_HOOK_PRE, pre_hook, g,
-					    i == 0 ? free : NULL)) != 0)
+		if ((rc = phd_register_hook(p, ph[i], PHD_HOOK_PRE, pre_hook, g, NULL)) != 0)
 			return rc;
 	return 0;
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("change-window", "1.0", init, NULL);
+	PHD_PLUGIN_DEFINE("change-window", "2.0", init, NULL);

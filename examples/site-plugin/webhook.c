@@ -163,6 +163,13 @@ static int read_config(phd_ctx *ctx, const phd_node *cfg, struct notifier *n)
 	return phd_redact_add(ctx, u, strlen(u));
 }
 
+static const struct phd_config_key webhook_keys[] = {
+	{ "url", PHD_CFG_STRING, PHD_CFG_REQUIRED, NULL, "where to POST" },
+	{ "phases", PHD_CFG_LIST, 0, NULL, "phases to report" },
+	{ "timeout", PHD_CFG_DURATION, 0, NULL, "deadline of each POST" },
+	PHD_CONFIG_END
+};
+
 static int init(phd_plugin *p, const phd_node *config)
 {
 	static const int dflt[] = { PHD_PHASE_DEPLOY, PHD_PHASE_VERIFY, PHD_PHASE_ROLLBACK };
@@ -197,14 +204,16 @@ static int init(phd_plugin *p, const phd_node *config)
 		notifier_free(n);
 		return rc;
 	}
-	/* the first registration owns the notifier */
+	/* one notifier for every hook: the plugin's data, freed once with it */
+	if ((rc = phd_plugin_set_data(p, n, notifier_free)) != 0 ||
+	    (rc = phd_plugin_declare_config(p, NULL, webhook_keys)) != 0)
+		return rc;
 	for (size_t i = 0; i < count; i++)
-		if ((rc = phd_register_hook(p, ph[i], PHD_HOOK_POST, on_end, n,
-					    i == 0 ? notifier_free : NULL)) != 0 ||
+		if ((rc = phd_register_hook(p, ph[i], PHD_HOOK_POST, on_end, n, NULL)) != 0 ||
 		    (rc = phd_register_hook(p, ph[i], PHD_HOOK_FAIL, on_end, n, NULL)) != 0)
 			return rc;
 	return 0;
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("webhook", "1.0", init, NULL);
+	PHD_PLUGIN_DEFINE("webhook", "2.0", init, NULL);

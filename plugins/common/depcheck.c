@@ -185,25 +185,6 @@ long long phd_dc_duration(struct phd_dc *dc, const phd_node *cfg, const char *ke
 	return ms;
 }
 
-void phd_dc_unknown_keys(struct phd_dc *dc, const phd_node *cfg, const char *const *known)
-{
-	size_t i, j;
-	char at[300];
-
-	if (phd_node_type(cfg) != PHD_NODE_MAP)
-		return;
-	for (i = 0; i < phd_node_len(cfg); i++) {
-		const char *k = phd_node_key_at(cfg, i);
-		int found = !strcmp(k, "required") || !strcmp(k, "timeout");
-
-		for (j = 0; !found && known[j]; j++)
-			found = !strcmp(k, known[j]);
-		if (!found)
-			phd_dc_note(dc, PHD_SEV_WARN, "unknown key \"%s\" (%s) ignored", k,
-				       phd_dc_at(phd_node_at(cfg, i), at, sizeof at));
-	}
-}
-
 int phd_dc_external_host(struct phd_dc *dc, const char *internal, const char *host_path,
 			 const char *what, const char *endpoint, const char **host)
 {

@@ -56,7 +56,6 @@ long long phd_dc_duration(struct phd_dc *dc, const phd_node *cfg, const char *ke
 
 /* Note a warning for each key of cfg not in known (NULL-terminated); the
  * core's own keys (required, timeout) are always known. */
-void phd_dc_unknown_keys(struct phd_dc *dc, const phd_node *cfg, const char *const *known);
 
 /* The external endpoint's host at host_path (below the values), used when
  * <internal>.enabled is false.  PHD_EIGNORE (summary set) when the chart

@@ -19,21 +19,7 @@
 struct ha_cfg {
 	int posthog;               /* -1 auto, 0 off, 1 on */
 	long long min_replicas;
-	int refs;                  /* one per registration */
 };
-
-static void drop(struct ha_cfg *c, int n)
-{
-	c->refs -= n;
-	if (c->refs == 0)
-		free(c);
-}
-
-static void cfg_unref(void *ud)
-{
-	if (ud)
-		drop(ud, 1);
-}
 
 /* ---- configuration ---------------------------------------------------- */
 
@@ -227,6 +213,25 @@ static int on_manifests(phd_validation *v, void *ud)
 	return run_validator(v, ud, phd_validation_phase(v));
 }
 
+static const struct phd_config_key ha_keys[] = {
+	{ "posthog", PHD_CFG_ENUM, 0, "auto|true|false|yes|no|on|off",
+	  "run the PostHog values rules" },
+	{ "min_replicas", PHD_CFG_INT, 0, NULL, "replicas every workload needs (default 2)" },
+	PHD_CONFIG_END
+};
+
+/* Rules whose default is below error; every other id of ha_rule_ids is an
+ * error by default (see phdeploy-ha(7)). */
+static int default_severity(const char *id)
+{
+	static const char *const warn[] = { "pdb", "spread", "resources", "posthog-redis-tls",
+					    "exempt-unused", NULL };
+	for (size_t i = 0; warn[i]; i++)
+		if (!strcmp(warn[i], id))
+			return PHD_SEV_WARN;
+	return PHD_SEV_ERROR;
+}
+
 static int init(phd_plugin *p, const phd_node *config)
 {
 	phd_ctx *ctx = phd_plugin_ctx(p);
@@ -241,18 +246,21 @@ static int init(phd_plugin *p, const phd_node *config)
 		free(c);
 		return rc;
 	}
-	/* Three registrations share c; each destructor call drops one ref.
-	 * The core calls the destructor of a registration that fails, so
-	 * only the refs of the ones never attempted are dropped here. */
-	c->refs = 3;
+	/* one configuration for the three validators, freed once with the plugin */
+	if ((rc = phd_plugin_set_data(p, c, free)) < 0 ||
+	    (rc = phd_plugin_declare_config(p, NULL, ha_keys)) < 0)
+		return rc;
+	for (size_t i = 0; ha_rule_ids[i]; i++)
+		if ((rc = phd_plugin_declare_rule(p, ha_rule_ids[i],
+						  default_severity(ha_rule_ids[i]), NULL)) < 0)
+			return rc;
 	if ((rc = phd_register_validator(p, "ha-values", PHD_PHASE_VALIDATE, on_values, c,
-					 cfg_unref)) < 0)
-		return drop(c, 2), rc;
-	if ((rc = phd_register_validator(p, "ha-manifests", PHD_PHASE_RENDER, on_manifests, c,
-					 cfg_unref)) < 0)
-		return drop(c, 1), rc;
-	return phd_register_validator(p, "ha-live", PHD_PHASE_VERIFY, on_manifests, c, cfg_unref);
+					 NULL)) < 0 ||
+	    (rc = phd_register_validator(p, "ha-manifests", PHD_PHASE_RENDER, on_manifests, c,
+					 NULL)) < 0)
+		return rc;
+	return phd_register_validator(p, "ha-live", PHD_PHASE_VERIFY, on_manifests, c, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("ha", "1.0", init, NULL);
+	PHD_PLUGIN_DEFINE("ha", "2.0", init, NULL);

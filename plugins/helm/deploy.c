@@ -42,7 +42,7 @@ static const char *hint_for(int cls, phd_ctx *ctx, const struct helm_watch *w, c
 	}
 }
 
-int helm_deploy_phase(phd_ctx *ctx, int phase, void *userdata)
+int helm_deploy_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	struct helm *h = userdata;
 	struct helm_watch w = { 0 };
@@ -54,17 +54,23 @@ int helm_deploy_phase(phd_ctx *ctx, int phase, void *userdata)
 	if (!phd_ctx_chart(ctx) || !phd_ctx_release(ctx) || !phd_ctx_namespace(ctx))
 		return phd_set_error(ctx, PHD_EINVAL, "%s: deploy needs a chart, a release and a "
 				     "namespace", HELM_PLUGIN);
+	if (mode == PHD_MODE_READ) {
+		/* before anything is applied: a release stuck in pending-* refuses
+		 * the run while the cluster is still as it was */
+		if (phd_ctx_dry_run(ctx))
+			return PHD_EIGNORE;
+		return (rc = helm_major(h, ctx)) ? rc : helm_check_pending(h, ctx);
+	}
 	if ((rc = helm_major(h, ctx)) || (rc = helm_post_renderer(h, ctx, &pr, &env)))
 		return rc;
 	helm_argv_upgrade(&sv, h, ctx, pr);
-	if (phd_ctx_dry_run(ctx)) {
+	if (mode == PHD_MODE_SHOW) {
 		helm_emit_command(ctx, phase, &sv, env);
 		goto out;
 	}
-	if ((rc = helm_check_pending(h, ctx)))
-		goto out;
 	phd_log(ctx, PHD_LOG_INFO, "%s: helm upgrade --install %s (Helm %d, timeout %lld s)",
 		HELM_PLUGIN, phd_ctx_release(ctx), h->major, h->timeout_ms / 1000);
+	phd_ctx_set_release_changed(ctx);  /* from here a failure may be rolled back */
 	rc = helm_run(ctx, phase, &sv, env, PHD_EXEC_EMIT, deadline_ms(h->timeout_ms), &w, &res);
 	if (rc == PHD_EINTR || res.interrupted) {
 		rc = phd_set_error(ctx, PHD_EINTR, "%s: deploy interrupted: helm was stopped after "

@@ -17,10 +17,9 @@ enum helm_post_render { HELM_PR_AUTO = 0, HELM_PR_ALWAYS, HELM_PR_NEVER };
 
 /* Per-context plugin state: the parsed `helm:` config plus what earlier
  * phases found (helm major version, resolved chart version).  Shared by
- * every registration of one load; refs counts them so the last destructor
- * frees it. */
+ * every registration of one load: the plugin's data (phd_plugin_set_data),
+ * freed once with the plugin. */
 struct helm {
-	int refs;
 	phd_plugin *plugin;
 	/* config */
 	long long timeout_ms;
@@ -120,7 +119,7 @@ long long helm_rollback_target(const struct helm_history *hist);
 /* Newest status ("deployed", "pending-upgrade"...) or NULL. */
 const char *helm_history_state(const struct helm_history *hist);
 int helm_status_json(phd_ctx *ctx, char **out, void *userdata);
-int helm_rollback_phase(phd_ctx *ctx, int phase, void *userdata);
+int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 /* Stop (or, with recover_pending, repair) a release stuck in pending-*. */
 int helm_check_pending(struct helm *h, phd_ctx *ctx);
 
@@ -161,9 +160,9 @@ int helm_index_fetch(phd_ctx *ctx, const char *src, size_t max, char **buf, size
 int helm_sha256_file(const char *path, char *hex, size_t len);
 
 /* ---- phases --------------------------------------------------------- */
-int helm_repo_phase(phd_ctx *ctx, int phase, void *userdata);
-int helm_render_phase(phd_ctx *ctx, int phase, void *userdata);
-int helm_deploy_phase(phd_ctx *ctx, int phase, void *userdata);
+int helm_repo_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
+int helm_render_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
+int helm_deploy_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 
 /* ---- running helm (run.c) ------------------------------------------ */
 struct helm_watch;

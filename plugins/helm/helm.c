@@ -64,9 +64,7 @@ static int parse_key(struct helm *h, phd_ctx *ctx, const char *key, const phd_no
 		return cfg_bool(ctx, n, key, &h->create_namespace);
 	if (!strcmp(key, "recover_pending"))
 		return cfg_bool(ctx, n, key, &h->recover_pending);
-	return cfg_error(ctx, n, key, "unknown key (known: timeout, wait, wait_strategy, "
-			 "wait_for_jobs, atomic, debug, create_namespace, recover_pending, "
-			 "post_render)");
+	return 0;  /* validate refuses it with a did-you-mean, from helm_keys */
 }
 
 int helm_config_parse(struct helm *h, phd_ctx *ctx, const phd_node *cfg)
@@ -214,16 +212,30 @@ void helm_emit_command(phd_ctx *ctx, int phase, struct strv *argv, const char *e
 	free(line);
 }
 
-static void helm_release(void *userdata)
+static void helm_free(void *userdata)
 {
 	struct helm *h = userdata;
 
-	if (!h || --h->refs > 0)
+	if (!h)
 		return;
 	free(h->version);
 	free(h->pr_plugins);
 	free(h);
 }
+
+static const struct phd_config_key helm_keys[] = {
+	{ "timeout", PHD_CFG_DURATION, 0, NULL, "helm --timeout (default 30m)" },
+	{ "wait", PHD_CFG_BOOL, 0, NULL, "helm --wait" },
+	{ "wait_strategy", PHD_CFG_ENUM, 0, "watcher|legacy|hookOnly", "Helm 4 --wait=" },
+	{ "wait_for_jobs", PHD_CFG_BOOL, 0, NULL, "helm --wait-for-jobs" },
+	{ "atomic", PHD_CFG_BOOL, 0, NULL, "--atomic / --rollback-on-failure" },
+	{ "debug", PHD_CFG_BOOL, 0, NULL, "helm --debug (values filtered)" },
+	{ "create_namespace", PHD_CFG_BOOL, 0, NULL, "helm --create-namespace" },
+	{ "recover_pending", PHD_CFG_BOOL, 0, NULL, "repair a release stuck in pending-*" },
+	{ "post_render", PHD_CFG_ENUM, 0, "auto|true|false|yes|no|on|off",
+	  "rewrite the ZooKeeper policy/v1beta1 PDB" },
+	PHD_CONFIG_END
+};
 
 static int helm_init(phd_plugin *p, const phd_node *config)
 {
@@ -242,22 +254,15 @@ static int helm_init(phd_plugin *p, const phd_node *config)
 		free(h);
 		return rc;
 	}
-	/* one state for all registrations; each holds a reference */
-	h->refs = 1;
-	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++) {
-		h->refs++;
-		if ((rc = phd_register_phase_handler(p, phases[i], fns[i], h, helm_release))) {
-			h->refs--;
-			helm_release(h);
+	/* one state for every registration, freed once with the plugin */
+	if ((rc = phd_plugin_set_data(p, h, helm_free)) ||
+	    (rc = phd_plugin_declare_config(p, NULL, helm_keys)))
+		return rc;
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if ((rc = phd_register_phase_handler(p, phases[i], fns[i], h, NULL)))
 			return rc;
-		}
-	}
-	h->refs++;
-	if ((rc = phd_register_status(p, helm_status_json, h, helm_release)))
-		h->refs--;
-	helm_release(h);   /* drop init's own reference */
-	return rc;
+	return phd_register_status(p, helm_status_json, h, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("helm", "1.0", helm_init, NULL);
+	PHD_PLUGIN_DEFINE("helm", "2.0", helm_init, NULL);

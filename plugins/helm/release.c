@@ -334,7 +334,7 @@ static int already_rolled_back(const struct helm_history *hist)
 	       !strncmp(cur->description, "Rollback to ", 12);
 }
 
-int helm_rollback_phase(phd_ctx *ctx, int phase, void *userdata)
+int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	struct helm *h = userdata;
 	struct helm_history hist = { 0 };
@@ -344,6 +344,8 @@ int helm_rollback_phase(phd_ctx *ctx, int phase, void *userdata)
 	char rev[32];
 	long long target;
 	int rc;
+
+	(void)mode;  /* the same in every mode; dry runs show, below */
 
 	if ((rc = helm_major(h, ctx)))
 		return rc;

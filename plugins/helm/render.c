@@ -166,7 +166,7 @@ int helm_post_renderer(struct helm *h, phd_ctx *ctx, char **out, char **env_out)
 	return 0;
 }
 
-int helm_render_phase(phd_ctx *ctx, int phase, void *userdata)
+int helm_render_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	struct helm *h = userdata;
 	struct phd_exec_result res = { 0 };
@@ -175,6 +175,8 @@ int helm_render_phase(phd_ctx *ctx, int phase, void *userdata)
 	char *pr = NULL, *env = NULL, *origin = NULL;
 	const char *v;
 	int rc;
+
+	(void)mode;  /* the same in every mode; dry runs show, below */
 
 	if (!phd_ctx_chart(ctx) || !phd_ctx_release(ctx) || !phd_ctx_namespace(ctx))
 		return phd_set_error(ctx, PHD_EINVAL, "%s: render needs a chart, a release and a "

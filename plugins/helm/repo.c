@@ -314,13 +314,15 @@ static int local_chart(struct helm *h, phd_ctx *ctx, int phase, const char *char
 	return r;
 }
 
-int helm_repo_phase(phd_ctx *ctx, int phase, void *userdata)
+int helm_repo_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	struct helm *h = userdata;
 	const char *chart = phd_ctx_chart(ctx);
 	struct repo_cfg rc = { 0 };
 	char *ref;
 	int r;
+
+	(void)mode;  /* the same in every mode; dry runs show, below */
 
 	if (!chart || !*chart)
 		return phd_set_error(ctx, PHD_EINVAL, "%s: no chart: set chart.name or --chart",

@@ -285,11 +285,24 @@ static int check_kafka(phd_check *chk, void *userdata)
 /* The check is named like the plugin ("kafka", reading checks.kafka).  An
  * application that adds the same init under another plugin name gets one
  * more independent check; the bench runs N of them that way. */
+static const struct phd_config_key kafka_keys[] = {
+	{ "min_brokers", PHD_CFG_INT, 0, NULL, "brokers the cluster must have (default 3)" },
+	{ "min_racks", PHD_CFG_INT, 0, NULL, "racks (AZs) the brokers must span" },
+	{ "topics", PHD_CFG_LIST, 0, NULL, "topics that must exist" },
+	{ "ca_file", PHD_CFG_STRING, 0, NULL, "CA bundle for TLS" },
+	PHD_CONFIG_END
+};
+
 static int kafka_init(phd_plugin *p, const phd_node *config)
 {
+	char scope[80];
+	int rc;
 	(void)config;
+	snprintf(scope, sizeof scope, "checks.%s", phd_plugin_name(p));
+	if ((rc = phd_plugin_declare_config(p, scope, kafka_keys)))
+		return rc;
 	return phd_register_check(p, phd_plugin_name(p), check_kafka, NULL, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("kafka", "1.0", kafka_init, NULL);
+	PHD_PLUGIN_DEFINE("kafka", "2.0", kafka_init, NULL);

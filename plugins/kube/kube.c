@@ -42,20 +42,25 @@ static int parse_conf(phd_ctx *ctx, const phd_node *config, struct kube_conf *cf
 		} else if (!strcmp(key, "nodes")) {
 			if (phd_node_bool(n, &cf->read_nodes) != 0)
 				return where_err(ctx, n, "want true or false", key);
-		} else if (strcmp(key, "context") && strcmp(key, "version")) {
-			/* context/version belong to the core and other plugins. */
-			phd_log(ctx, PHD_LOG_WARN, "kube: %s:%u:%u: unknown key kube.%s ignored",
-				phd_node_file(n) ? phd_node_file(n) : "config", phd_node_line(n),
-				phd_node_column(n), key);
 		}
+		/* other keys: the core's (context, version, kubectl); validate
+		 * refuses unknown ones against the declaration below */
 	}
 	return 0;
 }
 
+static const struct phd_config_key kube_keys[] = {
+	{ "server_side", PHD_CFG_ENUM, 0, "true|false|auto|yes|no|on|off",
+	  "apply Secrets server-side (auto: fall back when the server refuses)" },
+	{ "timeout", PHD_CFG_DURATION, 0, NULL, "deadline of each kubectl call" },
+	{ "nodes", PHD_CFG_BOOL, 0, NULL, "verify reads the nodes for zone spread" },
+	PHD_CONFIG_END
+};
+
 static int init(phd_plugin *p, const phd_node *config)
 {
 	phd_ctx *ctx = phd_plugin_ctx(p);
-	struct kube_conf *cf = calloc(1, sizeof(*cf)), *cf2;
+	struct kube_conf *cf = calloc(1, sizeof(*cf));
 	int rc;
 
 	if (!cf)
@@ -65,20 +70,18 @@ static int init(phd_plugin *p, const phd_node *config)
 		free(cf);
 		return rc;
 	}
-	/* Each registration owns its userdata: the verify handler gets a copy. */
-	cf2 = malloc(sizeof(*cf2));
-	if (!cf2) {
-		free(cf);
-		return phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory");
-	}
-	*cf2 = *cf;
-	rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf, free);
-	if (rc < 0) {
-		free(cf2);
+	/* one configuration for every registration, freed once with the plugin */
+	if ((rc = phd_plugin_set_data(p, cf, free)) < 0 ||
+	    (rc = phd_plugin_declare_config(p, NULL, kube_keys)) < 0 ||
+	    (rc = phd_plugin_declare_rule(p, "inline-secret", PHD_SEV_WARN,
+					  "a password written inline in the values")) < 0 ||
+	    (rc = phd_plugin_declare_rule(p, "rollout", PHD_SEV_ERROR,
+					  "a live workload not rolled out and ready")) < 0)
 		return rc;
-	}
-	rc = phd_register_phase_handler(p, PHD_PHASE_VERIFY, kube_verify_phase, cf2, free);
-	if (rc < 0)
+	if ((rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf,
+					     NULL)) < 0 ||
+	    (rc = phd_register_phase_handler(p, PHD_PHASE_VERIFY, kube_verify_phase, cf,
+					     NULL)) < 0)
 		return rc;
 	rc = phd_register_validator(p, "inline-secret", PHD_PHASE_VALIDATE,
 				    kube_inline_secret_validator, NULL, NULL);
@@ -89,4 +92,4 @@ static int init(phd_plugin *p, const phd_node *config)
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("kube", "1.0", init, NULL);
+	PHD_PLUGIN_DEFINE("kube", "2.0", init, NULL);

@@ -102,8 +102,8 @@ void kube_refs_free(struct kube_refs *refs);
 int kube_inline_secret_validator(phd_validation *v, void *userdata);
 
 /* ---- phase handlers ----------------------------------------------------- */
-int kube_secrets_phase(phd_ctx *ctx, int phase, void *userdata);
-int kube_verify_phase(phd_ctx *ctx, int phase, void *userdata);
+int kube_secrets_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
+int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 /* VERIFY-phase validator: every workload rolled out and ready. */
 int kube_rollout_validator(phd_validation *v, void *userdata);
 

@@ -314,7 +314,11 @@ static int read_back(phd_ctx *ctx, const struct kube_conf *cf, const struct phd_
 	return rc;
 }
 
-int kube_secrets_phase(phd_ctx *ctx, int phase, void *userdata)
+/* READ (the secrets phase of a deploy or plan): cross-check only.  APPLY
+ * or SHOW: in the deploy phase the cross-check already ran in this run, so
+ * only the namespace and the Secrets go in; `phdeploy secrets` alone does
+ * both in the secrets phase. */
+int kube_secrets_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	const struct kube_conf *cf = userdata;
 	const char *ns = phd_ctx_namespace(ctx);
@@ -323,12 +327,12 @@ int kube_secrets_phase(phd_ctx *ctx, int phase, void *userdata)
 	char *first = NULL;
 	int rc;
 
-	(void)phase;
 	memset(&refs, 0, sizeof(refs));
 	if (!ns || !*ns)
 		return phd_set_error(ctx, PHD_EINVAL, "kube: no namespace (set namespace: or -n)");
-	rc = kube_refs_collect(ctx, phd_ctx_values(ctx), &refs, &bad);
-	if (rc == 0)
+	rc = phase == PHD_PHASE_DEPLOY ? 0 : kube_refs_collect(ctx, phd_ctx_values(ctx), &refs,
+								&bad);
+	if (rc == 0 && phase != PHD_PHASE_DEPLOY)
 		rc = cross_check(ctx, cf, ns, &refs, &missing, &first);
 	kube_refs_free(&refs);
 	if (rc < 0) {
@@ -342,10 +346,12 @@ int kube_secrets_phase(phd_ctx *ctx, int phase, void *userdata)
 		free(first);
 		return rc;
 	}
+	if (mode == PHD_MODE_READ)
+		return 0;
 	n = phd_secret_count(ctx);
 	if (n == 0) {
 		phd_log(ctx, PHD_LOG_INFO, "kube: no Secrets to apply");
-		return 0;
+		return PHD_EIGNORE;
 	}
 	rc = ensure_namespace(ctx, cf, ns);
 	for (size_t i = 0; i < n && rc == 0; i++) {

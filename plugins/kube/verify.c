@@ -75,7 +75,8 @@ static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *
 	*line = kube_argv_line(a);
 	rc = kube_run(ctx, cf, a, NULL, 0, 0, &res);
 	if (rc == 0 && res.exit_code != 0)
-		rc = kube_fail(ctx, PHD_EFAILED, a, &res, "cannot read live objects");
+		/* the live state is unknown: verify fails, nothing is rolled back */
+		rc = kube_fail(ctx, PHD_EUNREACHABLE, a, &res, "cannot read live objects");
 	if (rc == 0) {
 		*out = json_loadb(res.out ? res.out : "", res.out_len, 0, &jerr);
 		if (!*out || !json_is_array(json_object_get(*out, "items")))
@@ -131,7 +132,7 @@ static int nodes_into(phd_ctx *ctx, const struct kube_conf *cf, json_t *kept, ch
 	kube_argv_add(&a, "-o");
 	kube_argv_add(&a, "json");
 	rc = get_json(ctx, cf, &a, &nodes, &line);
-	if (rc == PHD_EFAILED || rc == PHD_EPLUGIN) {
+	if (rc == PHD_EUNREACHABLE || rc == PHD_EPLUGIN) {
 		/* Namespace-scoped deployers often may not list nodes. */
 		phd_log(ctx, PHD_LOG_WARN, "%s; zone spread cannot be checked", phd_ctx_errmsg(ctx));
 		rc = 0;
@@ -152,7 +153,7 @@ static int nodes_into(phd_ctx *ctx, const struct kube_conf *cf, json_t *kept, ch
 	return rc;
 }
 
-int kube_verify_phase(phd_ctx *ctx, int phase, void *userdata)
+int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	const struct kube_conf *cf = userdata;
 	const char *ns = phd_ctx_namespace(ctx), *release = phd_ctx_release(ctx);
@@ -172,7 +173,7 @@ int kube_verify_phase(phd_ctx *ctx, int phase, void *userdata)
 	kube_argv_add(&a, ns);
 	kube_argv_add(&a, "-o");
 	kube_argv_add(&a, "json");
-	if (phd_ctx_dry_run(ctx)) {
+	if (mode == PHD_MODE_SHOW) {
 		char *line = kube_argv_line(&a);
 		if (line)
 			kube_emit_command(ctx, PHD_PHASE_VERIFY, line);

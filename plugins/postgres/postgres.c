@@ -40,13 +40,11 @@ static const char *const pg_sslmodes[] = {
 
 static int pg_read_config(struct phd_dc *dc, struct pg_target *t)
 {
-	static const char *const known[] = { "sslmode", "sslrootcert", "max_latency", NULL };
 	const phd_node *cfg = phd_check_config(dc->chk);
 	const phd_node *mode_n = phd_node_get(cfg, "sslmode");
 	char at[300];
 	int i, ok = 0;
 
-	phd_dc_unknown_keys(dc, cfg, known);
 	t->sslmode = phd_dc_str(cfg, "sslmode");
 	if (!t->sslmode)
 		t->sslmode = "prefer";
@@ -462,11 +460,22 @@ static int pg_check(phd_check *chk, void *userdata)
 	return 0;
 }
 
+static const struct phd_config_key pg_keys[] = {
+	{ "sslmode", PHD_CFG_ENUM, 0, "disable|allow|prefer|require|verify-ca|verify-full",
+	  "libpq sslmode (default prefer)" },
+	{ "sslrootcert", PHD_CFG_STRING, 0, NULL, "CA bundle for verify-ca/verify-full" },
+	{ "max_latency", PHD_CFG_DURATION, 0, NULL, "warn above this round trip" },
+	PHD_CONFIG_END
+};
+
 static int pg_init(phd_plugin *p, const phd_node *config)
 {
+	int rc;
 	(void)config;
+	if ((rc = phd_plugin_declare_config(p, "checks.postgres", pg_keys)))
+		return rc;
 	return phd_register_check(p, "postgres", pg_check, NULL, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("postgres", "1.0", pg_init, NULL);
+	PHD_PLUGIN_DEFINE("postgres", "2.0", pg_init, NULL);

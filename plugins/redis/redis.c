@@ -52,12 +52,10 @@ struct rd_conn {
 
 static int rd_read_config(struct phd_dc *dc, struct rd_target *t)
 {
-	static const char *const known[] = { "tls", "ca", "max_latency", NULL };
 	const phd_node *cfg = phd_check_config(dc->chk);
 	const phd_node *ca_n = phd_node_get(cfg, "ca");
 	char at[300];
 
-	phd_dc_unknown_keys(dc, cfg, known);
 	t->tls_n = phd_node_get(cfg, "tls");
 	t->tls = phd_dc_bool(dc, cfg, "tls", 0);
 	t->ca = phd_dc_file(dc, cfg, "ca");
@@ -574,11 +572,21 @@ static int rd_check(phd_check *chk, void *userdata)
 	return dc.errors ? PHD_EFAILED : 0;
 }
 
+static const struct phd_config_key rd_keys[] = {
+	{ "tls", PHD_CFG_BOOL, 0, NULL, "connect with TLS" },
+	{ "ca", PHD_CFG_STRING, 0, NULL, "CA bundle for TLS" },
+	{ "max_latency", PHD_CFG_DURATION, 0, NULL, "warn above this round trip" },
+	PHD_CONFIG_END
+};
+
 static int rd_init(phd_plugin *p, const phd_node *config)
 {
+	int rc;
 	(void)config;
+	if ((rc = phd_plugin_declare_config(p, "checks.redis", rd_keys)))
+		return rc;
 	return phd_register_check(p, "redis", rd_check, NULL, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("redis", "1.0", rd_init, NULL);
+	PHD_PLUGIN_DEFINE("redis", "2.0", rd_init, NULL);

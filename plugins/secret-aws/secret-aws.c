@@ -16,13 +16,6 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define ATTEMPTS 3
 
-static const char *const entry_keys[] = {
-	"secret_id", "name", "keys", "key", "type", "region", "endpoint_url", "profile",
-	"version_stage", "version_id", "timeout", NULL
-};
-static const char *const config_keys[] = {
-	"region", "endpoint_url", "profile", "timeout", NULL
-};
 
 /* Defaults from the plugin's own config block (secret-aws: ...). */
 struct defaults {
@@ -111,13 +104,35 @@ static int check_strings(phd_ctx *ctx, const phd_node *n)
 	return 0;
 }
 
+static const struct phd_config_key own_keys[] = {
+	{ "region", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "endpoint_url", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "profile", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "timeout", PHD_CFG_DURATION, 0, NULL, NULL },
+	PHD_CONFIG_END
+};
+static const struct phd_config_key entry_decl[] = {
+	{ "secret_id", PHD_CFG_STRING, PHD_CFG_REQUIRED, NULL, "the secret's id or ARN" },
+	{ "name", PHD_CFG_STRING, PHD_CFG_REQUIRED, NULL, "the Kubernetes Secret's name" },
+	{ "keys", PHD_CFG_MAP, 0, NULL, "{KEY: FIELD, ...}" },
+	{ "key", PHD_CFG_STRING, 0, NULL, "the key of a plain-string secret" },
+	{ "type", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "region", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "endpoint_url", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "profile", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "version_stage", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "version_id", PHD_CFG_STRING, 0, NULL, NULL },
+	{ "timeout", PHD_CFG_DURATION, 0, NULL, NULL },
+	PHD_CONFIG_END
+};
+
 static int parse_entry(struct call *c)
 {
 	phd_ctx *ctx = c->ctx;
 	struct sc_pos pos;
 	int rc;
 
-	if ((rc = sc_check_entry(ctx, PLUGIN, c->entry, entry_keys)) ||
+	if ((rc = sc_check_entry(ctx, PLUGIN, c->entry, entry_decl)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, c->entry, "secret_id", 1, &c->secret_id)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, c->entry, "name", 1, &c->name)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, c->entry, "key", 0, &c->key)) ||
@@ -353,7 +368,7 @@ static int init(phd_plugin *p, const phd_node *config)
 	 * init, so initialise first and let fini always balance it */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return phd_set_error(ctx, PHD_EPLUGIN, "%s: curl_global_init failed", PLUGIN);
-	if (config && (rc = sc_check_entry(ctx, PLUGIN, config, config_keys)))
+	if (config && (rc = sc_check_entry(ctx, PLUGIN, config, own_keys)))
 		return rc;
 	if (config && ((rc = sc_get_timeout(ctx, PLUGIN, config, "timeout", 1, &ms)) ||
 		       (rc = check_strings(ctx, config))))
@@ -362,6 +377,11 @@ static int init(phd_plugin *p, const phd_node *config)
 	if (!d)
 		return phd_set_error(ctx, PHD_ENOMEM, "%s: out of memory", PLUGIN);
 	d->config = config;
+	if ((rc = phd_plugin_declare_config(p, NULL, own_keys)) ||
+	    (rc = phd_plugin_declare_config(p, "secrets.aws", entry_decl))) {
+		destroy(d);
+		return rc;
+	}
 	return phd_register_secret_provider(p, "aws", provide, d, destroy);
 }
 
@@ -372,4 +392,4 @@ static void fini(phd_plugin *p)
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("secret-aws", "1.0", init, fini);
+	PHD_PLUGIN_DEFINE("secret-aws", "2.0", init, fini);

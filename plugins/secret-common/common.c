@@ -75,18 +75,20 @@ void sc_free_str(char *s)
 	}
 }
 
-static int allowed_key(const char *k, const char *const *allowed)
+/* The same table the plugin declares to validate: an entry handed over
+ * directly through the API is held to it too. */
+static int allowed_key(const char *k, const struct phd_config_key *allowed)
 {
 	if (strcmp(k, "provider") == 0)
 		return 1;
-	for (; *allowed; allowed++)
-		if (strcmp(k, *allowed) == 0)
+	for (; allowed->name; allowed++)
+		if (strcmp(k, allowed->name) == 0)
 			return 1;
 	return 0;
 }
 
 int sc_check_entry(phd_ctx *ctx, const char *plugin, const phd_node *entry,
-		   const char *const *allowed)
+		   const struct phd_config_key *allowed)
 {
 	struct sc_pos pos;
 	size_t i;

@@ -37,7 +37,7 @@ int sc_read_file(const char *path, struct sc_buf *b, int *err);
 /* The entry must be a mapping whose keys are all in allowed (NULL-ended);
  * "provider" is always allowed.  Error names the plugin and the position. */
 int sc_check_entry(phd_ctx *ctx, const char *plugin, const phd_node *entry,
-		   const char *const *allowed);
+		   const struct phd_config_key *allowed);
 /* A non-empty scalar entry[key]; *out NULL when absent and !required. */
 int sc_get_str(phd_ctx *ctx, const char *plugin, const phd_node *entry,
 	       const char *key, int required, const char **out);

@@ -10,7 +10,6 @@
 
 #define PLUGIN "secret-env"
 
-static const char *const entry_keys[] = { "name", "keys", "type", "allow_empty", NULL };
 
 static int valid_var(const char *s)
 {
@@ -22,6 +21,14 @@ static int valid_var(const char *s)
 			return 0;
 	return 1;
 }
+
+static const struct phd_config_key entry_keys[] = {
+	{ "name", PHD_CFG_STRING, PHD_CFG_REQUIRED, NULL, "the Secret's name" },
+	{ "keys", PHD_CFG_MAP, PHD_CFG_REQUIRED, NULL, "{KEY: VARIABLE, ...}" },
+	{ "type", PHD_CFG_STRING, 0, NULL, "the Secret's type" },
+	{ "allow_empty", PHD_CFG_BOOL, 0, NULL, "accept empty variables" },
+	PHD_CONFIG_END
+};
 
 static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 		   void *userdata)
@@ -83,9 +90,12 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
+	int rc;
 	(void)config;
+	if ((rc = phd_plugin_declare_config(p, "secrets.env", entry_keys)))
+		return rc;
 	return phd_register_secret_provider(p, "env", provide, NULL, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("secret-env", "1.0", init, NULL);
+	PHD_PLUGIN_DEFINE("secret-env", "2.0", init, NULL);

@@ -19,9 +19,6 @@
 
 enum format { F_SECRET_YAML, F_JSON, F_RAW };
 
-static const char *const entry_keys[] = {
-	"run", "format", "name", "key", "keys", "type", "timeout", "chomp", NULL
-};
 
 struct job {
 	const phd_node *entry;
@@ -63,6 +60,18 @@ static int parse_run(phd_ctx *ctx, struct job *j)
 	snprintf(j->label, sizeof j->label, "%s stdout", j->prog);
 	return 0;
 }
+
+static const struct phd_config_key entry_keys[] = {
+	{ "run", PHD_CFG_LIST, PHD_CFG_REQUIRED, NULL, "[COMMAND, ARG, ...]" },
+	{ "format", PHD_CFG_ENUM, 0, "secret-yaml|json|raw", "what the command prints" },
+	{ "name", PHD_CFG_STRING, 0, NULL, "the Secret's name (json, raw)" },
+	{ "key", PHD_CFG_STRING, 0, NULL, "the key (raw)" },
+	{ "keys", PHD_CFG_MAP, 0, NULL, "{KEY: FIELD, ...} (json)" },
+	{ "type", PHD_CFG_STRING, 0, NULL, "the Secret's type" },
+	{ "chomp", PHD_CFG_BOOL, 0, NULL, "drop one trailing newline (raw)" },
+	{ "timeout", PHD_CFG_DURATION, 0, NULL, "the command's deadline" },
+	PHD_CONFIG_END
+};
 
 static int parse_entry(phd_ctx *ctx, struct job *j)
 {
@@ -259,9 +268,12 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
+	int rc;
 	(void)config;
+	if ((rc = phd_plugin_declare_config(p, "secrets.exec", entry_keys)))
+		return rc;
 	return sm_register(p, PLUGIN, "exec", provide);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("secret-exec", "1.0", init, NULL);
+	PHD_PLUGIN_DEFINE("secret-exec", "2.0", init, NULL);

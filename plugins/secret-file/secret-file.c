@@ -13,7 +13,6 @@
 
 #define PLUGIN "secret-file"
 
-static const char *const entry_keys[] = { "path", NULL };
 
 /* path relative to the directory of the file the entry was read from */
 static void resolve(char *out, size_t n, const phd_node *entry, const char *path)
@@ -45,6 +44,11 @@ static int slurp(phd_ctx *ctx, const char *path, const phd_node *at, struct sc_b
 	return 0;
 }
 
+static const struct phd_config_key entry_keys[] = {
+	{ "path", PHD_CFG_STRING, PHD_CFG_REQUIRED, NULL, "a *.secret.yaml manifest" },
+	PHD_CONFIG_END
+};
+
 static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 		   void *userdata)
 {
@@ -74,9 +78,12 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
+	int rc;
 	(void)config;
+	if ((rc = phd_plugin_declare_config(p, "secrets.file", entry_keys)))
+		return rc;
 	return sm_register(p, PLUGIN, "file", provide);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("secret-file", "1.0", init, NULL);
+	PHD_PLUGIN_DEFINE("secret-file", "2.0", init, NULL);

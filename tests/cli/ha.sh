@@ -7,7 +7,12 @@
 [ -x "$PHDEPLOY" ] || skip_all "phdeploy not built"
 plan 7
 tap_mktemp
+# ha's rules, and the plugins providing what the example names (checks, the
+# file provider): validate refuses a check no plugin provides
 PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/ha/.libs
+for p in postgres kafka redis secret-file; do
+	PHDEPLOY_PLUGIN_PATH=$PHDEPLOY_PLUGIN_PATH:$top_builddir/plugins/$p/.libs
+done
 export PHDEPLOY_PLUGIN_PATH
 
 cp "$top_srcdir/examples/phdeploy.yaml" "$top_srcdir/examples/values.yaml" "$TAPTMP/"

@@ -65,7 +65,8 @@ ok "$([ "$rc" -ne 0 ]; echo $?)" "a bad helm.timeout stops the run"
 like "$err" "badt.yaml:7:12: helm.timeout: expected a duration" "... at its line and column"
 config badk "$v1" "helm: { wiat: true }"
 run fresh badk deploy --skip preflight,verify
-like "$err" "badk.yaml:6:15: helm.wiat: unknown key" "an unknown helm key is named with its position"
+like "$err" "badk.yaml:6:9: unknown key in helm 'wiat' (did you mean 'wait'?)" \
+	"an unknown helm key is named with its position and the nearest key"
 config badw "$v1" "helm: { wait: false, wait_for_jobs: true }"
 run fresh badw deploy --skip preflight,verify
 like "$err" "helm.wait_for_jobs: needs helm.wait: true" "wait_for_jobs without wait is refused"
@@ -147,7 +148,8 @@ config stuckrb "$v1" "rollback: { on_failure: true }"
 run stuck stuckrb deploy --skip preflight,verify
 is "$rc" 8 "rollback.on_failure does not touch a pending release"
 unlike "$log" "rollback posthog" "... no helm rollback runs"
-like "$err" "not rolling back: release posthog is pending-upgrade" "... and the message says why"
+case $err in *"ok rollback"*|*"FAILED rollback"*) r=1 ;; *) r=0 ;; esac
+ok $r "... and no rollback phase runs for a run refused before the upgrade"
 run stuck recover deploy --skip preflight,verify
 is "$rc" 0 "recover_pending: the stuck release is rolled back, then upgraded"
 first=$(grep -n '^rollback posthog 3' "$TAPTMP/log" | cut -d: -f1)

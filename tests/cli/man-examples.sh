@@ -151,6 +151,8 @@ printf 'release: web\nvalues: [base.yaml, prod.yaml]\nchecks:\n  postgres: { tim
 printf 'externalPostgresql:\n  postgresqlHost: db.example\n  postgresqlPort: 5432\n' >conf/base.yaml
 printf 'externalPostgresql:\n  postgresqlHost: db.internal\npodLabels: { team: growth }\n' \
 	>conf/prod.yaml
+# checks.postgres needs the plugin that provides the check
+PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/postgres/.libs
 out=$(./phd_ctx_load conf/phdeploy.yaml 2>&1)
 is "$?:$out" "0:config: conf/phdeploy.yaml
 release: web
@@ -168,6 +170,7 @@ postgres check timeout: 3000 ms" \
 
 ./phd_ctx_add_plugin conf/phdeploy.yaml >/dev/null 2>&1
 is "$?" 0 "phd_ctx_add_plugin(3): the in-process validator passes values with a team"
+PHDEPLOY_PLUGIN_PATH=
 printf 'release: web\n' >conf/noteam.yaml
 out=$(./phd_ctx_add_plugin conf/noteam.yaml 2>&1)
 is "$?:$out" "3:validate: 1 finding at severity error" \

@@ -59,7 +59,9 @@ static void test_example_loads(void)
 	const phd_node *n;
 	struct input_run r;
 
+	input_with_plugins = 2;  /* its checks: need the plugins that provide them */
 	input_run(&r, cfg, NULL, 0);
+	input_with_plugins = 0;
 	if (!tap_is_int(r.rc, 0, "the documented example phdeploy.yaml loads"))
 		tap_diag("errmsg: %s", r.msg);
 	tap_is_str(phd_ctx_release(r.ctx), "posthog", "the release comes from the config");
@@ -347,11 +349,47 @@ static void test_lock_released_after_failure(void)
 	free(cfg);
 }
 
+/* Keys the bundled plugins declare: a typo is refused by validate, with
+ * the position and the nearest known name, before any phase runs. */
+static const struct input_bad bad_plugin_keys[] = {
+	{ "a misspelt check key", "checks:\n  postgres: { timout: 5s }\n", 0, "2:15",
+	  "unknown key in checks.postgres 'timout' (did you mean 'timeout'?)" },
+	{ "a misspelt key of the postgres plugin", "checks:\n  postgres: { sslmod: disable }\n",
+	  0, "2:15", "did you mean 'sslmode'?" },
+	{ "a value outside the declared set", "checks:\n  postgres: { sslmode: sometimes }\n",
+	  0, "2:24", "must be one of disable|allow|prefer|require|verify-ca|verify-full" },
+	{ "a redis tls setting that is not a boolean", "checks:\n  redis: { tls: maybe }\n", 0,
+	  "2:17", "checks.redis.tls must be true or false, not 'maybe'" },
+	{ "a misspelt rule id", "rules: { image-pined: off }\n", 0, "1:10",
+	  "unknown rule id in rules 'image-pined' (did you mean 'image-pinned'?)" },
+	{ "an exemption of an unknown rule",
+	  "exemptions:\n  - { rule: probe, object: Deployment/x, reason: r }\n", 0, "2:13",
+	  "unknown rule id in exemptions 'probe' (did you mean 'probes'?)" },
+	{ "an exemption without a reason", "exemptions:\n  - { rule: probes }\n", 0, NULL,
+	  "needs a 'rule' and a 'reason'" },
+	{ "a check no plugin provides", "checks:\n  postgress: { required: true }\n", 0, "2:3",
+	  "unknown check (no loaded plugin provides it) 'postgress' (did you mean 'postgres'?)" },
+	{ "a secrets entry with an unknown provider", "secrets:\n  - { provider: fiel }\n", 0,
+	  "2:17", "unknown secret provider 'fiel' (did you mean 'file'?)" },
+	{ "a secrets entry without its path", "secrets:\n  - { provider: file }\n", 0, NULL,
+	  "the key 'path' is required" },
+	{ "a misspelt key of the helm plugin", "helm: { timout: 5m }\n", 0, "1:9",
+	  "did you mean 'timeout'?" },
+	{ "a misspelt key of the kube plugin", "kube: { server_sde: true }\n", 0, "1:9",
+	  "did you mean 'server_side'?" },
+	{ "a wrong type for a declared key", "checks:\n  kafka: { min_brokers: three }\n", 0,
+	  "2:25", "checks.kafka.min_brokers must be an integer" },
+};
+
 int main(void)
 {
 	input_setup();
 	test_example_loads();
 	input_expect_all_refused(bad_configs, sizeof bad_configs / sizeof *bad_configs, 1);
+	input_with_plugins = 1;
+	input_expect_all_refused(bad_plugin_keys, sizeof bad_plugin_keys / sizeof *bad_plugin_keys,
+				 1);
+	input_with_plugins = 0;
 	test_binary_junk();
 	test_files_that_are_not_there();
 	test_huge_config();

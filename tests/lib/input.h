@@ -10,6 +10,9 @@
 
 /* The core alone is under test: no plugins, a private state dir. */
 void input_setup(void);
+/* 1: the next runs load the build tree's plugins (their checks, providers);
+ * 2: and only load, without running validate's rules. */
+extern int input_with_plugins;
 
 /* Write text (len 0: strlen) to name in the test's temp dir; malloc'd path. */
 char *input_write(const char *name, const char *text, size_t len);

@@ -30,6 +30,7 @@ int main(void)
 	phd_ctx *ctx;
 	int rc;
 	const struct phd_plugin_info *pi;
+	char want[160];
 
 	dir = getenv("PHD_TEST_PLUGINS");
 	if (!dir)
@@ -58,15 +59,27 @@ int main(void)
 	rc = load_with("abi-major", &ctx, NULL);
 	tap_is_int(rc, PHD_EABI, "a plugin built for another ABI major is refused");
 	tap_like(phd_ctx_errmsg(ctx), "abi-major.so", "the message names the file");
-	tap_like(phd_ctx_errmsg(ctx), "ABI 2.0", "the message gives the plugin's ABI");
-	tap_like(phd_ctx_errmsg(ctx), "ABI 1.0", "the message gives the host's ABI");
+	snprintf(want, sizeof want, "plugin ABI %d.0", PHD_PLUGIN_ABI_MAJOR + 1);
+	tap_like(phd_ctx_errmsg(ctx), want, "the message gives the plugin's ABI");
+	snprintf(want, sizeof want, "speaks ABI %d.%d", PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
+	tap_like(phd_ctx_errmsg(ctx), want, "the message gives the host's ABI");
 	tap_is_int(phd_exit_code(ctx, rc), 1, "a broken plugin is an internal error (exit 1)");
 	phd_ctx_free(ctx);
 
 	rc = load_with("abi-newer", &ctx, NULL);
 	tap_is_int(rc, PHD_EABI, "a plugin needing a newer ABI minor is refused");
-	tap_like(phd_ctx_errmsg(ctx), "needs ABI 1.1", "the message names the minor it needs");
+	snprintf(want, sizeof want, "needs ABI %d.%d", PHD_PLUGIN_ABI_MAJOR,
+		 PHD_PLUGIN_ABI_MINOR + 1);
+	tap_like(phd_ctx_errmsg(ctx), want, "the message names the minor it needs");
+
 	tap_like(phd_ctx_errmsg(ctx), "abi-newer.so", "the message names the file");
+	phd_ctx_free(ctx);
+
+	rc = load_with("abi-old", &ctx, NULL);
+	tap_is_int(rc, PHD_EABI, "a plugin built for ABI 1 (handlers without a mode) is refused");
+	snprintf(want, sizeof want, "plugin ABI 1.0, this libphdeploy speaks ABI %d.%d",
+		 PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
+	tap_like(phd_ctx_errmsg(ctx), want, "the message names both versions");
 	phd_ctx_free(ctx);
 
 	rc = load_with("nosym", &ctx, NULL);

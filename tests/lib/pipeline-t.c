@@ -11,19 +11,29 @@
 #include "../tap/tap.h"
 
 struct rec {
-	char order[512];
+	char order[4096];
 	int fail_phase;       /* handler of this phase fails */
 	int pre_fail_phase;   /* a plugin pre hook of this phase fails */
 	int dry_seen;
+	int read_fail_phase;  /* handler of this phase fails when only reading */
+	int verify_rc;        /* what a failing verify returns (default EFAILED) */
 };
 
-static int handler(phd_ctx *ctx, int phase, void *ud)
+/* Records "phase" for APPLY, "phase(r)" for READ, "phase(s)" for SHOW. */
+static int handler(phd_ctx *ctx, int phase, int mode, void *ud)
 {
 	struct rec *r = ud;
 	strcat(r->order, phd_phase_name(phase));
-	strcat(r->order, " ");
+	strcat(r->order, mode == PHD_MODE_READ ? "(r) " : mode == PHD_MODE_SHOW ? "(s) " : " ");
 	if (phd_ctx_dry_run(ctx))
 		r->dry_seen = 1;
+	if (mode == PHD_MODE_READ && phase == r->read_fail_phase)
+		return phd_set_error(ctx, PHD_EFAILED, "%s refused before changing anything",
+				     phd_phase_name(phase));
+	if (phase == PHD_PHASE_DEPLOY && mode == PHD_MODE_APPLY)
+		phd_ctx_set_release_changed(ctx);
+	if (phase == PHD_PHASE_VERIFY && phase == r->fail_phase && r->verify_rc)
+		return phd_set_error(ctx, r->verify_rc, "the cluster cannot be read");
 	if (phase == PHD_PHASE_RENDER) {
 		static const char m[] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
 					"---\nkind: List\nitems:\n- {kind: Pod, metadata: {name: p1}}\n"
@@ -34,6 +44,17 @@ static int handler(phd_ctx *ctx, int phase, void *ud)
 		return phd_set_error(ctx, PHD_EFAILED, "%s handler failed on purpose",
 				     phd_phase_name(phase));
 	return 0;
+}
+
+/* The secrets handler: "apply-secrets" when deploy applies them. */
+static int secrets_handler(phd_ctx *ctx, int phase, int mode, void *ud)
+{
+	struct rec *r = ud;
+	if (phase == PHD_PHASE_DEPLOY) {
+		strcat(r->order, mode == PHD_MODE_SHOW ? "apply-secrets(s) " : "apply-secrets ");
+		return 0;
+	}
+	return handler(ctx, phase, mode, ud);
 }
 
 static int hook(phd_ctx *ctx, int phase, int when, int outcome, void *ud)
@@ -61,6 +82,11 @@ static int count_docs(phd_validation *v, void *ud)
 	return 0;
 }
 
+static void diag_order(const struct rec *r)
+{
+	printf("# order: %s\n", r->order);
+}
+
 static phd_ctx *make(const char *yaml, struct rec *r, unsigned flags, int with_plugin_dir)
 {
 	struct phd_options o = PHD_OPTIONS_INIT;
@@ -76,7 +102,8 @@ static phd_ctx *make(const char *yaml, struct rec *r, unsigned flags, int with_p
 	if (r && phd_ctx_add_plugin(&p, ctx, "rec", "1") == 0) {
 		for (int ph = PHD_PHASE_SECRETS; ph < PHD_PHASE_COUNT; ph++) {
 			if (ph != PHD_PHASE_PREFLIGHT)
-				phd_register_phase_handler(p, ph, handler, r, NULL);
+				phd_register_phase_handler(p, ph, ph == PHD_PHASE_SECRETS ?
+							   secrets_handler : handler, r, NULL);
 		}
 		for (int ph = 0; ph < PHD_PHASE_COUNT; ph++)
 			for (int w = PHD_HOOK_PRE; w <= PHD_HOOK_FAIL; w++)
@@ -107,8 +134,9 @@ int main(void)
 	ctx = make(base, &r, 0, 0);
 	rc = phd_run(ctx, all_but_rb);
 	tap_is_int(rc, 0, "a full run without preflight succeeds");
-	tap_like(r.order, "secrets.pre(0) secrets secrets.post(0) repo.pre(0) repo repo.post(0) "
-		 "render.pre(0) render render.post(0) deploy.pre(0) deploy deploy.post(0) "
+	tap_like(r.order, "secrets.pre(0) secrets(r) secrets.post(0) repo.pre(0) repo repo.post(0) "
+		 "render.pre(0) render render.post(0) deploy.pre(0) deploy(r) apply-secrets deploy "
+		 "deploy.post(0) "
 		 "verify.pre(0) verify verify.post(0)", "phases and hooks run in pipeline order");
 	tap_like(r.order, "validate.pre(0) validate.post(0) secrets", "validate runs first");
 	tap_unlike(r.order, "rollback", "rollback does not run after a success");
@@ -126,7 +154,7 @@ int main(void)
 	ctx = make(base, &r, 0, 0);
 	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_RENDER));
 	tap_is_int(rc, 0, "render alone runs");
-	tap_like(r.order, "repo render.pre(0) render", "render reads the repo phase first");
+	tap_like(r.order, "repo(r) render.pre(0) render", "render reads the repo phase first");
 	tap_unlike(r.order, "repo.pre", "a dependency phase runs without its hooks");
 	tap_unlike(r.order, "secrets", "render does not touch secrets");
 	tap_unlike(r.order, "deploy", "render does not deploy");
@@ -216,6 +244,74 @@ int main(void)
 	rc = phd_run(ctx, all_but_rb);
 	tap_unlike(r.order, "rollback", "without the policy there is no rollback");
 	tap_is_int(phd_exit_code(ctx, rc), 8, "and the exit code is 8");
+	phd_ctx_free(ctx);
+
+	/* nothing touches the cluster before every check passed, and a refusal
+	 * is never rolled back: a refusal in each phase before helm upgrade */
+	{
+		static const int refusing[] = { PHD_PHASE_SECRETS, PHD_PHASE_REPO,
+						PHD_PHASE_RENDER, PHD_PHASE_DEPLOY };
+		snprintf(yaml, sizeof yaml, "%srollback: {on_failure: true}\n", base);
+		for (size_t i = 0; i < sizeof refusing / sizeof refusing[0]; i++) {
+			memset(&r, 0, sizeof r);
+			r.pre_fail_phase = -1;
+			r.fail_phase = -1;
+			r.read_fail_phase = refusing[i];
+			if (refusing[i] != PHD_PHASE_SECRETS && refusing[i] != PHD_PHASE_DEPLOY) {
+				r.read_fail_phase = -1;
+				r.fail_phase = refusing[i];
+			}
+			ctx = make(yaml, &r, 0, 0);
+			rc = phd_run(ctx, all_but_rb);
+			tap_ok(rc != 0 && !strstr(r.order, "apply-secrets") &&
+			       !strstr(r.order, "deploy "), "a refusal in %s applies no Secret and "
+			       "upgrades nothing", phd_phase_name(refusing[i]));
+			diag_order(&r);
+			tap_unlike(r.order, "rollback", "a refusal in %s is not rolled back",
+				   phd_phase_name(refusing[i]));
+			phd_ctx_free(ctx);
+		}
+	}
+
+	/* the secrets verb alone applies */
+	memset(&r, 0, sizeof r);
+	r.pre_fail_phase = r.fail_phase = r.read_fail_phase = -1;
+	ctx = make(base, &r, 0, 0);
+	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_SECRETS));
+	tap_ok(rc == 0 && strstr(r.order, "secrets.pre(0) secrets secrets.post(0)") != NULL,
+	       "the secrets verb alone applies them in the secrets phase");
+	phd_ctx_free(ctx);
+
+	/* plan shows secrets before the chart, changes nothing */
+	memset(&r, 0, sizeof r);
+	r.pre_fail_phase = r.fail_phase = r.read_fail_phase = -1;
+	ctx = make(base, &r, PHD_OPT_PLAN, 0);
+	rc = phd_run(ctx, all_but_rb);
+	tap_like(r.order, "deploy(r) apply-secrets(s) deploy(s)",
+		 "a plan shows the Secrets' apply, then the upgrade");
+	phd_ctx_free(ctx);
+
+	/* verify alone is read-only: never rolled back */
+	snprintf(yaml, sizeof yaml, "%srollback: {on_failure: true}\n", base);
+	memset(&r, 0, sizeof r);
+	r.pre_fail_phase = r.read_fail_phase = -1;
+	r.fail_phase = PHD_PHASE_VERIFY;
+	ctx = make(yaml, &r, 0, 0);
+	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VERIFY));
+	tap_unlike(r.order, "rollback", "verify alone with rollback.on_failure rolls nothing back");
+	tap_is_int(phd_exit_code(ctx, rc), 10, "... and exits 10");
+	phd_ctx_free(ctx);
+
+	/* a cluster that cannot be read: state unknown, nothing changed */
+	memset(&r, 0, sizeof r);
+	r.pre_fail_phase = r.read_fail_phase = -1;
+	r.fail_phase = PHD_PHASE_VERIFY;
+	r.verify_rc = PHD_EUNREACHABLE;
+	ctx = make(yaml, &r, 0, 0);
+	rc = phd_run(ctx, all_but_rb);
+	tap_unlike(r.order, "rollback", "an unreadable cluster after deploy is not rolled back");
+	tap_is_int(phd_exit_code(ctx, rc), 10, "... the state is unknown: exit 10");
+	tap_like(phd_ctx_errmsg(ctx), "cannot be read", "... and the message says why");
 	phd_ctx_free(ctx);
 
 	/* dry run / plan */
@@ -335,8 +431,8 @@ int main(void)
 		snprintf(yaml, sizeof yaml, "%ssecrets:\n  - {provider: nope}\n", base);
 		ctx = make(yaml, NULL, 0, 0);
 		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_SECRETS));
-		tap_is_int(phd_exit_code(ctx, rc), 4, "an unknown secret provider fails secrets (exit 4)");
-		tap_like(phd_ctx_errmsg(ctx), "phdeploy.yaml:4:5: no plugin provides secret provider 'nope'",
+		tap_is_int(phd_exit_code(ctx, rc), 3, "an unknown secret provider fails validate (exit 3)");
+		tap_like(phd_ctx_errmsg(ctx), "phdeploy.yaml:4:16: unknown secret provider 'nope'",
 			 "the message points at the entry");
 		phd_ctx_free(ctx);
 	}

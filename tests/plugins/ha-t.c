@@ -18,15 +18,17 @@ struct feed {
 	const char *origin;
 };
 
-static int feed_fn(phd_ctx *ctx, int phase, void *ud)
+static int feed_fn(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	struct feed *f = ud;
 
 	return phd_set_documents(ctx, phase, f->buf, f->len, f->origin);
 }
 
-static int nothing(phd_ctx *ctx, int phase, void *ud)
+static int nothing(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	(void)ctx, (void)phase, (void)ud;
 	return 0;
 }
@@ -52,14 +54,22 @@ static void run(struct result *r, const char *config, const char *values, unsign
 {
 	static int n;
 	struct phd_options opts = PHD_OPTIONS_INIT;
-	char dir[512], path[600], plugdir[512], *cfg;
+	char dir[512], path[600], plugdir[2600], *cfg;
 	phd_ctx *ctx = NULL;
 	phd_plugin *p;
 	FILE *f;
 
 	memset(r, 0, sizeof *r);
 	snprintf(dir, sizeof dir, "%s/case-%d", tap_tmpdir(), ++n);
-	snprintf(plugdir, sizeof plugdir, "%s/plugins/ha/.libs", tap_env("top_builddir", "."));
+	{
+		/* ha's rules, plus the plugins that provide what the example
+		 * config names (checks, the file provider): validate refuses a
+		 * check or provider no plugin provides */
+		const char *top = tap_env("top_builddir", ".");
+		snprintf(plugdir, sizeof plugdir, "%s/plugins/ha/.libs:%s/plugins/postgres/.libs:"
+			 "%s/plugins/kafka/.libs:%s/plugins/redis/.libs:"
+			 "%s/plugins/secret-file/.libs", top, top, top, top, top);
+	}
 	if (asprintf(&cfg, "%s\nvalues: [values.yaml]\n", config) < 0)
 		abort();
 	snprintf(path, sizeof path, "mkdir -p '%s'", dir);

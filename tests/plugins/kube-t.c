@@ -79,8 +79,9 @@ static int provider(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink, 
 
 static size_t count_calls(const struct run *r, const char *word);
 
-static int deploy_handler(phd_ctx *ctx, int phase, void *ud)
+static int deploy_handler(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	struct run *r = ud;
 	(void)ctx;
 	(void)phase;
@@ -90,8 +91,9 @@ static int deploy_handler(phd_ctx *ctx, int phase, void *ud)
 }
 
 /* Stands in for the helm plugin's repo and render steps in the ordering test. */
-static int noop_handler(phd_ctx *ctx, int phase, void *ud)
+static int noop_handler(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	(void)ctx;
 	(void)phase;
 	(void)ud;

@@ -3,8 +3,9 @@
  * Loaded only by name (plugins.load) from $PHD_TEST_PLUGINS. */
 #include <phdeploy/plugin.h>
 
-static int apply_nothing(phd_ctx *ctx, int phase, void *userdata)
+static int apply_nothing(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
+	(void)mode;
 	(void)userdata;
 	phd_log(ctx, PHD_LOG_INFO, "secret-apply-stub: %zu Secrets, nothing applied (phase %s)",
 		phd_secret_count(ctx), phd_phase_name(phase));

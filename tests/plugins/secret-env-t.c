@@ -63,8 +63,8 @@ static void missing(void)
 static void bad_entries(void)
 {
 	static const struct { const char *body, *want, *what; } t[] = {
-		{ "  - {provider: env, keys: {a: X}}\n", "phdeploy.yaml:4:5: secret-env: the "
-		  "entry needs \"name:\"", "name: is required" },
+		{ "  - {provider: env, keys: {a: X}}\n", "phdeploy.yaml:4:5: secrets[0]: the "
+		  "key 'name' is required", "name: is required (validate)" },
 		{ "  - {provider: env, name: Bad_Name, keys: {a: X}}\n", "phdeploy.yaml:4:27: "
 		  "secret-env: \"Bad_Name\" is not a valid Secret name", "name must be DNS-1123" },
 		{ "  - {provider: env, name: ok, keys: {\"a b\": X}}\n", "phdeploy.yaml:4:45: "
@@ -72,10 +72,11 @@ static void bad_entries(void)
 		{ "  - {provider: env, name: ok, keys: {a: 1X}}\n", "phdeploy.yaml:4:41: "
 		  "secret-env: \"1X\" is not an environment variable name", "variable names are "
 		  "checked" },
-		{ "  - {provider: env, name: ok, keys: []}\n", "phdeploy.yaml:4:37: secret-env: "
-		  "\"keys:\" must be a non-empty mapping", "keys must be a mapping" },
-		{ "  - {provider: env, name: ok, key: {a: X}}\n", "phdeploy.yaml:4:36: secret-env: "
-		  "unknown key \"key\"", "unknown entry keys are refused" },
+		{ "  - {provider: env, name: ok, keys: []}\n", "phdeploy.yaml:4:37: "
+		  "secrets[0].keys must be a mapping", "keys must be a mapping (validate)" },
+		{ "  - {provider: env, name: ok, key: {a: X}}\n", "phdeploy.yaml:4:31: "
+		  "unknown key in secrets[0] 'key' (did you mean 'keys'?)",
+		  "unknown entry keys are refused by validate, with a did-you-mean" },
 	};
 	size_t i;
 

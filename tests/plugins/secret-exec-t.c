@@ -89,7 +89,7 @@ static void bad_entries(void)
 	struct st_run r;
 
 	run_mode(&r, "yaml", ", format: toml");
-	tap_like(r.err, "secret-exec: format \"toml\" is not secret-yaml, json or raw",
+	tap_like(r.err, "secrets[0].format must be one of secret-yaml|json|raw, not 'toml'",
 		 "an unknown format is refused");
 	st_done(&r);
 	run_mode(&r, "yaml", ", name: x");
@@ -100,7 +100,7 @@ static void bad_entries(void)
 	tap_like(r.err, "the entry needs \"key:\"", "raw needs key:");
 	st_done(&r);
 	st_run(&r, st_dir(), "secrets:\n  - {provider: exec, run: \"sops -d x\"}\n");
-	tap_like(r.err, "phdeploy.yaml:4:27: secret-exec: \"run:\" must be a list",
+	tap_like(r.err, "phdeploy.yaml:4:27: secrets[0].run must be a list of strings",
 		 "run: as a shell string is refused");
 	st_done(&r);
 }

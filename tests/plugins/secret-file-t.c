@@ -132,7 +132,7 @@ static void config_errors(void)
 
 	dir = st_dir();
 	st_run(&r, dir, "secrets:\n  - {provider: file, pth: x.yaml}\n");
-	tap_like(r.err, "phdeploy.yaml:4:27: secret-file: unknown key \"pth\"",
+	tap_like(r.err, "phdeploy.yaml:4:22: unknown key in secrets[0] 'pth' (did you mean 'path'?)",
 		 "a mistyped entry key is refused with its position");
 	st_done(&r);
 }

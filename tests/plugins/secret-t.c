@@ -89,8 +89,9 @@ static void on_event(const struct phd_event *ev, void *payload)
 
 /* The kube plugin applies Secrets; these tests load only the providers, so
  * an in-process handler takes its place and applies nothing. */
-static int apply_nothing(phd_ctx *ctx, int phase, void *userdata)
+static int apply_nothing(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
+	(void)mode;
 	(void)ctx; (void)phase; (void)userdata;
 	return 0;
 }

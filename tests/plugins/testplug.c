@@ -79,6 +79,14 @@ PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc = {
 	PHD_PLUGIN_ABI_MAJOR + 1, 0, sizeof(struct phd_plugin_desc), "abi-major", "1", init, NULL, { 0 }
 };
 
+#elif defined(VARIANT_ABI_OLD)
+/* a plugin of ABI 1.0: its phase handlers took no mode and would apply
+ * Secrets in a read-only run, so ABI 2 refuses it */
+static int init(phd_plugin *p, const phd_node *c) { (void)p; (void)c; return 0; }
+PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc = {
+	1, 0, sizeof(struct phd_plugin_desc), "abi-old", "1", init, NULL, { 0 }
+};
+
 #elif defined(VARIANT_ABI_NEWER)
 static int init(phd_plugin *p, const phd_node *c) { (void)p; (void)c; return 0; }
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc = {

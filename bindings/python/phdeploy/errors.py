@@ -131,10 +131,15 @@ class NotApplicable(Error):
     code, code_name = lib.PHD_EIGNORE, "PHD_EIGNORE"
 
 
+class UnreachableError(Error):
+    """PHD_EUNREACHABLE: the cluster could not be read; its state is unknown."""
+    code, code_name = lib.PHD_EUNREACHABLE, "PHD_EUNREACHABLE"
+
+
 ERRORS = (InternalError, OutOfMemoryError, InvalidArgumentError, FileIOError, ParseError,
           WrongTypeError, NotFoundError, TooBigError, PluginError, ABIError, DeadlineError,
           ChildFailedError, InterruptedRunError, LockedError, PhaseFailedError,
-          NoProviderError, RolledBackError, NotApplicable)
+          NoProviderError, RolledBackError, NotApplicable, UnreachableError)
 _BY_CODE = {cls.code: cls for cls in ERRORS}
 
 

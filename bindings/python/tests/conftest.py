@@ -39,6 +39,13 @@ def builddir():
 
 
 @pytest.fixture
+def example_plugins(plugin_dir):
+    """The plugins providing what examples/phdeploy.yaml names (its checks and the
+    file provider): validate refuses a check or provider no plugin provides."""
+    return ":".join(plugin_dir(n) for n in ("postgres", "kafka", "redis", "secret-file"))
+
+
+@pytest.fixture
 def plugin_dir(builddir):
     """plugin_dir("secret-file") → the directory of that built plugin."""
     def get(name):

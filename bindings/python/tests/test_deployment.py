@@ -10,9 +10,9 @@ import pytest
 import phdeploy
 
 
-def test_opens_from_a_config_file(examples, state_dir):
+def test_opens_from_a_config_file(examples, state_dir, example_plugins):
     with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"),
-                             state_dir=state_dir) as d:
+                             state_dir=state_dir, plugin_path=example_plugins) as d:
         assert d.release == "posthog"
         assert d.namespace == "posthog"
         assert d.chart == "posthog/posthog"
@@ -20,9 +20,10 @@ def test_opens_from_a_config_file(examples, state_dir):
         assert d.config.get("helm.timeout").as_duration_ms() == 30 * 60 * 1000
 
 
-def test_arguments_override_the_config_file(examples, state_dir):
+def test_arguments_override_the_config_file(examples, state_dir, example_plugins):
     with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"), release="ph2",
-                             namespace="analytics", state_dir=state_dir) as d:
+                             namespace="analytics", state_dir=state_dir,
+                             plugin_path=example_plugins) as d:
         assert (d.release, d.namespace) == ("ph2", "analytics")
 
 

@@ -14,7 +14,7 @@ def test_a_loaded_plugin_is_listed_with_its_version_and_what_it_provides(
                 % test_plugin("good"))
     with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
         good = [p for p in d.plugins if p.name == "good"]
-        assert good and good[0].version == "1.2.3" and good[0].abi == (1, 0)
+        assert good and good[0].version == "1.2.3" and good[0].abi == (2, 0)
         assert {"check:good", "validator:good", "secret:good"} <= set(good[0].provides)
 
 
@@ -79,18 +79,20 @@ secrets:
 
 
 def test_ha_validators_report_findings_on_the_example_values(plugin_dir, examples, write,
-                                                            state_dir):
+                                                            state_dir, example_plugins):
     override = write("override.yaml", "web:\n  replicacount: 1\n  hpa:\n    enabled: false\n")
     with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"),
                              values=[os.path.join(examples, "values.yaml")],
-                             state_dir=state_dir, plugin_path=plugin_dir("ha")) as d:
+                             state_dir=state_dir,
+                             plugin_path=plugin_dir("ha") + ":" + example_plugins) as d:
         r = d.validate()
         tls = [f for f in r.findings if f.rule == "posthog-redis-tls"]
         assert tls and tls[0].severity == "warn"
         assert (os.path.basename(tls[0].file), tls[0].line) == ("values.yaml", 47)
     with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"),
                              values=[os.path.join(examples, "values.yaml"), override],
-                             state_dir=state_dir, plugin_path=plugin_dir("ha")) as d:
+                             state_dir=state_dir,
+                             plugin_path=plugin_dir("ha") + ":" + example_plugins) as d:
         with pytest.raises(phdeploy.PhaseFailedError) as ei:
             d.validate()
         rep = [f for f in ei.value.result.findings if f.rule == "replicas"]
@@ -120,7 +122,7 @@ def test_interrupt_from_another_thread_stops_a_hanging_check(test_plugin, write,
 
 
 def test_render_of_the_real_chart_with_helm_and_ha_on_the_manifests(plugin_dir, examples,
-                                                                   state_dir):
+                                                                   state_dir, example_plugins):
     fixtures = os.environ.get("PHD_FIXTURES", "")
     tools = os.environ.get("PHD_TOOLS", "")
     chart = os.path.join(fixtures, "posthog-30.46.0.tgz")
@@ -131,7 +133,8 @@ def test_render_of_the_real_chart_with_helm_and_ha_on_the_manifests(plugin_dir, 
     # the example config (its exemptions) with the chart fixture instead of the repo
     with phdeploy.Deployment(config=os.path.join(examples, "phdeploy.yaml"), chart=chart,
                              helm=helm, state_dir=state_dir,
-                             plugin_path=plugin_dir("helm") + ":" + plugin_dir("ha"),
+                             plugin_path=plugin_dir("helm") + ":" + plugin_dir("ha") + ":" +
+                             example_plugins,
                              on_event=events.append) as d:
         r = d.render()
         assert (r.phases["repo"].status, r.phases["render"].status) == ("ok", "ok")

@@ -65,7 +65,8 @@ enum phd_error {
 	PHD_EFAILED = -15,    /* a phase failed (findings, checks, helm) */
 	PHD_ENOPROVIDER = -16,/* no plugin provides what a phase needs */
 	PHD_EROLLEDBACK = -17,/* a failure was followed by a rollback */
-	PHD_EIGNORE = -18     /* plugin result: not applicable (like PAM_IGNORE) */
+	PHD_EIGNORE = -18,    /* plugin result: not applicable (like PAM_IGNORE) */
+	PHD_EUNREACHABLE = -19 /* the cluster could not be read: state unknown */
 };
 
 /* Static, never NULL. */

@@ -23,7 +23,12 @@
 extern "C" {
 #endif
 
-#define PHD_PLUGIN_ABI_MAJOR 1
+/* ABI 2.0: phase handlers are told the run's mode (apply, read, show) and
+ * Secrets are applied at the start of deploy, not in the secrets phase; a
+ * 1.x plugin would apply in a read-only run, so it is refused.  Bump rule:
+ * the major when a plugin built for the old value cannot work correctly,
+ * the minor when functions or trailing fields are only added. */
+#define PHD_PLUGIN_ABI_MAJOR 2
 #define PHD_PLUGIN_ABI_MINOR 0
 
 typedef struct phd_plugin phd_plugin;
@@ -64,6 +69,49 @@ typedef void (*phd_destroy_fn)(void *userdata);
 /* The context a plugin runs in (borrowed, lives as long as the plugin). */
 PHD_EXTERN phd_ctx *phd_plugin_ctx(phd_plugin *p);
 PHD_EXTERN const char *phd_plugin_name(const phd_plugin *p);
+
+/* Per-plugin data shared by all of a plugin's registrations (as PAM's
+ * pam_set_data): destroy runs exactly once, after every registration's own
+ * destructor and before fini.  Setting it again destroys the old data. */
+PHD_EXTERN int phd_plugin_set_data(phd_plugin *p, void *data, phd_destroy_fn destroy);
+PHD_EXTERN void *phd_plugin_data(const phd_plugin *p);
+
+/* ---- configuration the plugin owns ------------------------------------ */
+
+enum phd_cfg_type {
+	PHD_CFG_STRING = 1,  /* a scalar */
+	PHD_CFG_BOOL,        /* true/false/yes/no/on/off */
+	PHD_CFG_INT,         /* an integer */
+	PHD_CFG_DURATION,    /* 30s, 5m, 250ms, 1h */
+	PHD_CFG_ENUM,        /* one of allowed ("a|b|c", compared as text) */
+	PHD_CFG_LIST,        /* a list of scalars */
+	PHD_CFG_MAP,         /* a mapping, contents not checked */
+	PHD_CFG_ANY          /* anything */
+};
+#define PHD_CFG_REQUIRED 0x01u
+struct phd_config_key {
+	const char *name;      /* key below the scope; NULL ends the table */
+	int type;              /* PHD_CFG_* */
+	unsigned flags;        /* PHD_CFG_REQUIRED */
+	const char *allowed;   /* PHD_CFG_ENUM: "a|b|c" */
+	const char *doc;       /* one line, shown in errors; may be NULL */
+};
+#define PHD_CONFIG_END { NULL, 0, 0, NULL, NULL }
+
+/* Declare the keys of a config subtree this plugin reads; validate checks
+ * the whole file against every declaration before any phase runs (unknown
+ * key with a did-you-mean, wrong type, missing required key, exit 3).
+ * scope: NULL or "" for the plugin's own section (the top-level key named
+ * like the plugin, or plugins.config.<name>); "checks.NAME" for a check it
+ * registered; "secrets.NAME" for the entries of a secret provider it
+ * registered (provider: is the core's).  keys is borrowed: a static table. */
+PHD_EXTERN int phd_plugin_declare_config(phd_plugin *p, const char *scope,
+					 const struct phd_config_key *keys);
+
+/* Declare a rule id the plugin's validators report, so `rules:` and
+ * `exemptions:` naming an unknown id fail validate.  Strings borrowed. */
+PHD_EXTERN int phd_plugin_declare_rule(phd_plugin *p, const char *id, int default_severity,
+				       const char *summary);
 
 /* An application can register callbacks without a shared object: this
  * creates an in-process plugin named name (owned by ctx). */
@@ -176,9 +224,19 @@ PHD_EXTERN int phd_validation_report(phd_validation *v, const char *rule, int de
 
 /* ---- phase handlers (helm, kube) ------------------------------------ */
 
-/* Does the work of a phase: secrets (apply), repo, render, deploy, verify
- * (collect live objects), rollback.  Return 0, or a PHD_E* code. */
-typedef int (*phd_phase_fn)(phd_ctx *ctx, int phase, void *userdata);
+/* How a handler is called.  APPLY: the phase was asked for and may change
+ * the cluster.  READ: a later phase needs its result; change nothing (the
+ * secrets handlers cross-check, they do not apply).  SHOW: a plan or dry
+ * run; emit PHD_EV_COMMAND events for what APPLY would run.  The secrets
+ * handlers are called twice in a deploy: READ in the secrets phase, then
+ * APPLY (or SHOW) at the start of deploy, after every check has passed. */
+enum phd_mode { PHD_MODE_APPLY = 0, PHD_MODE_READ, PHD_MODE_SHOW };
+
+/* Does the work of a phase: secrets (cross-check; apply in APPLY mode),
+ * repo, render, deploy, verify (collect live objects), rollback.  Return 0,
+ * PHD_EIGNORE (nothing to do), or a PHD_E* code.  A verify handler returns
+ * PHD_EUNREACHABLE when the cluster could not be read (state unknown). */
+typedef int (*phd_phase_fn)(phd_ctx *ctx, int phase, int mode, void *userdata);
 PHD_EXTERN int phd_register_phase_handler(phd_plugin *p, int phase, phd_phase_fn fn,
 					  void *userdata, phd_destroy_fn destroy);
 
@@ -205,6 +263,9 @@ PHD_EXTERN size_t phd_ctx_values_count(const phd_ctx *ctx);
 PHD_EXTERN const char *phd_ctx_values_file(const phd_ctx *ctx, size_t i);
 /* Mark the deploy failure as a timeout (exit 9). */
 PHD_EXTERN void phd_ctx_set_timed_out(phd_ctx *ctx);
+/* A deploy handler calls this right before it starts changing the release
+ * (helm upgrade): only then may a failure of this run be rolled back. */
+PHD_EXTERN void phd_ctx_set_release_changed(phd_ctx *ctx);
 /* A scratch directory private to this run (0700, removed at free). */
 PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx);
 
