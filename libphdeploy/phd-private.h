@@ -236,10 +236,13 @@ struct phd_ctx {
 	char *state_dir;
 
 	struct phd_check *in_check;   /* set in a check's child process */
+	struct phd_chart_rec *resolved; /* chart.c: what the repo phase resolved */
 };
 
 /* ctx.c */
 PHD_HIDDEN const char *phd_ctx_state_dir(phd_ctx *ctx);
+/* chart.c */
+PHD_HIDDEN void phd_chart_free(phd_ctx *ctx);
 /* config.c */
 PHD_HIDDEN int phd_config_load(phd_ctx *ctx);
 PHD_HIDDEN int phd_config_check_plugin_keys(phd_ctx *ctx);
