@@ -188,8 +188,9 @@ is "$?" 6 "a malformed index fails the repo phase"
 like "$(cat "$TAPTMP/err")" "broken.yaml:6:1: malformed index YAML" "... with its line and column"
 
 # an index on the network may not point at local files
-mkdir -p "$TAPTMP/repo"
-point "$index" 30.46.0 "$sum" "file://$TAPTMP/frepo/posthog-30.46.0.tgz" > "$TAPTMP/repo/index.yaml"
+mkdir -p "$TAPTMP/srv/charts"
+repo=$TAPTMP/srv/charts
+point "$index" 30.46.0 "$sum" "file://$TAPTMP/frepo/posthog-30.46.0.tgz" > "$repo/index.yaml"
 
 # ---- real helm against a repository on 127.0.0.1 ---------------------------------
 if [ ! -x "$PHD_TOOLS/helm4" ] || [ ! -x "$PHD_TOOLS/helm3" ] || ! command -v python3 > /dev/null; then
@@ -197,21 +198,22 @@ if [ ! -x "$PHD_TOOLS/helm4" ] || [ ! -x "$PHD_TOOLS/helm3" ] || ! command -v py
 	done_testing
 	exit
 fi
-"$top_srcdir/tests/bin/serve-dir" "$TAPTMP/repo" "$TAPTMP/port" "$TAPTMP/requests" &
+"$top_srcdir/tests/bin/serve-dir" "$TAPTMP/srv" "$TAPTMP/port" "$TAPTMP/requests" &
 srv=$!
 trap 'kill $srv 2>/dev/null; rm -rf "$TAPTMP"' EXIT
 i=0
 while [ ! -s "$TAPTMP/port" ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
-url=http://127.0.0.1:$(cat "$TAPTMP/port")/
+# no trailing slash: helm takes the repository URL as a directory all the same
+url=http://127.0.0.1:$(cat "$TAPTMP/port")/charts
 config local "$url" "version: 30.46.0"
 
 run "$PHD_TOOLS/helm4" local repo
 is "$rc" 6 "an index served over HTTP cannot send the download to a file:// URL"
 like "$err" "is a local file but the index came from the network" "... and says why"
 
-cp "$chart" "$TAPTMP/repo/"
+cp "$chart" "$repo/"
 # the real digest first: a mismatch
-point "$index" 30.46.0 "$real_sum" posthog-30.46.0.tgz > "$TAPTMP/repo/index.yaml"
+point "$index" 30.46.0 "$real_sum" posthog-30.46.0.tgz > "$repo/index.yaml"
 for v in 4 3; do
 	rm -rf "$TAPTMP/helm"
 	run "$PHD_TOOLS/helm$v" local render
@@ -219,7 +221,7 @@ for v in 4 3; do
 	is "$out" "" "helm $v: ... nothing is rendered"
 done
 # now the index lists the fixture's own digest
-point "$index" 30.46.0 "$sum" posthog-30.46.0.tgz > "$TAPTMP/repo/index.yaml"
+point "$index" 30.46.0 "$sum" posthog-30.46.0.tgz > "$repo/index.yaml"
 for v in 4 3; do
 	for verb in render plan; do
 		rm -rf "$TAPTMP/helm"
@@ -232,7 +234,7 @@ for v in 4 3; do
 		else
 			like "$err" "/posthog-30.46.0.tgz --wait" "helm $v: plan: ... shows the upgrade of the archive"
 		fi
-		is "$(grep -c 'GET /posthog-30.46.0.tgz ' "$TAPTMP/requests")" 1 \
+		is "$(grep -c 'GET /charts/posthog-30.46.0.tgz ' "$TAPTMP/requests")" 1 \
 			"helm $v: $verb: the archive is downloaded exactly once"
 		ok "$(helm_untouched; echo $?)" "helm $v: $verb: no repositories.yaml, no repository cache"
 	done
