@@ -188,17 +188,20 @@ is "$?" 6 "a malformed index fails the repo phase"
 like "$(cat "$TAPTMP/err")" "broken.yaml:6:1: malformed index YAML" "... with its line and column"
 
 # an index on the network may not point at local files
-mkdir -p "$TAPTMP/srv/charts"
+mkdir -p "$TAPTMP/srv/charts" "$TAPTMP/srv/stall"
 repo=$TAPTMP/srv/charts
 point "$index" 30.46.0 "$sum" "file://$TAPTMP/frepo/posthog-30.46.0.tgz" > "$repo/index.yaml"
+# an archive the server starts and never finishes
+point "$index" 30.46.0 "$sum" stalled.tgz > "$TAPTMP/srv/stall/index.yaml"
 
 # ---- real helm against a repository on 127.0.0.1 ---------------------------------
 if [ ! -x "$PHD_TOOLS/helm4" ] || [ ! -x "$PHD_TOOLS/helm3" ] || ! command -v python3 > /dev/null; then
-	skip 20 "needs helm4/helm3 in $PHD_TOOLS and python3"
+	skip 26 "needs helm4/helm3 in $PHD_TOOLS and python3"
 	done_testing
 	exit
 fi
-"$top_srcdir/tests/bin/serve-dir" "$TAPTMP/srv" "$TAPTMP/port" "$TAPTMP/requests" &
+SERVE_DIR_STALL=/stalled.tgz \
+	"$top_srcdir/tests/bin/serve-dir" "$TAPTMP/srv" "$TAPTMP/port" "$TAPTMP/requests" &
 srv=$!
 trap 'kill $srv 2>/dev/null; rm -rf "$TAPTMP"' EXIT
 i=0
@@ -206,6 +209,24 @@ while [ ! -s "$TAPTMP/port" ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; don
 # no trailing slash: helm takes the repository URL as a directory all the same
 url=http://127.0.0.1:$(cat "$TAPTMP/port")/charts
 config local "$url" "version: 30.46.0"
+
+# ctrl-c while the archive downloads
+config stall "http://127.0.0.1:$(cat "$TAPTMP/port")/stall/" "version: 30.46.0"
+"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/stall.yaml" render > "$TAPTMP/out" 2> "$TAPTMP/err" &
+pid=$!
+i=0
+while ! grep -q 'GET /stall/stalled.tgz' "$TAPTMP/requests" 2>/dev/null && [ $i -lt 200 ]; do
+	i=$((i + 1)); sleep 0.05
+done
+kill -INT $pid
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.05; done
+ok "$(! kill -0 $pid 2>/dev/null; echo $?)" "ctrl-c stops a stalled archive download within 5 s"
+kill -KILL $pid 2>/dev/null
+wait $pid
+is "$?" 6 "... failing the repo phase (exit 6)"
+like "$(cat "$TAPTMP/err")" "fetching chart archive http://127.0.0.1:" "... saying which download"
+like "$(cat "$TAPTMP/err")" "/stall/stalled.tgz interrupted" "... was interrupted"
 
 run "$PHD_TOOLS/helm4" local repo
 is "$rc" 6 "an index served over HTTP cannot send the download to a file:// URL"
