@@ -135,6 +135,7 @@ PHD_EXTERN void phd_ctx_free(phd_ctx *ctx)
 		free(ctx->phase_msg[i]);
 	}
 	free(ctx->rendered);
+	phd_chart_free(ctx);
 	phd_docset_free(&ctx->config_ds);
 	phd_vec_free(&ctx->values_ds, free_values_ds);
 	phd_arena_free(ctx->arena);

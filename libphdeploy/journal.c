@@ -1,5 +1,6 @@
 /* The journal: one JSON line per run appended to <state>/journal.jsonl.
- * It records phases, durations and the outcome — never a secret (every
+ * It records the chart pinned and the chart resolved (version, digest),
+ * phases, durations and the outcome — never a secret (every
  * string passes the redactor, and none of them carries values). */
 #include "config.h"
 
@@ -17,6 +18,7 @@ int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc)
 {
 	const char *dir = phd_ctx_state_dir(ctx);
 	struct phd_buf b = { 0 };
+	const struct phd_chart_ref *ref;
 	char when[32], *path, *red;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -34,6 +36,19 @@ int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc)
 	phd_buf_json_str(&b, ctx->chart ? ctx->chart : "");
 	phd_buf_puts(&b, ",\"version\":");
 	phd_buf_json_str(&b, ctx->chart_version ? ctx->chart_version : "");
+	/* the pin says what was asked for; these say what helm was handed */
+	phd_buf_puts(&b, ",\"chart_resolved\":");
+	if (phd_ctx_chart_resolved(ctx, &ref) == 0) {
+		phd_buf_puts(&b, "{\"name\":");
+		phd_buf_json_str(&b, ref->name ? ref->name : "");
+		phd_buf_puts(&b, ",\"version\":");
+		phd_buf_json_str(&b, ref->chart_version ? ref->chart_version : "");
+		phd_buf_puts(&b, ",\"digest\":");
+		phd_buf_json_str(&b, ref->digest ? ref->digest : "");
+		phd_buf_puts(&b, "}");
+	} else {
+		phd_buf_puts(&b, "null");
+	}
 	phd_buf_printf(&b, ",\"dry_run\":%s,\"phases\":[", phd_ctx_dry_run(ctx) ? "true" : "false");
 	for (int p = 0, first = 1; p < PHD_PHASE_COUNT; p++) {
 		if (ctx->status[p] == PHD_STATUS_NOTRUN && !(mask & PHD_PHASE_BIT(p)))

@@ -276,10 +276,13 @@ struct phd_ctx {
 	char *state_dir;
 
 	struct phd_check *in_check;   /* set in a check's child process */
+	struct phd_chart_rec *resolved; /* chart.c: what the repo phase resolved */
 };
 
 /* ctx.c */
 PHD_HIDDEN const char *phd_ctx_state_dir(phd_ctx *ctx);
+/* chart.c */
+PHD_HIDDEN void phd_chart_free(phd_ctx *ctx);
 /* config.c */
 PHD_HIDDEN int phd_config_load(phd_ctx *ctx);
 /* Every declared plugin key, rule id, check and secrets entry (exit 3). */

@@ -36,17 +36,45 @@ static void clear_progress(struct out *o)
 	}
 }
 
-static void json_event(const struct phd_event *ev)
+static const char *source_name(int source)
+{
+	switch (source) {
+	case PHD_CHART_REPO: return "repo";
+	case PHD_CHART_FILE: return "file";
+	case PHD_CHART_DIR: return "dir";
+	default: return "unknown";
+	}
+}
+
+static json_t *json_opt_str(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static void json_chart(json_t *j, const struct out *o)
+{
+	const struct phd_chart_ref *c;
+
+	if (!o->ctx || phd_ctx_chart_resolved(o->ctx, &c))
+		return;
+	json_object_set_new(j, "name", json_opt_str(c->name));
+	json_object_set_new(j, "version", json_opt_str(c->chart_version));
+	json_object_set_new(j, "digest", json_opt_str(c->digest));
+	json_object_set_new(j, "archive", json_string(c->archive));
+	json_object_set_new(j, "source", json_string(source_name(c->source)));
+}
+
+static void json_event(const struct phd_event *ev, const struct out *o)
 {
 	static const char *const types[] = {
 		"", "phase_start", "phase_end", "finding", "check", "hook", "output", "progress",
-		"command", "run_end"
+		"command", "run_end", "chart"
 	};
 	json_t *j = json_object();
 	char *s;
 	if (!j)
 		return;
-	json_object_set_new(j, "event", json_string(ev->type > 0 && ev->type <= PHD_EV_RUN_END
+	json_object_set_new(j, "event", json_string(ev->type > 0 && ev->type <= PHD_EV_CHART
 						     ? types[ev->type] : "unknown"));
 	if (ev->phase >= 0 && phd_phase_name(ev->phase))
 		json_object_set_new(j, "phase", json_string(phd_phase_name(ev->phase)));
@@ -99,6 +127,9 @@ static void json_event(const struct phd_event *ev)
 		if (ev->message)
 			json_object_set_new(j, "message", json_string(ev->message));
 		break;
+	case PHD_EV_CHART:
+		json_chart(j, o);
+		break;
 	default:
 		if (ev->name)
 			json_object_set_new(j, "name", json_string(ev->name));
@@ -132,7 +163,7 @@ void out_event(const struct phd_event *ev, void *payload)
 	if (o->json) {
 		if (ev->type == PHD_EV_PROGRESS && ev->name && !strcmp(ev->name, "tick"))
 			return; /* ticks are for terminals */
-		json_event(ev);
+		json_event(ev, o);
 		return;
 	}
 	switch (ev->type) {
@@ -215,6 +246,13 @@ void out_event(const struct phd_event *ev, void *payload)
 	case PHD_EV_COMMAND:
 		clear_progress(o);
 		fprintf(stderr, "  would run: %s\n", ev->message ? ev->message : "");
+		break;
+	case PHD_EV_CHART:
+		/* which chart helm gets, once, even without -v: it is what gets deployed */
+		if (o->verbosity < 0)
+			break;
+		clear_progress(o);
+		fprintf(stderr, "  chart %s\n", ev->message ? ev->message : "");
 		break;
 	default:
 		break;

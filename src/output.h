@@ -11,6 +11,7 @@ struct out {
 	int verbosity;   /* -q: -1, -v: 1.. */
 	int show_output; /* print child output lines */
 	int progress_shown;
+	phd_ctx *ctx;    /* for what an event only announces (the resolved chart) */
 };
 
 void out_init(struct out *o, int json, int verbosity);

@@ -268,6 +268,7 @@ int main(int argc, char **argv)
 		return rc == PHD_EINVAL ? 2 : 1;
 	}
 	phd_ctx_set_log(ctx, out_log, &o);
+	o.ctx = ctx;
 	phd_ctx_set_event_cb(ctx, out_event, &o);
 	g_ctx = ctx;
 	memset(&sa, 0, sizeof sa);

@@ -2,7 +2,9 @@
  * deploy line is the manual procedure's, flag for flag:
  *   helm upgrade --install -f values.yaml --timeout 30m --create-namespace \
  *       --namespace posthog posthog posthog/posthog --wait --wait-for-jobs --debug
- * plus --version <pin>.  Only argv: nothing here ever holds a secret. */
+ * except that the chart is the archive the repo phase downloaded and
+ * verified (helm would fetch posthog/posthog again, unverified).  Only
+ * argv: nothing here ever holds a secret. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,13 +138,21 @@ static void add_values(struct strv *sv, phd_ctx *ctx)
 	}
 }
 
+const char *helm_chart_arg(phd_ctx *ctx)
+{
+	const struct phd_chart_ref *ref;
+
+	if (phd_ctx_chart_resolved(ctx, &ref) == 0)
+		return ref->archive;
+	return phd_ctx_chart(ctx);
+}
+
 static void add_version(struct strv *sv, const struct helm *h, phd_ctx *ctx)
 {
-	const char *chart = phd_ctx_chart(ctx);
 	const char *v = helm_chart_version((struct helm *)h, ctx);
 
 	/* helm ignores --version for a local chart; showing it would mislead */
-	if (v && *v && !helm_chart_is_local(chart)) {
+	if (v && *v && !helm_chart_is_local(helm_chart_arg(ctx))) {
 		strv_add(sv, "--version");
 		strv_add(sv, v);
 	}
@@ -186,7 +196,7 @@ void helm_argv_upgrade(struct strv *sv, const struct helm *h, phd_ctx *ctx,
 	strv_add(sv, "--namespace");
 	strv_add(sv, phd_ctx_namespace(ctx));
 	strv_add(sv, phd_ctx_release(ctx));
-	strv_add(sv, phd_ctx_chart(ctx));
+	strv_add(sv, helm_chart_arg(ctx));
 	add_wait(sv, h, 1);
 	if (h->debug)
 		strv_add(sv, "--debug");
@@ -208,7 +218,7 @@ void helm_argv_template(struct strv *sv, const struct helm *h, phd_ctx *ctx,
 	helm_argv_start(sv, ctx);
 	strv_add(sv, "template");
 	strv_add(sv, phd_ctx_release(ctx));
-	strv_add(sv, phd_ctx_chart(ctx));
+	strv_add(sv, helm_chart_arg(ctx));
 	strv_add(sv, "--namespace");
 	strv_add(sv, phd_ctx_namespace(ctx));
 	add_values(sv, ctx);

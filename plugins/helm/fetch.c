@@ -1,5 +1,6 @@
-/* Loading a repository index (libcurl for URLs, plain reads for paths) and
- * hashing a downloaded chart. */
+/* Loading a repository index (libcurl for URLs, plain reads for paths),
+ * downloading a chart archive (libcurl, hashed while it is written) and
+ * hashing a local chart. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,97 +16,219 @@
 #define FETCH_CONNECT_S 30L
 #define FETCH_TOTAL_S 300L
 
-struct membuf {
-	char *p;
-	size_t len, cap, max;
-	int too_big;
+/* One transfer: into memory (an index) or into a file hashed on the way
+ * (a chart archive), bounded either way. */
+struct xfer {
 	phd_ctx *ctx;
+	size_t len, max;
+	int too_big, io_err;
+	char *p;             /* memory sink */
+	size_t cap;
+	int fd;              /* file sink when >= 0 */
+	EVP_MD_CTX *md;
 };
 
-/* Ctrl-C reaches the core, not curl: poll it while the index downloads. */
+/* Ctrl-C reaches the core, not curl: poll it while a transfer runs. */
 static int on_progress(void *payload, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
-	struct membuf *b = payload;
+	struct xfer *x = payload;
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return phd_ctx_interrupted(b->ctx);
+	return phd_ctx_interrupted(x->ctx);
+}
+
+static size_t to_file(struct xfer *x, const char *data, size_t add)
+{
+	size_t off = 0;
+
+	if (!EVP_DigestUpdate(x->md, data, add)) {
+		x->io_err = ENOMEM;
+		return 0;
+	}
+	while (off < add) {
+		ssize_t w = write(x->fd, data + off, add - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			x->io_err = w < 0 ? errno : EIO;
+			return 0;
+		}
+		off += (size_t)w;
+	}
+	return add;
 }
 
 static size_t on_data(char *data, size_t size, size_t n, void *payload)
 {
-	struct membuf *b = payload;
+	struct xfer *x = payload;
 	size_t add = size * n;
 
-	if (add > b->max - b->len) {
-		b->too_big = 1;
+	if (add > x->max - x->len) {
+		x->too_big = 1;
 		return 0;   /* makes curl stop with CURLE_WRITE_ERROR */
 	}
-	if (b->len + add + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1 << 16;
+	if (x->fd >= 0) {
+		if (to_file(x, data, add) != add)
+			return 0;
+		x->len += add;
+		return add;
+	}
+	if (x->len + add + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 1 << 16;
 		char *np;
-		while (cap < b->len + add + 1)
+		while (cap < x->len + add + 1)
 			cap *= 2;
-		np = realloc(b->p, cap);
+		np = realloc(x->p, cap);
 		if (!np)
 			return 0;
-		b->p = np;
-		b->cap = cap;
+		x->p = np;
+		x->cap = cap;
 	}
-	memcpy(b->p + b->len, data, add);
-	b->len += add;
-	b->p[b->len] = '\0';
+	memcpy(x->p + x->len, data, add);
+	x->len += add;
+	x->p[x->len] = '\0';
 	return add;
 }
 
-static int fetch_url(phd_ctx *ctx, const char *url, size_t max, char **buf, size_t *len)
+/* what: "index", "chart archive" (for messages).  file:// only when
+ * allow_file: an index fetched over the network must not make us read
+ * local files. */
+static int transfer(phd_ctx *ctx, const char *what, const char *url, int allow_file,
+		    struct xfer *x)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct membuf b = { .max = max, .ctx = ctx };
 	CURL *c = curl_easy_init();
 	CURLcode cc;
 
 	if (!c)
 		return phd_set_error(ctx, PHD_ENOMEM, "%s: cannot start libcurl", HELM_PLUGIN);
+	if (!allow_file && !strncmp(url, "file:", 5)) {
+		curl_easy_cleanup(c);
+		return phd_set_error(ctx, PHD_EINVAL, "%s: %s URL %s is a local file but the "
+				     "index came from the network; refusing it", HELM_PLUGIN, what,
+				     url);
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, allow_file ? "http,https,file" : "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #endif
 	curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, FETCH_CONNECT_S);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, FETCH_TOTAL_S);
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "libphdeploy-helm/" PHD_VERSION_STRING);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &b);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	cc = curl_easy_perform(c);
 	curl_easy_cleanup(c);
-	if (b.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-		free(b.p);
-		return phd_set_error(ctx, PHD_ETOOBIG, "%s: %s is larger than %zu MB; refusing it",
-				     HELM_PLUGIN, url, max >> 20);
-	}
-	if (cc == CURLE_ABORTED_BY_CALLBACK) {
-		free(b.p);
-		return phd_set_error(ctx, PHD_EINTR, "%s: fetching %s interrupted", HELM_PLUGIN, url);
-	}
-	if (cc != CURLE_OK) {
-		free(b.p);
-		return phd_set_error(ctx, PHD_EIO, "%s: cannot fetch %s: %s", HELM_PLUGIN, url,
-				     *errbuf ? errbuf : curl_easy_strerror(cc));
-	}
-	if (!b.p && !(b.p = calloc(1, 1)))
-		return PHD_ENOMEM;
-	*buf = b.p;
-	*len = b.len;
+	if (x->too_big || cc == CURLE_FILESIZE_EXCEEDED)
+		return phd_set_error(ctx, PHD_ETOOBIG, "%s: %s %s is larger than %zu MB; refusing it",
+				     HELM_PLUGIN, what, url, x->max >> 20);
+	if (cc == CURLE_ABORTED_BY_CALLBACK)
+		return phd_set_error(ctx, PHD_EINTR, "%s: fetching %s %s interrupted", HELM_PLUGIN,
+				     what, url);
+	if (x->io_err)
+		return phd_set_error(ctx, PHD_EIO, "%s: cannot store %s %s: %s", HELM_PLUGIN, what,
+				     url, strerror(x->io_err));
+	if (cc != CURLE_OK)
+		return phd_set_error(ctx, PHD_EIO, "%s: cannot fetch %s %s: %s", HELM_PLUGIN, what,
+				     url, *errbuf ? errbuf : curl_easy_strerror(cc));
 	return 0;
+}
+
+static int fetch_url(phd_ctx *ctx, const char *url, size_t max, char **buf, size_t *len)
+{
+	struct xfer x = { .ctx = ctx, .max = max, .fd = -1 };
+	int rc = transfer(ctx, "index", url, 1, &x);
+
+	if (rc) {
+		free(x.p);
+		return rc;
+	}
+	if (!x.p && !(x.p = calloc(1, 1)))
+		return PHD_ENOMEM;
+	*buf = x.p;
+	*len = x.len;
+	return 0;
+}
+
+static void hex_of(const unsigned char *md, unsigned mdlen, char *hex)
+{
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+int helm_download(phd_ctx *ctx, const char *url, int allow_file, const char *path, size_t max,
+		  char *hex, size_t hexlen)
+{
+	struct xfer x = { .ctx = ctx, .max = max, .fd = -1 };
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	int rc;
+
+	if (hexlen < 65)
+		return PHD_EINVAL;
+	/* the run's own directory: a file left by an earlier run of this
+	 * context is replaced, a symlink planted there is not followed */
+	unlink(path);
+	x.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (x.fd < 0)
+		return phd_set_error(ctx, PHD_EIO, "%s: cannot create %s: %s", HELM_PLUGIN, path,
+				     strerror(errno));
+	if (!(x.md = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(x.md, EVP_sha256(), NULL)) {
+		rc = PHD_ENOMEM;
+		goto out;
+	}
+	if ((rc = transfer(ctx, "chart archive", url, allow_file, &x)))
+		goto out;
+	if (!EVP_DigestFinal_ex(x.md, md, &mdlen) || mdlen != 32) {
+		rc = phd_set_error(ctx, PHD_EINTERNAL, "%s: sha256 failed", HELM_PLUGIN);
+		goto out;
+	}
+	hex_of(md, mdlen, hex);
+	if (close(x.fd)) {
+		x.fd = -1;
+		rc = phd_set_error(ctx, PHD_EIO, "%s: cannot store %s: %s", HELM_PLUGIN, path,
+				   strerror(errno));
+		goto out;
+	}
+	x.fd = -1;
+out:
+	if (x.fd >= 0)
+		close(x.fd);
+	EVP_MD_CTX_free(x.md);
+	if (rc)
+		unlink(path);   /* no partial archive for anything to pick up */
+	return rc;
+}
+
+char *helm_url_resolve(const char *base, const char *ref)
+{
+	CURLU *u;
+	char *got = NULL, *out = NULL;
+
+	if (!base || !ref || !*ref)
+		return NULL;
+	if (strstr(ref, "://"))
+		return strdup(ref);
+	if (!(u = curl_url()))
+		return NULL;
+	/* a relative URL set on a handle holding a URL is resolved against it */
+	if (!curl_url_set(u, CURLUPART_URL, base, 0) && !curl_url_set(u, CURLUPART_URL, ref, 0) &&
+	    !curl_url_get(u, CURLUPART_URL, &got, 0)) {
+		out = strdup(got);
+		curl_free(got);
+	}
+	curl_url_cleanup(u);
+	return out;
 }
 
 static int read_path(phd_ctx *ctx, const char *path, size_t max, char **buf, size_t *len)
@@ -180,8 +303,7 @@ int helm_sha256_file(const char *path, char *hex, size_t len)
 			if (r > 0 && !EVP_DigestUpdate(mc, chunk, (size_t)r))
 				break;
 		if (r == 0 && EVP_DigestFinal_ex(mc, md, &mdlen) && mdlen == 32) {
-			for (unsigned i = 0; i < mdlen; i++)
-				snprintf(hex + 2 * i, 3, "%02x", md[i]);
+			hex_of(md, mdlen, hex);
 			rc = 0;
 		}
 	}

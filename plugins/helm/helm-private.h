@@ -11,6 +11,7 @@
 /* Bounds on what helm or a repository may hand us. */
 #define HELM_INDEX_MAX ((size_t)64 << 20)   /* index.yaml */
 #define HELM_JSON_MAX ((size_t)256 << 20)   /* helm status -o json (holds the chart) */
+#define HELM_CHART_MAX ((size_t)32 << 20)   /* a chart archive (PostHog's is 1 MB) */
 #define HELM_QUOTE_LINES 8                   /* helm lines quoted in an error */
 
 enum helm_post_render { HELM_PR_AUTO = 0, HELM_PR_ALWAYS, HELM_PR_NEVER };
@@ -66,6 +67,9 @@ int helm_chart_is_local(const char *chart);
 void helm_emit_command(phd_ctx *ctx, int phase, struct strv *argv, const char *env_note);
 
 /* ---- argv builders (argv.c) ----------------------------------------- */
+/* The chart helm is given: the archive the repo phase resolved, else the
+ * configured reference (oci://, a repository helm resolves itself). */
+const char *helm_chart_arg(phd_ctx *ctx);
 /* "helm" + global flags every command gets. */
 void helm_argv_start(struct strv *sv, phd_ctx *ctx);
 /* helm upgrade --install ... for the detected major version.
@@ -156,6 +160,15 @@ int helm_index_resolve(const struct helm_index *idx, const char *want, int allow
 /* Load an index from a path or a file://, http:// or https:// URL into
  * memory (malloc'd, NUL-terminated), refusing more than max bytes. */
 int helm_index_fetch(phd_ctx *ctx, const char *src, size_t max, char **buf, size_t *len);
+/* Download url into path (created 0600, replacing a file left there),
+ * refusing more than max bytes; hex gets the sha256 of what was written.
+ * file:// only with allow_file.  Removes path on failure; stops on
+ * phd_ctx_interrupted (PHD_EINTR). */
+int helm_download(phd_ctx *ctx, const char *url, int allow_file, const char *path, size_t max,
+		  char *hex, size_t hexlen);
+/* ref resolved against base (RFC 3986; absolute refs as they are);
+ * malloc'd, NULL when it cannot be resolved. */
+char *helm_url_resolve(const char *base, const char *ref);
 /* sha256 of a file as lowercase hex (buf >= 65). */
 int helm_sha256_file(const char *path, char *hex, size_t len);
 

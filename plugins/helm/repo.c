@@ -1,12 +1,15 @@
-/* repo phase: make the chart resolvable and pin it.
- *  - repo/name: helm repo add + update, the version resolved from the
- *    repository's index.yaml (pre-releases refused unless asked for,
- *    unknown versions answered with the nearest ones), the chart pulled into
- *    the run's tmpdir and checked against the index's sha256 digest;
- *  - a local .tgz or directory: no network at all, the pin checked against
- *    its Chart.yaml;
+/* repo phase: resolve the chart to one local archive and publish it
+ * (phd_ctx_set_chart_resolved) for render, deploy and the journal.
+ *  - repo/name: the repository's index.yaml fetched with libcurl, the
+ *    version resolved from it (pre-releases refused unless asked for,
+ *    unknown versions answered with the nearest ones), the archive
+ *    downloaded into the run's tmpdir and checked against the index's
+ *    sha256 digest.  helm's own repository list and cache are neither read
+ *    nor written: no `helm repo add`, no `helm repo update`;
+ *  - a local .tgz or directory: no network at all, name and version read
+ *    with helm show chart and the pin checked against them, a .tgz hashed;
  *  - oci://: helm resolves it at deploy; only the pin is checked for. */
-#include <dirent.h>
+#include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "helm-private.h"
 
@@ -91,20 +95,137 @@ static char *index_source(const struct repo_cfg *rc)
 	return out;
 }
 
-static int resolve(struct helm *h, phd_ctx *ctx, const struct repo_cfg *rc, char **digest)
+/* Relative archive URLs are resolved as helm does: against the
+ * repository URL taken as a directory.  An index named on its own
+ * (chart.repo.index, or a file:// URL naming the index file) is its own
+ * base; a plain path becomes a file:// URL. */
+static char *archive_base(const struct repo_cfg *rc, const char *src)
+{
+	char *out = NULL, *real;
+
+	if (rc->url && !rc->index && strcmp(src, rc->url)) {
+		size_t n = strlen(rc->url);
+		if (asprintf(&out, "%s%s", rc->url, n && rc->url[n - 1] == '/' ? "" : "/") < 0)
+			return NULL;
+		return out;
+	}
+	if (strstr(src, "://"))
+		return strdup(src);
+	if (!(real = realpath(src, NULL)))
+		return NULL;
+	if (asprintf(&out, "file://%s", real) < 0)
+		out = NULL;
+	free(real);
+	return out;
+}
+
+/* <name>-<version>.tgz in the run's tmpdir; the version comes from an
+ * untrusted index, so nothing but [A-Za-z0-9._+-] reaches the name. */
+static char *archive_path(phd_ctx *ctx, const char *name, const char *version)
+{
+	const char *tmp = phd_ctx_tmpdir(ctx);
+	char *p = NULL, *base;
+
+	if (!tmp || asprintf(&p, "%s/%s-%s.tgz", tmp, name, version) < 0)
+		return NULL;
+	for (base = p + strlen(tmp) + 1; *base; base++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-",
+			    *base))
+			*base = '_';
+	return p;
+}
+
+static int is_url(const char *s)
+{
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* Download e's archive and check it against the index digest. */
+static int download(phd_ctx *ctx, const struct repo_cfg *rc, const char *src,
+		    const struct helm_index_entry *e, char **path_out, char *hex, size_t hexlen)
+{
+	const char *want = e->digest;
+	char *base = NULL, *url = NULL, *path = NULL;
+	int r;
+
+	*path_out = NULL;
+	if (!e->url)
+		return phd_set_error(ctx, PHD_ENOTFOUND, "%s: chart %s/%s %s in %s lists no "
+				     "archive URL (urls:)", HELM_PLUGIN, rc->repo, rc->name,
+				     e->version, src);
+	base = archive_base(rc, src);
+	url = base ? helm_url_resolve(base, e->url) : NULL;
+	if (!url) {
+		r = phd_set_error(ctx, PHD_EINVAL, "%s: chart %s/%s %s in %s: cannot resolve the "
+				  "archive URL \"%s\"", HELM_PLUGIN, rc->repo, rc->name, e->version,
+				  src, e->url);
+		goto out;
+	}
+	if (!(path = archive_path(ctx, rc->name, e->version))) {
+		r = phd_set_error(ctx, PHD_EIO, "%s: no run directory for the chart archive",
+				  HELM_PLUGIN);
+		goto out;
+	}
+	/* a network index may not send us to local files */
+	if ((r = helm_download(ctx, url, !is_url(src), path, HELM_CHART_MAX, hex, hexlen)))
+		goto out;
+	if (want && !strncmp(want, "sha256:", 7))
+		want += 7;
+	if (!want || !*want) {
+		phd_log(ctx, PHD_LOG_WARN, "%s: the index gives no digest for %s/%s %s: the archive "
+			"(sha256 %s) is not verified", HELM_PLUGIN, rc->repo, rc->name, e->version,
+			hex);
+	} else if (strcasecmp(hex, want)) {
+		unlink(path);
+		r = phd_set_error(ctx, PHD_EFAILED, "%s: digest mismatch for %s: the index %s says "
+				  "sha256 %s, the archive downloaded from %s is %s; the repository "
+				  "(or something between) serves another chart than it lists; "
+				  "refusing it", HELM_PLUGIN, strrchr(path, '/') + 1, src, want, url,
+				  hex);
+		goto out;
+	} else {
+		phd_log(ctx, PHD_LOG_INFO, "%s: %s from %s matches the index digest (sha256 %.12s...)",
+			HELM_PLUGIN, strrchr(path, '/') + 1, url, hex);
+	}
+	*path_out = path;
+	path = NULL;
+out:
+	free(base);
+	free(url);
+	free(path);
+	return r;
+}
+
+static int publish(phd_ctx *ctx, int source, const char *name, const char *version,
+		   const char *hex, const char *archive)
+{
+	struct phd_chart_ref ref = PHD_CHART_REF_INIT;
+	char digest[80];
+
+	ref.source = source;
+	ref.name = name && *name ? name : NULL;
+	ref.chart_version = version && *version ? version : NULL;
+	if (hex) {
+		snprintf(digest, sizeof(digest), "sha256:%s", hex);
+		ref.digest = digest;
+	}
+	ref.archive = archive;
+	return phd_ctx_set_chart_resolved(ctx, &ref);
+}
+
+static int repo_chart(struct helm *h, phd_ctx *ctx, const struct repo_cfg *rc)
 {
 	const char *pin = phd_ctx_chart_version(ctx);
 	const struct helm_index_entry *e;
 	struct helm_index idx;
-	char *src = index_source(rc), *buf = NULL, err[512];
+	char *src = index_source(rc), *buf = NULL, *path = NULL, err[512], hex[65];
 	size_t len = 0;
 	int r;
 
-	*digest = NULL;
 	if (!src) {
 		phd_log(ctx, PHD_LOG_WARN, "%s: repository %s is not configured (chart.repo.url): "
-			"helm must already know it, and the version is not checked against its index",
-			HELM_PLUGIN, rc->repo);
+			"helm must already know it, and neither the version nor the digest is "
+			"checked", HELM_PLUGIN, rc->repo);
 		return 0;
 	}
 	if ((r = helm_index_fetch(ctx, src, HELM_INDEX_MAX, &buf, &len)))
@@ -116,23 +237,26 @@ static int resolve(struct helm *h, phd_ctx *ctx, const struct repo_cfg *rc, char
 	if ((r = helm_index_resolve(&idx, pin, rc->allow_pre, &e, err, sizeof(err)))) {
 		r = phd_set_error(ctx, r, "%s: chart %s/%s in %s: %s", HELM_PLUGIN, rc->repo,
 				  rc->name, src, err);
-	} else {
-		if (!pin)
-			phd_log(ctx, PHD_LOG_WARN, "%s: chart version not pinned: using %s, the newest "
-				"%sversion; pin it with chart.version: %s", HELM_PLUGIN, e->version,
-				rc->allow_pre ? "" : "stable ", e->version);
-		phd_log(ctx, PHD_LOG_INFO, "%s: %s/%s %s (app %s, %s) from %s (%zu versions)",
-			HELM_PLUGIN, rc->repo, rc->name, e->version,
-			e->app_version ? e->app_version : "?", e->created ? e->created : "?", src,
-			idx.n);
-		free(h->version);
-		h->version = strdup(e->version);
-		*digest = e->digest ? strdup(e->digest) : NULL;
-		if (!h->version)
-			r = PHD_ENOMEM;
+		goto done;
 	}
+	if (!pin)
+		phd_log(ctx, PHD_LOG_WARN, "%s: chart version not pinned: using %s, the newest "
+			"%sversion; pin it with chart.version: %s", HELM_PLUGIN, e->version,
+			rc->allow_pre ? "" : "stable ", e->version);
+	phd_log(ctx, PHD_LOG_INFO, "%s: %s/%s %s (app %s, %s) from %s (%zu versions)",
+		HELM_PLUGIN, rc->repo, rc->name, e->version,
+		e->app_version ? e->app_version : "?", e->created ? e->created : "?", src, idx.n);
+	free(h->version);
+	if (!(h->version = strdup(e->version))) {
+		r = PHD_ENOMEM;
+		goto done;
+	}
+	if (!(r = download(ctx, rc, src, e, &path, hex, sizeof(hex))))
+		r = publish(ctx, PHD_CHART_REPO, rc->name, e->version, hex, path);
+done:
 	helm_index_free(&idx);
 out:
+	free(path);
 	free(buf);
 	free(src);
 	return r;
@@ -149,165 +273,73 @@ static int run_step(phd_ctx *ctx, int phase, struct strv *sv, const char *what, 
 	return rc;
 }
 
-static char *find_tgz(const char *dir)
+/* A top-level "key: value" of Chart.yaml as helm show chart prints it
+ * (unquoted). */
+static void chart_field(const char *yaml, const char *key, char *out, size_t len)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char *found = NULL;
+	size_t kl = strlen(key), n = 0;
+	const char *p = yaml;
 
-	if (!d)
-		return NULL;
-	while ((de = readdir(d)) && !found) {
-		size_t n = strlen(de->d_name);
-		if (n > 4 && !strcmp(de->d_name + n - 4, ".tgz") &&
-		    asprintf(&found, "%s/%s", dir, de->d_name) < 0)
-			found = NULL;
+	*out = '\0';
+	while (p && *p) {
+		if (!strncmp(p, key, kl) && p[kl] == ':') {
+			p += kl + 1;
+			p += strspn(p, " \t");
+			n = strcspn(p, " \t\r\n");
+			if (n >= len)
+				n = len - 1;
+			memcpy(out, p, n);
+			out[n] = '\0';
+			break;
+		}
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
 	}
-	closedir(d);
-	return found;
+	/* Chart.yaml may quote it */
+	if (n > 1 && (out[0] == '"' || out[0] == '\'') && out[n - 1] == out[0]) {
+		memmove(out, out + 1, n - 2);
+		out[n - 2] = '\0';
+	}
 }
 
-static int verify_digest(phd_ctx *ctx, const char *dir, const char *want)
-{
-	char hex[65], *tgz = find_tgz(dir);
-	int rc = 0;
-
-	if (!tgz)
-		return phd_set_error(ctx, PHD_EFAILED, "%s: helm pull left no chart in %s",
-				     HELM_PLUGIN, dir);
-	if (helm_sha256_file(tgz, hex, sizeof(hex)))
-		rc = phd_set_error(ctx, PHD_EIO, "%s: cannot hash %s", HELM_PLUGIN, tgz);
-	else if (!want)
-		phd_log(ctx, PHD_LOG_WARN, "%s: the index gives no digest for %s: not verified",
-			HELM_PLUGIN, tgz);
-	else if (strcasecmp(hex, want))
-		rc = phd_set_error(ctx, PHD_EFAILED, "%s: digest mismatch for %s: the index says "
-				   "sha256 %s, the downloaded file is %s; the repository (or "
-				   "something between) serves another chart than it lists; refusing it",
-				   HELM_PLUGIN, strrchr(tgz, '/') + 1, want, hex);
-	else
-		phd_log(ctx, PHD_LOG_INFO, "%s: %s matches the index digest (sha256 %.12s...)",
-			HELM_PLUGIN, strrchr(tgz, '/') + 1, hex);
-	free(tgz);
-	return rc;
-}
-
-static int repo_chart(struct helm *h, phd_ctx *ctx, int phase, struct repo_cfg *rc)
-{
-	struct strv add = { 0 }, upd = { 0 }, pull = { 0 };
-	struct phd_exec_result res = { 0 };
-	char *digest = NULL, *dir = NULL;
-	const char *v;
-	int r;
-
-	if ((r = resolve(h, ctx, rc, &digest)))
-		return r;
-	v = helm_chart_version(h, ctx);
-	if (rc->url) {
-		helm_argv_start(&add, ctx);
-		strv_add(&add, "repo");
-		strv_add(&add, "add");
-		strv_add(&add, rc->repo);
-		strv_add(&add, rc->url);
-	}
-	helm_argv_start(&upd, ctx);
-	strv_add(&upd, "repo");
-	strv_add(&upd, "update");
-	strv_add(&upd, rc->repo);
-	if (asprintf(&dir, "%s/chart-pull", phd_ctx_tmpdir(ctx) ? phd_ctx_tmpdir(ctx) : ".") < 0) {
-		dir = NULL;
-		r = PHD_ENOMEM;
-		goto out;
-	}
-	helm_argv_start(&pull, ctx);
-	strv_add(&pull, "pull");
-	strv_add(&pull, phd_ctx_chart(ctx));
-	if (v) {
-		strv_add(&pull, "--version");
-		strv_add(&pull, v);
-	}
-	strv_add(&pull, "--destination");
-	strv_add(&pull, dir);
-	if (phd_ctx_dry_run(ctx)) {
-		if (rc->url)
-			helm_emit_command(ctx, phase, &add, NULL);
-		helm_emit_command(ctx, phase, &upd, NULL);
-		helm_emit_command(ctx, phase, &pull, NULL);
-		goto out;
-	}
-	if (rc->url && (r = run_step(ctx, phase, &add, "helm repo add", PHD_EXEC_EMIT, &res)))
-		goto out;
-	phd_exec_result_clear(&res);
-	if ((r = run_step(ctx, phase, &upd, "helm repo update", PHD_EXEC_EMIT, &res)))
-		goto out;
-	phd_exec_result_clear(&res);
-	if (mkdir(dir, 0700)) {
-		r = phd_set_error(ctx, PHD_EIO, "%s: cannot create %s", HELM_PLUGIN, dir);
-		goto out;
-	}
-	if ((r = run_step(ctx, phase, &pull, "helm pull", PHD_EXEC_EMIT, &res)))
-		goto out;
-	r = verify_digest(ctx, dir, digest);
-out:
-	phd_exec_result_clear(&res);
-	strv_free(&add);
-	strv_free(&upd);
-	strv_free(&pull);
-	free(digest);
-	free(dir);
-	return r;
-}
-
-/* The version: line of helm show chart (Chart.yaml). */
+/* Name and version from helm show chart (Chart.yaml), the pin checked,
+ * a .tgz hashed: the record then says what a local chart was. */
 static int local_chart(struct helm *h, phd_ctx *ctx, int phase, const char *chart)
 {
 	struct strv sv = { 0 };
 	struct phd_exec_result res = { 0 };
 	const char *pin = phd_ctx_chart_version(ctx);
-	char got[128] = "";
+	char name[128] = "", got[128] = "", hex[65];
 	struct stat st;
-	int r;
+	int r, dir;
 
 	if (stat(chart, &st))
 		return phd_set_error(ctx, PHD_ENOTFOUND, "%s: local chart %s does not exist",
 				     HELM_PLUGIN, chart);
-	if (!pin) {
-		/* nothing to compare: spare a helm run (it costs more than the render) */
-		phd_log(ctx, PHD_LOG_INFO, "%s: local chart %s (offline: no repository)", HELM_PLUGIN,
-			chart);
-		return 0;
-	}
+	dir = S_ISDIR(st.st_mode);
+	if (!dir && helm_sha256_file(chart, hex, sizeof(hex)))
+		return phd_set_error(ctx, PHD_EIO, "%s: cannot read local chart %s: %s",
+				     HELM_PLUGIN, chart, strerror(errno));
 	helm_argv_start(&sv, ctx);
 	strv_add(&sv, "show");
 	strv_add(&sv, "chart");
 	strv_add(&sv, chart);
 	r = run_step(ctx, phase, &sv, "helm show chart", PHD_EXEC_CAPTURE_STDOUT |
 		     PHD_EXEC_CAPTURE_STDERR, &res);
-	if (!r) {
-		const char *p = res.out;
-		while (p && *p) {
-			if (!strncmp(p, "version:", 8)) {
-				sscanf(p + 8, " %127[^ \t\r\n]", got);
-				break;
-			}
-			p = strchr(p, '\n');
-			p = p ? p + 1 : NULL;
-		}
-		/* Chart.yaml may quote it */
-		if (got[0] == '"' || got[0] == '\'') {
-			size_t n = strlen(got);
-			memmove(got, got + 1, n);
-			if (n > 1 && (got[n - 2] == '"' || got[n - 2] == '\''))
-				got[n - 2] = '\0';
-		}
-		if (strcmp(pin, got))
-			r = phd_set_error(ctx, PHD_EINVAL, "%s: local chart %s is version %s but "
-					  "chart.version pins %s", HELM_PLUGIN, chart,
-					  *got ? got : "(none)", pin);
-		else
-			phd_log(ctx, PHD_LOG_INFO, "%s: local chart %s, version %s (offline: no "
-				"repository)", HELM_PLUGIN, chart, *got ? got : "?");
+	if (r)
+		goto out;
+	chart_field(res.out ? res.out : "", "name", name, sizeof(name));
+	chart_field(res.out ? res.out : "", "version", got, sizeof(got));
+	if (pin && strcmp(pin, got)) {
+		r = phd_set_error(ctx, PHD_EINVAL, "%s: local chart %s is version %s but "
+				  "chart.version pins %s", HELM_PLUGIN, chart, *got ? got : "(none)",
+				  pin);
+		goto out;
 	}
+	phd_log(ctx, PHD_LOG_INFO, "%s: local chart %s, version %s (offline: no repository)",
+		HELM_PLUGIN, chart, *got ? got : "?");
+	r = publish(ctx, dir ? PHD_CHART_DIR : PHD_CHART_FILE, name, got, dir ? NULL : hex, chart);
+out:
 	(void)h;
 	phd_exec_result_clear(&res);
 	strv_free(&sv);
@@ -327,6 +359,7 @@ int helm_repo_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	if (!chart || !*chart)
 		return phd_set_error(ctx, PHD_EINVAL, "%s: no chart: set chart.name or --chart",
 				     HELM_PLUGIN);
+	phd_ctx_set_chart_resolved(ctx, NULL);   /* nothing of an earlier run */
 	if (helm_chart_is_local(chart))
 		return local_chart(h, ctx, phase, chart);
 	if (!strncmp(chart, "oci://", 6)) {
@@ -344,7 +377,7 @@ int helm_repo_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	*strchr(ref, '/') = '\0';
 	rc.repo = ref;
 	if (!(r = read_cfg(ctx, &rc)))
-		r = repo_chart(h, ctx, phase, &rc);
+		r = repo_chart(h, ctx, &rc);
 	free(ref);
 	return r;
 }

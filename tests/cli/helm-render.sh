@@ -71,6 +71,18 @@ done
 "$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/k129.yaml" --output json render > "$TAPTMP/json" 2>&1
 unlike "$(cat "$TAPTMP/json")" '"event":"progress"' \
 	"the chart's own \"waiting for\" scripts are not taken for helm's progress"
+# a local .tgz is reported as it is: Chart.yaml's name and version, its sha256
+sum=$(sha256sum "$chart" | cut -d' ' -f1)
+like "$(grep '"event":"chart"' "$TAPTMP/json")" \
+	'"name":"posthog","version":"30.46.0","digest":"sha256:'"$sum"'","archive":"'"$chart"'","source":"file"}' \
+	"a local .tgz: the chart event carries its name, version, sha256 and path"
+mkdir -p "$TAPTMP/dir"
+tar -xzf "$chart" -C "$TAPTMP/dir"
+sed 's#^chart: .*#chart: { name: "'"$TAPTMP/dir/posthog"'" }#' "$TAPTMP/k129.yaml" > "$TAPTMP/dir.yaml"
+"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/dir.yaml" --output json render > "$TAPTMP/jdir" 2>&1
+like "$(grep '"event":"chart"' "$TAPTMP/jdir")" \
+	'"name":"posthog","version":"30.46.0","digest":null,"archive":"'"$TAPTMP/dir/posthog"'","source":"dir"}' \
+	"a chart directory renders and is reported without a digest"
 
 "$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/k124.yaml" render > "$TAPTMP/out124" 2>/dev/null
 is "$?" 0 "kube.version 1.24 renders"

@@ -220,7 +220,8 @@ enum phd_event_type {
 	PHD_EV_OUTPUT,    /* a (redacted) line printed by a child */
 	PHD_EV_PROGRESS,  /* a phase is still waiting: what and for how long */
 	PHD_EV_COMMAND,   /* a command that would run (plan, dry-run) */
-	PHD_EV_RUN_END
+	PHD_EV_RUN_END,
+	PHD_EV_CHART      /* the repo phase resolved the chart: see phd_ctx_chart_resolved() */
 };
 
 /* All strings are borrowed for the duration of the callback and already
@@ -311,6 +312,32 @@ PHD_EXTERN const struct phd_plugin_info *phd_ctx_plugin(const phd_ctx *ctx, size
 
 /* Exit status phdeploy(1) uses for a phd_run() result (0..12). */
 PHD_EXTERN int phd_exit_code(const phd_ctx *ctx, int rc);
+
+/* ---- the resolved chart -------------------------------------------- */
+
+enum phd_chart_source {
+	PHD_CHART_REPO = 1,  /* downloaded from a chart repository, digest verified */
+	PHD_CHART_FILE,      /* a local .tgz */
+	PHD_CHART_DIR        /* a local chart directory (no digest) */
+};
+
+#define PHD_CHART_REF_VERSION 1
+struct phd_chart_ref {
+	unsigned version;        /* PHD_CHART_REF_VERSION */
+	int source;              /* PHD_CHART_* */
+	const char *name;        /* chart name ("posthog"); NULL when unknown */
+	const char *chart_version; /* "30.46.0"; NULL when unknown */
+	const char *digest;      /* "sha256:<64 hex>" of the archive; NULL for a directory */
+	const char *archive;     /* local path helm is given (.tgz or directory) */
+};
+#define PHD_CHART_REF_INIT { PHD_CHART_REF_VERSION, 0, NULL, NULL, NULL, NULL }
+
+/* The chart the last run's repo phase resolved: the archive that render
+ * and deploy hand to helm, its version and digest.  *out is borrowed,
+ * valid until the next phd_run() or phd_ctx_free().  PHD_ENOTFOUND when
+ * the repo phase has not succeeded in this run or published nothing (an
+ * oci:// chart, a repository helm is left to resolve). */
+PHD_EXTERN int phd_ctx_chart_resolved(const phd_ctx *ctx, const struct phd_chart_ref **out);
 
 #ifdef __cplusplus
 }

@@ -268,6 +268,10 @@ PHD_EXTERN void phd_ctx_set_timed_out(phd_ctx *ctx);
 PHD_EXTERN void phd_ctx_set_release_changed(phd_ctx *ctx);
 /* A scratch directory private to this run (0700, removed at free). */
 PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx);
+/* Publish the chart the repo phase resolved (strings copied; ref NULL
+ * forgets it) and emit a PHD_EV_CHART event.  PHD_EINVAL for a missing
+ * archive, an unknown source or a digest that is not "sha256:<64 hex>". */
+PHD_EXTERN int phd_ctx_set_chart_resolved(phd_ctx *ctx, const struct phd_chart_ref *ref);
 
 /* ---- hooks --------------------------------------------------------- */
 
