@@ -220,6 +220,7 @@ static void reset_results(phd_ctx *ctx)
 	ctx->failed_phase = -1;
 	ctx->timed_out = 0;
 	ctx->release_changed = 0;
+	phd_chart_free(ctx);  /* the chart is resolved anew by each run's repo phase */
 	/* an interrupt that came before the run still stops it */
 	phd_findings_clear(ctx);
 	phd_checks_clear(ctx);

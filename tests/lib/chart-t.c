@@ -35,8 +35,9 @@ static void on_event(const struct phd_event *ev, void *payload)
 			  !strcmp(c->chart_version, "30.46.0");
 }
 
-static int repo(phd_ctx *ctx, int phase, void *ud)
+static int repo(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	struct seen *s = ud;
 	struct phd_chart_ref ref = PHD_CHART_REF_INIT;
 
@@ -51,8 +52,9 @@ static int repo(phd_ctx *ctx, int phase, void *ud)
 	return phd_ctx_set_chart_resolved(ctx, &ref);
 }
 
-static int render(phd_ctx *ctx, int phase, void *ud)
+static int render(phd_ctx *ctx, int phase, int mode, void *ud)
 {
+	(void)mode;
 	struct seen *s = ud;
 	const struct phd_chart_ref *c;
 
