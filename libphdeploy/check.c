@@ -256,44 +256,37 @@ static void finish(phd_ctx *ctx, struct running *c)
 	free(msg);
 }
 
-int phd_checks_run(phd_ctx *ctx)
+/* One running entry per registered check, with its config and deadline. */
+static struct running *prepare(phd_ctx *ctx, size_t *n)
 {
 	const phd_node *cfg = phd_node_child(ctx->config, "checks");
-	const struct phd_vec *checks;
-	struct running *cs;
-	size_t n = 0, active = 0;
-	int rc = 0, failed_required = 0;
-	struct phd_buf failed = { 0 };
-
 	/* every configured check has a plugin: validate made sure of it */
-	checks = phd_dispatch_list(ctx, PHD_REG_CHECK, PHD_PHASE_PREFLIGHT);
-	cs = calloc(checks->n + 1, sizeof *cs);
+	const struct phd_vec *checks = phd_dispatch_list(ctx, PHD_REG_CHECK, PHD_PHASE_PREFLIGHT);
+	struct running *cs = calloc(checks->n + 1, sizeof *cs);
+
+	*n = 0;
 	if (!cs)
-		return PHD_ENOMEM;
+		return NULL;
 	for (size_t k = 0; k < checks->n; k++) {
-		struct phd_reg *r = checks->v[k];
-		struct running *c;
-		const phd_node *cc;
+		struct running *c = &cs[(*n)++];
 		long long t;
-		c = &cs[n++];
-		c->reg = r;
+		c->reg = checks->v[k];
 		c->fd = -1;
 		c->pid = -1;
-		cc = phd_node_child(cfg, r->name);
-		c->config = cc;
-		c->required = r->control == PHD_CTL_REQUIRED; /* from checks.NAME.required */
-		c->timeout = phd_node_duration_ms(phd_node_child(cc, "timeout"), &t) == 0 && t > 0
-			     ? t : DEFAULT_TIMEOUT_MS;
-		if (!phd_node_truthy(phd_node_child(cc, "enabled"), 1)) {
-			c->done = 1;
-			continue;
-		}
+		c->config = phd_node_child(cfg, c->reg->name);
+		c->required = c->reg->control == PHD_CTL_REQUIRED; /* checks.NAME.required */
+		c->timeout = phd_node_duration_ms(phd_node_child(c->config, "timeout"), &t) == 0 &&
+			     t > 0 ? t : DEFAULT_TIMEOUT_MS;
+		c->done = !phd_node_truthy(phd_node_child(c->config, "enabled"), 1);
 	}
-	if (n == 0) {
-		free(cs);
-		return phd_set_error(ctx, PHD_ENOPROVIDER,
-				     "preflight: no check plugin is loaded (postgres, kafka, redis)");
-	}
+	return cs;
+}
+
+/* Fork a child per enabled check; returns how many run. */
+static size_t spawn_all(phd_ctx *ctx, struct running *cs, size_t n)
+{
+	size_t active = 0;
+
 	fflush(NULL); /* a child must not write the parent's buffered output twice */
 	for (size_t i = 0; i < n; i++) {
 		struct running *c = &cs[i];
@@ -302,7 +295,6 @@ int phd_checks_run(phd_ctx *ctx)
 			continue;
 		if (pipe2(p, O_CLOEXEC) != 0) {
 			c->done = 1;
-			c->timed_out = 0;
 			continue;
 		}
 		c->start = phd_now_ms();
@@ -321,26 +313,64 @@ int phd_checks_run(phd_ctx *ctx)
 		fcntl(c->fd, F_SETFL, O_NONBLOCK);
 		active++;
 	}
+	return active;
+}
+
+/* A terminal shows what preflight is still waiting for. */
+static void tick(phd_ctx *ctx, const struct running *cs, size_t n, long long started)
+{
+	struct phd_buf w = { 0 };
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].fd >= 0)
+			phd_buf_printf(&w, "%s%s", w.len ? ", " : "waiting for ", cs[i].reg->name);
+	phd_emit_simple(ctx, PHD_EV_PROGRESS, PHD_PHASE_PREFLIGHT, 0, phd_now_ms() - started,
+			"tick", w.s);
+	phd_buf_free(&w);
+}
+
+/* Read what c reported; end it at EOF, its deadline or an interrupt.
+ * Returns 1 when it ended now. */
+static int drain(phd_ctx *ctx, struct running *c, long long now)
+{
+	char buf[4096];
+	ssize_t r;
+
+	while ((r = read(c->fd, buf, sizeof buf)) > 0) {
+		if (c->in.len + (size_t)r <= PHD_CHECK_MAX_REPORT)
+			phd_buf_add(&c->in, buf, (size_t)r);
+		if (r < (ssize_t)sizeof buf)
+			break;
+	}
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		close(c->fd);
+		c->fd = -1;
+	} else if (now >= c->start + c->timeout || ctx->interrupted) {
+		c->timed_out = !ctx->interrupted;
+		kill(c->pid, SIGKILL);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->fd >= 0)
+		return 0;
+	while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
+		;
+	c->ms = phd_now_ms() - c->start;
+	return 1;
+}
+
+/* Poll every running check until each ended or was killed at its deadline. */
+static void wait_all(phd_ctx *ctx, struct running *cs, size_t n, size_t active)
+{
 	long long started = phd_now_ms(), next_tick = started + 1000;
-	while (active > 0) {
-		struct pollfd *pf;
-		if (phd_now_ms() >= next_tick) {
-			/* a terminal shows what preflight is still waiting for */
-			struct phd_buf w = { 0 };
-			for (size_t i = 0; i < n; i++)
-				if (cs[i].fd >= 0)
-					phd_buf_printf(&w, "%s%s", w.len ? ", " : "waiting for ",
-						       cs[i].reg->name);
-			phd_emit_simple(ctx, PHD_EV_PROGRESS, PHD_PHASE_PREFLIGHT, 0,
-					phd_now_ms() - started, "tick", w.s);
-			phd_buf_free(&w);
-			next_tick = phd_now_ms() + 1000;
-		}
-		pf = calloc(n, sizeof *pf);
+	struct pollfd *pf = calloc(n, sizeof *pf);
+
+	while (active > 0 && pf) {
 		size_t np = 0;
 		long long now = phd_now_ms(), wait = 200;
-		if (!pf)
-			break;
+		if (now >= next_tick) {
+			tick(ctx, cs, n, started);
+			next_tick = now + 1000;
+		}
 		for (size_t i = 0; i < n; i++) {
 			if (cs[i].fd < 0)
 				continue;
@@ -348,67 +378,56 @@ int phd_checks_run(phd_ctx *ctx)
 			if (cs[i].start + cs[i].timeout - now < wait)
 				wait = cs[i].start + cs[i].timeout - now;
 		}
-		if (wait < 0)
-			wait = 0;
-		poll(pf, np, (int)wait);
-		free(pf);
+		poll(pf, np, (int)(wait < 0 ? 0 : wait));
 		now = phd_now_ms();
-		for (size_t i = 0; i < n; i++) {
-			struct running *c = &cs[i];
-			char buf[4096];
-			ssize_t r;
-			if (c->fd < 0)
-				continue;
-			while ((r = read(c->fd, buf, sizeof buf)) > 0) {
-				if (c->in.len + (size_t)r <= PHD_CHECK_MAX_REPORT)
-					phd_buf_add(&c->in, buf, (size_t)r);
-				if (r < (ssize_t)sizeof buf)
-					break;
-			}
-			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-				close(c->fd);
-				c->fd = -1;
-			} else if (now >= c->start + c->timeout || ctx->interrupted) {
-				c->timed_out = !ctx->interrupted;
-				kill(c->pid, SIGKILL);
-				close(c->fd);
-				c->fd = -1;
-			}
-			if (c->fd < 0) {
-				while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
-					;
-				c->ms = phd_now_ms() - c->start;
+		for (size_t i = 0; i < n; i++)
+			if (cs[i].fd >= 0 && drain(ctx, &cs[i], now))
 				active--;
-			}
-		}
 	}
+	free(pf);
+}
+
+/* Record one check's result; returns 1 when a required check failed. */
+static int collect(phd_ctx *ctx, struct running *c)
+{
+	struct phd_check_rec *rec;
+	if (c->pid < 0) {
+		int disabled = !phd_node_truthy(phd_node_child(c->config, "enabled"), 1);
+		rec = add_result(ctx, c->reg->name, disabled ? PHD_STATUS_SKIPPED
+					: PHD_STATUS_FAILED, c->required, 0,
+				 disabled ? "disabled in config" : "could not start the check process");
+		if (rec)
+			emit_check(ctx, rec);
+		return !disabled && c->required;
+	}
+	finish(ctx, c);
+	phd_buf_wipe(&c->in);
+	free(c->summary);
+	return c->required && ctx->checks.n &&
+	       ((struct phd_check_rec *)ctx->checks.v[ctx->checks.n - 1])->pub.status ==
+	       PHD_STATUS_FAILED;
+}
+
+int phd_checks_run(phd_ctx *ctx)
+{
+	struct running *cs;
+	size_t n;
+	int rc = 0, failed_required = 0;
+	struct phd_buf failed = { 0 };
+
+	if (!(cs = prepare(ctx, &n)))
+		return PHD_ENOMEM;
+	if (n == 0) {
+		free(cs);
+		return phd_set_error(ctx, PHD_ENOPROVIDER,
+				     "preflight: no check plugin is loaded (see 'phdeploy plugins')");
+	}
+	wait_all(ctx, cs, n, spawn_all(ctx, cs, n));
 	for (size_t i = 0; i < n; i++) {
-		struct running *c = &cs[i];
-		if (c->pid < 0 && c->done && !phd_node_truthy(phd_node_child(c->config, "enabled"), 1)) {
-			struct phd_check_rec *rec = add_result(ctx, c->reg->name, PHD_STATUS_SKIPPED,
-							       c->required, 0, "disabled in config");
-			if (rec)
-				emit_check(ctx, rec);
-			continue;
-		}
-		if (c->pid < 0) {
-			struct phd_check_rec *rec = add_result(ctx, c->reg->name, PHD_STATUS_FAILED,
-							       c->required, 0,
-							       "could not start the check process");
-			if (rec)
-				emit_check(ctx, rec);
-			if (c->required)
-				failed_required++;
-			continue;
-		}
-		finish(ctx, c);
-		if (((struct phd_check_rec *)ctx->checks.v[ctx->checks.n - 1])->pub.status ==
-			    PHD_STATUS_FAILED && c->required) {
+		if (collect(ctx, &cs[i])) {
 			failed_required++;
-			phd_buf_printf(&failed, "%s%s", failed.len ? ", " : "", c->reg->name);
+			phd_buf_printf(&failed, "%s%s", failed.len ? ", " : "", cs[i].reg->name);
 		}
-		phd_buf_wipe(&c->in);
-		free(c->summary);
 	}
 	free(cs);
 	if (ctx->interrupted)
