@@ -5,7 +5,9 @@
 . "$top_srcdir/tests/tap/tap.sh"
 tap_mktemp
 cd "$TAPTMP" || exit 1
-unset PHDEPLOY_PLUGIN_PATH
+# no plugin at all, not even an installed one: an empty path names no directory
+PHDEPLOY_PLUGIN_PATH=
+export PHDEPLOY_PLUGIN_PATH
 P=$PHDEPLOY
 export PHDEPLOY_STATE_DIR="$TAPTMP/state"
 

@@ -19,7 +19,7 @@ void input_setup(void)
 
 	/* bundled plugins register validators of their own; here only the
 	 * core's reading of the input is under test */
-	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 	snprintf(state, sizeof state, "%s/state", tap_tmpdir());
 	setenv("PHDEPLOY_STATE_DIR", state, 1);
 }
