@@ -19,6 +19,10 @@
 #define PHD_MAX_NODES          (8u << 20)    /* per parse, aliases included */
 #define PHD_MAX_CAPTURE        (512u << 20)  /* captured child output */
 #define PHD_MAX_LINE           (64u << 10)
+/* Secret values shorter than this are not masked: "on" or "a1" would
+ * mangle every line of output while hiding next to nothing.  They are still
+ * stored and used; phd_secret_add warns, naming the Secret and key. */
+#define PHD_REDACT_MIN         4
 #define PHD_CHECK_MAX_REPORT   (64u << 10)
 
 /* ---- util.c ---- */
