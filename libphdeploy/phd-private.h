@@ -51,6 +51,7 @@ PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t 
 PHD_HIDDEN int phd_mkdir_p(const char *path, mode_t mode);
 PHD_HIDDEN int phd_rm_rf(const char *path);
 PHD_HIDDEN int phd_is_dns1123(const char *s, size_t max);
+PHD_HIDDEN int phd_check_option_names(phd_ctx *ctx); /* ctx.c: -r/-n, PHD_EINVAL */
 PHD_HIDDEN size_t phd_levenshtein(const char *a, const char *b);
 PHD_HIDDEN char *phd_base64(const unsigned char *p, size_t n);
 

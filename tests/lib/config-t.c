@@ -216,7 +216,9 @@ static void test_huge_config(void)
 	input_expect_refused("a 100 MiB config", c.exit_code, c.msg, path, "1:1", "larger than");
 }
 
-/* Names given as options get the same checks as names in the config. */
+/* Names given as options get the same checks as names in the config, but
+ * as a usage error (exit 2, phdeploy(1)) from phd_ctx_new, before any input
+ * is read; an application that goes on anyway is still refused. */
 static void test_bad_names_as_options(void)
 {
 	static const struct {
@@ -234,13 +236,16 @@ static void test_bad_names_as_options(void)
 		o.flags = PHD_OPT_NO_CONFIG;
 		o.release = cases[i].release;
 		o.namespace_ = cases[i].ns;
-		phd_ctx_new(&ctx, &o);
-		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
-		tap_is_int(phd_exit_code(ctx, rc), 3, "option %s '%s' is refused with exit code 3",
+		rc = phd_ctx_new(&ctx, &o);
+		tap_is_int(rc, PHD_EINVAL, "option %s '%s' is refused by phd_ctx_new",
 			   cases[i].release ? "--release" : "--namespace",
 			   cases[i].release ? cases[i].release : cases[i].ns);
+		tap_is_int(phd_exit_code(ctx, rc), 2, "... as a usage error (exit code 2)");
 		tap_like(phd_ctx_errmsg(ctx), cases[i].needle, "option '%s': the error says '%s'",
 			 cases[i].release ? cases[i].release : cases[i].ns, cases[i].needle);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		tap_ok(rc == PHD_EINVAL && strstr(phd_ctx_errmsg(ctx), cases[i].needle),
+		       "a run on that context anyway is refused too");
 		phd_ctx_free(ctx);
 	}
 }
