@@ -113,6 +113,26 @@ else
 	skip 3 "the secret-file plugin is not built"
 fi
 
+# a finding points at the value in effect: the later of two values files
+if [ -d "$top_builddir/plugins/ha/.libs" ]; then
+	printf 'cloud: aws\nweb:\n  replicacount: 1\n' > first.yaml
+	printf '# the second file\n\nweb:\n    replicacount: 1\n' > second.yaml
+	PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/ha/.libs $P -f first.yaml \
+		-f second.yaml -o json validate >json 2>/dev/null
+	where=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("rule") == "replicas" and e.get("values_key") == "web.replicacount":
+        print("%s:%s:%s" % (e.get("file"), e.get("line"), e.get("column")))' json)
+	is "$where" "second.yaml:4:19" "-o json: the replicas finding is at the second file's value"
+	PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/ha/.libs $P -f second.yaml \
+		-f first.yaml validate 2>err
+	like "$(cat err)" "(first.yaml:3:17; set web.replicacount)" \
+		"text, files swapped: the finding is at the first file's value"
+else
+	skip 2 "the ha plugin is not built"
+fi
+
 # the journal: one record per run, no secrets (none here), the outcome
 n=$(wc -l < state/journal.jsonl)
 $P validate 2>/dev/null
