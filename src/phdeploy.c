@@ -124,8 +124,8 @@ static int cmd_plugins(phd_ctx *ctx, struct out *o)
 			printf("%-14s %-8s ABI %u.%u  %s\n    %s\n", pi->name, pi->version,
 			       pi->abi_major, pi->abi_minor, pi->provides, pi->path);
 	}
-	if (!o->json && phd_ctx_plugin_count(ctx) == 0)
-		fprintf(stderr, "phdeploy: no plugins loaded (PHDEPLOY_PLUGIN_PATH, plugins.path)\n");
+	if (phd_ctx_plugin_count(ctx) == 0)
+		out_log(PHD_LOG_WARN, "no plugins loaded (PHDEPLOY_PLUGIN_PATH, plugins.path)", o);
 	return 0;
 }
 

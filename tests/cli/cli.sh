@@ -43,7 +43,9 @@ like "$(cat err)" "no loaded plugin handles this phase" "and says no plugin hand
 $P preflight 2>err; is $? 5 "preflight without check plugins fails (exit 5)"
 $P --only deploy deploy 2>err; is $? 6 "deploy without the helm plugin fails where the chart is resolved (exit 6)"
 $P plugins >out 2>err; is $? 0 "plugins with none loaded exits 0"
-like "$(cat err)" "no plugins loaded" "and says none are loaded"
+like "$(cat err)" "warning: no plugins loaded" "and warns that none are loaded"
+$P -o json plugins >out 2>/dev/null
+like "$(cat out)" '{"event":"warning","message":"no plugins loaded' "in JSON too, as a warning event"
 $P status 2>err; is $? 1 "status without the helm plugin is an internal error (exit 1)"
 
 # JSON: stdout carries only JSON objects, one per line, each with "event"
