@@ -91,7 +91,7 @@ static double validate(const char *cfg, const char *buf, size_t len, size_t *nfi
 		opts.flags |= PHD_OPT_NO_CONFIG;
 	opts.flags |= PHD_OPT_NO_JOURNAL | PHD_OPT_NO_LOCK;
 	if (!with_ha)
-		unsetenv("PHDEPLOY_PLUGIN_PATH");   /* the core's parse alone */
+		setenv("PHDEPLOY_PLUGIN_PATH", "", 1);   /* the core's parse alone */
 	rc = phd_ctx_new(&ctx, &opts);
 	if (rc == 0)
 		rc = phd_ctx_load(ctx);   /* loads the plugins */

@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top}" && pwd)
 rounds=${2:-20}
 tools=${PHD_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/phdeploy/tools}
-PHDEPLOY_PLUGIN_PATH=$(ls -d "$build"/plugins/*/.libs | tr '\n' ':')
+PHDEPLOY_PLUGIN_PATH=$(ls -d "$build"/plugins/*/.libs | paste -s -d : -)
 export PHDEPLOY_PLUGIN_PATH
 bin=$build/src/.libs/phdeploy
 [ -x "$bin" ] || bin=$build/src/phdeploy

@@ -439,13 +439,8 @@ int phd_config_load(phd_ctx *ctx)
 	    set_str(&ctx->kube_context, ctx->opt.kube_context, cfg_str(cfg, "kube.context"),
 		    NULL, NULL))
 		return PHD_ENOMEM;
-	if (ctx->opt.release && !phd_is_dns1123(ctx->release, 53))
-		return phd_set_error(ctx, PHD_EINVAL, "release '%s' is not a valid release name",
-				     ctx->release);
-	if (ctx->opt.namespace_ &&
-	    (!phd_is_dns1123(ctx->namespace_, 63) || strchr(ctx->namespace_, '.')))
-		return phd_set_error(ctx, PHD_EINVAL, "namespace '%s' is not a valid namespace",
-				     ctx->namespace_);
+	if ((rc = phd_check_option_names(ctx)) != 0)
+		return rc;
 
 	/* values: the options' list replaces the config's */
 	vals = phd_node_child(cfg, "values");

@@ -18,6 +18,23 @@ static char *dup_opt(const char *s, int *oom)
 	return d;
 }
 
+/* Names given as options are refused by phd_ctx_new, a usage error before
+ * any input is read (the same names in phdeploy.yaml fail validate); the
+ * load checks again for an application that went on after that error. */
+int phd_check_option_names(phd_ctx *ctx)
+{
+	const char *rel = ctx->opt.release, *ns = ctx->opt.namespace_;
+
+	if (rel && !phd_is_dns1123(rel, 53))
+		return phd_set_error(ctx, PHD_EINVAL, "release '%s' is not a valid release name "
+				     "(lowercase letters, digits, '-' and '.', at most 53 "
+				     "characters)", rel);
+	if (ns && (!phd_is_dns1123(ns, 63) || strchr(ns, '.')))
+		return phd_set_error(ctx, PHD_EINVAL,
+				     "namespace '%s' is not a valid namespace (DNS-1123 label)", ns);
+	return 0;
+}
+
 PHD_EXTERN int phd_ctx_new(phd_ctx **out, const struct phd_options *opts)
 {
 	phd_ctx *ctx;
@@ -81,7 +98,7 @@ PHD_EXTERN int phd_ctx_new(phd_ctx **out, const struct phd_options *opts)
 	}
 	if (oom)
 		return phd_set_error(ctx, PHD_ENOMEM, "out of memory");
-	return 0;
+	return phd_check_option_names(ctx);
 }
 
 static void free_values_ds(void *p)

@@ -12,6 +12,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,8 +35,17 @@ struct stream {
 struct run {
 	phd_ctx *ctx;
 	const struct phd_exec *spec;
+	struct phd_exec_result *res;
 	struct phd_buf out, err;
 	int too_big;
+	char *what;                /* "helm upgrade", for messages */
+	pid_t pid;
+	int status, reaped, status_lost;
+	int in_fd;                 /* our end of the child's stdin, or -1 */
+	size_t in_off;
+	struct stream so, se;
+	long long start, deadline, next_tick, grace_until;
+	long long term_at, kill_at, int_term_at;
 };
 
 char **phd_exec_env(phd_ctx *ctx, const char *const *extra)
@@ -152,28 +162,9 @@ static char *describe(const char *const *argv)
 	return strdup(base);
 }
 
-PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
-			    struct phd_exec_result *res)
+/* A secret never reaches a child through argv or its environment. */
+static int refuse_secrets(phd_ctx *ctx, const struct phd_exec *spec)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defs;
-	struct stream so = { -1, 1, { 0 }, NULL, NULL }, se = { -1, 2, { 0 }, NULL, NULL };
-	struct run r;
-	char **env = NULL, *what = NULL;
-	pid_t pid = -1;
-	int status = 0, reaped = 0, rc = 0, spawn_rc;
-	size_t in_off = 0;
-	long long start, deadline, term_at = 0, kill_at = 0, grace_until = 0, next_tick;
-	long long int_term_at = 0;
-
-	if (!res)
-		return PHD_EINVAL;
-	memset(res, 0, sizeof *res);
-	res->exit_code = -1;
-	if (!ctx || !spec || spec->version != PHD_EXEC_VERSION || !spec->argv || !spec->argv[0])
-		return ctx ? phd_set_error(ctx, PHD_EINVAL, "phd_exec_run: bad spec") : PHD_EINVAL;
 	for (size_t i = 0; spec->argv[i]; i++)
 		if (phd_redactor_hits(&ctx->redact, spec->argv[i]))
 			return phd_set_error(ctx, PHD_EINVAL,
@@ -184,20 +175,72 @@ PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 			return phd_set_error(ctx, PHD_EINVAL,
 					     "refusing to run %s: an environment entry holds a secret",
 					     spec->argv[0]);
-	memset(&r, 0, sizeof r);
-	r.ctx = ctx;
-	r.spec = spec;
-	env = phd_exec_env(ctx, spec->env);
-	what = describe(spec->argv);
-	if (!env || !what) {
-		free(env);
-		free(what);
-		return PHD_ENOMEM;
+	return 0;
+}
+
+static int cannot_run(phd_ctx *ctx, const char *name, int err)
+{
+	return phd_set_error(ctx, err == ENOENT ? PHD_ENOTFOUND : PHD_ECHILD,
+			     "cannot run '%s': %s%s", name, strerror(err),
+			     err == ENOENT && !strchr(name, '/') ?
+			     " (not found in PATH; give its path)" : "");
+}
+
+/* The program's path, looked up in PATH as execvp does.  Done here because
+ * posix_spawnp reports a failed exec only where the C library can: under
+ * valgrind (and with other libcs) the child just exits 127. */
+static int resolve_program(phd_ctx *ctx, const char *name, char **out)
+{
+	const char *path = getenv("PATH"), *p;
+	int err = ENOENT;
+
+	*out = NULL;
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) != 0)
+			return cannot_run(ctx, name, errno);
+		*out = strdup(name);
+		return *out ? 0 : PHD_ENOMEM;
 	}
+	if (!*name)
+		return cannot_run(ctx, name, ENOENT);
+	for (p = path ? path : "/bin:/usr/bin"; ; p++) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char *cand = phd_asprintf("%.*s/%s", len ? (int)len : 1, len ? p : ".", name);
+		struct stat st;
+
+		if (!cand)
+			return PHD_ENOMEM;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(cand, X_OK) == 0) {
+				*out = cand;
+				return 0;
+			}
+			err = EACCES;
+		}
+		free(cand);
+		if (!end)
+			break;
+		p = end;
+	}
+	return cannot_run(ctx, name, err);
+}
+
+/* Pipes, then posix_spawn: stdin from the spec's data or /dev/null, the
+ * caller's signal dispositions reset, its own process group. */
+static int spawn_child(struct run *r, const char *prog, char **env)
+{
+	const struct phd_exec *spec = r->spec;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defs;
+	int spawn_rc, rc = 0;
+
 	if ((spec->stdin_data && pipe2(in, O_CLOEXEC) != 0) || pipe2(out, O_CLOEXEC) != 0 ||
 	    pipe2(err, O_CLOEXEC) != 0) {
-		rc = phd_set_error(ctx, PHD_EIO, "pipe: %s", strerror(errno));
-		goto done;
+		rc = phd_set_error(r->ctx, PHD_EIO, "pipe: %s", strerror(errno));
+		goto out;
 	}
 	posix_spawn_file_actions_init(&fa);
 	if (spec->stdin_data)
@@ -220,170 +263,23 @@ PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETPGROUP);
-	spawn_rc = posix_spawnp(&pid, spec->argv[0], &fa, &attr, (char *const *)spec->argv, env);
+	spawn_rc = posix_spawn(&r->pid, prog, &fa, &attr, (char *const *)spec->argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (spawn_rc != 0) {
-		rc = phd_set_error(ctx, spawn_rc == ENOENT ? PHD_ENOTFOUND : PHD_ECHILD,
-				   "cannot run '%s': %s%s", spec->argv[0], strerror(spawn_rc),
-				   spawn_rc == ENOENT ? " (not found in PATH; give its path)" : "");
-		pid = -1;
-		goto done;
+		r->pid = -1;
+		rc = cannot_run(r->ctx, spec->argv[0], spawn_rc);
+		goto out;
 	}
-	close(out[1]);
-	close(err[1]);
-	out[1] = err[1] = -1;
-	if (in[0] >= 0) {
-		close(in[0]);
-		in[0] = -1;
+	if (in[1] >= 0) {
 		fcntl(in[1], F_SETFL, O_NONBLOCK);
+		r->in_fd = in[1];
+		in[1] = -1;
 	}
-	so.fd = out[0];
-	se.fd = err[0];
+	r->so.fd = out[0];
+	r->se.fd = err[0];
 	out[0] = err[0] = -1; /* owned by the streams now */
-	if (spec->flags & PHD_EXEC_RAW_STDOUT)
-		so.raw = &r.out;
-	else if (spec->flags & PHD_EXEC_CAPTURE_STDOUT)
-		so.capture = &r.out;
-	if (spec->flags & PHD_EXEC_CAPTURE_STDERR)
-		se.capture = &r.err;
-
-	start = phd_now_ms();
-	next_tick = start + 1000;
-	deadline = spec->timeout_ms > 0 ? start + spec->timeout_ms : 0;
-	for (;;) {
-		struct pollfd pf[3];
-		int np = 0, wait_ms = 200;
-		long long now;
-		char buf[65536];
-
-		if (so.fd >= 0)
-			pf[np++] = (struct pollfd){ so.fd, POLLIN, 0 };
-		if (se.fd >= 0)
-			pf[np++] = (struct pollfd){ se.fd, POLLIN, 0 };
-		if (in[1] >= 0)
-			pf[np++] = (struct pollfd){ in[1], POLLOUT, 0 };
-		if (np == 0 && reaped)
-			break;
-		if (np == 0)
-			wait_ms = 20;
-		if (poll(pf, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
-			break;
-		for (int i = 0; i < np; i++) {
-			if (!pf[i].revents)
-				continue;
-			if (pf[i].fd == in[1]) {
-				ssize_t w = safe_write(in[1], (const char *)spec->stdin_data + in_off,
-						       spec->stdin_len - in_off);
-				if (w > 0)
-					in_off += (size_t)w;
-				if (w < 0 && errno != EAGAIN && errno != EINTR)
-					in_off = spec->stdin_len; /* child closed stdin */
-				if (in_off >= spec->stdin_len) {
-					close(in[1]);
-					in[1] = -1;
-				}
-				continue;
-			}
-			{
-				struct stream *s = pf[i].fd == so.fd ? &so : &se;
-				ssize_t n = read(s->fd, buf, sizeof buf);
-				if (n > 0) {
-					feed(&r, s, buf, (size_t)n);
-				} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-					if (s->line.len)
-						process_line(&r, s, s->line.s, s->line.len);
-					s->line.len = 0;
-					close(s->fd);
-					s->fd = -1;
-				}
-				phd_wipe(buf, n > 0 ? (size_t)n : 0);
-			}
-		}
-		if (!reaped) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
-			if (w < 0 && errno == ECHILD) {
-				/* SIGCHLD ignored by the application: the child was reaped
-				 * for us and its status is lost */
-				status = 0;
-				w = pid;
-				phd_log(ctx, PHD_LOG_WARN, "%s: exit status lost (SIGCHLD is "
-					"ignored in this process)", what);
-			}
-			if (w == pid) {
-				reaped = 1;
-				grace_until = phd_now_ms() + 2000; /* orphans holding the pipes */
-			}
-		}
-		now = phd_now_ms();
-		if (reaped && (so.fd >= 0 || se.fd >= 0) && now > grace_until)
-			break;
-		if (reaped && in[1] >= 0) {
-			close(in[1]);
-			in[1] = -1;
-		}
-		if (reaped)
-			continue;
-		if (r.too_big && !term_at) {
-			term_at = now;
-			kill(-pid, SIGTERM);
-		}
-		if (ctx->interrupted && !res->interrupted) {
-			/* SIGINT first, so helm can stop cleanly; TERM, then KILL later */
-			res->interrupted = 1;
-			kill(-pid, SIGINT);
-			int_term_at = now + INTERRUPT_GRACE_MS;
-		}
-		if (int_term_at && now >= int_term_at && !term_at) {
-			term_at = now;
-			kill(-pid, SIGTERM);
-		}
-		if (deadline && now >= deadline && !term_at) {
-			res->timed_out = 1;
-			term_at = now;
-			kill(-pid, SIGTERM);
-		}
-		if (term_at && !kill_at)
-			kill_at = term_at + KILL_GRACE_MS;
-		if (kill_at && now >= kill_at) {
-			kill(-pid, SIGKILL);
-			kill_at = now + 3600000;
-		}
-		if ((spec->flags & PHD_EXEC_EMIT) && now >= next_tick) {
-			next_tick = now + 1000;
-			phd_emit_simple(ctx, PHD_EV_PROGRESS, ctx->running_phase, 0, now - start,
-					"tick", what);
-		}
-	}
-	if (!reaped) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	res->ms = phd_now_ms() - start;
-	if (WIFEXITED(status)) {
-		res->exit_code = WEXITSTATUS(status);
-	} else if (WIFSIGNALED(status)) {
-		res->term_signal = WTERMSIG(status);
-		res->exit_code = -1;
-	}
-	res->out = r.out.s;
-	res->out_len = r.out.len;
-	res->err = r.err.s;
-	res->err_len = r.err.len;
-	r.out.s = r.err.s = NULL;
-	if (r.too_big)
-		rc = phd_set_error(ctx, PHD_ETOOBIG, "%s: output larger than 512 MiB, stopped", what);
-	else if (res->timed_out)
-		rc = phd_set_error(ctx, PHD_ETIMEOUT, "%s: no result within %lld s, stopped", what,
-				   spec->timeout_ms / 1000);
-	else if (res->interrupted)
-		rc = phd_set_error(ctx, PHD_EINTR, "%s: interrupted", what);
-done:
-	phd_buf_wipe(&so.line);
-	phd_buf_wipe(&se.line);
-	phd_buf_wipe(&r.out);
-	phd_buf_wipe(&r.err);
+out:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
 			close(in[i]);
@@ -392,12 +288,249 @@ done:
 		if (err[i] >= 0)
 			close(err[i]);
 	}
-	if (so.fd >= 0)
-		close(so.fd);
-	if (se.fd >= 0)
-		close(se.fd);
+	return rc;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* The child's stdin is writable: give it the next piece. */
+static void write_stdin(struct run *r)
+{
+	const struct phd_exec *spec = r->spec;
+	ssize_t w = safe_write(r->in_fd, (const char *)spec->stdin_data + r->in_off,
+			       spec->stdin_len - r->in_off);
+	if (w > 0)
+		r->in_off += (size_t)w;
+	if (w < 0 && errno != EAGAIN && errno != EINTR)
+		r->in_off = spec->stdin_len; /* child closed stdin */
+	if (r->in_off >= spec->stdin_len)
+		close_fd(&r->in_fd);
+}
+
+/* One of the child's outputs is readable (or at its end). */
+static void read_stream(struct run *r, struct stream *s)
+{
+	char buf[65536];
+	ssize_t n = read(s->fd, buf, sizeof buf);
+
+	if (n > 0) {
+		feed(r, s, buf, (size_t)n);
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		if (s->line.len)
+			process_line(r, s, s->line.s, s->line.len);
+		s->line.len = 0;
+		close_fd(&s->fd);
+	}
+	phd_wipe(buf, n > 0 ? (size_t)n : 0);
+}
+
+/* Wait up to wait_ms for the child's pipes and serve them.  Returns -1
+ * when poll fails for good. */
+static int pump(struct run *r, int wait_ms)
+{
+	struct pollfd pf[3];
+	int np = 0;
+
+	if (r->so.fd >= 0)
+		pf[np++] = (struct pollfd){ r->so.fd, POLLIN, 0 };
+	if (r->se.fd >= 0)
+		pf[np++] = (struct pollfd){ r->se.fd, POLLIN, 0 };
+	if (r->in_fd >= 0)
+		pf[np++] = (struct pollfd){ r->in_fd, POLLOUT, 0 };
+	if (poll(pf, (nfds_t)np, wait_ms) < 0 && errno != EINTR)
+		return -1;
+	for (int i = 0; i < np; i++) {
+		if (!pf[i].revents)
+			continue;
+		if (pf[i].fd == r->in_fd)
+			write_stdin(r);
+		else
+			read_stream(r, pf[i].fd == r->so.fd ? &r->so : &r->se);
+	}
+	return 0;
+}
+
+/* Collect the child's exit status without blocking (block: wait for it). */
+static void reap(struct run *r, int block)
+{
+	pid_t w;
+
+	do
+		w = waitpid(r->pid, &r->status, block ? 0 : WNOHANG);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno == ECHILD) {
+		/* SIGCHLD ignored by the application: the kernel reaped the
+		 * child and its status is gone; the caller gets an error */
+		r->status_lost = 1;
+		w = r->pid;
+	}
+	if (w == r->pid) {
+		r->reaped = 1;
+		r->grace_until = phd_now_ms() + 2000; /* orphans holding the pipes */
+	}
+}
+
+/* Signals for a child still running: output too large, an interrupt
+ * (SIGINT, then TERM later), the deadline (TERM, then KILL). */
+static void police(struct run *r, long long now)
+{
+	pid_t grp = -r->pid;
+
+	if (r->too_big && !r->term_at) {
+		r->term_at = now;
+		kill(grp, SIGTERM);
+	}
+	if (r->ctx->interrupted && !r->res->interrupted) {
+		/* SIGINT first, so helm can stop cleanly; TERM, then KILL later */
+		r->res->interrupted = 1;
+		kill(grp, SIGINT);
+		r->int_term_at = now + INTERRUPT_GRACE_MS;
+	}
+	if (r->int_term_at && now >= r->int_term_at && !r->term_at) {
+		r->term_at = now;
+		kill(grp, SIGTERM);
+	}
+	if (r->deadline && now >= r->deadline && !r->term_at) {
+		r->res->timed_out = 1;
+		r->term_at = now;
+		kill(grp, SIGTERM);
+	}
+	if (r->term_at && !r->kill_at)
+		r->kill_at = r->term_at + KILL_GRACE_MS;
+	if (r->kill_at && now >= r->kill_at) {
+		kill(grp, SIGKILL);
+		r->kill_at = now + 3600000;
+	}
+	if ((r->spec->flags & PHD_EXEC_EMIT) && now >= r->next_tick) {
+		r->next_tick = now + 1000;
+		phd_emit_simple(r->ctx, PHD_EV_PROGRESS, r->ctx->running_phase, 0, now - r->start,
+				"tick", r->what);
+	}
+}
+
+/* Serve the pipes until the child has ended and its output is drained. */
+static void supervise(struct run *r)
+{
+	const struct phd_exec *spec = r->spec;
+	long long now;
+
+	r->start = phd_now_ms();
+	r->next_tick = r->start + 1000;
+	r->deadline = spec->timeout_ms > 0 ? r->start + spec->timeout_ms : 0;
+	for (;;) {
+		int open = r->so.fd >= 0 || r->se.fd >= 0 || r->in_fd >= 0;
+
+		if (!open && r->reaped)
+			break;
+		if (pump(r, open ? 200 : 20) < 0)
+			break;
+		if (!r->reaped)
+			reap(r, 0);
+		now = phd_now_ms();
+		if (r->reaped && (r->so.fd >= 0 || r->se.fd >= 0) && now > r->grace_until)
+			break;
+		if (r->reaped)
+			close_fd(&r->in_fd);
+		else
+			police(r, now);
+	}
+	if (!r->reaped) {
+		kill(-r->pid, SIGKILL);
+		reap(r, 1);
+	}
+}
+
+/* The child's end into the result, and the call's return code. */
+static int conclude(struct run *r)
+{
+	struct phd_exec_result *res = r->res;
+	const char *what = r->what;
+
+	res->ms = phd_now_ms() - r->start;
+	if (r->status_lost) {
+		res->exit_code = -1;
+	} else if (WIFEXITED(r->status)) {
+		res->exit_code = WEXITSTATUS(r->status);
+	} else if (WIFSIGNALED(r->status)) {
+		res->term_signal = WTERMSIG(r->status);
+		res->exit_code = -1;
+	}
+	res->out = r->out.s;
+	res->out_len = r->out.len;
+	res->err = r->err.s;
+	res->err_len = r->err.len;
+	r->out.s = r->err.s = NULL;
+	if (r->too_big)
+		return phd_set_error(r->ctx, PHD_ETOOBIG, "%s: output larger than 512 MiB, stopped",
+				     what);
+	if (res->timed_out)
+		return phd_set_error(r->ctx, PHD_ETIMEOUT, "%s: no result within %lld s, stopped",
+				     what, r->spec->timeout_ms / 1000);
+	if (res->interrupted)
+		return phd_set_error(r->ctx, PHD_EINTR, "%s: interrupted", what);
+	if (r->status_lost)
+		return phd_set_error(r->ctx, PHD_ECHILD, "%s: exit status lost: SIGCHLD is ignored "
+				     "in this process, so the child was reaped before its status "
+				     "could be read; restore SIGCHLD's default action", what);
+	return 0;
+}
+
+PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
+			    struct phd_exec_result *res)
+{
+	struct run r;
+	char **env = NULL, *prog = NULL;
+	int rc;
+
+	if (!res)
+		return PHD_EINVAL;
+	memset(res, 0, sizeof *res);
+	res->exit_code = -1;
+	if (!ctx || !spec || spec->version != PHD_EXEC_VERSION || !spec->argv || !spec->argv[0])
+		return ctx ? phd_set_error(ctx, PHD_EINVAL, "phd_exec_run: bad spec") : PHD_EINVAL;
+	if ((rc = refuse_secrets(ctx, spec)) != 0)
+		return rc;
+	memset(&r, 0, sizeof r);
+	r.ctx = ctx;
+	r.spec = spec;
+	r.res = res;
+	r.pid = -1;
+	r.in_fd = r.so.fd = r.se.fd = -1;
+	r.so.no = 1;
+	r.se.no = 2;
+	if (spec->flags & PHD_EXEC_RAW_STDOUT)
+		r.so.raw = &r.out;
+	else if (spec->flags & PHD_EXEC_CAPTURE_STDOUT)
+		r.so.capture = &r.out;
+	if (spec->flags & PHD_EXEC_CAPTURE_STDERR)
+		r.se.capture = &r.err;
+	env = phd_exec_env(ctx, spec->env);
+	r.what = describe(spec->argv);
+	if (!env || !r.what)
+		rc = PHD_ENOMEM;
+	if (rc == 0)
+		rc = resolve_program(ctx, spec->argv[0], &prog);
+	if (rc == 0)
+		rc = spawn_child(&r, prog, env);
+	if (rc == 0) {
+		supervise(&r);
+		rc = conclude(&r);
+	}
+	phd_buf_wipe(&r.so.line);
+	phd_buf_wipe(&r.se.line);
+	phd_buf_wipe(&r.out);
+	phd_buf_wipe(&r.err);
+	close_fd(&r.in_fd);
+	close_fd(&r.so.fd);
+	close_fd(&r.se.fd);
 	free(env);
-	free(what);
+	free(prog);
+	free(r.what);
 	return rc;
 }
 

@@ -19,6 +19,10 @@
 #define PHD_MAX_NODES          (8u << 20)    /* per parse, aliases included */
 #define PHD_MAX_CAPTURE        (512u << 20)  /* captured child output */
 #define PHD_MAX_LINE           (64u << 10)
+/* Secret values shorter than this are not masked: "on" or "a1" would
+ * mangle every line of output while hiding next to nothing.  They are still
+ * stored and used; phd_secret_add warns, naming the Secret and key. */
+#define PHD_REDACT_MIN         4
 #define PHD_CHECK_MAX_REPORT   (64u << 10)
 
 /* ---- util.c ---- */
@@ -47,6 +51,7 @@ PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t 
 PHD_HIDDEN int phd_mkdir_p(const char *path, mode_t mode);
 PHD_HIDDEN int phd_rm_rf(const char *path);
 PHD_HIDDEN int phd_is_dns1123(const char *s, size_t max);
+PHD_HIDDEN int phd_check_option_names(phd_ctx *ctx); /* ctx.c: -r/-n, PHD_EINVAL */
 PHD_HIDDEN size_t phd_levenshtein(const char *a, const char *b);
 PHD_HIDDEN char *phd_base64(const unsigned char *p, size_t n);
 

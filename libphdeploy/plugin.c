@@ -1,9 +1,9 @@
 /* The plugin loader and the registration functions.
  *
- * Search order: options.plugin_path, $PHDEPLOY_PLUGIN_PATH, then the
- * bundled directory; every *.so there is loaded (the first of a name wins,
- * so a build tree overrides an install).  Directories from the config's
- * plugins.path only supply the names listed in plugins.load. */
+ * Search path: options.plugin_path, then $PHDEPLOY_PLUGIN_PATH, then the
+ * installed directory unless that variable is set (see search_path); every
+ * *.so there is loaded and the first of a name wins.  Directories from the
+ * config's plugins.path only supply the names listed in plugins.load. */
 #include "config.h"
 
 #include <dirent.h>
@@ -259,30 +259,61 @@ static int load_dir(phd_ctx *ctx, const char *dir)
 	return rc;
 }
 
-static int load_path_list(phd_ctx *ctx, const char *list)
+/* Append the components of a ':'-list to dirs; an empty component stands
+ * for the installed directory (as in MANPATH).  Duplicates are skipped. */
+static int add_path_list(struct phd_vec *dirs, const char *list)
 {
-	char *copy, *save = NULL, *tok;
+	const char *p = list;
+
+	for (;;) {
+		const char *end = strchr(p, ':');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char *dir = len ? strndup(p, len) : strdup(PHD_PLUGINDIR);
+		size_t i;
+
+		if (!dir)
+			return PHD_ENOMEM;
+		for (i = 0; i < dirs->n && strcmp(dirs->v[i], dir); i++)
+			;
+		if (i < dirs->n)
+			free(dir);
+		else if (phd_vec_push(dirs, dir)) {
+			free(dir);
+			return PHD_ENOMEM;
+		}
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* The plugin search path (phdeploy-plugin(7), SEARCH PATH): options.plugin_path,
+ * then $PHDEPLOY_PLUGIN_PATH; the installed directory comes last only while
+ * the variable is unset, so a set variable (a build tree, a test) is never
+ * mixed with whatever version is installed unless it asks with an empty
+ * component.  An empty variable names no directory at all. */
+static int search_path(phd_ctx *ctx, struct phd_vec *dirs)
+{
+	const char *env = getenv("PHDEPLOY_PLUGIN_PATH");
 	int rc = 0;
-	if (!list || !*list)
-		return 0;
-	copy = strdup(list);
-	if (!copy)
-		return PHD_ENOMEM;
-	for (tok = strtok_r(copy, ":", &save); tok && rc == 0; tok = strtok_r(NULL, ":", &save))
-		rc = load_dir(ctx, tok);
-	free(copy);
+
+	if (ctx->opt.plugin_path && *ctx->opt.plugin_path)
+		rc = add_path_list(dirs, ctx->opt.plugin_path);
+	if (rc == 0 && env && *env)
+		rc = add_path_list(dirs, env);
+	else if (rc == 0 && !env)
+		rc = add_path_list(dirs, "");
 	return rc;
 }
 
-/* plugins.load: a name found in any search directory, or a path. */
-static int load_named(phd_ctx *ctx, const phd_node *entry)
+/* plugins.load: a name found in plugins.path or the search path, or a path. */
+static int load_named(phd_ctx *ctx, const phd_node *entry, const struct phd_vec *search)
 {
 	const char *name = phd_node_str(entry);
-	const phd_node *dirs = phd_node_get(ctx->config, "plugins.path");
-	const char *env = getenv("PHDEPLOY_PLUGIN_PATH");
+	const phd_node *cfgdirs = phd_node_get(ctx->config, "plugins.path");
+	struct phd_vec dirs = { 0 };
 	struct phd_buf all = { 0 };
-	char *copy, *save = NULL, *tok;
-	int rc = PHD_ENOTFOUND;
+	int rc = 0;
 
 	if (strchr(name, '/')) {
 		char *path = phd_path_join(ctx->config_dir, name);
@@ -292,35 +323,42 @@ static int load_named(phd_ctx *ctx, const phd_node *entry)
 	}
 	if (phd_plugin_find(ctx, name))
 		return 0;
-	for (size_t i = 0; i < phd_node_len(dirs); i++) {
-		char *dir = phd_path_join(ctx->config_dir, phd_node_str(phd_node_at(dirs, i)));
-		phd_buf_printf(&all, "%s:", dir ? dir : "");
-		free(dir);
+	for (size_t i = 0; rc == 0 && i < phd_node_len(cfgdirs); i++) {
+		char *dir = phd_path_join(ctx->config_dir, phd_node_str(phd_node_at(cfgdirs, i)));
+		if (!dir || phd_vec_push(&dirs, dir)) {
+			free(dir);
+			rc = PHD_ENOMEM;
+		}
 	}
-	if (ctx->opt.plugin_path)
-		phd_buf_printf(&all, "%s:", ctx->opt.plugin_path);
-	if (env)
-		phd_buf_printf(&all, "%s:", env);
-	phd_buf_puts(&all, PHD_PLUGINDIR);
-	copy = strdup(all.s ? all.s : "");
-	for (tok = copy ? strtok_r(copy, ":", &save) : NULL; tok;
-	     tok = strtok_r(NULL, ":", &save)) {
-		char *so = phd_asprintf("%s/%s.so", tok, name);
+	for (size_t i = 0; rc == 0 && i < search->n; i++) {
+		char *dir = strdup(search->v[i]);
+		if (!dir || phd_vec_push(&dirs, dir)) {
+			free(dir);
+			rc = PHD_ENOMEM;
+		}
+	}
+	for (size_t i = 0; rc == 0 && i < dirs.n; i++) {
+		char *so = phd_asprintf("%s/%s.so", (const char *)dirs.v[i], name);
 		FILE *f = so ? fopen(so, "rb") : NULL;
+
+		if (!so)
+			rc = PHD_ENOMEM;
 		if (f) {
 			fclose(f);
 			rc = load_one(ctx, so);
 			free(so);
-			break;
+			goto out;
 		}
 		free(so);
+		phd_buf_printf(&all, "%s%s", i ? ":" : "", (const char *)dirs.v[i]);
 	}
-	if (rc == PHD_ENOTFOUND)
+	if (rc == 0)
 		rc = phd_set_error(ctx, PHD_ENOTFOUND,
 				   "%s:%u:%u: plugin '%s' not found in %s", phd_node_file(entry),
 				   phd_node_line(entry), phd_node_column(entry), name,
-				   all.s ? all.s : PHD_PLUGINDIR);
-	free(copy);
+				   all.s ? all.s : "(no directory: PHDEPLOY_PLUGIN_PATH is empty)");
+out:
+	phd_vec_free(&dirs, free);
 	phd_buf_free(&all);
 	return rc;
 }
@@ -328,17 +366,15 @@ static int load_named(phd_ctx *ctx, const phd_node *entry)
 int phd_plugins_load(phd_ctx *ctx)
 {
 	const phd_node *load = phd_node_get(ctx->config, "plugins.load");
-	const char *env = getenv("PHDEPLOY_PLUGIN_PATH");
-	int rc;
+	struct phd_vec dirs = { 0 };
+	int rc = search_path(ctx, &dirs);
 
-	if ((rc = load_path_list(ctx, ctx->opt.plugin_path)) != 0 ||
-	    (rc = load_path_list(ctx, env)) != 0 ||
-	    (rc = load_dir(ctx, PHD_PLUGINDIR)) != 0)
-		return rc;
-	for (size_t i = 0; i < phd_node_len(load); i++)
-		if ((rc = load_named(ctx, phd_node_at(load, i))) != 0)
-			return rc;
-	return 0;
+	for (size_t i = 0; rc == 0 && i < dirs.n; i++)
+		rc = load_dir(ctx, dirs.v[i]);
+	for (size_t i = 0; rc == 0 && i < phd_node_len(load); i++)
+		rc = load_named(ctx, phd_node_at(load, i), &dirs);
+	phd_vec_free(&dirs, free);
+	return rc;
 }
 
 PHD_EXTERN int phd_ctx_add_plugin(phd_plugin **out, phd_ctx *ctx, const char *name,

@@ -8,9 +8,6 @@
 #include "phd-private.h"
 
 #define PHD_MASK "****"
-/* Values shorter than this would mangle ordinary output; they are refused
- * by phd_secret_add's caller policy and only logged as weak. */
-#define PHD_REDACT_MIN 4
 
 void phd_wipe(void *p, size_t n)
 {
@@ -22,7 +19,7 @@ int phd_redactor_add(struct phd_redactor *r, const void *v, size_t len)
 {
 	unsigned char *copy;
 	if (len < PHD_REDACT_MIN)
-		return 0;
+		return 0; /* too short to mask: not registered (see PHD_REDACT_MIN) */
 	for (size_t i = 0; i < r->n; i++)
 		if (r->lens[i] == len && !memcmp(r->vals[i], v, len))
 			return 0;

@@ -85,6 +85,15 @@ PHD_EXTERN int phd_secret_add(phd_secret_sink *sink, const char *secret_name, co
 				     key ? key : "(null)");
 	if (!value && len)
 		return PHD_EINVAL;
+	if (len && len < PHD_REDACT_MIN) {
+		/* not masked (see PHD_REDACT_MIN): say so, naming never the value */
+		char *here = origin_of(sink, where);
+		phd_log(ctx, PHD_LOG_WARN, "%s: Secret '%s' key '%s': the value is shorter than "
+			"%d bytes, too short to mask safely, so it is not hidden in output; "
+			"use a longer secret", here ? here : sink->provider, secret_name, key,
+			PHD_REDACT_MIN);
+		free(here);
+	}
 	s = find_secret(ctx, secret_name);
 	if (!s) {
 		s = calloc(1, sizeof *s);

@@ -260,6 +260,18 @@ void out_event(const struct phd_event *ev, void *payload)
 	fflush(stderr);
 }
 
+/* One JSON line on stdout, the only thing written there in JSON mode. */
+static void json_line(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (s) {
+		puts(s);
+		fflush(stdout);
+		free(s);
+	}
+	json_decref(j);
+}
+
 void out_log(int level, const char *msg, void *payload)
 {
 	struct out *o = payload;
@@ -270,6 +282,9 @@ void out_log(int level, const char *msg, void *payload)
 		return;
 	if (level == PHD_LOG_WARN && o->verbosity < 0)
 		return;
+	/* a CI reading stdout sees every warning the terminal would */
+	if (o->json && level == PHD_LOG_WARN)
+		json_line(json_pack("{s:s, s:s}", "event", "warning", "message", msg ? msg : ""));
 	clear_progress(o);
 	fprintf(stderr, "phdeploy: %s: %s\n", names[level >= 0 && level <= 3 ? level : 3], msg);
 	fflush(stderr);
@@ -277,17 +292,9 @@ void out_log(int level, const char *msg, void *payload)
 
 void out_error(struct out *o, int exit_code, const char *msg)
 {
-	if (o->json) {
-		json_t *j = json_pack("{s:s, s:i, s:s}", "event", "error", "exit", exit_code,
-				      "message", msg ? msg : "");
-		char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		if (s) {
-			puts(s);
-			fflush(stdout);
-			free(s);
-		}
-		json_decref(j);
-	}
+	if (o->json)
+		json_line(json_pack("{s:s, s:i, s:s}", "event", "error", "exit", exit_code,
+				    "message", msg ? msg : ""));
 	clear_progress(o);
 	fprintf(stderr, "phdeploy: %s\n", msg && *msg ? msg : "failed");
 }

@@ -56,7 +56,7 @@ static void usage(FILE *f)
 	      "      --skip PHASE,...    leave these phases out\n"
 	      "      --helm PATH         helm binary (also PHDEPLOY_HELM)\n"
 	      "      --kubectl PATH      kubectl binary (also PHDEPLOY_KUBECTL)\n"
-	      "      --output text|json  JSON: one event per line on stdout\n"
+	      "  -o, --output text|json  JSON: one event per line on stdout\n"
 	      "      --dry-run           show what would change, change nothing\n"
 	      "  -v, --verbose           more detail (repeat for debug)\n"
 	      "  -q, --quiet             only failures\n"
@@ -110,8 +110,9 @@ static int cmd_plugins(phd_ctx *ctx, struct out *o)
 {
 	int rc = phd_ctx_load(ctx);
 	if (rc) {
-		out_error(o, phd_exit_code(ctx, rc) ? phd_exit_code(ctx, rc) : 1, phd_ctx_errmsg(ctx));
-		return rc == PHD_EPLUGIN || rc == PHD_EABI ? 1 : 3;
+		int code = rc == PHD_EPLUGIN || rc == PHD_EABI ? 1 : 3;
+		out_error(o, code, phd_ctx_errmsg(ctx));
+		return code;
 	}
 	for (size_t i = 0; i < phd_ctx_plugin_count(ctx); i++) {
 		const struct phd_plugin_info *pi = phd_ctx_plugin(ctx, i);
@@ -123,8 +124,8 @@ static int cmd_plugins(phd_ctx *ctx, struct out *o)
 			printf("%-14s %-8s ABI %u.%u  %s\n    %s\n", pi->name, pi->version,
 			       pi->abi_major, pi->abi_minor, pi->provides, pi->path);
 	}
-	if (!o->json && phd_ctx_plugin_count(ctx) == 0)
-		fprintf(stderr, "phdeploy: no plugins loaded (PHDEPLOY_PLUGIN_PATH, plugins.path)\n");
+	if (phd_ctx_plugin_count(ctx) == 0)
+		out_log(PHD_LOG_WARN, "no plugins loaded (PHDEPLOY_PLUGIN_PATH, plugins.path)", o);
 	return 0;
 }
 
@@ -133,8 +134,9 @@ static int cmd_status(phd_ctx *ctx, struct out *o)
 	char *json = NULL;
 	int rc = phd_status(ctx, &json);
 	if (rc) {
-		out_error(o, 1, phd_ctx_errmsg(ctx));
-		return rc == PHD_ENOPROVIDER ? 1 : 8;
+		int code = rc == PHD_ENOPROVIDER ? 1 : 8;
+		out_error(o, code, phd_ctx_errmsg(ctx));
+		return code;
 	}
 	if (o->json)
 		printf("{\"event\":\"status\",\"release\":%s}\n", json ? json : "null");
@@ -144,9 +146,22 @@ static int cmd_status(phd_ctx *ctx, struct out *o)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct cli {
+	struct phd_options opts;
+	const char **values;
+	unsigned only, skip;
+	int json, verbosity;
+	const char *verb;
+};
+
+#define CLI_CONTINUE (-1)
+
+/* Options into cli.  Returns CLI_CONTINUE, or the exit status when done
+ * already (--help, --version: 0; a usage error: 2). */
+static int parse_args(int argc, char **argv, struct cli *cli)
 {
-	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL, O_OUTPUT,
+	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL,
 	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -160,7 +175,7 @@ int main(int argc, char **argv)
 		{ "skip", required_argument, NULL, O_SKIP },
 		{ "helm", required_argument, NULL, O_HELM },
 		{ "kubectl", required_argument, NULL, O_KUBECTL },
-		{ "output", required_argument, NULL, O_OUTPUT },
+		{ "output", required_argument, NULL, 'o' },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -168,62 +183,50 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct phd_options opts = PHD_OPTIONS_INIT;
-	const char **values = NULL;
+	struct phd_options *opts = &cli->opts;
 	size_t nvalues = 0;
-	unsigned only = 0, skip = 0, mask;
-	int json = 0, verbosity = 0, c, rc, code;
-	const char *verb;
-	struct out o;
-	struct sigaction sa;
-	phd_ctx *ctx = NULL;
+	int c;
 
-	values = calloc((size_t)argc + 1, sizeof *values);
-	if (!values)
-		return 1;
-	while ((c = getopt_long(argc, argv, "c:f:n:r:vqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:f:n:r:o:vqh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': opts.config_path = optarg; break;
-		case 'f': values[nvalues++] = optarg; break;
-		case 'n': opts.namespace_ = optarg; break;
-		case 'r': opts.release = optarg; break;
-		case O_CHART: opts.chart = optarg; break;
-		case O_CHART_VERSION: opts.chart_version = optarg; break;
-		case O_KUBE_CONTEXT: opts.kube_context = optarg; break;
+		case 'c': opts->config_path = optarg; break;
+		case 'f': cli->values[nvalues++] = optarg; break;
+		case 'n': opts->namespace_ = optarg; break;
+		case 'r': opts->release = optarg; break;
+		case O_CHART: opts->chart = optarg; break;
+		case O_CHART_VERSION: opts->chart_version = optarg; break;
+		case O_KUBE_CONTEXT: opts->kube_context = optarg; break;
 		case O_ONLY:
-			if (parse_phases(optarg, &only))
-				goto usage_error;
+			if (parse_phases(optarg, &cli->only))
+				return EXIT_USAGE;
 			break;
 		case O_SKIP:
-			if (parse_phases(optarg, &skip))
-				goto usage_error;
+			if (parse_phases(optarg, &cli->skip))
+				return EXIT_USAGE;
 			break;
-		case O_HELM: opts.helm_path = optarg; break;
-		case O_KUBECTL: opts.kubectl_path = optarg; break;
-		case O_OUTPUT:
+		case O_HELM: opts->helm_path = optarg; break;
+		case O_KUBECTL: opts->kubectl_path = optarg; break;
+		case 'o':
 			if (!strcmp(optarg, "json"))
-				json = 1;
+				cli->json = 1;
 			else if (strcmp(optarg, "text")) {
 				fprintf(stderr, "phdeploy: --output takes text or json, not '%s'\n",
 					optarg);
-				goto usage_error;
+				return EXIT_USAGE;
 			}
 			break;
-		case O_DRY_RUN: opts.flags |= PHD_OPT_DRY_RUN; break;
-		case 'v': verbosity++; break;
-		case 'q': verbosity = -1; break;
+		case O_DRY_RUN: opts->flags |= PHD_OPT_DRY_RUN; break;
+		case 'v': cli->verbosity++; break;
+		case 'q': cli->verbosity = -1; break;
 		case O_VERSION:
 			printf("phdeploy %s (libphdeploy %s, plugin ABI %d.%d)\n", PACKAGE_VERSION,
 			       phd_version(), PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
-			free(values);
 			return 0;
 		case 'h':
 			usage(stdout);
-			free(values);
 			return 0;
 		default:
 			fprintf(stderr, "Try 'phdeploy --help'.\n");
-			free(values);
 			return EXIT_USAGE;
 		}
 	}
@@ -232,74 +235,111 @@ int main(int argc, char **argv)
 			: "phdeploy: one VERB only, got '%s' after it\n",
 			optind < argc - 1 ? argv[optind + 1] : "");
 		fprintf(stderr, "Try 'phdeploy --help'.\n");
-		free(values);
 		return EXIT_USAGE;
 	}
-	verb = argv[optind];
-	opts.values = values;
-	opts.nvalues = nvalues;
-	opts.verbosity = verbosity;
-	out_init(&o, json, verbosity);
+	cli->verb = argv[optind];
+	opts->values = cli->values;
+	opts->nvalues = nvalues;
+	opts->verbosity = cli->verbosity;
+	return CLI_CONTINUE;
+}
 
-	if (strcmp(verb, "plugins") && strcmp(verb, "status")) {
-		mask = verb_mask(verb, &opts.flags);
-		if (!mask) {
-			fprintf(stderr, "phdeploy: unknown verb '%s'\nTry 'phdeploy --help'.\n", verb);
-			free(values);
-			return EXIT_USAGE;
-		}
-		if (only)
-			mask = only;
-		mask &= ~skip;
-		if (!mask) {
-			fprintf(stderr, "phdeploy: --skip leaves no phase to run\n");
-			free(values);
-			return EXIT_USAGE;
-		}
-	} else {
-		mask = 0;
+/* The phases the verb runs, narrowed by --only and --skip; 0 for the verbs
+ * that run no phase.  Returns CLI_CONTINUE or EXIT_USAGE. */
+static int phases_of(struct cli *cli, unsigned *mask)
+{
+	*mask = 0;
+	if (!strcmp(cli->verb, "plugins") || !strcmp(cli->verb, "status"))
+		return CLI_CONTINUE;
+	*mask = verb_mask(cli->verb, &cli->opts.flags);
+	if (!*mask) {
+		fprintf(stderr, "phdeploy: unknown verb '%s'\nTry 'phdeploy --help'.\n", cli->verb);
+		return EXIT_USAGE;
 	}
+	if (cli->only)
+		*mask = cli->only;
+	*mask &= ~cli->skip;
+	if (!*mask) {
+		fprintf(stderr, "phdeploy: --skip leaves no phase to run\n");
+		return EXIT_USAGE;
+	}
+	return CLI_CONTINUE;
+}
 
-	rc = phd_ctx_new(&ctx, &opts);
-	free(values);
+/* The context, its output callbacks, and Ctrl-C forwarded to it.  Returns
+ * CLI_CONTINUE, or the exit status of a refused option (2) or a failure. */
+static int open_ctx(const struct cli *cli, struct out *o, phd_ctx **out)
+{
+	struct sigaction sa;
+	int rc = phd_ctx_new(out, &cli->opts);
+
 	if (rc) {
-		out_error(&o, rc == PHD_EINVAL ? 2 : 1, phd_ctx_errmsg(ctx));
-		phd_ctx_free(ctx);
-		return rc == PHD_EINVAL ? 2 : 1;
+		int code = rc == PHD_EINVAL ? EXIT_USAGE : 1;
+		out_error(o, code, phd_ctx_errmsg(*out));
+		phd_ctx_free(*out);
+		*out = NULL;
+		return code;
 	}
-	phd_ctx_set_log(ctx, out_log, &o);
-	o.ctx = ctx;
-	phd_ctx_set_event_cb(ctx, out_event, &o);
-	g_ctx = ctx;
+	phd_ctx_set_log(*out, out_log, o);
+	o->ctx = *out;
+	phd_ctx_set_event_cb(*out, out_event, o);
+	g_ctx = *out;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	return CLI_CONTINUE;
+}
 
-	if (!strcmp(verb, "plugins")) {
-		code = cmd_plugins(ctx, &o);
-	} else if (!strcmp(verb, "status")) {
-		code = cmd_status(ctx, &o);
-	} else {
-		rc = phd_run(ctx, mask);
-		code = phd_exit_code(ctx, rc);
-		if (rc == 0 && !json && (mask & PHD_PHASE_BIT(PHD_PHASE_RENDER)) &&
-		    !(opts.flags & PHD_OPT_PLAN) && !strcmp(verb, "render")) {
-			size_t len;
-			const char *m = phd_rendered(ctx, &len);
-			if (m)
-				fwrite(m, 1, len, stdout);
-		}
-		if (rc)
-			out_error(&o, code, phd_ctx_errmsg(ctx));
-		else if (!json && verbosity >= 0 && (opts.flags & PHD_OPT_PLAN))
-			fprintf(stderr, "phdeploy: plan complete: nothing was changed\n");
+/* Run the phases; render alone in text mode prints the manifests. */
+static int cmd_run(phd_ctx *ctx, const struct cli *cli, struct out *o, unsigned mask)
+{
+	int rc = phd_run(ctx, mask);
+	int code = phd_exit_code(ctx, rc);
+	int plan = (cli->opts.flags & PHD_OPT_PLAN) != 0;
+
+	if (rc == 0 && !cli->json && (mask & PHD_PHASE_BIT(PHD_PHASE_RENDER)) && !plan &&
+	    !strcmp(cli->verb, "render")) {
+		size_t len;
+		const char *m = phd_rendered(ctx, &len);
+		if (m)
+			fwrite(m, 1, len, stdout);
 	}
+	if (rc)
+		out_error(o, code, phd_ctx_errmsg(ctx));
+	else if (!cli->json && cli->verbosity >= 0 && plan)
+		fprintf(stderr, "phdeploy: plan complete: nothing was changed\n");
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .opts = PHD_OPTIONS_INIT };
+	struct out o;
+	phd_ctx *ctx = NULL;
+	unsigned mask = 0;
+	int code;
+
+	cli.values = calloc((size_t)argc + 1, sizeof *cli.values);
+	if (!cli.values)
+		return 1;
+	if ((code = parse_args(argc, argv, &cli)) == CLI_CONTINUE)
+		code = phases_of(&cli, &mask);
+	if (code == CLI_CONTINUE) {
+		out_init(&o, cli.json, cli.verbosity);
+		code = open_ctx(&cli, &o, &ctx);
+	}
+	free(cli.values); /* the context has its own copy */
+	if (code != CLI_CONTINUE)
+		return code;
+	if (!strcmp(cli.verb, "plugins"))
+		code = cmd_plugins(ctx, &o);
+	else if (!strcmp(cli.verb, "status"))
+		code = cmd_status(ctx, &o);
+	else
+		code = cmd_run(ctx, &cli, &o, mask);
 	g_ctx = NULL;
 	phd_ctx_free(ctx);
 	return code;
-usage_error:
-	free(values);
-	return EXIT_USAGE;
 }

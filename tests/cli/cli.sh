@@ -5,7 +5,9 @@
 . "$top_srcdir/tests/tap/tap.sh"
 tap_mktemp
 cd "$TAPTMP" || exit 1
-unset PHDEPLOY_PLUGIN_PATH
+# no plugin at all, not even an installed one: an empty path names no directory
+PHDEPLOY_PLUGIN_PATH=
+export PHDEPLOY_PLUGIN_PATH
 P=$PHDEPLOY
 export PHDEPLOY_STATE_DIR="$TAPTMP/state"
 
@@ -41,7 +43,9 @@ like "$(cat err)" "no loaded plugin handles this phase" "and says no plugin hand
 $P preflight 2>err; is $? 5 "preflight without check plugins fails (exit 5)"
 $P --only deploy deploy 2>err; is $? 6 "deploy without the helm plugin fails where the chart is resolved (exit 6)"
 $P plugins >out 2>err; is $? 0 "plugins with none loaded exits 0"
-like "$(cat err)" "no plugins loaded" "and says none are loaded"
+like "$(cat err)" "warning: no plugins loaded" "and warns that none are loaded"
+$P -o json plugins >out 2>/dev/null
+like "$(cat out)" '{"event":"warning","message":"no plugins loaded' "in JSON too, as a warning event"
 $P status 2>err; is $? 1 "status without the helm plugin is an internal error (exit 1)"
 
 # JSON: stdout carries only JSON objects, one per line, each with "event"
@@ -52,6 +56,84 @@ $P --output json render >json 2>err
 like "$(cat json)" '"event":"phase_end","phase":"repo","status":"failed"' "a failed phase is an event"
 like "$(cat json)" '"event":"run_end","phase":"repo","status":"failed"' "the run end is an event naming the failed phase"
 python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' json; ok $? "every line parses as JSON"
+
+# the error event carries the status the process really exits with
+json_exit() { # file: the "exit" of its error event
+	python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["event"] == "error": print(e["exit"])' "$1"
+}
+for args in "-c nope.yaml plugins" "-c nope.yaml status" "status" "render" \
+	    "-r Bad_Name validate" "-f missing.yaml validate"; do
+	# shellcheck disable=SC2086
+	$P -o json $args >json 2>/dev/null; r=$?
+	is "$(json_exit json)" "$r" "'$args': the error event's exit is the exit status ($r)"
+done
+
+# names given as options are usage errors (exit 2), as phdeploy(1) says
+$P -r 'Bad_Name' validate 2>err; is $? 2 "an invalid --release is a usage error (exit 2)"
+like "$(cat err)" "release 'Bad_Name' is not a valid release name" "and says which"
+$P -n 'x..y' validate 2>err; is $? 2 "an invalid --namespace is a usage error (exit 2)"
+like "$(cat err)" "namespace 'x..y' is not a valid namespace" "and says which"
+printf 'release: Bad_Name\n' > badname.yaml
+$P -c badname.yaml validate 2>err; is $? 3 "the same name in the config fails validate (exit 3)"
+
+# every warning of text mode is also a JSON event
+cat > warned.yaml <<'Y'
+release: posthog
+namespace: posthog
+hooks:
+  validate:
+    pre: [ { run: [sh, -c, 'exit 1'], on_failure: warn } ]
+Y
+$P -c warned.yaml validate 2>err; is $? 0 "a failing on_failure: warn hook does not stop the run"
+like "$(cat err)" "phdeploy: warning: hook validate.pre" "text mode prints its warning"
+$P -c warned.yaml -o json validate >json 2>/dev/null
+like "$(cat json)" '{"event":"warning","message":"hook validate.pre' "JSON mode has it as a warning event"
+$P -q -c warned.yaml -o json validate >json 2>/dev/null
+unlike "$(cat json)" '"event":"warning"' "-q drops it in JSON as in text"
+if [ -d "$top_builddir/plugins/secret-file/.libs" ]; then
+	cat > short.secret.yaml <<'Y'
+apiVersion: v1
+kind: Secret
+metadata: { name: tiny, namespace: posthog }
+stringData: { password: Zq7 }
+Y
+	cat > short.yaml <<'Y'
+release: posthog
+namespace: posthog
+secrets: [ { provider: file, path: short.secret.yaml } ]
+Y
+	PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/secret-file/.libs $P -c short.yaml -o json \
+		preflight >json 2>err
+	like "$(cat json)" '"event":"warning","message":"short.yaml:3: Secret' \
+		"a secret value too short to mask is a warning event"
+	like "$(cat json)" "Secret 'tiny' key 'password'" "naming the Secret and key"
+	unlike "$(cat json; cat err)" "Zq7" "never the value"
+else
+	skip 3 "the secret-file plugin is not built"
+fi
+
+# a finding points at the value in effect: the later of two values files
+if [ -d "$top_builddir/plugins/ha/.libs" ]; then
+	printf 'cloud: aws\nweb:\n  replicacount: 1\n' > first.yaml
+	printf '# the second file\n\nweb:\n    replicacount: 1\n' > second.yaml
+	PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/ha/.libs $P -f first.yaml \
+		-f second.yaml -o json validate >json 2>/dev/null
+	where=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("rule") == "replicas" and e.get("values_key") == "web.replicacount":
+        print("%s:%s:%s" % (e.get("file"), e.get("line"), e.get("column")))' json)
+	is "$where" "second.yaml:4:19" "-o json: the replicas finding is at the second file's value"
+	PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/ha/.libs $P -f second.yaml \
+		-f first.yaml validate 2>err
+	like "$(cat err)" "(first.yaml:3:17; set web.replicacount)" \
+		"text, files swapped: the finding is at the first file's value"
+else
+	skip 2 "the ha plugin is not built"
+fi
 
 # the journal: one record per run, no secrets (none here), the outcome
 n=$(wc -l < state/journal.jsonl)

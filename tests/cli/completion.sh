@@ -30,8 +30,9 @@ is "$(comp phdeploy '')" \
 	"an empty word offers every verb"
 is "$(comp phdeploy re)" "render repo" "a prefix narrows the verbs"
 is "$(comp phdeploy --ou)" "--output" "options complete"
+is "$(comp phdeploy -o j)" "json" "-o takes text or json, as --output"
 is "$(comp phdeploy -)" "$(printf '%s\n' -c --config -f --values -n --namespace -r --release \
-	--chart --chart-version --kube-context --only --skip --helm --kubectl --output --dry-run \
+	--chart --chart-version --kube-context --only --skip --helm --kubectl -o --output --dry-run \
 	-v --verbose -q --quiet --version -h --help | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
 	"a lone dash offers every option"
 is "$(comp phdeploy --output '')" "json text" "--output offers json and text"

@@ -218,7 +218,82 @@ static void test_huge_config(void)
 	input_expect_refused("a 100 MiB config", c.exit_code, c.msg, path, "1:1", "larger than");
 }
 
-/* Names given as options get the same checks as names in the config. */
+/* After merging, every value is positioned where it was set: the file that
+ * won for a leaf set twice, the first file for a leaf only it sets, and in
+ * a map merged from several files each leaf keeps its own file.  Findings
+ * take these positions, so they point at the value that is in effect. */
+static void expect_at(const phd_node *values, const char *key, const char *val,
+		      const char *file, unsigned line, unsigned col, const char *what)
+{
+	const phd_node *n = phd_node_get(values, key);
+	char want[1024], got[1024];
+
+	snprintf(want, sizeof want, "%s=%s at %s:%u:%u", key, val, file, line, col);
+	snprintf(got, sizeof got, "%s=%s at %s:%u:%u", key, n ? phd_node_str(n) : "(none)",
+		 n ? phd_node_file(n) : "-", phd_node_line(n), phd_node_column(n));
+	tap_is_str(got, want, "merged values: %s", what);
+}
+
+static void test_merged_positions(void)
+{
+	struct { char s[4096]; } big;
+	char *a = in_dir("merged", "a.yaml",
+			 "web:\n  replicacount: 1\n  image: {tag: a1}\nworker:\n  replicacount: 3\n");
+	char *b = in_dir("merged", "b.yaml",
+			 "# the second file\nweb:\n    replicacount: 2\n    pdb: {enabled: true}\n");
+	char *c, *d;
+	const char *files[4];
+	struct input_run r;
+	size_t len = 0;
+
+	/* a top-level map large enough to be merged through its key index */
+	for (int i = 0; i < 20; i++)
+		len += (size_t)snprintf(big.s + len, sizeof big.s - len, "k%02d: %d\n", i, i);
+	snprintf(big.s + len, sizeof big.s - len, "worker:\n  hpa: {enabled: true}\n");
+	c = in_dir("merged", "c.yaml", big.s);
+	d = in_dir("merged", "d.yaml", "web: {image: null}\n");
+	files[0] = a;
+	files[1] = b;
+	files[2] = c;
+	files[3] = d;
+	input_run(&r, NULL, files, 3);
+	if (!tap_is_int(r.rc, 0, "three values files load"))
+		tap_diag("errmsg: %s", r.msg);
+	expect_at(phd_ctx_values(r.ctx), "web.replicacount", "2", b, 3, 19,
+		  "a leaf set in two files points at the later file");
+	expect_at(phd_ctx_values(r.ctx), "web.image.tag", "a1", a, 3, 16,
+		  "a leaf only the first file sets keeps its place there");
+	expect_at(phd_ctx_values(r.ctx), "web.pdb.enabled", "true", b, 4, 20,
+		  "a leaf the second file adds to a merged map points there");
+	expect_at(phd_ctx_values(r.ctx), "worker.replicacount", "3", a, 5, 17,
+		  "through an indexed merge, the first file's leaf keeps its place");
+	expect_at(phd_ctx_values(r.ctx), "worker.hpa.enabled", "true", c, 22, 18,
+		  "through an indexed merge, the later file's leaf points there");
+	input_run_free(&r);
+
+	files[0] = b;
+	files[1] = a;
+	input_run(&r, NULL, files, 2);
+	expect_at(phd_ctx_values(r.ctx), "web.replicacount", "1", a, 2, 17,
+		  "in the other order the other file wins, and is named");
+	input_run_free(&r);
+
+	files[0] = a;
+	files[1] = d;
+	input_run(&r, NULL, files, 2);
+	tap_ok(r.rc == 0 && !phd_node_get(phd_ctx_values(r.ctx), "web.image") &&
+	       phd_node_get(phd_ctx_values(r.ctx), "web.replicacount"),
+	       "a null in a later file deletes the key, as helm does");
+	input_run_free(&r);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+
+/* Names given as options get the same checks as names in the config, but
+ * as a usage error (exit 2, phdeploy(1)) from phd_ctx_new, before any input
+ * is read; an application that goes on anyway is still refused. */
 static void test_bad_names_as_options(void)
 {
 	static const struct {
@@ -236,13 +311,16 @@ static void test_bad_names_as_options(void)
 		o.flags = PHD_OPT_NO_CONFIG;
 		o.release = cases[i].release;
 		o.namespace_ = cases[i].ns;
-		phd_ctx_new(&ctx, &o);
-		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
-		tap_is_int(phd_exit_code(ctx, rc), 3, "option %s '%s' is refused with exit code 3",
+		rc = phd_ctx_new(&ctx, &o);
+		tap_is_int(rc, PHD_EINVAL, "option %s '%s' is refused by phd_ctx_new",
 			   cases[i].release ? "--release" : "--namespace",
 			   cases[i].release ? cases[i].release : cases[i].ns);
+		tap_is_int(phd_exit_code(ctx, rc), 2, "... as a usage error (exit code 2)");
 		tap_like(phd_ctx_errmsg(ctx), cases[i].needle, "option '%s': the error says '%s'",
 			 cases[i].release ? cases[i].release : cases[i].ns, cases[i].needle);
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		tap_ok(rc == PHD_EINVAL && strstr(phd_ctx_errmsg(ctx), cases[i].needle),
+		       "a run on that context anyway is refused too");
 		phd_ctx_free(ctx);
 	}
 }
@@ -385,6 +463,7 @@ int main(void)
 {
 	input_setup();
 	test_example_loads();
+	test_merged_positions();
 	input_expect_all_refused(bad_configs, sizeof bad_configs / sizeof *bad_configs, 1);
 	input_with_plugins = 1;
 	input_expect_all_refused(bad_plugin_keys, sizeof bad_plugin_keys / sizeof *bad_plugin_keys,

@@ -72,7 +72,7 @@ int main(void)
 	struct phd_exec_result res;
 	int rc;
 
-	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 	ctx = ctx_with_secret();
 	tap_ok(phd_secret_get(ctx, "db", "password", NULL, NULL) == 0, "the test secret is in the store");
 
@@ -159,26 +159,60 @@ int main(void)
 		spec.timeout_ms = 0;
 	}
 	{
-		/* interruption is forwarded as SIGINT to the child, which may stop cleanly */
+		/* interruption is forwarded as SIGINT to the child, which may stop
+		 * cleanly.  Its own context: the flag stays raised until the next
+		 * phd_run(), and would stop every later child of this one */
 		const char *argv[] = { "sh", "-c", "trap 'echo got INT; exit 130' INT; echo ready; while :; do sleep 0.05; done", NULL };
+		phd_ctx *ictx = ctx_with_secret();
 		spec.argv = argv;
 		spec.flags = PHD_EXEC_CAPTURE_STDOUT;
 		spec.on_line = interrupt_when_ready;
-		spec.payload = ctx;
-		rc = phd_exec_run(ctx, &spec, &res);
+		spec.payload = ictx;
+		rc = phd_exec_run(ictx, &spec, &res);
 		spec.on_line = NULL;
 		tap_is_int(rc, PHD_EINTR, "an interrupted run returns PHD_EINTR");
 		tap_ok(res.interrupted, "the result records the interruption");
 		tap_ok(res.exit_code == 130 || res.term_signal == SIGINT,
 		       "the child got SIGINT (exit %d, signal %d)", res.exit_code, res.term_signal);
 		phd_exec_result_clear(&res);
+		phd_ctx_free(ictx);
 	}
 	{
+		/* found before spawning: under valgrind posix_spawn cannot report a
+		 * failed exec, the child would just exit 127 */
 		const char *argv[] = { "/nonexistent/helm", "version", NULL };
+		const char *argv2[] = { "phd-no-such-program", NULL };
 		spec.argv = argv;
 		rc = phd_exec_run(ctx, &spec, &res);
 		tap_is_int(rc, PHD_ENOTFOUND, "a missing program is PHD_ENOTFOUND");
 		tap_like(phd_ctx_errmsg(ctx), "/nonexistent/helm", "the message names it");
+		phd_exec_result_clear(&res);
+		spec.argv = argv2;
+		rc = phd_exec_run(ctx, &spec, &res);
+		tap_is_int(rc, PHD_ENOTFOUND, "a program not in PATH is PHD_ENOTFOUND");
+		tap_like(phd_ctx_errmsg(ctx), "not found in PATH", "the message says where it looked");
+		phd_exec_result_clear(&res);
+	}
+	{
+		/* a host that ignores SIGCHLD: the kernel reaps the child, its exit
+		 * status is gone, and that must not pass for a success */
+		const char *argv[] = { "sh", "-c", "exit 3", NULL };
+		struct sigaction ign, old;
+		memset(&ign, 0, sizeof ign);
+		ign.sa_handler = SIG_IGN;
+		sigaction(SIGCHLD, &ign, &old);
+		spec.argv = argv;
+		spec.flags = 0;
+		rc = phd_exec_run(ctx, &spec, &res);
+		sigaction(SIGCHLD, &old, NULL);
+		tap_is_int(rc, PHD_ECHILD, "an exit status lost to SIG_IGN on SIGCHLD is PHD_ECHILD");
+		tap_is_int(res.exit_code, -1, "and no exit code is made up");
+		tap_like(phd_ctx_errmsg(ctx), "SIGCHLD is ignored", "the message says why");
+		phd_exec_result_clear(&res);
+		rc = phd_exec_run(ctx, &spec, &res);
+		tap_ok(rc == 0 && res.exit_code == 3,
+		       "with SIGCHLD's default action back, the status is read again (%d)",
+		       res.exit_code);
 		phd_exec_result_clear(&res);
 	}
 	phd_ctx_free(ctx);

@@ -26,7 +26,7 @@ void input_setup(void)
 	/* bundled plugins register validators of their own; here only the
 	 * core's reading of the input is under test */
 	bundled = path ? strdup(path) : NULL;
-	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 	snprintf(state, sizeof state, "%s/state", tap_tmpdir());
 	setenv("PHDEPLOY_STATE_DIR", state, 1);
 }

@@ -1,6 +1,7 @@
 /* The plugin loader against real shared objects: a good plugin, an ABI
  * major mismatch, a newer minor, a missing descriptor, a failing init and
  * a mangled descriptor — each refused with the file and versions named. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,86 @@ static int load_with(const char *plugin, phd_ctx **out, const char *extra)
 	return phd_ctx_load(*out);
 }
 
+
+/* The search path a load by name went through, as its error lists it: the
+ * part of the message after "not found in ". */
+static char *searched(const char *env, const char *opt_path)
+{
+	static const char yaml[] = "plugins:\n  load: [nosuch]\n";
+	struct phd_options o = PHD_OPTIONS_INIT;
+	phd_ctx *ctx = NULL;
+	char *cfg = tap_write_file("phdeploy.yaml", yaml, strlen(yaml)), *r = NULL;
+	const char *m;
+
+	if (env)
+		setenv("PHDEPLOY_PLUGIN_PATH", env, 1);
+	else
+		unsetenv("PHDEPLOY_PLUGIN_PATH");
+	o.config_path = cfg;
+	o.plugin_path = opt_path;
+	o.flags = PHD_OPT_NO_JOURNAL;
+	phd_ctx_new(&ctx, &o);
+	if (phd_ctx_load(ctx) == PHD_ENOTFOUND &&
+	    (m = strstr(phd_ctx_errmsg(ctx), "not found in ")))
+		r = strdup(m + strlen("not found in "));
+	phd_ctx_free(ctx);
+	free(cfg);
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
+	return r;
+}
+
+static int has_plugins(const char *d)
+{
+	DIR *dh = opendir(d);
+	struct dirent *e;
+	int found = 0;
+
+	while (dh && !found && (e = readdir(dh)) != NULL)
+		found = strstr(e->d_name, ".so") != NULL;
+	if (dh)
+		closedir(dh);
+	return found;
+}
+
+/* How options.plugin_path, PHDEPLOY_PLUGIN_PATH and the installed
+ * directory combine (phdeploy-plugin(7), SEARCH PATH). */
+static void test_search_path(void)
+{
+	static const struct {
+		const char *env, *opt, *want, *what;
+	} cases[] = {
+		{ NULL, NULL, PHD_PLUGINDIR, "unset: the installed directory alone" },
+		{ "/t/a:/t/b", NULL, "/t/a:/t/b", "a set variable replaces the installed directory" },
+		{ "/t/a:", NULL, "/t/a:" PHD_PLUGINDIR,
+		  "a trailing empty component puts the installed directory last" },
+		{ ":/t/a", NULL, PHD_PLUGINDIR ":/t/a",
+		  "a leading empty component puts it first" },
+		{ "/t/a::/t/b:", NULL, "/t/a:" PHD_PLUGINDIR ":/t/b",
+		  "an empty component stands for it once" },
+		{ NULL, "/t/o", "/t/o:" PHD_PLUGINDIR,
+		  "options.plugin_path comes first, the installed directory after it" },
+		{ "/t/e", "/t/o", "/t/o:/t/e", "options first, then the variable, nothing installed" },
+		{ "", "/t/o", "/t/o", "an empty variable names no directory" },
+		{ "", NULL, "(no directory: PHDEPLOY_PLUGIN_PATH is empty)",
+		  "an empty variable and no option: nothing is searched, and the error says so" },
+	};
+	int installed = has_plugins(PHD_PLUGINDIR);
+
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *got;
+
+		if (installed && strstr(cases[i].want, PHD_PLUGINDIR)) {
+			/* its plugins would load (or fail) before the name is looked up */
+			tap_skip(1, "%s holds plugins: search path: %s", PHD_PLUGINDIR,
+				 cases[i].what);
+			continue;
+		}
+		got = searched(cases[i].env, cases[i].opt);
+		tap_is_str(got, cases[i].want, "search path: %s", cases[i].what);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	phd_ctx *ctx;
@@ -35,7 +116,8 @@ int main(void)
 	dir = getenv("PHD_TEST_PLUGINS");
 	if (!dir)
 		tap_skip_all("PHD_TEST_PLUGINS is not set (run through make check)");
-	unsetenv("PHDEPLOY_PLUGIN_PATH"); /* only the test plugins */
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1); /* only the test plugins, nothing installed */
+	test_search_path();
 
 	rc = load_with("good", &ctx, "plugins:\n  config:\n    good: {check: ok}\n");
 	/* the YAML above has two 'plugins' keys: a duplicate must be refused */

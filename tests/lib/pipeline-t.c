@@ -125,7 +125,7 @@ int main(void)
 			      ~PHD_PHASE_BIT(PHD_PHASE_PREFLIGHT);
 
 	/* in-process and test plugins only: bundled rules would judge these configs */
-	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 
 	/* order */
 	memset(&r, 0, sizeof r);
@@ -338,7 +338,7 @@ int main(void)
 					    PHD_STATUS_FAILED, PHD_STATUS_FAILED };
 		static const char *const msg[] = { "reachable", "nothing to check", "said no",
 						   "crashed", "deadline" };
-		unsetenv("PHDEPLOY_PLUGIN_PATH");
+		setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 		for (int i = 0; i < 5; i++) {
 			const struct phd_check_result *c;
 			snprintf(yaml, sizeof yaml,

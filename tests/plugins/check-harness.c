@@ -325,7 +325,7 @@ void ch_preflight(struct ch_result *res, const char *check, const char *config,
 	ch_append(&text, "", "");
 	/* only the plugin under test: the other checks would look for their
 	 * own services */
-	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 	plugdir = ch_fmt("%s/plugins/%s/.libs", tap_env("top_builddir", "."), check);
 	opts.config_path = cpath;
 	opts.plugin_path = plugdir;

@@ -395,7 +395,7 @@ int main(void)
 	const char *helm4 = ha_tool("helm4"), *helm3 = ha_tool("helm3");
 
 	/* only the plugin under test: the kube plugin would read a live cluster */
-	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 	test_values();
 	test_malformed();
 	test_verify();

@@ -256,7 +256,7 @@ static void find_plugin_dir(void)
 		snprintf(plugin_dir, sizeof plugin_dir, "%s/plugins/kafka/.libs",
 			 tap_env("top_builddir", "."));
 	}
-	unsetenv("PHDEPLOY_PLUGIN_PATH");
+	setenv("PHDEPLOY_PLUGIN_PATH", "", 1);
 }
 
 static void test_not_applicable(void)

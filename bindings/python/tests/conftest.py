@@ -11,8 +11,9 @@ import os
 
 import pytest
 
-# Each test names the plugins it loads: nothing from the environment.
-os.environ.pop("PHDEPLOY_PLUGIN_PATH", None)
+# Each test names the plugins it loads: nothing from the environment and
+# nothing installed (an empty PHDEPLOY_PLUGIN_PATH names no directory).
+os.environ["PHDEPLOY_PLUGIN_PATH"] = ""
 os.environ.pop("PHDEPLOY_HELM", None)
 os.environ.pop("PHDEPLOY_KUBECTL", None)
 # the sanitizer runtime preloaded into python is loaded now; children of the

@@ -319,7 +319,8 @@ struct phd_exec_result {
 };
 
 /* Run a child: posix_spawn, no shell.  Returns 0 when it ran (look at
- * res->exit_code), PHD_ENOTFOUND when argv[0] cannot be run, PHD_ETIMEOUT,
+ * res->exit_code), PHD_ENOTFOUND when argv[0] is not found, PHD_ECHILD when
+ * it cannot run or its exit status was lost (SIGCHLD ignored), PHD_ETIMEOUT,
  * PHD_EINTR.  Always call phd_exec_result_clear(). */
 PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 			    struct phd_exec_result *res);
