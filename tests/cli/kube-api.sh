@@ -229,8 +229,11 @@ like "$(cat "$W/A/requests.log")" "POST /apis/apps/v1/namespaces/posthog/deploym
 like "$(h3 A status posthog -n posthog 2>&1)" "STATUS: deployed" "helm3 status: deployed"
 h3 A uninstall posthog -n posthog --wait > /dev/null 2>&1
 ok $? "helm3 uninstall"
+: > "$W/A/requests.log"
 install4 A posthog 2m --wait=legacy > /dev/null 2> "$W/l4.err"
 ok $? "helm4 upgrade --install --wait=legacy --wait-for-jobs"
+unlike "$(grep 'watch=true' "$W/A/requests.log")" "deployments" \
+	"helm 4's legacy wait polls Deployments (no watch)"
 [ -s "$W/l4.err" ] && diag "$(cat "$W/l4.err")"
 like "$(h4 A status posthog -n posthog 2>&1)" "STATUS: deployed" "helm4 (legacy wait) status: deployed"
 
