@@ -221,7 +221,8 @@ static int check_own_section(phd_ctx *ctx, const char *path, const char *name,
 	struct tables ts = { { 0 }, 0 };
 	if (!p)
 		return 1;  /* not a plugin's */
-	if (!strcmp(name, "kube"))
+	/* a core section a plugin extends keeps the core's own keys */
+	if (!strcmp(path, "kube"))
 		tables_add(&ts, core_kube_keys);
 	if (!collect(ctx, "", p, &ts))
 		return 0;
