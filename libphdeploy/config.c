@@ -183,17 +183,23 @@ static int check_map(phd_ctx *ctx, const char *path, const phd_node *map,
 	return 0;
 }
 
+/* Helm's rule: a DNS-1123 subdomain short enough (53) to leave room for
+ * the suffixes the chart appends to it in object names. */
+static int valid_release(const char *s)
+{
+	return phd_is_dns1123_subdomain(s) && strlen(s) <= 53;
+}
+
 static int check_sections(phd_ctx *ctx, const phd_node *cfg)
 {
 	const phd_node *n;
 	int rc;
 
-	if ((n = phd_node_child(cfg, "release")) && !phd_is_dns1123(n->str, 53))
+	if ((n = phd_node_child(cfg, "release")) && !valid_release(n->str))
 		return bad(ctx, PHD_EINVAL, n,
 			   "release '%s' is not a valid release name (lowercase letters, digits, "
 			   "'-' and '.', at most 53 characters)", n->str);
-	if ((n = phd_node_child(cfg, "namespace")) &&
-	    (!phd_is_dns1123(n->str, 63) || strchr(n->str, '.')))
+	if ((n = phd_node_child(cfg, "namespace")) && !phd_is_dns1123_label(n->str))
 		return bad(ctx, PHD_EINVAL, n,
 			   "namespace '%s' is not a valid namespace (DNS-1123 label)", n->str);
 	if ((n = phd_node_child(cfg, "chart")) && n->type != PHD_NODE_NULL) {
@@ -442,11 +448,10 @@ int phd_config_load(phd_ctx *ctx)
 	    set_str(&ctx->kube_context, ctx->opt.kube_context, cfg_str(cfg, "kube.context"),
 		    NULL, NULL))
 		return PHD_ENOMEM;
-	if (ctx->opt.release && !phd_is_dns1123(ctx->release, 53))
+	if (ctx->opt.release && !valid_release(ctx->release))
 		return phd_set_error(ctx, PHD_EINVAL, "release '%s' is not a valid release name",
 				     ctx->release);
-	if (ctx->opt.namespace_ &&
-	    (!phd_is_dns1123(ctx->namespace_, 63) || strchr(ctx->namespace_, '.')))
+	if (ctx->opt.namespace_ && !phd_is_dns1123_label(ctx->namespace_))
 		return phd_set_error(ctx, PHD_EINVAL, "namespace '%s' is not a valid namespace",
 				     ctx->namespace_);
 

@@ -46,7 +46,6 @@ PHD_HIDDEN char *phd_dirname(const char *path);
 PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t *len);
 PHD_HIDDEN int phd_mkdir_p(const char *path, mode_t mode);
 PHD_HIDDEN int phd_rm_rf(const char *path);
-PHD_HIDDEN int phd_is_dns1123(const char *s, size_t max);
 PHD_HIDDEN size_t phd_levenshtein(const char *a, const char *b);
 PHD_HIDDEN char *phd_base64(const unsigned char *p, size_t n);
 
@@ -163,6 +162,7 @@ struct phd_secret {
 	struct phd_secret_kv *kv;
 	size_t cap;
 	char *name, *type, *origin;
+	const void *owner;            /* the sink's entry that provides it */
 };
 struct phd_secret_sink {
 	phd_ctx *ctx;

@@ -63,7 +63,6 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 		src.plugin = PLUGIN;
 		src.origin = path;
 		src.where = entry;
-		src.memo = userdata;
 		rc = sm_parse(ctx, sink, &src, b.p ? (const char *)b.p : "", b.len);
 	}
 	sc_buf_wipe(&b);

@@ -225,6 +225,8 @@ static void test_bad_names_as_options(void)
 		{ "Bad_Name", NULL, "not a valid release name" },
 		{ NULL, "post.hog", "not a valid namespace" },
 		{ NULL, "-posthog", "not a valid namespace" },
+		{ "a..b", NULL, "not a valid release name" },
+		{ "a.-b", NULL, "not a valid release name" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct phd_options o = PHD_OPTIONS_INIT;

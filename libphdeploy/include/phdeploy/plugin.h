@@ -260,6 +260,23 @@ PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 			    struct phd_exec_result *res);
 PHD_EXTERN void phd_exec_result_clear(struct phd_exec_result *res);
 
+/* ---- shared rules (one implementation for core and plugins) ----------- */
+
+/* 1 when s is a Kubernetes object name (RFC 1123 subdomain: Secrets,
+ * ConfigMaps): dot-separated labels of [a-z0-9-] that start and end
+ * alphanumeric, 253 characters at most; else 0. */
+PHD_EXTERN int phd_is_dns1123_subdomain(const char *s);
+/* 1 when s is an RFC 1123 label (a namespace): no dots, 63 at most. */
+PHD_EXTERN int phd_is_dns1123_label(const char *s);
+
+/* Declare that this secrets entry provides the Secret secret_name, defined
+ * at origin ("file:line:column", copied; NULL: the entry's position).  A
+ * name that another entry, or this one before, declared or added is
+ * refused with PHD_EINVAL naming both positions; phd_secret_add declares a
+ * new name itself, and refuses a name another entry provides. */
+PHD_EXTERN int phd_secret_declare(phd_secret_sink *sink, const char *secret_name,
+				  const char *origin);
+
 #ifdef __cplusplus
 }
 #endif
