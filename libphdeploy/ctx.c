@@ -234,6 +234,17 @@ PHD_EXTERN const char *phd_ctx_kube_context(const phd_ctx *ctx)
 	return ctx ? ctx->kube_context : NULL;
 }
 
+PHD_EXTERN int phd_ctx_kube_version(const phd_ctx *ctx, int *major, int *minor)
+{
+	if (!ctx || !ctx->kube_major)
+		return PHD_ENOTFOUND;
+	if (major)
+		*major = ctx->kube_major;
+	if (minor)
+		*minor = ctx->kube_minor;
+	return 0;
+}
+
 PHD_EXTERN size_t phd_ctx_values_count(const phd_ctx *ctx)
 {
 	return ctx ? ctx->nvalues : 0;

@@ -205,6 +205,7 @@ struct phd_ctx {
 	char *config_path, *config_dir;
 	char *release, *namespace_, *chart, *chart_version;
 	char *helm, *kubectl, *kube_context;
+	int kube_major, kube_minor;   /* kube.version; 0.0 when unset */
 	char **values_files;
 	size_t nvalues;
 

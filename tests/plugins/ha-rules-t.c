@@ -114,7 +114,7 @@ static int manifest_rules(struct coll *c, const char *yaml, int live, int minor)
 
 static void test_helpers(void)
 {
-	int ma = 0, mi = 0, rin = 0;
+	int rin = 0;
 	const char *use = NULL;
 	struct ha_index *ix = ha_index_new(4);
 	size_t it, v, seen = 0, i;
@@ -123,14 +123,6 @@ static void test_helpers(void)
 		{ "probes", "Deployment/posthog-worker-*", NULL },
 		{ "*", "Deployment/x", NULL },
 	};
-
-	tap_ok(ha_parse_kube_version("1.29", &ma, &mi) == 0 && ma == 1 && mi == 29,
-		  "kube version 1.29 parses");
-	tap_ok(ha_parse_kube_version("v1.30.2-eks-1", &ma, &mi) == 0 && mi == 30,
-		  "kube version v1.30.2-eks-1 parses to 1.30");
-	tap_ok(ha_parse_kube_version("latest", &ma, &mi) < 0 &&
-		  ha_parse_kube_version("1.", &ma, &mi) < 0 && ha_parse_kube_version(NULL, &ma, &mi) < 0,
-		  "kube versions that are not versions are refused");
 
 	tap_ok(ha_image_unpinned("posthog/posthog:latest") && ha_image_unpinned("busybox") &&
 		  ha_image_unpinned("localhost:5000/app") && ha_image_unpinned("x:"),

@@ -277,6 +277,10 @@ PHD_EXTERN int phd_is_dns1123_label(const char *s);
 PHD_EXTERN int phd_secret_declare(phd_secret_sink *sink, const char *secret_name,
 				  const char *origin);
 
+/* kube.version from the config, parsed once at load: 0 with *major and
+ * *minor set (either may be NULL), PHD_ENOTFOUND when it is not set. */
+PHD_EXTERN int phd_ctx_kube_version(const phd_ctx *ctx, int *major, int *minor);
+
 #ifdef __cplusplus
 }
 #endif
