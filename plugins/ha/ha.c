@@ -93,10 +93,12 @@ static void forward(struct ha_sink *s, const char *rule, int sev, const char *ob
 		    const phd_node *where, const char *values_key, const char *msg)
 {
 	struct run *r = (struct run *)s;
-	long x = ha_exempt_find(r->ex, r->nex, rule, object);
+	const phd_node *e = phd_exemption_find(phd_validation_ctx(r->v), rule, object);
 
-	if (x >= 0)
-		r->hits[x]++;
+	/* the core's matcher: an exemption counts as used exactly when it applies */
+	for (size_t i = 0; e && i < r->nex; i++)
+		if (r->ex[i].where == e)
+			r->hits[i]++;
 	phd_validation_report(r->v, rule, sev, object, where, values_key, "%s", msg);
 }
 

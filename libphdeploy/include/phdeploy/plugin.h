@@ -281,6 +281,14 @@ PHD_EXTERN int phd_secret_declare(phd_secret_sink *sink, const char *secret_name
  * *minor set (either may be NULL), PHD_ENOTFOUND when it is not set. */
 PHD_EXTERN int phd_ctx_kube_version(const phd_ctx *ctx, int *major, int *minor);
 
+/* The first entry of the config's `exemptions:` that covers a finding of
+ * rule on object (the rule or "*"; object by fnmatch glob, and Kind/name
+ * covers Kind/name/container), borrowed from the config; NULL: none.  The
+ * core applies it to every finding; a plugin uses it to tell which
+ * exemptions matched. */
+PHD_EXTERN const phd_node *phd_exemption_find(const phd_ctx *ctx, const char *rule,
+					      const char *object);
+
 #ifdef __cplusplus
 }
 #endif
