@@ -6,6 +6,8 @@
 
 #include <phdeploy/plugin.h>
 
+#include "chartvalues.h"
+
 /* One check run: notes go through phd_dc_note, which counts the errors
  * (the core makes the first error note the check's summary). */
 struct phd_dc {
@@ -58,22 +60,12 @@ long long phd_dc_duration(struct phd_dc *dc, const phd_node *cfg, const char *ke
  * core's own keys (required, timeout) are always known. */
 void phd_dc_unknown_keys(struct phd_dc *dc, const phd_node *cfg, const char *const *known);
 
-/* The external endpoint's host at host_path (below the values), used when
- * <internal>.enabled is false.  PHD_EIGNORE (summary set) when the chart
- * runs its own service, PHD_EFAILED (error noted) when disabled without a
- * host; a warning when both are set (the chart refuses mixed settings).
- * what names the service ("PostgreSQL"), endpoint the AWS one ("RDS"). */
-int phd_dc_external_host(struct phd_dc *dc, const char *internal, const char *host_path,
-			 const char *what, const char *endpoint, const char **host);
-
-/* Where the chart takes a password from. */
-struct phd_dc_pwspec {
-	const char *section;       /* "externalPostgresql" */
-	const char *secret_key;    /* "existingSecret" */
-	const char *key_key;       /* "existingSecretPasswordKey" */
-	const char *default_key;   /* "postgresql-password", or NULL: the key is required */
-	const char *inline_key;    /* "postgresqlPassword" */
-};
+/* The external endpoint's host (svc->host below the values), used when
+ * <svc->internal>.enabled is false.  PHD_EIGNORE (summary set) when the
+ * chart runs its own service, PHD_EFAILED (error noted) when disabled
+ * without a host; a warning when both are set (the chart refuses mixed
+ * settings). */
+int phd_dc_external_host(struct phd_dc *dc, const struct phd_cv_service *svc, const char **host);
 
 /* The password, borrowed from the secret store or the values tree.  origin
  * says where it came from, for messages.  Never log value. */
@@ -85,8 +77,12 @@ struct phd_dc_password {
 
 /* 0: found; PHD_ENOTFOUND: the values configure no password; another
  * negative code after an error note (secret or key missing, ...). */
-int phd_dc_password_get(struct phd_dc *dc,
-			const struct phd_dc_pwspec *spec, struct phd_dc_password *out);
+int phd_dc_password_get(struct phd_dc *dc, const struct phd_cv_service *svc,
+			struct phd_dc_password *out);
+
+/* "externalRedis.existingSecret and externalRedis.existingSecretPasswordKey":
+ * the values keys that give svc a password, for messages (into buf). */
+const char *phd_dc_password_hint(const struct phd_cv_service *svc, char *buf, size_t len);
 
 /* Parse "15.4", "7.0.15", "14.1 (Debian ...)" into v[3]; -1 if no number. */
 int phd_dc_version_parse(const char *s, int v[3]);

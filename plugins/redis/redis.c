@@ -71,19 +71,16 @@ static int rd_read_config(struct phd_dc *dc, struct rd_target *t)
 /* Endpoint and password exactly as the chart passes them to PostHog. */
 static int rd_read_values(struct phd_dc *dc, struct rd_target *t)
 {
-	static const struct phd_dc_pwspec pwspec = {
-		"externalRedis", "existingSecret", "existingSecretPasswordKey", NULL, "password"
-	};
+	const struct phd_cv_service *svc = phd_cv_service("redis");
 	const phd_node *v = dc->values;
 	int rc;
 
-	rc = phd_dc_external_host(dc, "redis", "externalRedis.host", "Redis",
-				  "ElastiCache primary", &t->host);
+	rc = phd_dc_external_host(dc, svc, &t->host);
 	if (rc != 0)
 		return rc;
-	if (phd_dc_port(dc, v, "externalRedis.port", 6379, &t->port) != 0)
+	if (phd_dc_port(dc, v, svc->port, svc->default_port, &t->port) != 0)
 		return PHD_EFAILED;
-	rc = phd_dc_password_get(dc, &pwspec, &t->pw);
+	rc = phd_dc_password_get(dc, svc, &t->pw);
 	if (rc == PHD_ENOTFOUND)
 		return 0;
 	if (rc != 0)
@@ -414,10 +411,13 @@ static int rd_ping(struct rd_conn *c, int noauth_ok)
 		freeReplyObject(r);
 		return 1;
 	}
-	if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6))
+	if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6)) {
+		char hint[300];
 		phd_dc_note(c->dc, PHD_SEV_ERROR,
 			    "the server requires a password (%s) but the values configure none: set "
-			    "externalRedis.existingSecret and existingSecretPasswordKey", r->str);
+			    "%s", r->str,
+			    phd_dc_password_hint(phd_cv_service("redis"), hint, sizeof hint));
+	}
 	else if (!ok)
 		phd_dc_note(c->dc, PHD_SEV_ERROR, "PING answered \"%s\", not PONG",
 			    r->str ? r->str : "?");
@@ -445,9 +445,10 @@ static void rd_judge(struct rd_conn *c, const char *info, char *version, size_t 
 	if (strcmp(role, "master"))
 		phd_dc_note(dc, PHD_SEV_ERROR,
 			    "%s:%d is a replica (role %s, primary %s:%s): PostHog writes to Redis; "
-			    "point externalRedis.host at the primary endpoint", c->t->host, c->t->port,
-			    role, rd_info(info, "master_host", mhost, sizeof mhost) ? mhost : "?",
-			    rd_info(info, "master_port", mport, sizeof mport) ? mport : "?");
+			    "point %s at the primary endpoint", c->t->host, c->t->port, role,
+			    rd_info(info, "master_host", mhost, sizeof mhost) ? mhost : "?",
+			    rd_info(info, "master_port", mport, sizeof mport) ? mport : "?",
+			    phd_cv_service("redis")->host);
 	*replicas = rd_info(info, "connected_slaves", slaves, sizeof slaves) ? atol(slaves) : 0;
 	if (!strcmp(role, "master") && *replicas == 0)
 		phd_dc_note(dc, PHD_SEV_WARN,
