@@ -1,5 +1,6 @@
 /* Helpers shared by the dependency checks; see depcheck.h. */
 #include "depcheck.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,14 +27,6 @@ const char *phd_dc_at(const phd_node *n, char *buf, size_t len)
 	return buf;
 }
 
-long long phd_dc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name)
 {
 	long long left = phd_check_remaining_ms(chk);
@@ -47,33 +40,17 @@ void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name)
 		left = 10000;
 	/* keep time to report what timed out before the core kills us */
 	margin = left / 10 < 300 ? left / 10 : 300;
-	dc->deadline = phd_dc_now_ms() + left - margin;
+	dc->deadline = phd_dl_now_ms() + left - margin;
 }
 
 long long phd_dc_left(const struct phd_dc *dc)
 {
-	long long left = dc->deadline - phd_dc_now_ms();
-
-	return left > 0 ? left : 0;
+	return phd_dl_left_ms(dc->deadline);
 }
 
 int phd_dc_wait(const struct phd_dc *dc, int fd, short events)
 {
-	for (;;) {
-		long long left = phd_dc_left(dc);
-		struct pollfd pfd = { fd, events, 0 };
-		int n;
-
-		if (left <= 0)
-			return 0;
-		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return 1;
-		if (n == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
+	return phd_dl_wait(fd, events, dc->deadline);
 }
 
 static long long dc_now_us(void)

@@ -14,7 +14,7 @@ struct phd_dc {
 	phd_check *chk;
 	const char *name;         /* the check's name, for checks.<name>.<key> */
 	const phd_node *values;   /* merged values (may be NULL) */
-	long long deadline;       /* absolute, phd_dc_now_ms() clock */
+	long long deadline;       /* absolute, phd_dl_now_ms() clock (deadline.h) */
 	int errors;
 };
 
@@ -37,8 +37,6 @@ long long phd_dc_rtt(struct phd_dc *dc, int (*probe)(void *arg), void *arg, cons
 
 /* "values.yaml:3:5" for a node, or "chart default" for NULL (into buf). */
 const char *phd_dc_at(const phd_node *n, char *buf, size_t len);
-
-long long phd_dc_now_ms(void);
 
 /* Non-empty scalar at path below values, else NULL. */
 const char *phd_dc_str(const phd_node *values, const char *path);

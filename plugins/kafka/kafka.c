@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline.h"
 #include "kafka.h"
 
 #define DEFAULT_MIN_BROKERS 2
@@ -250,7 +251,7 @@ static int check_kafka(phd_check *chk, void *userdata)
 	/* Keep a slice of the budget to report in, so the core never has to
 	 * kill us: the operator then reads our reason, not "timed out". */
 	left = phd_check_remaining_ms(chk);
-	deadline = kafka_now_ms() + left - (left / 10 < 500 ? left / 10 : 500);
+	deadline = phd_dl_now_ms() + left - (left / 10 < 500 ? left / 10 : 500);
 
 	rc = kafka_client_run(chk, &t, deadline, &c, msg, sizeof msg);
 	if (rc != 0) {
