@@ -36,6 +36,7 @@ void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name)
 	dc->name = name;
 	dc->values = phd_ctx_values(phd_check_ctx(dc->chk));
 	dc->errors = 0;
+	dc->first[0] = '\0';
 	if (left <= 0)
 		left = 10000;
 	/* keep time to report what timed out before the core kills us */
@@ -92,8 +93,8 @@ void phd_dc_note(struct phd_dc *dc, int severity, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	phd_check_note(dc->chk, severity, "%s", msg);
-	if (severity == PHD_SEV_ERROR)
-		dc->errors++;
+	if (severity == PHD_SEV_ERROR && dc->errors++ == 0)
+		snprintf(dc->first, sizeof dc->first, "%s", msg);
 }
 
 const char *phd_dc_str(const phd_node *values, const char *path)
@@ -208,6 +209,23 @@ int phd_dc_external_host(struct phd_dc *dc, const struct phd_cv_service *svc, co
 			    "set %s: false", svc->host,
 			    phd_dc_at(phd_node_get(dc->values, svc->host), at, sizeof at), key, key);
 	return 0;
+}
+
+int phd_dc_endpoint(struct phd_dc *dc, const struct phd_cv_service *svc, const char **host,
+		    int *port, struct phd_dc_password *pw, int *have_pw)
+{
+	int rc = phd_dc_external_host(dc, svc, host);
+
+	*have_pw = 0;
+	if (rc != 0)
+		return rc;
+	if (phd_dc_port(dc, dc->values, svc->port, svc->default_port, port) != 0)
+		return PHD_EFAILED;
+	rc = phd_dc_password_get(dc, svc, pw);
+	if (rc == PHD_ENOTFOUND)
+		return 0;
+	*have_pw = rc == 0;
+	return rc;
 }
 
 const char *phd_dc_password_hint(const struct phd_cv_service *svc, char *buf, size_t len)

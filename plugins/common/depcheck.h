@@ -16,6 +16,7 @@ struct phd_dc {
 	const phd_node *values;   /* merged values (may be NULL) */
 	long long deadline;       /* absolute, phd_dl_now_ms() clock (deadline.h) */
 	int errors;
+	char first[2048];         /* the first error note, for a summary that repeats it */
 };
 
 /* Deadline: what the core leaves us, less a margin to report before the
@@ -77,6 +78,12 @@ struct phd_dc_password {
  * negative code after an error note (secret or key missing, ...). */
 int phd_dc_password_get(struct phd_dc *dc, const struct phd_cv_service *svc,
 			struct phd_dc_password *out);
+
+/* The endpoint of svc as the chart passes it to PostHog: host
+ * (phd_dc_external_host), port, and the password when the values give one
+ * (*have_pw).  0, PHD_EIGNORE, or another negative code after a note. */
+int phd_dc_endpoint(struct phd_dc *dc, const struct phd_cv_service *svc, const char **host,
+		    int *port, struct phd_dc_password *pw, int *have_pw);
 
 /* "externalRedis.existingSecret and externalRedis.existingSecretPasswordKey":
  * the values keys that give svc a password, for messages (into buf). */

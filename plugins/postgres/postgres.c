@@ -75,11 +75,9 @@ static int pg_read_values(struct phd_dc *dc, struct pg_target *t)
 	const phd_node *v = dc->values;
 	int rc;
 
-	rc = phd_dc_external_host(dc, svc, &t->host);
+	rc = phd_dc_endpoint(dc, svc, &t->host, &t->port, &t->pw, &t->have_pw);
 	if (rc != 0)
 		return rc;
-	if (phd_dc_port(dc, v, svc->port, svc->default_port, &t->port) != 0)
-		return PHD_EFAILED;
 	t->db = phd_dc_str(v, "externalPostgresql.postgresqlDatabase");
 	if (!t->db) {
 		t->db = "posthog";
@@ -92,17 +90,13 @@ static int pg_read_values(struct phd_dc *dc, struct pg_target *t)
 		phd_dc_note(dc, PHD_SEV_WARN, "externalPostgresql.postgresqlUsername is not set: the "
 			    "chart passes an empty user name to PostHog; set it (checked: postgres)");
 	}
-	rc = phd_dc_password_get(dc, svc, &t->pw);
-	if (rc == PHD_ENOTFOUND) {
+	if (!t->have_pw) {
 		char hint[300];
 		phd_dc_note(dc, PHD_SEV_ERROR,
 			    "no password: set %s to a Secret that a `secrets:` entry provides",
 			    phd_dc_password_hint(svc, hint, sizeof hint));
 		return PHD_EFAILED;
 	}
-	if (rc != 0)
-		return rc;
-	t->have_pw = 1;
 	return 0;
 }
 

@@ -59,22 +59,8 @@ static int rd_read_config(struct phd_dc *dc, struct rd_target *t)
 /* Endpoint and password exactly as the chart passes them to PostHog. */
 static int rd_read_values(struct phd_dc *dc, struct rd_target *t)
 {
-	const struct phd_cv_service *svc = phd_cv_service("redis");
-	const phd_node *v = dc->values;
-	int rc;
-
-	rc = phd_dc_external_host(dc, svc, &t->host);
-	if (rc != 0)
-		return rc;
-	if (phd_dc_port(dc, v, svc->port, svc->default_port, &t->port) != 0)
-		return PHD_EFAILED;
-	rc = phd_dc_password_get(dc, svc, &t->pw);
-	if (rc == PHD_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	t->have_pw = 1;
-	return 0;
+	return phd_dc_endpoint(dc, phd_cv_service("redis"), &t->host, &t->port, &t->pw,
+			       &t->have_pw);
 }
 
 static int rd_tcp_connect(struct rd_conn *c)
