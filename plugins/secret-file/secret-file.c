@@ -54,6 +54,7 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	struct sm_source src;
 	int rc;
 
+	(void)userdata;
 	if ((rc = sc_check_entry(ctx, PLUGIN, entry, entry_keys)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, entry, "path", 1, &rel)))
 		return rc;
