@@ -180,19 +180,84 @@ static int check_map(phd_ctx *ctx, const char *path, const phd_node *map,
 	return 0;
 }
 
+/* Helm's rule: a DNS-1123 subdomain short enough (53) to leave room for
+ * the suffixes the chart appends to it in object names. */
+int phd_valid_release(const char *s)
+{
+	return phd_is_dns1123_subdomain(s) && strlen(s) <= 53;
+}
+
+/* Digits at *s (at least one) into *out, at most max. */
+static int version_part(const char **s, int max, int *out)
+{
+	long v = 0;
+
+	if (**s < '0' || **s > '9')
+		return 0;
+	for (; **s >= '0' && **s <= '9'; (*s)++)
+		if ((v = v * 10 + (**s - '0')) > max)
+			return 0;
+	*out = (int)v;
+	return 1;
+}
+
+/* kube.version as helm's --kube-version takes it: [v]MAJOR.MINOR, or with
+ * .PATCH and then a semver pre-release or build ("v1.30.2-eks-1").  Only
+ * major and minor matter to the rules; this is the one parser of it. */
+static int parse_kube_version(const char *s, int *major, int *minor)
+{
+	int patch;
+
+	if (*s == 'v')
+		s++;
+	if (!version_part(&s, 99, major) || *major < 1 || *s++ != '.' ||
+	    !version_part(&s, 999, minor))
+		return 0;
+	if (!*s)
+		return 1;
+	if (*s++ != '.' || !version_part(&s, 99999, &patch))
+		return 0;
+	if (*s == '-' || *s == '+') {
+		if (!*++s)
+			return 0;
+		for (; *s; s++)
+			if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+			      (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '-' || *s == '+'))
+				return 0;
+	}
+	return !*s;
+}
+
+static int check_kube_version(phd_ctx *ctx, const phd_node *cfg)
+{
+	const phd_node *n = phd_node_get(cfg, "kube.version");
+
+	ctx->kube_major = ctx->kube_minor = 0;
+	if (!n || n->type == PHD_NODE_NULL)
+		return 0;
+	if (!n->str || !parse_kube_version(n->str, &ctx->kube_major, &ctx->kube_minor)) {
+		ctx->kube_major = ctx->kube_minor = 0;
+		return bad(ctx, PHD_EINVAL, n,
+			   "kube.version '%s' is not a Kubernetes version (like 1.29, v1.29 or "
+			   "1.29.3)", n->str ? n->str : "");
+	}
+	return 0;
+}
+
 static int check_sections(phd_ctx *ctx, const phd_node *cfg)
 {
 	const phd_node *n;
 	int rc;
 
-	if ((n = phd_node_child(cfg, "release")) && !phd_is_dns1123(n->str, 53))
+	if ((n = phd_node_child(cfg, "release")) && !phd_valid_release(n->str))
 		return bad(ctx, PHD_EINVAL, n,
 			   "release '%s' is not a valid release name (lowercase letters, digits, "
 			   "'-' and '.', at most 53 characters)", n->str);
-	if ((n = phd_node_child(cfg, "namespace")) &&
-	    (!phd_is_dns1123(n->str, 63) || strchr(n->str, '.')))
+	if ((n = phd_node_child(cfg, "namespace")) && !phd_is_dns1123_label(n->str))
 		return bad(ctx, PHD_EINVAL, n,
 			   "namespace '%s' is not a valid namespace (DNS-1123 label)", n->str);
+	if ((rc = check_kube_version(ctx, cfg)) != 0)
+		return rc;
 	if ((n = phd_node_child(cfg, "chart")) && n->type != PHD_NODE_NULL) {
 		if (n->type == PHD_NODE_MAP) {
 			if ((rc = check_map(ctx, "chart", n, f_chart, 0)) != 0)

@@ -25,11 +25,11 @@ int phd_check_option_names(phd_ctx *ctx)
 {
 	const char *rel = ctx->opt.release, *ns = ctx->opt.namespace_;
 
-	if (rel && !phd_is_dns1123(rel, 53))
+	if (rel && !phd_valid_release(rel))
 		return phd_set_error(ctx, PHD_EINVAL, "release '%s' is not a valid release name "
 				     "(lowercase letters, digits, '-' and '.', at most 53 "
 				     "characters)", rel);
-	if (ns && (!phd_is_dns1123(ns, 63) || strchr(ns, '.')))
+	if (ns && !phd_is_dns1123_label(ns))
 		return phd_set_error(ctx, PHD_EINVAL,
 				     "namespace '%s' is not a valid namespace (DNS-1123 label)", ns);
 	return 0;
@@ -250,6 +250,17 @@ PHD_EXTERN const char *phd_ctx_kubectl(const phd_ctx *ctx)
 PHD_EXTERN const char *phd_ctx_kube_context(const phd_ctx *ctx)
 {
 	return ctx ? ctx->kube_context : NULL;
+}
+
+PHD_EXTERN int phd_ctx_kube_version(const phd_ctx *ctx, int *major, int *minor)
+{
+	if (!ctx || !ctx->kube_major)
+		return PHD_ENOTFOUND;
+	if (major)
+		*major = ctx->kube_major;
+	if (minor)
+		*minor = ctx->kube_minor;
+	return 0;
 }
 
 PHD_EXTERN size_t phd_ctx_values_count(const phd_ctx *ctx)

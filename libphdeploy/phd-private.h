@@ -50,8 +50,9 @@ PHD_HIDDEN char *phd_dirname(const char *path);
 PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t *len);
 PHD_HIDDEN int phd_mkdir_p(const char *path, mode_t mode);
 PHD_HIDDEN int phd_rm_rf(const char *path);
-PHD_HIDDEN int phd_is_dns1123(const char *s, size_t max);
 PHD_HIDDEN int phd_check_option_names(phd_ctx *ctx); /* ctx.c: -r/-n, PHD_EINVAL */
+/* config.c: a DNS-1123 subdomain of at most 53 characters (helm) */
+PHD_HIDDEN int phd_valid_release(const char *s);
 PHD_HIDDEN size_t phd_levenshtein(const char *a, const char *b);
 PHD_HIDDEN char *phd_base64(const unsigned char *p, size_t n);
 
@@ -205,6 +206,7 @@ struct phd_secret {
 	struct phd_secret_kv *kv;
 	size_t cap;
 	char *name, *type, *origin;
+	const void *owner;            /* the sink's entry that provides it */
 };
 struct phd_secret_sink {
 	phd_ctx *ctx;
@@ -247,6 +249,7 @@ struct phd_ctx {
 	char *config_path, *config_dir;
 	char *release, *namespace_, *chart, *chart_version;
 	char *helm, *kubectl, *kube_context;
+	int kube_major, kube_minor;   /* kube.version; 0.0 when unset */
 	char **values_files;
 	size_t nvalues;
 

@@ -54,8 +54,77 @@ static char *origin_of(const struct phd_secret_sink *sink, const phd_node *where
 {
 	const phd_node *n = where ? where : sink->entry;
 	if (n && phd_node_file(n))
-		return phd_asprintf("%s:%u", phd_node_file(n), phd_node_line(n));
+		return phd_asprintf("%s:%u:%u", phd_node_file(n), phd_node_line(n),
+				    phd_node_column(n));
 	return phd_asprintf("provider %s", sink->provider);
+}
+
+/* Who provides a Secret: its secrets: entry (a sink without one, itself). */
+static const void *owner_of(const struct phd_secret_sink *sink)
+{
+	return sink->entry ? (const void *)sink->entry : (const void *)sink;
+}
+
+/* The one rule for a Secret name given twice, whoever gives it: two
+ * entries (of one provider or two) never merge into one Secret. */
+static int provided_twice(phd_ctx *ctx, const struct phd_secret *s, const char *here)
+{
+	return phd_set_error(ctx, PHD_EINVAL, "%s: Secret \"%s\" is provided twice (first at %s)",
+			     here, s->name, s->origin);
+}
+
+/* Start the Secret name at origin (owned by the new record). */
+static int secret_new(phd_ctx *ctx, const struct phd_secret_sink *sink, const char *name,
+		      char *origin, struct phd_secret **out)
+{
+	struct phd_secret *s = calloc(1, sizeof *s);
+
+	if (!s || !(s->name = strdup(name)) || !(s->type = strdup("Opaque")) || !origin) {
+		free(origin);
+		if (s)
+			secret_free(s);
+		return PHD_ENOMEM;
+	}
+	s->origin = origin;
+	s->owner = owner_of(sink);
+	if (phd_vec_push(&ctx->secrets, s)) {
+		secret_free(s);
+		return PHD_ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+static int check_name(const struct phd_secret_sink *sink, const char *secret_name)
+{
+	if (!phd_is_dns1123_subdomain(secret_name))
+		return phd_set_error(sink->ctx, PHD_EINVAL,
+				     "provider '%s': '%s' is not a valid Secret name (DNS-1123 "
+				     "subdomain)", sink->provider,
+				     secret_name ? secret_name : "(null)");
+	return 0;
+}
+
+PHD_EXTERN int phd_secret_declare(phd_secret_sink *sink, const char *secret_name,
+				  const char *origin)
+{
+	struct phd_secret *s;
+	char *here;
+	int rc;
+
+	if (!sink || !sink->ctx)
+		return PHD_EINVAL;
+	if ((rc = check_name(sink, secret_name)) != 0)
+		return rc;
+	here = origin ? strdup(origin) : origin_of(sink, NULL);
+	if (!here)
+		return PHD_ENOMEM;
+	if ((s = find_secret(sink->ctx, secret_name)) != NULL) {
+		rc = provided_twice(sink->ctx, s, here);
+		free(here);
+		return rc;
+	}
+	return secret_new(sink->ctx, sink, secret_name, here, &s);
 }
 
 PHD_EXTERN int phd_secret_add(phd_secret_sink *sink, const char *secret_name, const char *key,
@@ -74,10 +143,8 @@ PHD_EXTERN int phd_secret_add(phd_secret_sink *sink, const char *secret_name, co
 		return rc;
 	if (value && len && (rc = phd_redactor_add(&ctx->env_scrub, value, len)) != 0)
 		return rc;
-	if (!phd_is_dns1123(secret_name, 253))
-		return phd_set_error(ctx, PHD_EINVAL,
-				     "provider '%s': '%s' is not a valid Secret name (DNS-1123)",
-				     sink->provider, secret_name ? secret_name : "(null)");
+	if ((rc = check_name(sink, secret_name)) != 0)
+		return rc;
 	if (!valid_key(key))
 		return phd_set_error(ctx, PHD_EINVAL,
 				     "provider '%s': Secret '%s': '%s' is not a valid key "
@@ -95,14 +162,13 @@ PHD_EXTERN int phd_secret_add(phd_secret_sink *sink, const char *secret_name, co
 		free(here);
 	}
 	s = find_secret(ctx, secret_name);
-	if (!s) {
-		s = calloc(1, sizeof *s);
-		if (!s || !(s->name = strdup(secret_name)) || !(s->type = strdup("Opaque")) ||
-		    !(s->origin = origin_of(sink, where)) || phd_vec_push(&ctx->secrets, s)) {
-			if (s)
-				secret_free(s);
-			return PHD_ENOMEM;
-		}
+	if (!s && (rc = secret_new(ctx, sink, secret_name, origin_of(sink, where), &s)) != 0)
+		return rc;
+	if (s->owner != owner_of(sink)) {
+		char *here = origin_of(sink, where);
+		rc = here ? provided_twice(ctx, s, here) : PHD_ENOMEM;
+		free(here);
+		return rc;
 	}
 	for (size_t i = 0; i < s->view.nkeys; i++)
 		if (!strcmp(s->kv[i].key, key)) {
@@ -151,6 +217,10 @@ PHD_EXTERN int phd_secret_set_type(phd_secret_sink *sink, const char *secret_nam
 		return phd_set_error(sink->ctx, PHD_ENOTFOUND,
 				     "provider '%s': set the type after adding a key to '%s'",
 				     sink->provider, secret_name);
+	if (s->owner != owner_of(sink))
+		return phd_set_error(sink->ctx, PHD_EINVAL,
+				     "provider '%s': Secret '%s' is provided at %s, not here",
+				     sink->provider, secret_name, s->origin);
 	t = strdup(type);
 	if (!t)
 		return PHD_ENOMEM;

@@ -265,20 +265,33 @@ int phd_rm_rf(const char *path)
 	return rmdir(path) == 0 ? 0 : PHD_EIO;
 }
 
-int phd_is_dns1123(const char *s, size_t max)
+/* Kubernetes' IsDNS1123Subdomain: labels of [a-z0-9-] that start and end
+ * alphanumeric, joined by single dots, 253 characters at most.  Kubernetes
+ * limits only the whole name, not each label, and so do we. */
+PHD_EXTERN int phd_is_dns1123_subdomain(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > max)
+
+	if (n == 0 || n > 253)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		/* a label starts and ends alnum: nothing but alnum next to a dot or the ends */
+		int edge = i == 0 || i == n - 1 || s[i - 1] == '.' || s[i + 1] == '.';
+
 		if (!alnum && !(c == '-' || c == '.'))
 			return 0;
-		if ((i == 0 || i == n - 1) && !alnum)
+		if (edge && !alnum)
 			return 0;
 	}
 	return 1;
+}
+
+/* Kubernetes' IsDNS1123Label (namespaces): one label, 63 at most. */
+PHD_EXTERN int phd_is_dns1123_label(const char *s)
+{
+	return phd_is_dns1123_subdomain(s) && strlen(s) <= 63 && !strchr(s, '.');
 }
 
 size_t phd_levenshtein(const char *a, const char *b)

@@ -3,7 +3,6 @@
  * into info with the recorded reason. */
 #include "config.h"
 
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,29 +29,6 @@ int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt)
 	return PHD_SEV_ERROR;
 }
 
-/* Kind/name also covers that object's containers: Kind/name/container. */
-static int covers(const char *pattern, const char *object)
-{
-	size_t n = strlen(pattern);
-	return strncmp(pattern, object, n) == 0 && object[n] == '/';
-}
-
-static const char *exemption(phd_ctx *ctx, const char *rule, const char *object)
-{
-	const phd_node *ex = phd_node_child(ctx->config, "exemptions");
-	for (size_t i = 0; i < phd_node_len(ex); i++) {
-		const phd_node *e = phd_node_at(ex, i);
-		const char *r = phd_node_str(phd_node_child(e, "rule"));
-		const char *o = phd_node_str(phd_node_child(e, "object"));
-		if (!r || (strcmp(r, rule) && strcmp(r, "*")))
-			continue;
-		if (o && (!object || (fnmatch(o, object, 0) != 0 && !covers(o, object))))
-			continue;
-		return phd_node_str(phd_node_child(e, "reason"));
-	}
-	return NULL;
-}
-
 int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const char *object,
 		    const phd_node *where, const char *values_key, const char *message)
 {
@@ -64,7 +40,7 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 	sev = phd_rule_severity(ctx, rule, sev);
 	if (sev == PHD_SEV_OFF)
 		return sev;
-	why = exemption(ctx, rule, object);
+	why = phd_node_str(phd_node_child(phd_exemption_find(ctx, rule, object), "reason"));
 	if (why && sev > PHD_SEV_INFO) {
 		sev = PHD_SEV_INFO;
 		msg = phd_asprintf("%s (exempted: %s)", message, why);

@@ -1,5 +1,6 @@
 /* Helpers shared by the dependency checks; see depcheck.h. */
 #include "depcheck.h"
+#include "deadline.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,14 +27,6 @@ const char *phd_dc_at(const phd_node *n, char *buf, size_t len)
 	return buf;
 }
 
-long long phd_dc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name)
 {
 	long long left = phd_check_remaining_ms(chk);
@@ -43,37 +36,22 @@ void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name)
 	dc->name = name;
 	dc->values = phd_ctx_values(phd_check_ctx(dc->chk));
 	dc->errors = 0;
+	dc->first[0] = '\0';
 	if (left <= 0)
 		left = 10000;
 	/* keep time to report what timed out before the core kills us */
 	margin = left / 10 < 300 ? left / 10 : 300;
-	dc->deadline = phd_dc_now_ms() + left - margin;
+	dc->deadline = phd_dl_now_ms() + left - margin;
 }
 
 long long phd_dc_left(const struct phd_dc *dc)
 {
-	long long left = dc->deadline - phd_dc_now_ms();
-
-	return left > 0 ? left : 0;
+	return phd_dl_left_ms(dc->deadline);
 }
 
 int phd_dc_wait(const struct phd_dc *dc, int fd, short events)
 {
-	for (;;) {
-		long long left = phd_dc_left(dc);
-		struct pollfd pfd = { fd, events, 0 };
-		int n;
-
-		if (left <= 0)
-			return 0;
-		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n > 0)
-			return 1;
-		if (n == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
+	return phd_dl_wait(fd, events, dc->deadline);
 }
 
 static long long dc_now_us(void)
@@ -115,8 +93,8 @@ void phd_dc_note(struct phd_dc *dc, int severity, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	phd_check_note(dc->chk, severity, "%s", msg);
-	if (severity == PHD_SEV_ERROR)
-		dc->errors++;
+	if (severity == PHD_SEV_ERROR && dc->errors++ == 0)
+		snprintf(dc->first, sizeof dc->first, "%s", msg);
 }
 
 const char *phd_dc_str(const phd_node *values, const char *path)
@@ -185,75 +163,108 @@ long long phd_dc_duration(struct phd_dc *dc, const phd_node *cfg, const char *ke
 	return ms;
 }
 
-int phd_dc_external_host(struct phd_dc *dc, const char *internal, const char *host_path,
-			 const char *what, const char *endpoint, const char **host)
+int phd_dc_external_host(struct phd_dc *dc, const struct phd_cv_service *svc, const char **host)
 {
 	char key[64], at[300];
 	int on;
 
-	snprintf(key, sizeof key, "%s.enabled", internal);
+	snprintf(key, sizeof key, "%s.enabled", svc->internal);
 	on = phd_dc_bool(dc, dc->values, key, 1);
-	*host = phd_dc_str(dc->values, host_path);
+	*host = phd_dc_str(dc->values, svc->host);
 	if (!*host && on) {
 		phd_check_summary(dc->chk, "%s: the chart runs its own %s, nothing external to "
-				  "check", key, what);
+				  "check", key, svc->what);
 		return PHD_EIGNORE;
 	}
 	if (!*host) {
 		phd_dc_note(dc, PHD_SEV_ERROR,
 			    "%s is false (%s) but %s is not set: the chart has no %s to connect to; "
 			    "set it to the %s endpoint", key,
-			    phd_dc_at(phd_node_get(dc->values, key), at, sizeof at), host_path, what,
-			    endpoint);
+			    phd_dc_at(phd_node_get(dc->values, key), at, sizeof at), svc->host,
+			    svc->what, svc->aws);
 		return PHD_EFAILED;
 	}
 	if (on)
 		phd_dc_note(dc, PHD_SEV_WARN,
 			    "%s is set (%s) but %s is not false: the chart refuses mixed settings; "
-			    "set %s: false", host_path,
-			    phd_dc_at(phd_node_get(dc->values, host_path), at, sizeof at), key, key);
+			    "set %s: false", svc->host,
+			    phd_dc_at(phd_node_get(dc->values, svc->host), at, sizeof at), key, key);
 	return 0;
 }
 
-int phd_dc_password_get(struct phd_dc *dc,
-			const struct phd_dc_pwspec *spec, struct phd_dc_password *out)
+int phd_dc_endpoint(struct phd_dc *dc, const struct phd_cv_service *svc, const char **host,
+		    int *port, struct phd_dc_password *pw, int *have_pw)
 {
-	const phd_node *sec = phd_node_get(dc->values, spec->section);
-	const phd_node *name_n = phd_node_get(sec, spec->secret_key);
-	const phd_node *key_n = phd_node_get(sec, spec->key_key);
-	const phd_node *inl_n = phd_node_get(sec, spec->inline_key);
-	const char *name = phd_dc_str(sec, spec->secret_key);
-	const char *key = phd_dc_str(sec, spec->key_key);
-	const char *inl = phd_dc_str(sec, spec->inline_key);
+	int rc = phd_dc_external_host(dc, svc, host);
+
+	*have_pw = 0;
+	if (rc != 0)
+		return rc;
+	if (phd_dc_port(dc, dc->values, svc->port, svc->default_port, port) != 0)
+		return PHD_EFAILED;
+	rc = phd_dc_password_get(dc, svc, pw);
+	if (rc == PHD_ENOTFOUND)
+		return 0;
+	*have_pw = rc == 0;
+	return rc;
+}
+
+const char *phd_dc_password_hint(const struct phd_cv_service *svc, char *buf, size_t len)
+{
+	const struct phd_cv_secret *sec = phd_cv_secret(svc->password);
+
+	if (!sec)
+		snprintf(buf, len, "a Secret");
+	else if (sec->keys[0].def)
+		snprintf(buf, len, "%s (and %s, default %s)", sec->name_path, sec->keys[0].path,
+			 sec->keys[0].def);
+	else
+		snprintf(buf, len, "%s and %s", sec->name_path, sec->keys[0].path);
+	return buf;
+}
+
+int phd_dc_password_get(struct phd_dc *dc, const struct phd_cv_service *svc,
+			struct phd_dc_password *out)
+{
+	const struct phd_cv_secret *sec = phd_cv_secret(svc->password);
+	const char *name_path = sec ? sec->name_path : NULL;
+	const char *key_path = sec ? sec->keys[0].path : NULL;
+	const char *inl_path = sec ? sec->inline_paths[0] : NULL;
+	const phd_node *name_n = name_path ? phd_node_get(dc->values, name_path) : NULL;
+	const phd_node *key_n = key_path ? phd_node_get(dc->values, key_path) : NULL;
+	const phd_node *inl_n = inl_path ? phd_node_get(dc->values, inl_path) : NULL;
+	const char *name = name_path ? phd_dc_str(dc->values, name_path) : NULL;
+	const char *key = key_path ? phd_dc_str(dc->values, key_path) : NULL;
+	const char *inl = inl_path ? phd_dc_str(dc->values, inl_path) : NULL;
 	char at[300], at2[300];
 
 	memset(out, 0, sizeof *out);
 	if (name) {
 		if (!key)
-			key = spec->default_key;
+			key = sec->keys[0].def;
 		if (!key) {
 			phd_dc_note(dc, PHD_SEV_ERROR,
-				       "%s.%s (%s) is set without %s.%s: the chart has no default "
-				       "key and fails to render; set %s.%s",
-				       spec->section, spec->secret_key, phd_dc_at(name_n, at, sizeof at),
-				       spec->section, spec->key_key, spec->section, spec->key_key);
+				       "%s (%s) is set without %s: the chart has no default key and "
+				       "fails to render; set %s (the %s endpoint is %s)",
+				       name_path, phd_dc_at(name_n, at, sizeof at), key_path, key_path,
+				       svc->what, svc->host);
 			return PHD_EINVAL;
 		}
 		if (phd_secret_get(phd_check_ctx(dc->chk), name, key, &out->value, &out->len) != 0) {
 			phd_dc_note(dc, PHD_SEV_ERROR,
-				       "Secret \"%s\" key \"%s\" (%s.%s at %s) is not provided by any "
+				       "Secret \"%s\" key \"%s\" (%s at %s) is not provided by any "
 				       "`secrets:` entry: add it to a secret provider",
-				       name, key, spec->section, spec->secret_key,
+				       name, key, name_path,
 				       phd_dc_at(key_n ? key_n : name_n, at, sizeof at));
 			return PHD_EFAILED;
 		}
 		snprintf(out->origin, sizeof out->origin, "Secret %s key %s", name, key);
 		if (inl)
 			phd_dc_note(dc, PHD_SEV_WARN,
-				       "%s.%s (%s) is set as well as %s.%s (%s): remove the inline "
+				       "%s (%s) is set as well as %s (%s): remove the inline "
 				       "password, it is stored in helm's release history",
-				       spec->section, spec->inline_key, phd_dc_at(inl_n, at, sizeof at),
-				       spec->section, spec->secret_key, phd_dc_at(name_n, at2, sizeof at2));
+				       inl_path, phd_dc_at(inl_n, at, sizeof at),
+				       name_path, phd_dc_at(name_n, at2, sizeof at2));
 		return 0;
 	}
 	if (inl) {
@@ -261,12 +272,11 @@ int phd_dc_password_get(struct phd_dc *dc,
 		out->len = strlen(inl);
 		/* the core redacts secrets from the store; an inline one it cannot know */
 		phd_redact_add(phd_check_ctx(dc->chk), inl, out->len);
-		snprintf(out->origin, sizeof out->origin, "%s.%s", spec->section, spec->inline_key);
+		snprintf(out->origin, sizeof out->origin, "%s", inl_path);
 		phd_dc_note(dc, PHD_SEV_WARN,
-			       "inline secret: %s.%s (%s) puts the password in the values file and "
-			       "helm's release history; use %s.%s with a Secret instead",
-			       spec->section, spec->inline_key, phd_dc_at(inl_n, at, sizeof at),
-			       spec->section, spec->secret_key);
+			       "inline secret: %s (%s) puts the password in the values file and "
+			       "helm's release history; use %s with a Secret instead",
+			       inl_path, phd_dc_at(inl_n, at, sizeof at), name_path);
 		return 0;
 	}
 	return PHD_ENOTFOUND;

@@ -6,14 +6,17 @@
 
 #include <phdeploy/plugin.h>
 
+#include "chartvalues.h"
+
 /* One check run: notes go through phd_dc_note, which counts the errors
  * (the core makes the first error note the check's summary). */
 struct phd_dc {
 	phd_check *chk;
 	const char *name;         /* the check's name, for checks.<name>.<key> */
 	const phd_node *values;   /* merged values (may be NULL) */
-	long long deadline;       /* absolute, phd_dc_now_ms() clock */
+	long long deadline;       /* absolute, phd_dl_now_ms() clock (deadline.h) */
 	int errors;
+	char first[2048];         /* the first error note, for a summary that repeats it */
 };
 
 /* Deadline: what the core leaves us, less a margin to report before the
@@ -36,8 +39,6 @@ long long phd_dc_rtt(struct phd_dc *dc, int (*probe)(void *arg), void *arg, cons
 /* "values.yaml:3:5" for a node, or "chart default" for NULL (into buf). */
 const char *phd_dc_at(const phd_node *n, char *buf, size_t len);
 
-long long phd_dc_now_ms(void);
-
 /* Non-empty scalar at path below values, else NULL. */
 const char *phd_dc_str(const phd_node *values, const char *path);
 
@@ -57,22 +58,12 @@ long long phd_dc_duration(struct phd_dc *dc, const phd_node *cfg, const char *ke
 /* Note a warning for each key of cfg not in known (NULL-terminated); the
  * core's own keys (required, timeout) are always known. */
 
-/* The external endpoint's host at host_path (below the values), used when
- * <internal>.enabled is false.  PHD_EIGNORE (summary set) when the chart
- * runs its own service, PHD_EFAILED (error noted) when disabled without a
- * host; a warning when both are set (the chart refuses mixed settings).
- * what names the service ("PostgreSQL"), endpoint the AWS one ("RDS"). */
-int phd_dc_external_host(struct phd_dc *dc, const char *internal, const char *host_path,
-			 const char *what, const char *endpoint, const char **host);
-
-/* Where the chart takes a password from. */
-struct phd_dc_pwspec {
-	const char *section;       /* "externalPostgresql" */
-	const char *secret_key;    /* "existingSecret" */
-	const char *key_key;       /* "existingSecretPasswordKey" */
-	const char *default_key;   /* "postgresql-password", or NULL: the key is required */
-	const char *inline_key;    /* "postgresqlPassword" */
-};
+/* The external endpoint's host (svc->host below the values), used when
+ * <svc->internal>.enabled is false.  PHD_EIGNORE (summary set) when the
+ * chart runs its own service, PHD_EFAILED (error noted) when disabled
+ * without a host; a warning when both are set (the chart refuses mixed
+ * settings). */
+int phd_dc_external_host(struct phd_dc *dc, const struct phd_cv_service *svc, const char **host);
 
 /* The password, borrowed from the secret store or the values tree.  origin
  * says where it came from, for messages.  Never log value. */
@@ -84,8 +75,18 @@ struct phd_dc_password {
 
 /* 0: found; PHD_ENOTFOUND: the values configure no password; another
  * negative code after an error note (secret or key missing, ...). */
-int phd_dc_password_get(struct phd_dc *dc,
-			const struct phd_dc_pwspec *spec, struct phd_dc_password *out);
+int phd_dc_password_get(struct phd_dc *dc, const struct phd_cv_service *svc,
+			struct phd_dc_password *out);
+
+/* The endpoint of svc as the chart passes it to PostHog: host
+ * (phd_dc_external_host), port, and the password when the values give one
+ * (*have_pw).  0, PHD_EIGNORE, or another negative code after a note. */
+int phd_dc_endpoint(struct phd_dc *dc, const struct phd_cv_service *svc, const char **host,
+		    int *port, struct phd_dc_password *pw, int *have_pw);
+
+/* "externalRedis.existingSecret and externalRedis.existingSecretPasswordKey":
+ * the values keys that give svc a password, for messages (into buf). */
+const char *phd_dc_password_hint(const struct phd_cv_service *svc, char *buf, size_t len);
 
 /* Parse "15.4", "7.0.15", "14.1 (Debian ...)" into v[3]; -1 if no number. */
 int phd_dc_version_parse(const char *s, int v[3]);

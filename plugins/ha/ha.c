@@ -79,10 +79,12 @@ static void forward(struct ha_sink *s, const char *rule, int sev, const char *ob
 		    const phd_node *where, const char *values_key, const char *msg)
 {
 	struct run *r = (struct run *)s;
-	long x = ha_exempt_find(r->ex, r->nex, rule, object);
+	const phd_node *e = phd_exemption_find(phd_validation_ctx(r->v), rule, object);
 
-	if (x >= 0)
-		r->hits[x]++;
+	/* the core's matcher: an exemption counts as used exactly when it applies */
+	for (size_t i = 0; e && i < r->nex; i++)
+		if (r->ex[i].where == e)
+			r->hits[i]++;
 	phd_validation_report(r->v, rule, sev, object, where, values_key, "%s", msg);
 }
 
@@ -110,21 +112,19 @@ static int read_exemptions(struct run *r, phd_ctx *ctx)
 	return 0;
 }
 
-static int opts_from_ctx(phd_validation *v, const struct ha_cfg *cfg, struct ha_opts *o)
+static void opts_from_ctx(phd_validation *v, const struct ha_cfg *cfg, struct ha_opts *o)
 {
 	phd_ctx *ctx = phd_validation_ctx(v);
-	const phd_node *kv = phd_node_get(phd_ctx_config(ctx), "kube.version");
 
 	memset(o, 0, sizeof *o);
 	o->values = phd_ctx_values(ctx);
 	o->release = phd_ctx_release(ctx);
 	o->namespace_ = phd_ctx_namespace(ctx);
 	o->min_replicas = cfg->min_replicas;
-	o->kube_where = kv;
-	if (kv && ha_parse_kube_version(phd_node_str(kv), &o->kube_major, &o->kube_minor) < 0)
-		return bad(ctx, kv, "kube.version is not a Kubernetes version (like \"1.29\"):",
-			   phd_node_str(kv) ? phd_node_str(kv) : "not a scalar");
-	return 0;
+	/* the core checked its form when it loaded the config */
+	o->kube_where = phd_node_get(phd_ctx_config(ctx), "kube.version");
+	if (phd_ctx_kube_version(ctx, &o->kube_major, &o->kube_minor) != 0)
+		o->kube_major = o->kube_minor = 0;
 }
 
 /* Exemptions that matched nothing point at renamed objects or stale
@@ -163,13 +163,12 @@ static int run_validator(phd_validation *v, const struct ha_cfg *cfg, int phase)
 	struct ha_opts o;
 	const phd_node **docs = NULL;
 	size_t i, n = 0;
-	int rc;
+	int rc = 0;
 
 	memset(&r, 0, sizeof r);
 	r.sink.report = forward;
 	r.v = v;
-	if ((rc = opts_from_ctx(v, cfg, &o)) < 0)
-		return rc;
+	opts_from_ctx(v, cfg, &o);
 	if (read_exemptions(&r, phd_validation_ctx(v)) < 0) {
 		free(r.ex);
 		free(r.hits);

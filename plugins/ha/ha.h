@@ -50,8 +50,6 @@ int ha_manifest_check(struct ha_sink *s, const struct ha_opts *o, const phd_node
 		      size_t ndocs, int live);
 
 /* ---- Kubernetes helpers (k8s.c) --------------------------------------- */
-/* "1.29", "v1.29.3", "1.29+" → 1, 29; -1 when it is not a version. */
-int ha_parse_kube_version(const char *s, int *major, int *minor);
 /* Whether a label selector ({matchLabels, matchExpressions}) selects labels.
  * An empty selector selects everything; a malformed one nothing. */
 int ha_selector_matches(const phd_node *selector, const phd_node *labels);

@@ -8,32 +8,6 @@
 
 #include "ha.h"
 
-int ha_parse_kube_version(const char *s, int *major, int *minor)
-{
-	char *end;
-	long ma, mi;
-
-	if (!s)
-		return -1;
-	if (*s == 'v' || *s == 'V')
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	ma = strtol(s, &end, 10);
-	if (errno || *end != '.' || !isdigit((unsigned char)end[1]))
-		return -1;
-	mi = strtol(end + 1, &end, 10);
-	if (errno || ma < 1 || ma > 9 || mi < 0 || mi > 999)
-		return -1;
-	/* "1.29.3", "1.29+", "1.29-eks": only major.minor matters. */
-	if (*end && *end != '.' && *end != '+' && *end != '-')
-		return -1;
-	*major = (int)ma;
-	*minor = (int)mi;
-	return 0;
-}
-
 const char *ha_label(const phd_node *labels, const char *key)
 {
 	size_t i, n;

@@ -1,5 +1,4 @@
-/* Formatting findings for the sink, and matching exemptions. */
-#include <fnmatch.h>
+/* Formatting findings for the sink, and the rule ids. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,20 +22,6 @@ void ha_report(struct ha_sink *s, const char *rule, int sev, const char *object,
 	}
 	s->report(s, rule, sev, object, where, values_key, msg);
 	free(msg);
-}
-
-long ha_exempt_find(const struct ha_exempt *ex, size_t n, const char *rule, const char *object)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (strcmp(ex[i].rule, "*") != 0 && strcmp(ex[i].rule, rule) != 0)
-			continue;
-		if (ex[i].object && (!object || fnmatch(ex[i].object, object, 0) != 0))
-			continue;
-		return (long)i;
-	}
-	return -1;
 }
 
 /* Every rule id the plugin reports: exemptions and `rules:` name these. */

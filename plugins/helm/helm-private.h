@@ -54,8 +54,6 @@ void helm_fmt_duration(char *buf, size_t len, long long ms);
 int helm_config_parse(struct helm *h, phd_ctx *ctx, const phd_node *cfg);
 /* Detect and cache helm's major version (3 or 4). */
 int helm_major(struct helm *h, phd_ctx *ctx);
-/* kube.version from the config as major/minor; 0 when absent. */
-int helm_kube_version(phd_ctx *ctx, int *major, int *minor);
 /* Whether the PDB post-render step applies to this run. */
 int helm_post_render_wanted(struct helm *h, phd_ctx *ctx);
 /* The chart version to use: the resolved one, else the configured pin

@@ -145,18 +145,6 @@ int helm_major(struct helm *h, phd_ctx *ctx)
 	return rc;
 }
 
-int helm_kube_version(phd_ctx *ctx, int *major, int *minor)
-{
-	const char *s = phd_node_str(phd_node_get(phd_ctx_config(ctx), "kube.version"));
-
-	*major = *minor = 0;
-	if (!s)
-		return 0;
-	if (*s == 'v')
-		s++;
-	return sscanf(s, "%d.%d", major, minor) == 2;
-}
-
 int helm_post_render_wanted(struct helm *h, phd_ctx *ctx)
 {
 	const phd_node *values = phd_ctx_values(ctx);
@@ -169,7 +157,7 @@ int helm_post_render_wanted(struct helm *h, phd_ctx *ctx)
 		return 0;
 	if (phd_node_int(phd_node_get(values, "zookeeper.replicaCount"), &replicas) || replicas <= 1)
 		return 0;   /* the ZooKeeper subchart renders its PDB only above 1 */
-	if (!helm_kube_version(ctx, &km, &kn))
+	if (phd_ctx_kube_version(ctx, &km, &kn) != 0)
 		return 1;   /* policy/v1 is served since 1.21, the chart needs 1.24 */
 	return km > 1 || (km == 1 && kn >= 25);
 }

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "deadline.h"
 #include "kafka.h"
 
 #define FAIL_LINES 16
@@ -22,21 +22,6 @@ struct session {
 	char fail[FAIL_LINES][KAFKA_MSG_MAX];
 	unsigned nfail;
 };
-
-long long kafka_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-long long kafka_left_ms(long long deadline_ms)
-{
-	long long left = deadline_ms - kafka_now_ms();
-
-	return left > 0 ? left : 0;
-}
 
 static int is_fatal(const char *s)
 {
@@ -172,7 +157,7 @@ static int read_metadata(rd_kafka_t *rk, struct session *s, long long deadline,
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 	char why[KAFKA_MSG_MAX];
 
-	while ((left = kafka_left_ms(deadline)) > 0) {
+	while ((left = phd_dl_left_ms(deadline)) > 0) {
 		err = rd_kafka_metadata(rk, 1, NULL, md, (int)(left < step ? left : step));
 		if (!err)
 			return 0;
@@ -288,7 +273,7 @@ static int describe_start(rd_kafka_t *rk, rd_kafka_queue_t *q, long long deadlin
 	for (i = 0; i < c->nbrokers; i++) {
 		rd_kafka_ConfigResource_t *res;
 		rd_kafka_AdminOptions_t *o;
-		long long left = kafka_left_ms(deadline);
+		long long left = phd_dl_left_ms(deadline);
 
 		snprintf(id, sizeof id, "%d", c->broker[i].id);
 		res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, id);
@@ -312,8 +297,8 @@ static void describe_collect(rd_kafka_queue_t *q, int pending, struct session *s
 {
 	int i;
 
-	while (pending > 0 && kafka_left_ms(deadline) > 0) {
-		long long left = kafka_left_ms(deadline);
+	while (pending > 0 && phd_dl_left_ms(deadline) > 0) {
+		long long left = phd_dl_left_ms(deadline);
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, (int)(left < 100 ? left : 100));
 		if (!ev)
 			continue;
@@ -347,7 +332,7 @@ static void wire_racks(const struct kafka_target *t, long long deadline,
 	int i;
 
 	for (i = 0; i < c->nbrokers; i++) {
-		long long slice = kafka_now_ms() + kafka_left_ms(deadline) / 2;
+		long long slice = phd_dl_now_ms() + phd_dl_left_ms(deadline) / 2;
 		if (kafka_wire_racks(t, c->broker[i].host, c->broker[i].port, slice, c,
 				     c->racks_error, sizeof c->racks_error) == 0) {
 			c->racks_error[0] = '\0';
@@ -369,7 +354,7 @@ int kafka_client_run(phd_check *chk, const struct kafka_target *t, long long dea
 	memset(out, 0, sizeof *out);
 	out->autocreate = KAFKA_AC_UNKNOWN;
 	pthread_mutex_init(&s.mu, NULL);
-	rk = open_client(t, &s, kafka_left_ms(deadline_ms), msg, msgsz);
+	rk = open_client(t, &s, phd_dl_left_ms(deadline_ms), msg, msgsz);
 	if (!rk) {
 		pthread_mutex_destroy(&s.mu);
 		return PHD_EFAILED;

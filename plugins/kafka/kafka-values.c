@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chartvalues.h"
 #include "kafka.h"
 
 static const char *pos(const phd_node *n, char *buf, size_t sz)
@@ -71,9 +72,10 @@ static int join_brokers(phd_check *chk, struct kafka_target *t)
 		if (!s || strstr(s, "://") || !colon || colon == s || *end || port < 1 ||
 		    port > 65535 || strchr(s, ',')) {
 			phd_check_note(chk, PHD_SEV_ERROR,
-				       "%s: externalKafka.brokers[%zu] must be \"host:port\" "
+				       "%s: %s[%zu] must be \"host:port\" "
 				       "(the chart adds kafka:// itself), got %s%s%s",
-				       pos(b, where, sizeof where), i, s ? "\"" : "",
+				       pos(b, where, sizeof where), phd_cv_service("kafka")->host, i,
+				       s ? "\"" : "",
 				       s ? s : "a non-scalar", s ? "\"" : "");
 			return PHD_EINVAL;
 		}
@@ -208,20 +210,23 @@ int kafka_target_read(phd_check *chk, struct kafka_target *t)
 {
 	const phd_node *values = phd_ctx_values(phd_check_ctx(chk));
 	const phd_node *cfg = phd_check_config(chk);
+	const struct phd_cv_service *svc = phd_cv_service("kafka");
 	const char *prefix;
+	char toggle[64];
 	int enabled = 1, rc;
 
 	memset(t, 0, sizeof *t);
+	snprintf(toggle, sizeof toggle, "%s.enabled", svc->internal);
 	/* The chart's default is an in-cluster Kafka: nothing external. */
-	if (phd_node_bool(phd_node_get(values, "kafka.enabled"), &enabled) != 0 || enabled) {
-		phd_check_summary(chk, "in-cluster Kafka (kafka.enabled is not false): "
-				       "no external brokers to check");
+	if (phd_node_bool(phd_node_get(values, toggle), &enabled) != 0 || enabled) {
+		phd_check_summary(chk, "in-cluster Kafka (%s is not false): "
+				       "no external brokers to check", toggle);
 		return PHD_EIGNORE;
 	}
-	t->brokers = phd_node_get(values, "externalKafka.brokers");
+	t->brokers = phd_node_get(values, svc->host);
 	if (phd_node_type(t->brokers) != PHD_NODE_SEQ || phd_node_len(t->brokers) == 0) {
-		phd_check_summary(chk, "kafka.enabled is false but externalKafka.brokers is "
-				       "empty: nothing to check");
+		phd_check_summary(chk, "%s is false but %s is empty: nothing to check", toggle,
+				  svc->host);
 		return PHD_EIGNORE;
 	}
 	if ((rc = join_brokers(chk, t)) != 0 || (rc = read_protocol(chk, values, t)) != 0 ||

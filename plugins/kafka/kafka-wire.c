@@ -5,177 +5,21 @@
  * (Kafka 4 removed the oldest ones), then Metadata for no topics, and read
  * only the broker list.  PLAINTEXT and SSL; SASL would need the whole
  * SCRAM exchange, so under SASL the racks come from DescribeConfigs only. */
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "kafka.h"
+#include "netconn.h"
 
 #define RESP_MAX (1u << 20)
 #define API_METADATA 3
 #define API_VERSIONS 18
 #define CLIENT_ID "phdeploy-preflight"
 
-struct conn {
-	int fd;
-	SSL_CTX *ctx;
-	SSL *ssl;
-	long long deadline;
-};
-
 struct wbuf { unsigned char b[256]; size_t n; };
 struct rbuf { const unsigned char *p; size_t n, off; int bad; };
-
-/* ---- transport with a deadline ------------------------------------- */
-
-static int wait_fd(struct conn *c, short ev)
-{
-	struct pollfd pfd = { c->fd, ev, 0 };
-	long long left = kafka_left_ms(c->deadline);
-	int r;
-
-	if (left <= 0)
-		return -1;
-	do
-		r = poll(&pfd, 1, (int)left);
-	while (r < 0 && errno == EINTR);
-	return r > 0 ? 0 : -1;
-}
-
-static int tcp_connect(struct conn *c, const char *host, int port, char *msg, size_t sz)
-{
-	struct addrinfo hints = { 0 }, *ai = NULL, *a;
-	char ps[8];
-	int err = 0, r;
-	socklen_t len = sizeof err;
-
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(ps, sizeof ps, "%d", port);
-	if ((r = getaddrinfo(host, ps, &hints, &ai)) != 0) {
-		snprintf(msg, sz, "resolving %s: %s", host, gai_strerror(r));
-		return -1;
-	}
-	for (a = ai; a; a = a->ai_next) {
-		c->fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (c->fd < 0)
-			continue;
-		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0 ||
-		    (errno == EINPROGRESS && wait_fd(c, POLLOUT) == 0 &&
-		     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0))
-			break;
-		snprintf(msg, sz, "connecting to %s:%d: %s", host, port,
-			 err ? strerror(err) : errno != EINPROGRESS ? strerror(errno)
-								    : "deadline reached");
-		close(c->fd);
-		c->fd = -1;
-	}
-	freeaddrinfo(ai);
-	return c->fd < 0 ? -1 : 0;
-}
-
-static int tls_step(struct conn *c, int r)
-{
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ: return wait_fd(c, POLLIN);
-	case SSL_ERROR_WANT_WRITE: return wait_fd(c, POLLOUT);
-	default: return -1;
-	}
-}
-
-static int tls_start(struct conn *c, const struct kafka_target *t, const char *host,
-		     char *msg, size_t sz)
-{
-	int r;
-
-	if (!(c->ctx = SSL_CTX_new(TLS_client_method())))
-		goto fail;
-	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	if ((t->ca_file ? SSL_CTX_load_verify_locations(c->ctx, t->ca_file, NULL)
-			: SSL_CTX_set_default_verify_paths(c->ctx)) != 1 ||
-	    !(c->ssl = SSL_new(c->ctx)) || SSL_set_fd(c->ssl, c->fd) != 1 ||
-	    SSL_set_tlsext_host_name(c->ssl, host) != 1 || SSL_set1_host(c->ssl, host) != 1)
-		goto fail;
-	while ((r = SSL_connect(c->ssl)) != 1)
-		if (tls_step(c, r) != 0)
-			goto fail;
-	return 0;
-fail:
-	snprintf(msg, sz, "TLS with %s: %s", host,
-		 ERR_peek_last_error() ? ERR_reason_error_string(ERR_peek_last_error())
-				       : "handshake failed or deadline reached");
-	ERR_clear_error();
-	return -1;
-}
-
-static int io_write(struct conn *c, const void *buf, size_t n)
-{
-	const unsigned char *p = buf;
-
-	while (n > 0) {
-		ssize_t w;
-		if (c->ssl) {
-			int r = SSL_write(c->ssl, p, (int)n);
-			if (r <= 0) {
-				if (tls_step(c, r) != 0)
-					return -1;
-				continue;
-			}
-			w = r;
-		} else if ((w = send(c->fd, p, n, MSG_NOSIGNAL)) < 0) {
-			if ((errno != EAGAIN && errno != EINTR) || wait_fd(c, POLLOUT) != 0)
-				return -1;
-			continue;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int io_read(struct conn *c, void *buf, size_t n)
-{
-	unsigned char *p = buf;
-
-	while (n > 0) {
-		ssize_t r;
-		if (c->ssl) {
-			int s = SSL_read(c->ssl, p, (int)n);
-			if (s <= 0) {
-				if (tls_step(c, s) != 0)
-					return -1;
-				continue;
-			}
-			r = s;
-		} else if ((r = recv(c->fd, p, n, 0)) <= 0) {
-			if (r == 0 || (errno != EAGAIN && errno != EINTR) || wait_fd(c, POLLIN) != 0)
-				return -1;
-			continue;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
-static void conn_close(struct conn *c)
-{
-	if (c->ssl)
-		SSL_free(c->ssl);
-	if (c->ctx)
-		SSL_CTX_free(c->ctx);
-	if (c->fd >= 0)
-		close(c->fd);
-}
 
 /* ---- encoding -------------------------------------------------------- */
 
@@ -281,7 +125,7 @@ static void skip_tags(struct rbuf *r)
 
 /* ---- the exchange ---------------------------------------------------- */
 
-static int call(struct conn *c, struct wbuf *w, unsigned char **resp, size_t *len)
+static int call(struct phd_net *c, struct wbuf *w, unsigned char **resp, size_t *len)
 {
 	unsigned char h[4];
 	uint32_t n;
@@ -290,12 +134,12 @@ static int call(struct conn *c, struct wbuf *w, unsigned char **resp, size_t *le
 	w->b[1] = (unsigned char)((w->n - 4) >> 16);
 	w->b[2] = (unsigned char)((w->n - 4) >> 8);
 	w->b[3] = (unsigned char)(w->n - 4);
-	if (io_write(c, w->b, w->n) || io_read(c, h, 4))
+	if (phd_net_write(c, w->b, w->n) || phd_net_read_full(c, h, 4))
 		return -1;
 	n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
 	if (n < 4 || n > RESP_MAX || !(*resp = malloc(n)))
 		return -1;
-	if (io_read(c, *resp, n)) {
+	if (phd_net_read_full(c, *resp, n)) {
 		free(*resp);
 		return -1;
 	}
@@ -304,7 +148,7 @@ static int call(struct conn *c, struct wbuf *w, unsigned char **resp, size_t *le
 }
 
 /* The highest Metadata version in [1, 12] the broker accepts, or -1. */
-static int metadata_version(struct conn *c)
+static int metadata_version(struct phd_net *c)
 {
 	struct wbuf w;
 	struct rbuf r = { 0 };
@@ -369,7 +213,8 @@ static int read_brokers(struct rbuf *r, int ver, struct kafka_cluster *cl)
 int kafka_wire_racks(const struct kafka_target *t, const char *host, int port,
 		     long long deadline_ms, struct kafka_cluster *cl, char *msg, size_t sz)
 {
-	struct conn c = { -1, NULL, NULL, deadline_ms };
+	struct phd_net c;
+	struct phd_net_error e;
 	struct wbuf w;
 	struct rbuf r = { 0 };
 	unsigned char *resp = NULL;
@@ -379,10 +224,18 @@ int kafka_wire_racks(const struct kafka_target *t, const char *host, int port,
 		snprintf(msg, sz, "not read over %s", t->protocol);
 		return -1;
 	}
-	if (tcp_connect(&c, host, port, msg, sz) != 0)
+	phd_net_init(&c, deadline_ms);
+	if (phd_net_connect(&c, host, port, &e) != 0) {
+		snprintf(msg, sz, "connecting to %s:%d: %s", host, port,
+			 e.fail == PHD_NET_RESOLVE || e.fail == PHD_NET_REFUSED ||
+			 e.fail == PHD_NET_CONNECT ? e.detail : "deadline reached");
 		return -1;
-	if (strcmp(t->protocol, "SSL") == 0 && tls_start(&c, t, host, msg, sz) != 0)
+	}
+	if (strcmp(t->protocol, "SSL") == 0 && phd_net_tls(&c, host, t->ca_file, &e) != 0) {
+		snprintf(msg, sz, "TLS with %s: %s", host,
+			 e.detail[0] ? e.detail : "handshake failed or deadline reached");
 		goto out;
+	}
 	if ((ver = metadata_version(&c)) < 0) {
 		snprintf(msg, sz, "broker %s:%d: no usable ApiVersions/Metadata answer", host, port);
 		goto out;
@@ -413,6 +266,6 @@ int kafka_wire_racks(const struct kafka_target *t, const char *host, int port,
 		snprintf(msg, sz, "broker %s:%d: malformed Metadata v%d answer", host, port, ver);
 	free(resp);
 out:
-	conn_close(&c);
+	phd_net_close(&c);
 	return rc;
 }

@@ -3,11 +3,11 @@
  * needs from the cluster: enough brokers, every one answering, spread over
  * racks (AZs), and PostHog's topics present or auto-created.
  * See phdeploy-kafka(7). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "depcheck.h"
 #include "kafka.h"
 
 #define DEFAULT_MIN_BROKERS 2
@@ -25,28 +25,7 @@ static const char *const posthog_topics[] = {
 	"scheduled_tasks",
 };
 
-struct report {
-	phd_check *chk;
-	int errors;
-	char first[1024];  /* the first error, repeated in the summary */
-};
-
-static void note(struct report *r, int sev, const char *fmt, ...) PHD_PRINTF(3, 4);
-
-static void note(struct report *r, int sev, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	phd_check_note(r->chk, sev, "%s", buf);
-	if (sev == PHD_SEV_ERROR && r->errors++ == 0)
-		snprintf(r->first, sizeof r->first, "%s", buf);
-}
-
-static int config_int(struct report *r, const char *key, long long dflt, long long lo,
+static int config_int(struct phd_dc *r, const char *key, long long dflt, long long lo,
 		      long long *out)
 {
 	const phd_node *n = phd_node_get(phd_check_config(r->chk), key);
@@ -55,7 +34,7 @@ static int config_int(struct report *r, const char *key, long long dflt, long lo
 	if (!n)
 		return 0;
 	if (phd_node_int(n, out) != 0 || *out < lo) {
-		note(r, PHD_SEV_ERROR, "%s:%u:%u: checks.kafka.%s must be an integer >= %lld",
+		phd_dc_note(r, PHD_SEV_ERROR, "%s:%u:%u: checks.kafka.%s must be an integer >= %lld",
 		     phd_node_file(n) ? phd_node_file(n) : "config", phd_node_line(n),
 		     phd_node_column(n), key, lo);
 		return PHD_ETYPE;
@@ -63,7 +42,7 @@ static int config_int(struct report *r, const char *key, long long dflt, long lo
 	return 0;
 }
 
-static int config_topics(struct report *r)
+static int config_topics(struct phd_dc *r)
 {
 	const phd_node *n = phd_node_get(phd_check_config(r->chk), "topics");
 	size_t i;
@@ -73,7 +52,7 @@ static int config_topics(struct report *r)
 			break;
 	if (!n || (phd_node_type(n) == PHD_NODE_SEQ && i == phd_node_len(n)))
 		return 0;
-	note(r, PHD_SEV_ERROR, "%s:%u:%u: checks.kafka.topics must be a list of topic names",
+	phd_dc_note(r, PHD_SEV_ERROR, "%s:%u:%u: checks.kafka.topics must be a list of topic names",
 	     phd_node_file(n) ? phd_node_file(n) : "config", phd_node_line(n), phd_node_column(n));
 	return PHD_ETYPE;
 }
@@ -100,7 +79,7 @@ static const char *hint(const struct kafka_target *t, const char *msg)
 	return "check the broker addresses and the network path from here";
 }
 
-static void report_brokers(struct report *r, const struct kafka_cluster *c)
+static void report_brokers(struct phd_dc *r, const struct kafka_cluster *c)
 {
 	int i;
 
@@ -112,9 +91,9 @@ static void report_brokers(struct report *r, const struct kafka_cluster *c)
 								  : "rack unknown",
 			 b->rack_known ? b->rack : "");
 		if (b->reachable)
-			note(r, PHD_SEV_INFO, "broker %d %s:%d, %s", b->id, b->host, b->port, rack);
+			phd_dc_note(r, PHD_SEV_INFO, "broker %d %s:%d, %s", b->id, b->host, b->port, rack);
 		else
-			note(r, PHD_SEV_ERROR, "broker %d %s:%d (%s) does not answer: %s", b->id,
+			phd_dc_note(r, PHD_SEV_ERROR, "broker %d %s:%d (%s) does not answer: %s", b->id,
 			     b->host, b->port, rack, b->error);
 	}
 }
@@ -146,7 +125,7 @@ static int count_racks(const struct kafka_cluster *c, char *out, size_t sz)
 	return unknown ? -1 : n;
 }
 
-static int check_racks(struct report *r, const struct kafka_cluster *c, long long min_racks,
+static int check_racks(struct phd_dc *r, const struct kafka_cluster *c, long long min_racks,
 		       char *racks, size_t sz)
 {
 	int n = count_racks(c, racks, sz);
@@ -154,13 +133,13 @@ static int check_racks(struct report *r, const struct kafka_cluster *c, long lon
 	if (min_racks <= 1)
 		return n;
 	if (n < 0)
-		note(r, PHD_SEV_WARN,
+		phd_dc_note(r, PHD_SEV_WARN,
 		     "the brokers' racks (AZs) are not all known, so the spread over %lld AZs "
 		     "is unproven: %s%s%s", min_racks,
 		     c->racks_error[0] ? c->racks_error : "brokers report no broker.rack",
 		     c->configs_error[0] ? "; DescribeConfigs: " : "", c->configs_error);
 	else if (n < min_racks)
-		note(r, PHD_SEV_ERROR,
+		phd_dc_note(r, PHD_SEV_ERROR,
 		     "all %d brokers are in %d rack(s) (%s): one AZ outage stops PostHog's "
 		     "ingestion; create the MSK cluster across at least %lld AZs "
 		     "(checks.kafka.min_racks)", c->nbrokers, n, racks, min_racks);
@@ -178,7 +157,7 @@ static int has_topic(const struct kafka_cluster *c, const char *name)
 }
 
 /* Returns the number of expected topics; *missing counts the absent ones. */
-static size_t check_topics(struct report *r, const struct kafka_target *t,
+static size_t check_topics(struct phd_dc *r, const struct kafka_target *t,
 			   const struct kafka_cluster *c, size_t *missing)
 {
 	const phd_node *list = phd_node_get(phd_check_config(r->chk), "topics");
@@ -206,19 +185,19 @@ static size_t check_topics(struct report *r, const struct kafka_target *t,
 	if (*missing == 0)
 		return n;
 	if (c->autocreate == KAFKA_AC_ON)
-		note(r, PHD_SEV_INFO,
+		phd_dc_note(r, PHD_SEV_INFO,
 		     "%zu of %zu PostHog topics do not exist yet (%s); broker %d has "
 		     "auto.create.topics.enable=true, so they are created on first use with the "
 		     "broker's default partitions and replication", *missing, n, names,
 		     c->autocreate_broker);
 	else if (c->autocreate == KAFKA_AC_OFF)
-		note(r, PHD_SEV_ERROR,
+		phd_dc_note(r, PHD_SEV_ERROR,
 		     "%zu of %zu PostHog topics are missing (%s) and broker %d has "
 		     "auto.create.topics.enable=false (the MSK default); PostHog does not create "
 		     "them: create them or enable auto-creation in the MSK configuration",
 		     *missing, n, names, c->autocreate_broker);
 	else
-		note(r, PHD_SEV_ERROR,
+		phd_dc_note(r, PHD_SEV_ERROR,
 		     "%zu of %zu PostHog topics are missing (%s) and whether the brokers create "
 		     "topics could not be read (%s); MSK's default is "
 		     "auto.create.topics.enable=false: create the topics or enable auto-creation",
@@ -228,15 +207,16 @@ static size_t check_topics(struct report *r, const struct kafka_target *t,
 
 static int check_kafka(phd_check *chk, void *userdata)
 {
-	struct report r = { chk, 0, "" };
+	struct phd_dc r;
 	struct kafka_target t;
 	struct kafka_cluster c;
-	long long min_brokers, min_racks, left, deadline;
+	long long min_brokers, min_racks;
 	char msg[KAFKA_MSG_MAX] = "", racks[256];
 	size_t ntopics, missing;
 	int rc, nracks;
 
 	(void)userdata;
+	phd_dc_init(&r, chk, "kafka");
 	/* On bad input no summary: the core shows the first error instead. */
 	if ((rc = kafka_target_read(chk, &t)) != 0) {
 		kafka_target_clear(&t);
@@ -247,14 +227,11 @@ static int check_kafka(phd_check *chk, void *userdata)
 		kafka_target_clear(&t);
 		return PHD_ETYPE;
 	}
-	/* Keep a slice of the budget to report in, so the core never has to
-	 * kill us: the operator then reads our reason, not "timed out". */
-	left = phd_check_remaining_ms(chk);
-	deadline = kafka_now_ms() + left - (left / 10 < 500 ? left / 10 : 500);
-
-	rc = kafka_client_run(chk, &t, deadline, &c, msg, sizeof msg);
+	/* phd_dc_init kept a slice of the budget to report in, so the core
+	 * never has to kill us: the operator then reads our reason. */
+	rc = kafka_client_run(chk, &t, r.deadline, &c, msg, sizeof msg);
 	if (rc != 0) {
-		note(&r, PHD_SEV_ERROR, "bootstrap %s over %s (%s): %s; %s", t.bootstrap,
+		phd_dc_note(&r, PHD_SEV_ERROR, "bootstrap %s over %s (%s): %s; %s", t.bootstrap,
 		     t.protocol, t.protocol_from, msg, hint(&t, msg));
 		phd_check_summary(chk, "cannot bootstrap from %s over %s: %s; %s", t.bootstrap,
 				  t.protocol, msg, hint(&t, msg));
@@ -263,7 +240,7 @@ static int check_kafka(phd_check *chk, void *userdata)
 		return rc;
 	}
 	if (c.nbrokers < min_brokers)
-		note(&r, PHD_SEV_ERROR,
+		phd_dc_note(&r, PHD_SEV_ERROR,
 		     "the cluster has %d broker(s), fewer than checks.kafka.min_brokers (%lld): a "
 		     "broker restart (MSK patching) stops ingestion", c.nbrokers, min_brokers);
 	nracks = check_racks(&r, &c, min_racks, racks, sizeof racks);

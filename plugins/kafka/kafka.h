@@ -54,10 +54,6 @@ struct kafka_cluster {
 	size_t ntopics;
 };
 
-/* Milliseconds left until the check's own deadline (before the core's). */
-long long kafka_left_ms(long long deadline_ms);
-long long kafka_now_ms(void);
-
 /* librdkafka: bootstrap, metadata, per-broker DescribeConfigs, and the
  * racks over the wire (kafka_wire_racks) meanwhile.  Returns 0
  * or a negative code with msg set (NUL-terminated, one line). */

@@ -1,74 +1,12 @@
 /* Which Secrets and keys the PostHog chart (30.46.0) reads, given the
- * values.  The one table of them is below; phdeploy-kube(7) prints it. */
+ * values.  The table is plugins/common/chartvalues.c, shared with the
+ * dependency checks; phdeploy-kube(7) prints it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "chartvalues.h"
 #include "kube.h"
-
-/* A key of a referenced Secret: read from values path `path` (default
- * `def` when unset; path set and def NULL: the chart requires it), or a
- * fixed key `def` when path is NULL. */
-struct ref_key {
-	const char *path;
-	const char *def;
-};
-struct ref_rule {
-	const char *name_path;     /* values key naming the Secret */
-	struct ref_key keys[2];
-	const char *toggle;        /* values bool deciding whether it applies */
-	int toggle_default;        /* the chart's default of toggle */
-	int toggle_want;           /* applies when toggle == toggle_want */
-};
-
-/* Facts from the chart's templates (_postgresql.tpl, _helpers.tpl,
- * _clickhouse.tpl, _posthog.tpl, _email.tpl, _object_storage.tpl,
- * clickhouse-backup-cronjob.yaml) and the grafana subchart. */
-static const struct ref_rule rules[] = {
-	{ "posthogSecretKey.existingSecret",
-	  { { "posthogSecretKey.existingSecretKey", "posthog-secret" } }, NULL, 0, 0 },
-	{ "email.existingSecret",
-	  { { "email.existingSecretKey", "smtp-password" } }, NULL, 0, 0 },
-	{ "externalPostgresql.existingSecret",
-	  { { "externalPostgresql.existingSecretPasswordKey", "postgresql-password" } },
-	  "postgresql.enabled", 1, 0 },
-	{ "postgresql.existingSecret",
-	  { { NULL, "postgresql-password" } }, "postgresql.enabled", 1, 1 },
-	{ "externalRedis.existingSecret",
-	  { { "externalRedis.existingSecretPasswordKey", NULL } }, "redis.enabled", 1, 0 },
-	{ "redis.auth.existingSecret",
-	  { { "redis.auth.existingSecretPasswordKey", NULL } }, "redis.enabled", 1, 1 },
-	{ "clickhouse.existingSecret",
-	  { { "clickhouse.existingSecretPasswordKey", NULL } }, "clickhouse.enabled", 1, 1 },
-	{ "clickhouse.backup.existingSecret",
-	  { { "clickhouse.backup.existingSecretPasswordKey", NULL } },
-	  "clickhouse.backup.enabled", 0, 1 },
-	{ "externalClickhouse.existingSecret",
-	  { { "externalClickhouse.existingSecretPasswordKey", NULL } }, "clickhouse.enabled", 1, 0 },
-	{ "minio.auth.existingSecret",
-	  { { NULL, "root-user" }, { NULL, "root-password" } }, "minio.enabled", 0, 1 },
-	{ "externalObjectStorage.existingSecret",
-	  { { NULL, "root-user" }, { NULL, "root-password" } }, "minio.enabled", 0, 0 },
-	{ "grafana.admin.existingSecret",
-	  { { "grafana.admin.userKey", "admin-user" },
-	    { "grafana.admin.passwordKey", "admin-password" } }, "grafana.enabled", 0, 1 },
-};
-
-/* Passwords the chart accepts inline in the values: each one is a leak of
- * the values file into every copy of it (CI logs, helm's release Secret). */
-static const char *const inline_paths[][2] = {
-	{ "externalPostgresql.postgresqlPassword", "externalPostgresql.existingSecret" },
-	{ "postgresql.postgresqlPassword", "postgresql.existingSecret" },
-	{ "postgresql.postgresqlPostgresPassword", "postgresql.existingSecret" },
-	{ "externalRedis.password", "externalRedis.existingSecret" },
-	{ "redis.auth.password", "redis.auth.existingSecret" },
-	{ "clickhouse.password", "clickhouse.existingSecret" },
-	{ "clickhouse.backup.backup_password", "clickhouse.backup.existingSecret" },
-	{ "externalClickhouse.password", "externalClickhouse.existingSecret" },
-	{ "email.password", "email.existingSecret" },
-	{ "minio.auth.rootPassword", "minio.auth.existingSecret" },
-	{ "grafana.adminPassword", "grafana.admin.existingSecret" },
-};
 
 static const char *set_str(const phd_node *values, const char *path, const phd_node **where)
 {
@@ -78,17 +16,6 @@ static const char *set_str(const phd_node *values, const char *path, const phd_n
 	if (where)
 		*where = n;
 	return s && *s ? s : NULL;
-}
-
-static int toggle_on(const phd_node *values, const struct ref_rule *r)
-{
-	int b;
-
-	if (!r->toggle)
-		return 1;
-	if (phd_node_bool(phd_node_get(values, r->toggle), &b) != 0)
-		b = r->toggle_default;
-	return b == r->toggle_want;
 }
 
 static int refs_push(struct kube_refs *refs, const char *secret, const char *key,
@@ -130,7 +57,7 @@ void kube_refs_free(struct kube_refs *refs)
 	memset(refs, 0, sizeof(*refs));
 }
 
-static int collect_rule(phd_ctx *ctx, const phd_node *values, const struct ref_rule *r,
+static int collect_rule(phd_ctx *ctx, const phd_node *values, const struct phd_cv_secret *r,
 			struct kube_refs *refs, size_t *bad)
 {
 	const phd_node *where;
@@ -150,14 +77,14 @@ static int collect_rule(phd_ctx *ctx, const phd_node *values, const struct ref_r
 		}
 		return 0;
 	}
-	if (!toggle_on(values, r)) {
+	if (!phd_cv_secret_applies(r, values)) {
 		kube_pos(where, pos, sizeof(pos));
 		phd_log(ctx, PHD_LOG_INFO, "%s: %s not checked: the chart does not read it "
 			"with %s: %s", pos, r->name_path, r->toggle, r->toggle_want ? "false" : "true");
 		return 0;
 	}
 	for (size_t k = 0; k < 2; k++) {
-		const struct ref_key *rk = &r->keys[k];
+		const struct phd_cv_key *rk = &r->keys[k];
 		const char *key;
 		int rc;
 		if (!rk->path && !rk->def)
@@ -243,8 +170,8 @@ int kube_refs_collect(phd_ctx *ctx, const phd_node *values, struct kube_refs *re
 	*bad = 0;
 	if (!values)
 		return 0;
-	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
-		rc = collect_rule(ctx, values, &rules[i], refs, bad);
+	for (size_t i = 0; i < phd_cv_nsecrets; i++) {
+		rc = collect_rule(ctx, values, &phd_cv_secrets[i], refs, bad);
 		if (rc < 0)
 			return rc;
 	}
@@ -321,12 +248,14 @@ int kube_inline_secret_validator(phd_validation *v, void *userdata)
 	(void)userdata;
 	if (!values)
 		return 0;
-	for (size_t i = 0; i < sizeof(inline_paths) / sizeof(inline_paths[0]); i++) {
+	for (size_t i = 0; i < phd_cv_nsecrets; i++) {
+		const struct phd_cv_secret *sec = &phd_cv_secrets[i];
 		char hint[200];
 		snprintf(hint, sizeof(hint), "remove it, put it in a Secret (a `secrets:` entry) "
-			 "and name that Secret in %s", inline_paths[i][1]);
-		report_inline(v, phd_node_get(values, inline_paths[i][0]), inline_paths[i][0],
-			      inline_paths[i][1], hint);
+			 "and name that Secret in %s", sec->name_path);
+		for (size_t k = 0; k < 2 && sec->inline_paths[k]; k++)
+			report_inline(v, phd_node_get(values, sec->inline_paths[k]),
+				      sec->inline_paths[k], sec->name_path, hint);
 	}
 	walk_env(v, values, path, 0, sizeof(path));
 	return 0;

@@ -69,19 +69,13 @@ static int pg_read_config(struct phd_dc *dc, struct pg_target *t)
 /* Endpoint and credentials exactly as the chart passes them to PostHog. */
 static int pg_read_values(struct phd_dc *dc, struct pg_target *t)
 {
-	static const struct phd_dc_pwspec pwspec = {
-		"externalPostgresql", "existingSecret", "existingSecretPasswordKey",
-		"postgresql-password", "postgresqlPassword"
-	};
+	const struct phd_cv_service *svc = phd_cv_service("postgres");
 	const phd_node *v = dc->values;
 	int rc;
 
-	rc = phd_dc_external_host(dc, "postgresql", "externalPostgresql.postgresqlHost",
-				  "PostgreSQL", "RDS", &t->host);
+	rc = phd_dc_endpoint(dc, svc, &t->host, &t->port, &t->pw, &t->have_pw);
 	if (rc != 0)
 		return rc;
-	if (phd_dc_port(dc, v, "externalPostgresql.postgresqlPort", 5432, &t->port) != 0)
-		return PHD_EFAILED;
 	t->db = phd_dc_str(v, "externalPostgresql.postgresqlDatabase");
 	if (!t->db) {
 		t->db = "posthog";
@@ -94,17 +88,13 @@ static int pg_read_values(struct phd_dc *dc, struct pg_target *t)
 		phd_dc_note(dc, PHD_SEV_WARN, "externalPostgresql.postgresqlUsername is not set: the "
 			    "chart passes an empty user name to PostHog; set it (checked: postgres)");
 	}
-	rc = phd_dc_password_get(dc, &pwspec, &t->pw);
-	if (rc == PHD_ENOTFOUND) {
+	if (!t->have_pw) {
+		char hint[300];
 		phd_dc_note(dc, PHD_SEV_ERROR,
-			    "no password: set externalPostgresql.existingSecret (and "
-			    "existingSecretPasswordKey, default postgresql-password) to a Secret that a "
-			    "`secrets:` entry provides");
+			    "no password: set %s to a Secret that a `secrets:` entry provides",
+			    phd_dc_password_hint(svc, hint, sizeof hint));
 		return PHD_EFAILED;
 	}
-	if (rc != 0)
-		return rc;
-	t->have_pw = 1;
 	return 0;
 }
 
@@ -375,8 +365,8 @@ static void pg_check_privileges(struct phd_dc *dc, const struct pg_target *t, PG
 	if (!strcmp(PQgetvalue(res, 0, 4), "t"))
 		phd_dc_note(dc, PHD_SEV_ERROR,
 			    "%s:%d is a read replica (in recovery): PostHog's migrations need the "
-			    "writer; point externalPostgresql.postgresqlHost at the primary endpoint",
-			    t->host, t->port);
+			    "writer; point %s at the primary endpoint",
+			    t->host, t->port, phd_cv_service("postgres")->host);
 	if (super)
 		phd_dc_note(dc, PHD_SEV_INFO, "user \"%s\" is a superuser: it can CREATE EXTENSION",
 			    t->user);

@@ -2,27 +2,17 @@
  * pointed at.  See phdeploy-redis(7).
  *
  * It talks RESP itself (hiredis's reader parses the answers; the socket and
- * TLS are ours, because Debian's hiredis 0.14 has no TLS and we need
- * non-blocking I/O against one deadline): AUTH, PING, INFO, then judges the
+ * TLS are plugins/common/netconn.c, because Debian's hiredis 0.14 has no TLS
+ * and we need non-blocking I/O against one deadline): AUTH, PING, INFO, then judges the
  * answers against what PostHog and the chart need. */
 #include "depcheck.h"
+#include "netconn.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <hiredis.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #define RD_MIN "5.0.0"
 #define RD_MAX "6.3.0"
@@ -43,9 +33,7 @@ struct rd_target {
 struct rd_conn {
 	struct phd_dc *dc;
 	const struct rd_target *t;
-	int fd;
-	SSL_CTX *sslctx;
-	SSL *ssl;
+	struct phd_net net;
 	redisReader *reader;
 	size_t fed;
 };
@@ -69,193 +57,66 @@ static int rd_read_config(struct phd_dc *dc, struct rd_target *t)
 /* Endpoint and password exactly as the chart passes them to PostHog. */
 static int rd_read_values(struct phd_dc *dc, struct rd_target *t)
 {
-	static const struct phd_dc_pwspec pwspec = {
-		"externalRedis", "existingSecret", "existingSecretPasswordKey", NULL, "password"
-	};
-	const phd_node *v = dc->values;
-	int rc;
-
-	rc = phd_dc_external_host(dc, "redis", "externalRedis.host", "Redis",
-				  "ElastiCache primary", &t->host);
-	if (rc != 0)
-		return rc;
-	if (phd_dc_port(dc, v, "externalRedis.port", 6379, &t->port) != 0)
-		return PHD_EFAILED;
-	rc = phd_dc_password_get(dc, &pwspec, &t->pw);
-	if (rc == PHD_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	t->have_pw = 1;
-	return 0;
+	return phd_dc_endpoint(dc, phd_cv_service("redis"), &t->host, &t->port, &t->pw,
+			       &t->have_pw);
 }
 
 static int rd_tcp_connect(struct rd_conn *c)
 {
-	struct addrinfo hints, *res = NULL, *ai;
 	const struct rd_target *t = c->t;
-	char port[8];
-	int err = 0, timed_out = 0, rc, one = 1, naddr = 0;
+	struct phd_net_error e;
 
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(port, sizeof port, "%d", t->port);
-	rc = getaddrinfo(t->host, port, &hints, &res);
-	if (rc != 0) {
-		phd_dc_note(c->dc, PHD_SEV_ERROR, "host name \"%s\" does not resolve: %s", t->host,
-			    gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai; ai = ai->ai_next)
-		naddr++;
-	for (ai = res; ai && c->fd < 0 && phd_dc_left(c->dc) > 0; ai = ai->ai_next, naddr--) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-				ai->ai_protocol);
-		socklen_t len = sizeof err;
-		/* each address gets its share of what is left, so one that drops
-		 * packets does not eat the time the next one needs */
-		struct phd_dc step = *c->dc;
-
-		step.deadline = phd_dc_now_ms() + phd_dc_left(c->dc) / naddr;
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-			err = errno;
-		} else if ((rc = phd_dc_wait(&step, fd, POLLOUT)) <= 0) {
-			timed_out |= rc == 0;
-			err = rc == 0 ? ETIMEDOUT : errno;
-		} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
-			c->fd = fd;
-			continue;
-		}
-		close(fd);
-	}
-	freeaddrinfo(res);
-	if (c->fd >= 0) {
-		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (phd_net_connect(&c->net, t->host, t->port, &e) == 0)
 		return 0;
-	}
-	if (timed_out)
+	if (e.fail == PHD_NET_RESOLVE)
+		phd_dc_note(c->dc, PHD_SEV_ERROR, "host name \"%s\" does not resolve: %s", t->host,
+			    e.detail);
+	else if (e.fail == PHD_NET_TIMEOUT)
 		phd_dc_note(c->dc, PHD_SEV_ERROR,
 			    "no TCP connection to %s:%d within the check's deadline: nothing answers "
 			    "(a security group or firewall dropping packets, or a wrong host) "
 			    "(checks.redis.timeout)", t->host, t->port);
-	else if (err == ECONNREFUSED)
+	else if (e.fail == PHD_NET_REFUSED)
 		phd_dc_note(c->dc, PHD_SEV_ERROR, "nothing listens on %s:%d (connection refused)",
 			    t->host, t->port);
 	else
 		phd_dc_note(c->dc, PHD_SEV_ERROR, "cannot connect to %s:%d: %s", t->host, t->port,
-			    strerror(err));
+			    e.detail);
 	return -1;
-}
-
-/* Wait for what OpenSSL asks for; 1 go on, 0 deadline, -1 a real error. */
-static int rd_ssl_wait(struct rd_conn *c, int r)
-{
-	switch (SSL_get_error(c->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
-		return phd_dc_wait(c->dc, c->fd, POLLIN) > 0 ? 1 : 0;
-	case SSL_ERROR_WANT_WRITE:
-		return phd_dc_wait(c->dc, c->fd, POLLOUT) > 0 ? 1 : 0;
-	default:
-		return -1;
-	}
 }
 
 static int rd_tls_start(struct rd_conn *c)
 {
 	const struct rd_target *t = c->t;
-	unsigned char addr[16];
-	unsigned long e;
-	char why[256];
-	int r, w;
+	struct phd_net_error e;
 
-	c->sslctx = SSL_CTX_new(TLS_client_method());
-	if (!c->sslctx || !(SSL_CTX_set_min_proto_version(c->sslctx, TLS1_2_VERSION))) {
-		phd_dc_note(c->dc, PHD_SEV_ERROR, "cannot set up TLS (OpenSSL)");
-		return -1;
-	}
-	SSL_CTX_set_verify(c->sslctx, SSL_VERIFY_PEER, NULL);
-	if (t->ca ? SSL_CTX_load_verify_locations(c->sslctx, t->ca, NULL) != 1
-		  : SSL_CTX_set_default_verify_paths(c->sslctx) != 1) {
-		ERR_error_string_n(ERR_get_error(), why, sizeof why);
+	if (phd_net_tls(&c->net, t->host, t->ca, &e) == 0)
+		return 0;
+	switch (e.fail) {
+	case PHD_NET_TLS_CA:
 		phd_dc_note(c->dc, PHD_SEV_ERROR, "cannot load the CA certificates %s: %s",
-			    t->ca ? t->ca : "(system default)", why);
-		return -1;
-	}
-	c->ssl = SSL_new(c->sslctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
-		phd_dc_note(c->dc, PHD_SEV_ERROR, "cannot set up TLS (OpenSSL)");
-		return -1;
-	}
-	/* the certificate must name the host we were given: an IP or a name */
-	if (inet_pton(AF_INET, t->host, addr) == 1 || inet_pton(AF_INET6, t->host, addr) == 1) {
-		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), t->host);
-	} else {
-		SSL_set_tlsext_host_name(c->ssl, t->host);
-		SSL_set1_host(c->ssl, t->host);
-	}
-	ERR_clear_error();
-	while ((r = SSL_connect(c->ssl)) != 1) {
-		w = rd_ssl_wait(c, r);
-		if (w > 0)
-			continue;
-		if (w == 0) {
-			phd_dc_note(c->dc, PHD_SEV_ERROR,
-				    "the TLS handshake with %s:%d did not finish within the check's "
-				    "deadline (checks.redis.timeout)", t->host, t->port);
-			return -1;
-		}
-		if (SSL_get_verify_result(c->ssl) != X509_V_OK) {
-			phd_dc_note(c->dc, PHD_SEV_ERROR,
-				    "the server's certificate is not trusted: %s (CA: %s)",
-				    X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)),
-				    t->ca ? t->ca : "system default; set checks.redis.ca");
-			return -1;
-		}
-		e = ERR_get_error();
-		if (e)
-			ERR_error_string_n(e, why, sizeof why);
+			    t->ca ? t->ca : "(system default)", e.detail);
+		break;
+	case PHD_NET_TLS_TIMEOUT:
 		phd_dc_note(c->dc, PHD_SEV_ERROR,
-			    "the TLS handshake with %s:%d failed: %s", t->host, t->port,
-			    e ? why : "the server closed the connection (does it speak TLS?)");
-		return -1;
+			    "the TLS handshake with %s:%d did not finish within the check's "
+			    "deadline (checks.redis.timeout)", t->host, t->port);
+		break;
+	case PHD_NET_TLS_UNTRUSTED:
+		phd_dc_note(c->dc, PHD_SEV_ERROR,
+			    "the server's certificate is not trusted: %s (CA: %s)", e.detail,
+			    t->ca ? t->ca : "system default; set checks.redis.ca");
+		break;
+	case PHD_NET_TLS_FAILED:
+		phd_dc_note(c->dc, PHD_SEV_ERROR, "the TLS handshake with %s:%d failed: %s",
+			    t->host, t->port,
+			    e.detail[0] ? e.detail
+					: "the server closed the connection (does it speak TLS?)");
+		break;
+	default:
+		phd_dc_note(c->dc, PHD_SEV_ERROR, "cannot set up TLS (OpenSSL)");
 	}
-	return 0;
-}
-
-static int rd_write(struct rd_conn *c, const char *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off < len) {
-		ssize_t n;
-		int w;
-
-		if (c->ssl) {
-			n = SSL_write(c->ssl, buf + off, (int)(len - off));
-			if (n > 0) {
-				off += (size_t)n;
-				continue;
-			}
-			w = rd_ssl_wait(c, (int)n);
-		} else {
-			n = send(c->fd, buf + off, len - off, MSG_NOSIGNAL);
-			if (n > 0) {
-				off += (size_t)n;
-				continue;
-			}
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				return PHD_EIO;
-			w = phd_dc_wait(c->dc, c->fd, POLLOUT) > 0 ? 1 : 0;
-		}
-		if (w <= 0)
-			return w == 0 ? PHD_ETIMEOUT : PHD_EIO;
-	}
-	return 0;
+	return -1;
 }
 
 /* One reply: 0, PHD_ETIMEOUT, PHD_EIO (closed or reset), PHD_ESYNTAX (not RESP). */
@@ -266,7 +127,6 @@ static int rd_read(struct rd_conn *c, redisReply **out)
 
 	for (;;) {
 		ssize_t n;
-		int w;
 
 		if (redisReaderGetReply(c->reader, &reply) != REDIS_OK)
 			return PHD_ESYNTAX;
@@ -274,19 +134,8 @@ static int rd_read(struct rd_conn *c, redisReply **out)
 			*out = reply;
 			return 0;
 		}
-		if (c->ssl) {
-			n = SSL_read(c->ssl, buf, sizeof buf);
-			w = n > 0 ? 1 : rd_ssl_wait(c, (int)n);
-		} else {
-			n = recv(c->fd, buf, sizeof buf, 0);
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-				return PHD_EIO;
-			w = n > 0 ? 1 : phd_dc_wait(c->dc, c->fd, POLLIN) > 0 ? 1 : 0;
-		}
-		if (w <= 0)
-			return w == 0 ? PHD_ETIMEOUT : PHD_EIO;
-		if (n <= 0)
-			continue;
+		if ((n = phd_net_read(&c->net, buf, sizeof buf)) < 0)
+			return (int)n;
 		c->fed += (size_t)n;
 		if (c->fed > RD_MAX_REPLY || redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK)
 			return PHD_ETOOBIG;
@@ -318,7 +167,7 @@ static redisReply *rd_command(struct rd_conn *c, const char *what, int argc,
 		buf[len++] = '\r';
 		buf[len++] = '\n';
 	}
-	rc = rd_write(c, buf, len);
+	rc = phd_net_write(&c->net, buf, len);
 	explicit_bzero(buf, cap);
 	free(buf);
 	if (rc == 0)
@@ -412,10 +261,13 @@ static int rd_ping(struct rd_conn *c, int noauth_ok)
 		freeReplyObject(r);
 		return 1;
 	}
-	if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6))
+	if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOAUTH", 6)) {
+		char hint[300];
 		phd_dc_note(c->dc, PHD_SEV_ERROR,
 			    "the server requires a password (%s) but the values configure none: set "
-			    "externalRedis.existingSecret and existingSecretPasswordKey", r->str);
+			    "%s", r->str,
+			    phd_dc_password_hint(phd_cv_service("redis"), hint, sizeof hint));
+	}
 	else if (!ok)
 		phd_dc_note(c->dc, PHD_SEV_ERROR, "PING answered \"%s\", not PONG",
 			    r->str ? r->str : "?");
@@ -443,9 +295,10 @@ static void rd_judge(struct rd_conn *c, const char *info, char *version, size_t 
 	if (strcmp(role, "master"))
 		phd_dc_note(dc, PHD_SEV_ERROR,
 			    "%s:%d is a replica (role %s, primary %s:%s): PostHog writes to Redis; "
-			    "point externalRedis.host at the primary endpoint", c->t->host, c->t->port,
-			    role, rd_info(info, "master_host", mhost, sizeof mhost) ? mhost : "?",
-			    rd_info(info, "master_port", mport, sizeof mport) ? mport : "?");
+			    "point %s at the primary endpoint", c->t->host, c->t->port, role,
+			    rd_info(info, "master_host", mhost, sizeof mhost) ? mhost : "?",
+			    rd_info(info, "master_port", mport, sizeof mport) ? mport : "?",
+			    phd_cv_service("redis")->host);
 	*replicas = rd_info(info, "connected_slaves", slaves, sizeof slaves) ? atol(slaves) : 0;
 	if (!strcmp(role, "master") && *replicas == 0)
 		phd_dc_note(dc, PHD_SEV_WARN,
@@ -492,12 +345,7 @@ static int rd_ping_probe(void *c)
 
 static void rd_close(struct rd_conn *c)
 {
-	if (c->ssl)
-		SSL_free(c->ssl);
-	if (c->sslctx)
-		SSL_CTX_free(c->sslctx);
-	if (c->fd >= 0)
-		close(c->fd);
+	phd_net_close(&c->net);
 	if (c->reader)
 		redisReaderFree(c->reader);
 }
@@ -560,7 +408,7 @@ static int rd_check(phd_check *chk, void *userdata)
 	memset(&c, 0, sizeof c);
 	c.dc = &dc;
 	c.t = &t;
-	c.fd = -1;
+	phd_net_init(&c.net, dc.deadline);
 	c.reader = redisReaderCreate();
 	if (!c.reader) {
 		phd_dc_note(&dc, PHD_SEV_ERROR, "out of memory");

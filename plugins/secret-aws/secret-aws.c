@@ -139,7 +139,7 @@ static int parse_entry(struct call *c)
 	    (rc = sc_get_keymap(ctx, PLUGIN, c->entry, "keys", 0, &c->keys)) ||
 	    (rc = check_strings(ctx, c->entry)))
 		return rc;
-	if (!sc_valid_name(c->name))
+	if (!phd_is_dns1123_subdomain(c->name))
 		return phd_set_error(ctx, PHD_EINVAL, "%s: %s: \"%s\" is not a valid Secret name "
 				     "(lowercase RFC 1123 subdomain)",
 				     sc_pos(&pos, phd_node_get(c->entry, "name")), PLUGIN, c->name);
@@ -332,7 +332,7 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	c.ctx = ctx;
 	c.entry = entry;
 	if ((rc = parse_entry(&c)) || (rc = settings(&c, userdata)) ||
-	    (rc = sc_claim_name(ctx, PLUGIN, c.name, sc_pos(&pos, phd_node_get(entry, "name")))) ||
+	    (rc = phd_secret_declare(sink, c.name, sc_pos(&pos, phd_node_get(entry, "name")))) ||
 	    (rc = aws_creds_resolve(ctx, &c.set, &cr)))
 		goto out;
 	rc = fetch(&c, &cr, &r);

@@ -181,32 +181,6 @@ int sc_get_keymap(phd_ctx *ctx, const char *plugin, const phd_node *entry,
 	return 0;
 }
 
-/* RFC 1123 subdomain, as Kubernetes checks metadata.name of a Secret. */
-int sc_valid_name(const char *s)
-{
-	size_t i, n = strlen(s), label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '.') {
-			if (label == 0 || s[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return 0;
-		if (c == '-' && label == 0)
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return s[n - 1] != '-' && s[n - 1] != '.';
-}
-
 int sc_valid_key(const char *s, size_t len)
 {
 	size_t i;
@@ -291,30 +265,6 @@ bad:
 	explicit_bzero(&acc, sizeof acc);
 	*bad = i;
 	return -1;
-}
-
-const struct phd_secret_view *sc_name_taken(const phd_ctx *ctx, const char *name)
-{
-	size_t i, n = phd_secret_count(ctx);
-
-	for (i = 0; i < n; i++) {
-		const struct phd_secret_view *v = phd_secret_at(ctx, i);
-
-		if (v && v->name && strcmp(v->name, name) == 0)
-			return v;
-	}
-	return NULL;
-}
-
-int sc_claim_name(phd_ctx *ctx, const char *plugin, const char *name, const char *here)
-{
-	const struct phd_secret_view *v = sc_name_taken(ctx, name);
-
-	if (v)
-		return phd_set_error(ctx, PHD_EINVAL,
-				     "%s: %s: Secret \"%s\" is already provided by %s",
-				     here, plugin, name, v->origin ? v->origin : "another entry");
-	return 0;
 }
 
 int sc_forward_type(phd_ctx *ctx, const char *plugin, phd_secret_sink *sink,

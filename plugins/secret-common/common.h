@@ -49,8 +49,7 @@ int sc_get_timeout(phd_ctx *ctx, const char *plugin, const phd_node *entry,
 int sc_get_keymap(phd_ctx *ctx, const char *plugin, const phd_node *entry,
 		  const char *key, int required, const phd_node **out);
 
-/* Kubernetes object name (DNS-1123 subdomain) / Secret data key. */
-int sc_valid_name(const char *s);
+/* A Secret data key (names: phd_is_dns1123_subdomain). */
 int sc_valid_key(const char *s, size_t len);
 
 /* Strict standard base64 (padding required; '\n' and '\r' skipped, as
@@ -58,13 +57,6 @@ int sc_valid_key(const char *s, size_t len);
  * with *bad the 0-based offset of the first offending character. */
 int sc_b64_decode(unsigned char *out, size_t *outlen, const char *in, size_t inlen,
 		  size_t *bad);
-
-/* Refuse a Secret name another entry already provided.  here: where this
- * one is defined ("file:line:col").  The store is the ctx's (see
- * phd_secret_at); its origin names the first definition. */
-int sc_claim_name(phd_ctx *ctx, const char *plugin, const char *name, const char *here);
-/* The store's Secret called name, or NULL. */
-const struct phd_secret_view *sc_name_taken(const phd_ctx *ctx, const char *name);
 
 /* Forward entry `type:` (if any) to the sink for secret name. */
 int sc_forward_type(phd_ctx *ctx, const char *plugin, phd_secret_sink *sink,

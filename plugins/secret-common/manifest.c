@@ -11,89 +11,17 @@
 #include "common.h"
 #include "mtree.h"
 
-struct seen {
-	char *name;
-	char *at;
-};
-
-struct sm_memo {
-	struct seen *v;
-	size_t n;
-};
-
-struct sm_memo *sm_memo_new(void)
-{
-	return calloc(1, sizeof(struct sm_memo));
-}
-
-void sm_memo_free(void *p)
-{
-	struct sm_memo *m = p;
-	size_t i;
-
-	if (!m)
-		return;
-	for (i = 0; i < m->n; i++) {
-		free(m->v[i].name);
-		free(m->v[i].at);
-	}
-	free(m->v);
-	free(m);
-}
-
 int sm_register(phd_plugin *p, const char *plugin, const char *name,
 		phd_secret_provider_fn fn)
 {
-	struct sm_memo *memo = sm_memo_new();
-
-	if (!memo)
-		return phd_set_error(phd_plugin_ctx(p), PHD_ENOMEM, "%s: out of memory", plugin);
-	return phd_register_secret_provider(p, name, fn, memo, sm_memo_free);
-}
-
-static const char *memo_get(const struct sm_memo *m, const char *name)
-{
-	size_t i;
-
-	for (i = 0; m && i < m->n; i++)
-		if (strcmp(m->v[i].name, name) == 0)
-			return m->v[i].at;
-	return NULL;
-}
-
-/* Remember (or move) name's definition; failure only costs precision. */
-static void memo_set(struct sm_memo *m, const char *name, const char *at)
-{
-	struct seen *v;
-	char *a;
-	size_t i;
-
-	if (!m || !(a = strdup(at)))
-		return;
-	for (i = 0; i < m->n; i++)
-		if (strcmp(m->v[i].name, name) == 0) {
-			free(m->v[i].at);
-			m->v[i].at = a;
-			return;
-		}
-	v = realloc(m->v, (m->n + 1) * sizeof *v);
-	if (!v || !(v[m->n].name = strdup(name))) {
-		if (v)
-			m->v = v;
-		free(a);
-		return;
-	}
-	v[m->n].at = a;
-	m->v = v;
-	m->n++;
+	(void)plugin;
+	return phd_register_secret_provider(p, name, fn, NULL, NULL);
 }
 
 struct state {
 	phd_ctx *ctx;
 	phd_secret_sink *sink;
 	const struct sm_source *src;
-	struct seen *seen;
-	size_t nseen;
 	size_t ndocs;
 };
 
@@ -213,7 +141,7 @@ static int check_header(struct state *st, const struct mt_node *doc, const char 
 		return rc;
 	if ((rc = want_scalar(st, meta, "name", NULL, &v)))
 		return rc;
-	if (!sc_valid_name(v->s))
+	if (!phd_is_dns1123_subdomain(v->s))
 		return err_at(st, PHD_EINVAL, v,
 			      "\"%s\" is not a valid Secret name (lowercase RFC 1123 subdomain)",
 			      v->s);
@@ -308,37 +236,13 @@ static int check_overlap(struct state *st, const struct mt_node *data,
 	return 0;
 }
 
+/* The core refuses a name given twice, in this source or any other. */
 static int remember(struct state *st, const struct mt_node *name_node)
 {
 	char at[600];
-	struct seen *s;
-	size_t i;
 
 	snprintf(at, sizeof at, "%s:%u:%u", st->src->origin, name_node->line, name_node->col);
-	for (i = 0; i < st->nseen; i++)
-		if (strcmp(st->seen[i].name, name_node->s) == 0)
-			return err_at(st, PHD_EINVAL, name_node,
-				      "Secret \"%s\" is defined twice (first at %s)", name_node->s,
-				      st->seen[i].at);
-	if (sc_name_taken(st->ctx, name_node->s) && memo_get(st->src->memo, name_node->s))
-		return err_at(st, PHD_EINVAL, name_node, "Secret \"%s\" is already defined at %s",
-			      name_node->s, memo_get(st->src->memo, name_node->s));
-	if (sc_claim_name(st->ctx, st->src->plugin, name_node->s, at))
-		return PHD_EINVAL;
-	memo_set(st->src->memo, name_node->s, at);
-	s = realloc(st->seen, (st->nseen + 1) * sizeof *s);
-	if (!s)
-		return phd_set_error(st->ctx, PHD_ENOMEM, "out of memory");
-	st->seen = s;
-	s[st->nseen].name = strdup(name_node->s);
-	s[st->nseen].at = strdup(at);
-	if (!s[st->nseen].name || !s[st->nseen].at) {
-		free(s[st->nseen].name);
-		free(s[st->nseen].at);
-		return phd_set_error(st->ctx, PHD_ENOMEM, "out of memory");
-	}
-	st->nseen++;
-	return 0;
+	return phd_secret_declare(st->sink, name_node->s, at);
 }
 
 static int add_one(struct state *st, const char *name, const struct mt_node *k,
@@ -416,7 +320,6 @@ int sm_parse(phd_ctx *ctx, phd_secret_sink *sink, const struct sm_source *src,
 {
 	struct state st;
 	struct mt_error err;
-	size_t i;
 	int rc;
 
 	if (len > SC_MAX_INPUT)
@@ -436,10 +339,5 @@ int sm_parse(phd_ctx *ctx, phd_secret_sink *sink, const struct sm_source *src,
 	else if (rc == 0 && st.ndocs == 0)
 		rc = phd_set_error(ctx, PHD_EINVAL, "%s: %s: no Secret in it", src->origin,
 				   src->plugin);
-	for (i = 0; i < st.nseen; i++) {
-		free(st.seen[i].name);
-		free(st.seen[i].at);
-	}
-	free(st.seen);
 	return rc;
 }

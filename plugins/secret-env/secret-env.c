@@ -44,7 +44,7 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	    (rc = sc_get_str(ctx, PLUGIN, entry, "name", 1, &name)) ||
 	    (rc = sc_get_keymap(ctx, PLUGIN, entry, "keys", 1, &keys)))
 		return rc;
-	if (!sc_valid_name(name))
+	if (!phd_is_dns1123_subdomain(name))
 		return phd_set_error(ctx, PHD_EINVAL,
 				     "%s: %s: \"%s\" is not a valid Secret name (lowercase RFC 1123 "
 				     "subdomain)", sc_pos(&pos, phd_node_get(entry, "name")), PLUGIN,
@@ -74,7 +74,7 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 					     sc_pos(&pos, v), PLUGIN, var, name,
 					     phd_node_key_at(keys, i));
 	}
-	if ((rc = sc_claim_name(ctx, PLUGIN, name, sc_pos(&pos, phd_node_get(entry, "name")))))
+	if ((rc = phd_secret_declare(sink, name, sc_pos(&pos, phd_node_get(entry, "name")))))
 		return rc;
 	for (i = 0; i < phd_node_len(keys); i++) {
 		const char *key = phd_node_key_at(keys, i);

@@ -28,7 +28,6 @@ struct job {
 	const phd_node *keys;
 	long long timeout_ms;
 	int chomp;
-	struct sm_memo *memo;
 	const char *prog; /* basename of argv[0], for messages */
 	char label[128];  /* "sops stdout" */
 };
@@ -110,7 +109,7 @@ static int parse_entry(phd_ctx *ctx, struct job *j)
 	}
 	if ((rc = sc_get_str(ctx, PLUGIN, j->entry, "name", 1, &j->name)))
 		return rc;
-	if (!sc_valid_name(j->name))
+	if (!phd_is_dns1123_subdomain(j->name))
 		return phd_set_error(ctx, PHD_EINVAL,
 				     "%s: %s: \"%s\" is not a valid Secret name (lowercase RFC 1123 "
 				     "subdomain)", sc_pos(&pos, phd_node_get(j->entry, "name")),
@@ -196,12 +195,12 @@ static int use_output(phd_ctx *ctx, phd_secret_sink *sink, const struct job *j,
 		return phd_set_error(ctx, PHD_ETOOBIG, "%s: %s: %s is over the %u-byte limit",
 				     pos.s, PLUGIN, j->label, SC_MAX_INPUT);
 	if (j->fmt == F_SECRET_YAML) {
-		struct sm_source src = { PLUGIN, origin, j->entry, j->memo };
+		struct sm_source src = { PLUGIN, origin, j->entry };
 
 		snprintf(origin, sizeof origin, "%s: %s", pos.s, j->label);
 		return sm_parse(ctx, sink, &src, out, len);
 	}
-	if ((rc = sc_claim_name(ctx, PLUGIN, j->name, pos.s)))
+	if ((rc = phd_secret_declare(sink, j->name, pos.s)))
 		return rc;
 	if (j->fmt == F_JSON) {
 		struct jm_source src = { PLUGIN, j->label, j->entry, j->name, j->keys };
@@ -247,7 +246,7 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	int rc;
 
 	memset(&j, 0, sizeof j);
-	j.memo = userdata;
+	(void)userdata;
 	memset(&res, 0, sizeof res);
 	j.entry = entry;
 	if ((rc = parse_entry(ctx, &j)))

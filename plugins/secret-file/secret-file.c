@@ -58,6 +58,7 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	struct sm_source src;
 	int rc;
 
+	(void)userdata;
 	if ((rc = sc_check_entry(ctx, PLUGIN, entry, entry_keys)) ||
 	    (rc = sc_get_str(ctx, PLUGIN, entry, "path", 1, &rel)))
 		return rc;
@@ -67,7 +68,6 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 		src.plugin = PLUGIN;
 		src.origin = path;
 		src.where = entry;
-		src.memo = userdata;
 		rc = sm_parse(ctx, sink, &src, b.p ? (const char *)b.p : "", b.len);
 	}
 	sc_buf_wipe(&b);

@@ -25,7 +25,7 @@ for f in "$top_srcdir"/man/phd_*.3; do
 	[ "$(awk '/^\.Nm / { print $2; exit }' "$f")" = "$b" ] && fams="$fams $b"
 done
 set -- $fams
-plan $((10 + $# + 24))
+plan $((10 + $# + 25))
 
 # the first literal display after .Sh EXAMPLES, with \e turned back into \
 example() {
@@ -135,6 +135,11 @@ out=$(./phd_redact 2>&1)
 is "$out" "GET /api?token=**** Authorization: Basic ****" \
 	"phd_redact(3): the token and its base64 form are masked"
 
+out=$(./phd_is_dns1123_subdomain posthog-redis a.b a..b 2>&1)
+is "$out" "posthog-redis: subdomain 1, label 1
+a.b: subdomain 1, label 0
+a..b: subdomain 0, label 0" "phd_is_dns1123_subdomain(3): a..b is no name, a.b no namespace"
+
 out=$(./phd_exec_run 2>&1)
 is "$out" "exit status 3
 stdout: ****
@@ -205,7 +210,7 @@ YAML
 printf 'shortpw\n' >pg.key
 out=$("$PHDEPLOY" -c secrets.yaml preflight 2>&1)
 is "$?" 5 "phd_register_secret_provider(3), phd_secret_get(3): a short password fails preflight"
-like "$out" "Secret posthog/posthog-pg key password (from secrets.yaml:4) is shorter than 16 bytes" \
+like "$out" "Secret posthog/posthog-pg key password (from secrets.yaml:4:67) is shorter than 16 bytes" \
 	"phd_secret_get(3): the note names the Secret, the key and where it came from"
 unlike "$out" "shortpw" "phd_secret_get(3): the value itself is not shown"
 printf 'a-much-longer-password-4711\n' >pg.key

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <phdeploy/phdeploy.h>
+#include <phdeploy/plugin.h>
 
 #include "../tap/tap.h"
 #include "input.h"
@@ -72,6 +72,11 @@ static void test_example_loads(void)
 	n = phd_node_get(phd_ctx_config(r.ctx), "checks.kafka.min_brokers");
 	tap_is_str(phd_node_str(n), "3", "a plugin-owned key under checks is kept");
 	tap_is_int(phd_node_line(n), 15, "the config node knows its line");
+	{
+		int ma = 0, mi = 0;
+		tap_ok(phd_ctx_kube_version(r.ctx, &ma, &mi) == 0 && ma == 1 && mi == 29,
+		       "kube.version \"1.29\" is parsed at load: %d.%d", ma, mi);
+	}
 	input_run_free(&r);
 
 	input_run(&r, cfg, opt_values, 1);
@@ -81,6 +86,45 @@ static void test_example_loads(void)
 	free(cfg);
 	free(vals);
 	free(other);
+}
+
+/* The one parser of kube.version: every form helm's --kube-version takes. */
+static void test_kube_versions(void)
+{
+	static const struct {
+		const char *text;
+		int major, minor;
+	} good[] = {
+		{ "1.29", 1, 29 }, { "v1.29", 1, 29 }, { "1.29.3", 1, 29 },
+		{ "v1.30.2-eks-1", 1, 30 }, { "\"1.9\"", 1, 9 }, { "1.31.0+k3s1", 1, 31 },
+	};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		char yaml[128];
+		char *cfg;
+		struct input_run r;
+		int ma = 0, mi = 0;
+
+		snprintf(yaml, sizeof yaml, "kube: { version: %s }\n", good[i].text);
+		cfg = in_dir("kv", "phdeploy.yaml", yaml);
+		input_run(&r, cfg, NULL, 0);
+		tap_ok(r.rc == 0 && phd_ctx_kube_version(r.ctx, &ma, &mi) == 0 &&
+		       ma == good[i].major && mi == good[i].minor,
+		       "kube.version %s is %d.%d (got %d.%d)", good[i].text, good[i].major,
+		       good[i].minor, ma, mi);
+		input_run_free(&r);
+		free(cfg);
+	}
+	{
+		char *cfg = in_dir("kv", "phdeploy.yaml", "release: posthog\n");
+		struct input_run r;
+		int ma = 7;
+
+		input_run(&r, cfg, NULL, 0);
+		tap_ok(phd_ctx_kube_version(r.ctx, &ma, NULL) == PHD_ENOTFOUND && ma == 7,
+		       "an unset kube.version is PHD_ENOTFOUND and leaves the outputs alone");
+		input_run_free(&r);
+		free(cfg);
+	}
 }
 
 static const struct input_bad bad_configs[] = {
@@ -118,6 +162,14 @@ static const struct input_bad bad_configs[] = {
 	  "must be a duration" },
 	{ "rollback.on_failure that is not a bool", "rollback:\n  on_failure: maybe\n", 0, "2:15",
 	  "'rollback.on_failure' must be true or false" },
+	{ "a kube.version with junk after the minor", "kube:\n  version: 1.29abc\n", 0, "2:12",
+	  "kube.version '1.29abc' is not a Kubernetes version" },
+	{ "a kube.version without a minor", "kube: { version: \"1.\" }\n", 0, "1:18",
+	  "not a Kubernetes version (like 1.29, v1.29 or 1.29.3)" },
+	{ "a kube.version that is a word", "kube: { version: latest }\n", 0, "1:18",
+	  "kube.version 'latest'" },
+	{ "a kube.version 1.29+ (no patch before the suffix)", "kube: { version: 1.29+ }\n", 0,
+	  "1:18", "kube.version '1.29+'" },
 	{ "a rule severity that does not exist", "rules:\n  replicas: fatal\n", 0, "2:13",
 	  "one of off, info, warn, error" },
 	{ "a secrets entry that is a scalar", "secrets: [x]\n", 0, "1:11",
@@ -302,6 +354,8 @@ static void test_bad_names_as_options(void)
 		{ "Bad_Name", NULL, "not a valid release name" },
 		{ NULL, "post.hog", "not a valid namespace" },
 		{ NULL, "-posthog", "not a valid namespace" },
+		{ "a..b", NULL, "not a valid release name" },
+		{ "a.-b", NULL, "not a valid release name" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct phd_options o = PHD_OPTIONS_INIT;
@@ -473,6 +527,7 @@ int main(void)
 	test_files_that_are_not_there();
 	test_huge_config();
 	test_bad_names_as_options();
+	test_kube_versions();
 	test_failed_load_leaves_nothing();
 	test_lock_released_after_failure();
 	return tap_done();

@@ -178,7 +178,7 @@ char *ch_server_dir(const char *stop_script)
 	return dir;
 }
 
-static int ch_listener(int backlog, int *port)
+int ch_listener(int backlog, int *port)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof a;

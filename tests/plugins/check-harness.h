@@ -21,6 +21,8 @@ char *ch_server_dir(const char *stop_script);
 /* A 127.0.0.1 port that accepts no connection: its accept queue is full,
  * so a connect stays unanswered (SYN dropped).  Returns the port or -1. */
 int ch_blackhole_port(void);
+/* A socket listening on 127.0.0.1 (its port in *port), or -1. */
+int ch_listener(int backlog, int *port);
 /* A 127.0.0.1 port whose server accepts the TCP connection and never
  * answers.  Returns the port or -1. */
 int ch_silent_port(void);

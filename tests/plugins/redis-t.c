@@ -67,11 +67,14 @@ static void test_auth(void)
 	     "and names the secret");
 	CASE(cfg, values(auth_port, 0, SKIP_ENV), NULL, PHD_STATUS_FAILED,
 	     "no password against a server that wants one fails",
-	     "^requires a password", "and says so");
+	     "^requires a password", "and says so",
+	     "set externalRedis.existingSecret and externalRedis.existingSecretPasswordKey",
+	     "naming the values keys of the chart's table, in full");
 	CASE(cfg, ch_fmt("redis: { enabled: false }\nexternalRedis:\n  host: 127.0.0.1\n"
 			 "  port: %d\n  existingSecret: redis-auth\n" SKIP_ENV, auth_port),
 	     &right, PHD_STATUS_FAILED, "existingSecret without its key fails",
-	     "^no default key", "because the chart has no default key");
+	     "^no default key", "because the chart has no default key",
+	     "the Redis endpoint is externalRedis.host", "naming the endpoint's values key");
 	CASE(cfg, ch_fmt("redis: { enabled: false }\nexternalRedis:\n  host: 127.0.0.1\n"
 			 "  port: %d\n  password: \"" PW "\"\n" SKIP_ENV, auth_port),
 	     &right, PHD_STATUS_OK, "an inline password works",

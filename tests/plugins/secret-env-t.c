@@ -103,8 +103,9 @@ static void duplicate_with_file(void)
 	st_run(&r, dir, "secrets:\n"
 		"  - {provider: file, path: redis.secret.yaml}\n"
 		"  - {provider: env, name: posthog-redis, keys: {other: PHD_T_REDIS}}\n");
-	tap_like(r.err, "phdeploy.yaml:5:27: secret-env: Secret \"posthog-redis\" is already "
-		 "provided by", "a name another entry provides is refused");
+	tap_like(r.err, "phdeploy.yaml:5:27: Secret \"posthog-redis\" is provided twice (first at ",
+		 "a name another entry provides is refused");
+	tap_like(r.err, "redis.secret.yaml:3:18)", "... naming the first position in its file");
 	st_done(&r);
 }
 

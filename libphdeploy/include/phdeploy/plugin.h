@@ -326,6 +326,35 @@ PHD_EXTERN int phd_exec_run(phd_ctx *ctx, const struct phd_exec *spec,
 			    struct phd_exec_result *res);
 PHD_EXTERN void phd_exec_result_clear(struct phd_exec_result *res);
 
+/* ---- shared rules (one implementation for core and plugins) ----------- */
+
+/* 1 when s is a Kubernetes object name (RFC 1123 subdomain: Secrets,
+ * ConfigMaps): dot-separated labels of [a-z0-9-] that start and end
+ * alphanumeric, 253 characters at most; else 0. */
+PHD_EXTERN int phd_is_dns1123_subdomain(const char *s);
+/* 1 when s is an RFC 1123 label (a namespace): no dots, 63 at most. */
+PHD_EXTERN int phd_is_dns1123_label(const char *s);
+
+/* Declare that this secrets entry provides the Secret secret_name, defined
+ * at origin ("file:line:column", copied; NULL: the entry's position).  A
+ * name that another entry, or this one before, declared or added is
+ * refused with PHD_EINVAL naming both positions; phd_secret_add declares a
+ * new name itself, and refuses a name another entry provides. */
+PHD_EXTERN int phd_secret_declare(phd_secret_sink *sink, const char *secret_name,
+				  const char *origin);
+
+/* kube.version from the config, parsed once at load: 0 with *major and
+ * *minor set (either may be NULL), PHD_ENOTFOUND when it is not set. */
+PHD_EXTERN int phd_ctx_kube_version(const phd_ctx *ctx, int *major, int *minor);
+
+/* The first entry of the config's `exemptions:` that covers a finding of
+ * rule on object (the rule or "*"; object by fnmatch glob, and Kind/name
+ * covers Kind/name/container), borrowed from the config; NULL: none.  The
+ * core applies it to every finding; a plugin uses it to tell which
+ * exemptions matched. */
+PHD_EXTERN const phd_node *phd_exemption_find(const phd_ctx *ctx, const char *rule,
+					      const char *object);
+
 #ifdef __cplusplus
 }
 #endif
