@@ -317,3 +317,15 @@ int sc_read_file(const char *path, struct sc_buf *b, int *err)
 	close(fd);
 	return rc ? rc : sc_buf_terminate(b);
 }
+
+int sc_register(phd_plugin *p, const char *name, phd_secret_provider_fn fn,
+		const struct phd_config_key *entry_keys)
+{
+	char scope[80];
+	int rc;
+
+	snprintf(scope, sizeof scope, "secrets.%s", name);
+	if ((rc = phd_plugin_declare_config(p, scope, entry_keys)))
+		return rc;
+	return phd_register_secret_provider(p, name, fn, NULL, NULL);
+}

@@ -36,6 +36,10 @@ int sc_read_file(const char *path, struct sc_buf *b, int *err);
 
 /* The entry must be a mapping whose keys are all in allowed (NULL-ended);
  * "provider" is always allowed.  Error names the plugin and the position. */
+/* Declare the keys of a secrets: entry with provider: name (validate checks
+ * them), then register the provider. */
+int sc_register(phd_plugin *p, const char *name, phd_secret_provider_fn fn,
+		const struct phd_config_key *entry_keys);
 int sc_check_entry(phd_ctx *ctx, const char *plugin, const phd_node *entry,
 		   const struct phd_config_key *allowed);
 /* A non-empty scalar entry[key]; *out NULL when absent and !required. */

@@ -11,12 +11,6 @@
 #include "common.h"
 #include "mtree.h"
 
-int sm_register(phd_plugin *p, const char *plugin, const char *name,
-		phd_secret_provider_fn fn)
-{
-	(void)plugin;
-	return phd_register_secret_provider(p, name, fn, NULL, NULL);
-}
 
 struct state {
 	phd_ctx *ctx;

@@ -6,11 +6,6 @@
 #include <stddef.h>
 #include <phdeploy/plugin.h>
 
-/* Register provider fn under name.  It needs no userdata: the core keeps
- * each Secret's manifest position (phd_secret_declare). */
-int sm_register(phd_plugin *p, const char *plugin, const char *name,
-		phd_secret_provider_fn fn);
-
 struct sm_source {
 	const char *plugin;     /* "secret-file": prefix of messages */
 	const char *origin;     /* "postgres.secret.yaml", "stdout of sops" */

@@ -90,11 +90,8 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
-	int rc;
 	(void)config;
-	if ((rc = phd_plugin_declare_config(p, "secrets.env", entry_keys)))
-		return rc;
-	return phd_register_secret_provider(p, "env", provide, NULL, NULL);
+	return sc_register(p, "env", provide, entry_keys);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =

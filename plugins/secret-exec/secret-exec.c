@@ -267,11 +267,8 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 
 static int init(phd_plugin *p, const phd_node *config)
 {
-	int rc;
 	(void)config;
-	if ((rc = phd_plugin_declare_config(p, "secrets.exec", entry_keys)))
-		return rc;
-	return sm_register(p, PLUGIN, "exec", provide);
+	return sc_register(p, "exec", provide, entry_keys);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =

@@ -107,7 +107,7 @@ secrets: [ { provider: file, path: short.secret.yaml } ]
 Y
 	PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/secret-file/.libs $P -c short.yaml -o json \
 		preflight >json 2>err
-	like "$(cat json)" '"event":"warning","message":"short.yaml:3: Secret' \
+	like "$(cat json)" '"event":"warning","message":"short.yaml:3:12: Secret' \
 		"a secret value too short to mask is a warning event"
 	like "$(cat json)" "Secret 'tiny' key 'password'" "naming the Secret and key"
 	unlike "$(cat json; cat err)" "Zq7" "never the value"
