@@ -70,7 +70,7 @@ int main(void)
 	       !phd_is_dns1123_subdomain("") && !phd_is_dns1123_subdomain(NULL),
 	       "an empty label, a label ending or starting with '-', capitals are refused");
 	{
-		char longest[254], label[64];
+		char longest[255], label[64];  /* room for the 254th character */
 		memset(longest, 'a', 253);
 		longest[253] = '\0';
 		longest[100] = '.';
