@@ -39,8 +39,10 @@ void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name)
 	dc->first[0] = '\0';
 	if (left <= 0)
 		left = 10000;
-	/* keep time to report what timed out before the core kills us */
-	margin = left / 10 < 300 ? left / 10 : 300;
+	/* keep time to report what timed out before the core kills us: a
+	 * fifth of the deadline (at most 500 ms), enough on a loaded machine
+	 * or under a sanitizer */
+	margin = left / 5 < 500 ? left / 5 : 500;
 	dc->deadline = phd_dl_now_ms() + left - margin;
 }
 
