@@ -3,7 +3,7 @@
  *   {provider: aws, secret_id: prod/posthog/postgres, name: posthog-postgres,
  *    keys: {postgresql-password: password}}
  * See phdeploy-secret-aws(7). */
-#include "aws.h"
+#include "../common/aws/aws.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 
 #include "../secret-common/jsonmap.h"
 
+#define PLUGIN "secret-aws"
 #define DEFAULT_TIMEOUT_MS 10000
 #define ATTEMPTS 3
 
@@ -47,6 +48,7 @@ static int settings(struct call *c, const struct defaults *d)
 	const phd_node *t;
 	int rc;
 
+	c->set.plugin = PLUGIN;
 	c->set.entry = c->entry;
 	c->set.profile = pick(c->entry, d->config, "profile");
 	c->set.profile_explicit = c->set.profile ? 2 : 0;

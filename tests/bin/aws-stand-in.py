@@ -60,10 +60,16 @@ def canonical_query(query):
     return "&".join(f"{k}={v}" for k, v in enc)
 
 
+def canonical_uri(path):
+    """As AWS computes it for every service but S3: the path as sent on the
+    wire, each segment URI-encoded again (an MSK ARN segment arn%3Aaws...
+    is signed as arn%253Aaws...)."""
+    return _uri_encode(path or "/", True)
+
+
 def canonical_request(method, path, query, headers, signed, body):
-    """headers: dict of lower-case name -> raw value."""
-    lines = [method, _uri_encode(urllib.parse.unquote(path or "/"), True),
-             canonical_query(query)]
+    """headers: dict of lower-case name -> raw value; path as sent."""
+    lines = [method, canonical_uri(path), canonical_query(query)]
     for h in signed:
         value = " ".join(headers.get(h, "").strip().split())
         lines.append(f"{h}:{value}")

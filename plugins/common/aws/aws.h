@@ -1,20 +1,21 @@
-/* Internals of the secret-aws plugin: HTTP through libcurl, the AWS
- * credential chain.  Nothing here is exported from the plugin. */
-#ifndef PHD_SECRET_AWS_H
-#define PHD_SECRET_AWS_H
+/* AWS plumbing shared by the secret-aws and aws plugins (compiled into
+ * each, nothing exported): HTTP through libcurl with SigV4, the AWS
+ * credential chain, the shared config files. */
+#ifndef PHD_COMMON_AWS_H
+#define PHD_COMMON_AWS_H
 
 #include <stddef.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <phdeploy/plugin.h>
 
-#include "../secret-common/common.h"
-
-#define PLUGIN "secret-aws"
+#include "../../secret-common/common.h"
 
 struct aws_resp;
 
 /* Settings for one entry, after entry → plugin config → environment. */
 struct aws_settings {
+	const char *plugin;        /* for messages: "secret-aws", "aws" */
 	const phd_node *entry;
 	const char *region;
 	const char *profile;      /* config, else $AWS_PROFILE, else "default" */
@@ -66,7 +67,7 @@ struct aws_req {
 	struct curl_slist *headers;  /* wiped and freed by the caller */
 	const char *body;
 	size_t body_len;
-	const char *sigv4;           /* "aws:amz:REGION:SERVICE" or NULL */
+	const char *sigv4;           /* "aws:amz:REGION:SERVICE" or NULL (sigv4.c) */
 	const struct aws_creds *creds;
 	long long timeout_ms;
 	long long connect_ms;
@@ -84,6 +85,15 @@ struct aws_resp {
  * error: callers word the message. */
 int aws_http(const struct aws_req *req, struct aws_resp *resp);
 void aws_resp_wipe(struct aws_resp *resp);
+/* SigV4 of req at time now, exactly as AWS computes it (canonical URI
+ * encoded again for every service but S3): X-Amz-Date and Authorization
+ * appended to *h.  Signs host, x-amz-date and every header of req.
+ * 0, or -1 out of memory / unusable URL. */
+int aws_sigv4_sign(const struct aws_req *req, time_t now, struct curl_slist **h);
+/* Canonical URI of path and canonical query string, appended to out. */
+int aws_sigv4_canonical_uri(const char *path, int s3, struct sc_buf *out);
+int aws_sigv4_canonical_query(const char *query, struct sc_buf *out);
+
 /* Wipe the header texts (tokens) and free the list. */
 void aws_headers_free(struct curl_slist *h);
 
