@@ -32,6 +32,11 @@ struct aws_creds {
 };
 void aws_creds_wipe(struct aws_creds *c);
 
+/* Profile (the given one, $AWS_PROFILE, "default") and region (the given
+ * one, AWS_REGION, AWS_DEFAULT_REGION, the profile's) as the SDKs find
+ * them; s->region may stay NULL. */
+void aws_settings_resolve(struct aws_settings *s, const char *profile, const char *region);
+
 /* The chain the AWS SDKs use: environment, web identity (IRSA), shared
  * credentials/config file profile, container (ECS / EKS Pod Identity),
  * IMDSv2.  The first source that is configured answers; if it fails, that
@@ -77,6 +82,7 @@ struct aws_req {
 struct aws_resp {
 	long status;
 	struct sc_buf body;          /* NUL-terminated, wiped by aws_resp_wipe */
+	char error_type[128];        /* x-amzn-ErrorType (REST-JSON errors), or "" */
 	char error[CURL_ERROR_SIZE];
 };
 
@@ -100,6 +106,20 @@ void aws_headers_free(struct curl_slist *h);
 /* Endpoint URL checks: https, or http to a loopback host (tests, local
  * stacks); link_local also allows http to 169.254.0.0/16 and fd00:ec2::. */
 int aws_url_ok(const char *url, int link_local);
+
+/* The answers of the query protocol (xml.c): elements and their text. */
+struct aws_xml {
+	char *name;                  /* local name as written (AWS uses no prefixes) */
+	char *text;                  /* the element's own text, entities decoded */
+	struct aws_xml *child, *next;
+};
+/* Parse n bytes; NULL with err set ("unknown entity at byte 12"). */
+struct aws_xml *aws_xml_parse(const char *s, size_t n, char *err, size_t errlen);
+void aws_xml_free(struct aws_xml *n);
+/* The first element down path ("A/B/C") below n, or NULL. */
+const struct aws_xml *aws_xml_get(const struct aws_xml *n, const char *path);
+/* Its non-empty text, or NULL. */
+const char *aws_xml_text(const struct aws_xml *n, const char *path);
 
 /* Environment variable, NULL when unset or empty. */
 const char *aws_env(const char *name);

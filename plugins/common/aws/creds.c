@@ -200,6 +200,23 @@ static int container(phd_ctx *ctx, const struct aws_settings *s, struct aws_cred
 	return rc;
 }
 
+void aws_settings_resolve(struct aws_settings *s, const char *profile, const char *region)
+{
+	s->profile = profile;
+	s->profile_explicit = profile ? 2 : 0;
+	if (!profile && (s->profile = aws_env("AWS_PROFILE")))
+		s->profile_explicit = 1;
+	if (!s->profile)
+		s->profile = "default";
+	s->region = region;
+	if (!s->region)
+		s->region = aws_env("AWS_REGION");
+	if (!s->region)
+		s->region = aws_env("AWS_DEFAULT_REGION");
+	if (!s->region)
+		s->region = s->region_owned = aws_profile_region(s->profile);
+}
+
 int aws_creds_resolve(phd_ctx *ctx, struct aws_settings *s, struct aws_creds *out)
 {
 	struct sc_pos pos;

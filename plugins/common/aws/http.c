@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct sink {
@@ -21,6 +22,25 @@ static size_t on_data(char *p, size_t size, size_t n, void *payload)
 		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
 	}
 	return size * n;
+}
+
+/* x-amzn-ErrorType: the error code of a REST-JSON answer ("Code:uri"). */
+static size_t on_header(char *p, size_t size, size_t n, void *payload)
+{
+	static const char name[] = "x-amzn-errortype:";
+	struct aws_resp *r = payload;
+	size_t len = size * n;
+
+	if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+		const char *v = p + sizeof name - 1;
+		size_t vl = len - (sizeof name - 1);
+
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		vl = strcspn(v, ":\r\n") < vl ? strcspn(v, ":\r\n") : vl;
+		snprintf(r->error_type, sizeof r->error_type, "%.*s", (int)vl, v);
+	}
+	return len;
 }
 
 const char *aws_env(const char *name)
@@ -94,6 +114,8 @@ static void set_common(CURL *c, const struct aws_req *req, struct curl_slist *he
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, resp->error);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "phdeploy/1.0");
 	if (ca)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
@@ -140,6 +162,7 @@ int aws_http(const struct aws_req *req, struct aws_resp *resp)
 
 	resp->status = 0;
 	resp->error[0] = '\0';
+	resp->error_type[0] = '\0';
 	resp->body.max = req->max_body;
 	if (request_headers(req, &headers)) {
 		aws_headers_free(headers);
