@@ -55,15 +55,17 @@ int phd_cv_secret_applies(const struct phd_cv_secret *s, const phd_node *values)
 	return b == s->toggle_want;
 }
 
-/* Kafka's credentials come from env entries (KAFKA_SASL_*), not a Secret
+/* Versions: PostHog's service version checks (POSTHOG-CHART.md).
+ * Kafka's credentials come from env entries (KAFKA_SASL_*), not a Secret
  * key of its own: no password row. */
 static const struct phd_cv_service services[] = {
 	{ "postgres", "PostgreSQL", "RDS", "postgresql", "externalPostgresql.postgresqlHost",
-	  "externalPostgresql.postgresqlPort", 5432, "externalPostgresql.existingSecret" },
+	  "externalPostgresql.postgresqlPort", 5432, "externalPostgresql.existingSecret",
+	  "11.0.0", "14.1.0" },
 	{ "redis", "Redis", "ElastiCache primary", "redis", "externalRedis.host",
-	  "externalRedis.port", 6379, "externalRedis.existingSecret" },
+	  "externalRedis.port", 6379, "externalRedis.existingSecret", "5.0.0", "6.3.0" },
 	{ "kafka", "Kafka", "MSK bootstrap brokers", "kafka", "externalKafka.brokers", NULL, 0,
-	  NULL },
+	  NULL, NULL, NULL },
 };
 
 const struct phd_cv_secret *phd_cv_secret(const char *name_path)

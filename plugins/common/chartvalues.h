@@ -46,6 +46,8 @@ struct phd_cv_service {
 	const char *port;               /* values key of the port, NULL: in host */
 	int default_port;
 	const char *password;           /* name_path of its password's Secret, or NULL */
+	const char *min_version;        /* server versions PostHog accepts without */
+	const char *max_version;        /* SKIP_SERVICE_VERSION_REQUIREMENTS, or NULL */
 };
 
 /* The service checked by check ("postgres", "redis", "kafka"), or NULL. */

@@ -18,8 +18,8 @@
 
 #include <libpq-fe.h>
 
-#define PG_MIN "11.0.0"
-#define PG_MAX "14.1.0"
+#define PG_MIN (phd_cv_service("postgres")->min_version)
+#define PG_MAX (phd_cv_service("postgres")->max_version)
 #define PG_LATENCY_WARN_MS 50
 
 struct pg_target {

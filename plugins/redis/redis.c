@@ -14,8 +14,8 @@
 
 #include <hiredis.h>
 
-#define RD_MIN "5.0.0"
-#define RD_MAX "6.3.0"
+#define RD_MIN (phd_cv_service("redis")->min_version)
+#define RD_MAX (phd_cv_service("redis")->max_version)
 #define RD_LATENCY_WARN_MS 50
 #define RD_MAX_REPLY (4u << 20) /* INFO is a few kB; refuse a flood */
 

@@ -3,7 +3,7 @@
  *   {provider: aws, secret_id: prod/posthog/postgres, name: posthog-postgres,
  *    keys: {postgresql-password: password}}
  * See phdeploy-secret-aws(7). */
-#include "aws.h"
+#include "../common/aws/aws.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 
 #include "../secret-common/jsonmap.h"
 
+#define PLUGIN "secret-aws"
 #define DEFAULT_TIMEOUT_MS 10000
 #define ATTEMPTS 3
 
@@ -47,20 +48,10 @@ static int settings(struct call *c, const struct defaults *d)
 	const phd_node *t;
 	int rc;
 
+	c->set.plugin = PLUGIN;
 	c->set.entry = c->entry;
-	c->set.profile = pick(c->entry, d->config, "profile");
-	c->set.profile_explicit = c->set.profile ? 2 : 0;
-	if (!c->set.profile && (c->set.profile = aws_env("AWS_PROFILE")))
-		c->set.profile_explicit = 1;
-	if (!c->set.profile)
-		c->set.profile = "default";
-	c->set.region = pick(c->entry, d->config, "region");
-	if (!c->set.region)
-		c->set.region = aws_env("AWS_REGION");
-	if (!c->set.region)
-		c->set.region = aws_env("AWS_DEFAULT_REGION");
-	if (!c->set.region)
-		c->set.region = c->set.region_owned = aws_profile_region(c->set.profile);
+	aws_settings_resolve(&c->set, pick(c->entry, d->config, "profile"),
+			     pick(c->entry, d->config, "region"));
 	if (!c->set.region || !*c->set.region)
 		return phd_set_error(ctx, PHD_EINVAL, "%s: %s: no AWS region: set region: in the "
 				     "entry or AWS_REGION", sc_pos(&pos, c->entry), PLUGIN);

@@ -10,8 +10,19 @@ here.  It speaks the same wire formats as the real services:
                                                          (IMDSv2)
   GET  <container.path>                                  (ECS / EKS Pod Identity)
 
-and verifies every Secrets Manager request's SigV4 Authorization header by
-recomputing the signature with the secret key it knows for the key id.
+  POST /  Action=DescribeDBInstances|DescribeDBClusters   (RDS query, XML)
+  POST /  Action=DescribeReplicationGroups               (ElastiCache query, XML)
+  POST /  Action=DescribeSubnets                         (EC2 query, XML)
+  GET  /api/v2/clusters, /v1/clusters/ARN/bootstrap-brokers,
+       /v1/configurations/ARN/revisions/N               (MSK REST-JSON)
+  GET  /clusters/NAME[/node-groups[/NG]]                 (EKS REST-JSON)
+
+and verifies the SigV4 Authorization header of every Secrets Manager and
+control-plane request by recomputing the signature with the secret key it
+knows for the key id, as strictly as AWS (the canonical URI encodes each
+path segment again).  The control-plane answers follow botocore's service
+models (rds 2014-10-31, elasticache 2015-02-02, ec2 2016-11-15, kafka
+2018-11-14, eks 2017-11-01): the AWS CLI parses them.
 
 Usage:
   aws-stand-in.py CONFIG.json   serve; prints the port on stdout; stops at
@@ -26,8 +37,18 @@ CONFIG.json:
    "sts": {"role_arn": "...", "token": "...", "issue": {AccessKeyId, SecretAccessKey, SessionToken}},
    "imds": {"role": "...", "issue": {AccessKeyId, SecretAccessKey, Token}},
    "container": {"path": "/v1/credentials", "auth": "...", "issue": {...}},
-   "log": "requests.jsonl"}
+   "log": "requests.jsonl",
+   "rds": {"instances": [{DBInstance fields}], "clusters": [{DBCluster fields}]},
+   "elasticache": {"groups": [{ReplicationGroup fields}]},
+   "ec2": {"subnets": {"subnet-id": "zone"}},
+   "kafka": {"clusters": [{Cluster, wire names}], "brokers": {"ARN": {...}},
+             "configurations": {"ARN/REV": "server.properties text"}},
+   "eks": {"clusters": {"name": {...}}, "nodegroups": {"name": [{Nodegroup}]}},
+   "page_size": 100,
+   "faults": {"Action": {"throttle": N, "deny": true, "malformed": true,
+                         "hang": seconds}}}
 """
+import base64
 import datetime
 import hashlib
 import hmac
@@ -60,10 +81,16 @@ def canonical_query(query):
     return "&".join(f"{k}={v}" for k, v in enc)
 
 
+def canonical_uri(path):
+    """As AWS computes it for every service but S3: the path as sent on the
+    wire, each segment URI-encoded again (an MSK ARN segment arn%3Aaws...
+    is signed as arn%253Aaws...)."""
+    return _uri_encode(path or "/", True)
+
+
 def canonical_request(method, path, query, headers, signed, body):
-    """headers: dict of lower-case name -> raw value."""
-    lines = [method, _uri_encode(urllib.parse.unquote(path or "/"), True),
-             canonical_query(query)]
+    """headers: dict of lower-case name -> raw value; path as sent."""
+    lines = [method, canonical_uri(path), canonical_query(query)]
     for h in signed:
         value = " ".join(headers.get(h, "").strip().split())
         lines.append(f"{h}:{value}")
@@ -126,6 +153,53 @@ def verify(auth, method, path, query, headers, body, keys, region, service, now=
                 "The request signature we calculated does not match the signature you "
                 "provided."), akid
     return None, akid
+
+
+QUERY_ACTIONS = {
+    "DescribeDBInstances": ("rds", "2014-10-31"),
+    "DescribeDBClusters": ("rds", "2014-10-31"),
+    "DescribeReplicationGroups": ("elasticache", "2015-02-02"),
+    "DescribeSubnets": ("ec2", "2016-11-15"),
+}
+QUERY_NS = {
+    "rds": "http://rds.amazonaws.com/doc/2014-10-31/",
+    "elasticache": "http://elasticache.amazonaws.com/doc/2015-02-02/",
+    "ec2": "http://ec2.amazonaws.com/doc/2016-11-15/",
+}
+# list shapes of the query protocol: <List><Member>...</Member></List>
+LIST_MEMBERS = {
+    "DBClusterMembers": "DBClusterMember", "AvailabilityZones": "AvailabilityZone",
+    "NodeGroups": "NodeGroup", "NodeGroupMembers": "NodeGroupMember",
+    "MemberClusters": "ClusterId", "VpcSecurityGroups": "VpcSecurityGroupMembership",
+}
+
+
+def xesc(s):
+    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_xml(name, v):
+    if isinstance(v, bool):
+        return f"<{name}>{'true' if v else 'false'}</{name}>"
+    if isinstance(v, dict):
+        return f"<{name}>" + "".join(to_xml(k, x) for k, x in v.items()) + f"</{name}>"
+    if isinstance(v, list):
+        m = LIST_MEMBERS.get(name, "member")
+        return f"<{name}>" + "".join(to_xml(m, x) for x in v) + f"</{name}>"
+    return f"<{name}>{xesc(v)}</{name}>"
+
+
+def rest_action(segs):
+    if segs[:3] == ["api", "v2", "clusters"]:
+        return "ListClustersV2"
+    if segs[:2] == ["v1", "clusters"] and segs[3:4] == ["bootstrap-brokers"]:
+        return "GetBootstrapBrokers"
+    if segs[:2] == ["v1", "configurations"] and segs[3:4] == ["revisions"]:
+        return "DescribeConfigurationRevision"
+    if segs[:1] == ["clusters"]:
+        return {2: "DescribeCluster", 3: "ListNodegroups", 4: "DescribeNodegroup"}.get(
+            len(segs), "unknown")
+    return "unknown"
 
 
 def self_test():
@@ -211,6 +285,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         conf = self.server.conf
+        if self.path.startswith(("/api/v2/clusters", "/v1/clusters/", "/v1/configurations/",
+                                 "/clusters/")):
+            return self._rest()
         prefix = "/latest/meta-data/iam/security-credentials/"
         if self.path.startswith(prefix) and "imds" in conf:
             imds = conf["imds"]
@@ -247,7 +324,220 @@ class Handler(BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(body.decode(errors="replace"))
         if form.get("Action") == ["AssumeRoleWithWebIdentity"]:
             return self._sts(form)
+        if form.get("Action", [""])[0] in QUERY_ACTIONS:
+            return self._query(form, body)
         self._send(400, "unknown request", "text/plain")
+
+    # ---- the control plane: query protocol (XML) and REST-JSON ----
+
+    def _verify(self, service, body):
+        hdrs = {k.lower(): v for k, v in self.headers.items()}
+        parsed = urllib.parse.urlsplit(self.path)
+        err, akid = verify(hdrs.get("authorization"), self.command, parsed.path,
+                           parsed.query, hdrs, body, self.server.keys,
+                           self.server.conf.get("region", "us-east-1"), service,
+                           datetime.datetime.now(datetime.timezone.utc))
+        return err, akid
+
+    def _fault(self, action):
+        """(kind, None) for a configured fault of this call, else None."""
+        f = self.server.conf.get("faults", {}).get(action)
+        if not f:
+            return None
+        with self.server.lock:
+            n = self.server.calls.get(action, 0)
+            self.server.calls[action] = n + 1
+        if f.get("hang"):
+            time.sleep(f["hang"])
+        if n < f.get("throttle", 0):
+            return "throttle"
+        if f.get("deny"):
+            return "deny"
+        if f.get("malformed"):
+            return "malformed"
+        return None
+
+    def _query(self, form, body):
+        action = form["Action"][0]
+        service, version = QUERY_ACTIONS[action]
+        err, akid = self._verify(service, body)
+        self._log(kind=service, action=action, ok=err is None, akid=akid,
+                  error=err[0] if err else None,
+                  form={k: v[0] for k, v in form.items()})
+        if err:
+            return self._xml_error(service, 403, err[0], err[1])
+        if form.get("Version") != [version]:
+            return self._xml_error(service, 400, "InvalidParameterValue",
+                                   "unsupported Version")
+        fault = self._fault(action)
+        if fault == "throttle":
+            return self._xml_error(service, 400 if service != "ec2" else 503,
+                                   "Throttling" if service != "ec2" else "RequestLimitExceeded",
+                                   "Rate exceeded")
+        if fault == "deny":
+            code = "UnauthorizedOperation" if service == "ec2" else "AccessDenied"
+            return self._xml_error(service, 403, code,
+                                   f"User: arn:aws:iam::123456789012:user/ci is not authorized "
+                                   f"to perform: {service}:{action} on resource: *")
+        if fault == "malformed":
+            return self._send(200, f"<{action}Response><{action}Result><Oops>",
+                              "text/xml")
+        return getattr(self, "_q_" + action)(form, service, version)
+
+    def _xml_error(self, service, status, code, msg):
+        if service == "ec2":
+            xml = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>"
+                   f"<Code>{code}</Code><Message>{xesc(msg)}</Message></Error></Errors>"
+                   "<RequestID>ea966190-f9aa-478e-9ede-cb5432daacc0</RequestID></Response>")
+        else:
+            ns = QUERY_NS[service]
+            xml = (f"<ErrorResponse xmlns=\"{ns}\"><Error><Type>Sender</Type>"
+                   f"<Code>{code}</Code><Message>{xesc(msg)}</Message></Error>"
+                   "<RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ErrorResponse>")
+        self._send(status, xml, "text/xml")
+
+    def _page(self, items, form, marker_key="Marker", size_key="MaxRecords"):
+        size = int(self.server.conf.get("page_size", 100))
+        if form.get(size_key):
+            size = min(size, int(form[size_key][0]))
+        start = int(form.get(marker_key, ["0"])[0] or 0)
+        nxt = start + size if start + size < len(items) else None
+        return items[start:start + size], (str(nxt) if nxt is not None else None)
+
+    def _q_answer(self, action, service, version, inner, marker):
+        ns = QUERY_NS[service]
+        m = f"<Marker>{marker}</Marker>" if marker else ""
+        xml = (f"<{action}Response xmlns=\"{ns}\"><{action}Result>{m}{inner}"
+               f"</{action}Result><ResponseMetadata><RequestId>"
+               "b3a1c5a2-0000-4000-8000-000000000001</RequestId></ResponseMetadata>"
+               f"</{action}Response>")
+        self._send(200, xml, "text/xml")
+
+    def _q_DescribeDBInstances(self, form, service, version):
+        items = self.server.conf.get("rds", {}).get("instances", [])
+        if form.get("DBInstanceIdentifier"):
+            items = [i for i in items
+                     if i.get("DBInstanceIdentifier") == form["DBInstanceIdentifier"][0]]
+        page, marker = self._page(items, form)
+        inner = "<DBInstances>" + "".join(to_xml("DBInstance", i) for i in page) + \
+            "</DBInstances>"
+        self._q_answer("DescribeDBInstances", service, version, inner, marker)
+
+    def _q_DescribeDBClusters(self, form, service, version):
+        items = self.server.conf.get("rds", {}).get("clusters", [])
+        page, marker = self._page(items, form)
+        inner = "<DBClusters>" + "".join(to_xml("DBCluster", i) for i in page) + \
+            "</DBClusters>"
+        self._q_answer("DescribeDBClusters", service, version, inner, marker)
+
+    def _q_DescribeReplicationGroups(self, form, service, version):
+        items = self.server.conf.get("elasticache", {}).get("groups", [])
+        page, marker = self._page(items, form)
+        inner = "<ReplicationGroups>" + "".join(to_xml("ReplicationGroup", i)
+                                                for i in page) + "</ReplicationGroups>"
+        self._q_answer("DescribeReplicationGroups", service, version, inner, marker)
+
+    def _q_DescribeSubnets(self, form, service, version):
+        subnets = self.server.conf.get("ec2", {}).get("subnets", {})
+        want = [v[0] for k, v in sorted(form.items()) if k.startswith("SubnetId.")]
+        for w in want:
+            if w not in subnets:
+                return self._xml_error("ec2", 400, "InvalidSubnetID.NotFound",
+                                       f"The subnet ID '{w}' does not exist")
+        ids = want or sorted(subnets)
+        page, token = self._page(ids, form, "NextToken", "MaxResults")
+        items = "".join(f"<item><subnetId>{i}</subnetId><availabilityZone>{subnets[i]}"
+                        f"</availabilityZone><state>available</state><vpcId>vpc-1</vpcId>"
+                        "</item>" for i in page)
+        t = f"<nextToken>{token}</nextToken>" if token else ""
+        xml = (f"<DescribeSubnetsResponse xmlns=\"{QUERY_NS['ec2']}\"><requestId>"
+               f"r-3</requestId><subnetSet>{items}</subnetSet>{t}</DescribeSubnetsResponse>")
+        self._send(200, xml, "text/xml;charset=UTF-8")
+
+    def _rest(self):
+        parsed = urllib.parse.urlsplit(self.path)
+        segs = [urllib.parse.unquote(x) for x in parsed.path.split("/")[1:]]
+        q = urllib.parse.parse_qs(parsed.query)
+        if parsed.path.startswith("/api/v2/clusters") or segs[:1] in (["v1"],):
+            service = "kafka"
+        else:
+            service = "eks"
+        err, akid = self._verify(service, b"")
+        action = rest_action(segs)
+        self._log(kind=service, action=action, ok=err is None, akid=akid,
+                  error=err[0] if err else None, segs=segs)
+        if err:
+            return self._rest_error(403, "InvalidSignatureException" if err[0] ==
+                                    "InvalidSignatureException" else err[0], err[1])
+        fault = self._fault(action)
+        if fault == "throttle":
+            return self._rest_error(429, "TooManyRequestsException" if service == "kafka"
+                                    else "ThrottlingException", "Rate exceeded")
+        if fault == "deny":
+            return self._rest_error(403, "ForbiddenException" if service == "kafka" else
+                                    "AccessDeniedException",
+                                    f"User: arn:aws:iam::123456789012:user/ci is not "
+                                    f"authorized to perform: {service}:{action}")
+        if fault == "malformed":
+            return self._send(200, '{"clusterInfoList": [', "application/json")
+        conf = self.server.conf
+        size = int(conf.get("page_size", 100))
+        if action == "ListClustersV2":
+            items = conf.get("kafka", {}).get("clusters", [])
+            start = int(q.get("nextToken", ["0"])[0])
+            size = min(size, int(q.get("maxResults", [size])[0]))
+            ans = {"clusterInfoList": items[start:start + size]}
+            if start + size < len(items):
+                ans["nextToken"] = str(start + size)
+            return self._send(200, json.dumps(ans), "application/json")
+        if action == "GetBootstrapBrokers":
+            b = conf.get("kafka", {}).get("brokers", {}).get(segs[2])
+            if b is None:
+                return self._rest_error(404, "NotFoundException", "cluster not found")
+            return self._send(200, json.dumps(b), "application/json")
+        if action == "DescribeConfigurationRevision":
+            props = conf.get("kafka", {}).get("configurations", {}).get(
+                f"{segs[2]}/{segs[4]}")
+            if props is None:
+                return self._rest_error(404, "NotFoundException", "no such revision")
+            return self._send(200, json.dumps({
+                "arn": segs[2], "revision": int(segs[4]),
+                "creationTime": "2024-01-01T00:00:00.000Z",
+                "serverProperties": base64.b64encode(props.encode()).decode()}),
+                "application/json")
+        eks = conf.get("eks", {})
+        name = segs[1] if len(segs) > 1 else ""
+        if name not in eks.get("clusters", {}):
+            return self._rest_error(404, "ResourceNotFoundException",
+                                    f"No cluster found for name: {name}.")
+        if action == "DescribeCluster":
+            return self._send(200, json.dumps({"cluster": dict(eks["clusters"][name],
+                                                               name=name)}),
+                              "application/json")
+        groups = eks.get("nodegroups", {}).get(name, [])
+        if action == "ListNodegroups":
+            start = int(q.get("nextToken", ["0"])[0])
+            names = [g["nodegroupName"] for g in groups]
+            ans = {"nodegroups": names[start:start + size]}
+            if start + size < len(names):
+                ans["nextToken"] = str(start + size)
+            return self._send(200, json.dumps(ans), "application/json")
+        if action == "DescribeNodegroup":
+            for g in groups:
+                if g["nodegroupName"] == segs[3]:
+                    return self._send(200, json.dumps({"nodegroup": dict(
+                        g, clusterName=name)}), "application/json")
+            return self._rest_error(404, "ResourceNotFoundException", "No node group found")
+        self._rest_error(404, "NotFoundException", "unknown path")
+
+    def _rest_error(self, status, etype, msg):
+        data = json.dumps({"message": msg}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("x-amzn-ErrorType", etype + ":http://internal.amazon.com/coral/")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _sts(self, form):
         sts = self.server.conf.get("sts", {})

@@ -164,7 +164,7 @@ static void from_environment(void)
 		   "only the mapped field is taken");
 	log = requests();
 	tap_like(log, "\"kind\": \"secretsmanager\", \"ok\": true, \"akid\": \"AKIDENVTEST\"",
-		 "the stand-in recomputed curl's SigV4 signature and it matched");
+		 "the stand-in recomputed the SigV4 signature and it matched");
 	tap_like(log, "content-type;host;x-amz-date;x-amz-security-token;x-amz-target",
 		 "the session token and the target are signed headers");
 	free(log);

@@ -1,9 +1,12 @@
 /* One HTTP exchange through libcurl: bounded time and size, answer kept in
- * wiped memory, no redirects, SigV4 done by curl (CURLOPT_AWS_SIGV4). */
+ * wiped memory, no redirects, SigV4 computed by sigv4.c (not curl's, which
+ * signs an encoded path wrongly). */
 #include "aws.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 struct sink {
 	struct sc_buf *b;
@@ -19,6 +22,25 @@ static size_t on_data(char *p, size_t size, size_t n, void *payload)
 		return 0; /* makes curl stop with CURLE_WRITE_ERROR */
 	}
 	return size * n;
+}
+
+/* x-amzn-ErrorType: the error code of a REST-JSON answer ("Code:uri"). */
+static size_t on_header(char *p, size_t size, size_t n, void *payload)
+{
+	static const char name[] = "x-amzn-errortype:";
+	struct aws_resp *r = payload;
+	size_t len = size * n;
+
+	if (len > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+		const char *v = p + sizeof name - 1;
+		size_t vl = len - (sizeof name - 1);
+
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		vl = strcspn(v, ":\r\n") < vl ? strcspn(v, ":\r\n") : vl;
+		snprintf(r->error_type, sizeof r->error_type, "%.*s", (int)vl, v);
+	}
+	return len;
 }
 
 const char *aws_env(const char *name)
@@ -73,8 +95,8 @@ void aws_resp_wipe(struct aws_resp *r)
 	sc_buf_wipe(&r->body);
 }
 
-static void set_common(CURL *c, const struct aws_req *req, struct aws_resp *resp,
-		       struct sink *s)
+static void set_common(CURL *c, const struct aws_req *req, struct curl_slist *headers,
+		       struct aws_resp *resp, struct sink *s)
 {
 	const char *ca = aws_env("AWS_CA_BUNDLE");
 
@@ -92,14 +114,16 @@ static void set_common(CURL *c, const struct aws_req *req, struct aws_resp *resp
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, resp->error);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "phdeploy-secret-aws/1.0");
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "phdeploy/1.0");
 	if (ca)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	/* link-local and loopback services are never reached through a proxy */
 	if (aws_url_ok(req->url, 1) && strncmp(req->url, "https:", 6) != 0)
 		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-	if (req->headers)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, req->headers);
+	if (headers)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -110,27 +134,48 @@ static void set_common(CURL *c, const struct aws_req *req, struct aws_resp *resp
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)(req->body ? req->body_len : 0));
 	}
-	if (req->sigv4 && req->creds) {
-		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, req->sigv4);
-		curl_easy_setopt(c, CURLOPT_USERNAME, req->creds->akid);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, req->creds->secret);
+}
+
+/* The caller's headers, plus X-Amz-Date and Authorization when signed. */
+static int request_headers(const struct aws_req *req, struct curl_slist **out)
+{
+	const struct curl_slist *l;
+	struct curl_slist *n;
+
+	*out = NULL;
+	for (l = req->headers; l; l = l->next) {
+		if (!(n = curl_slist_append(*out, l->data)))
+			return PHD_ENOMEM;
+		*out = n;
 	}
+	if (req->sigv4 && req->creds && aws_sigv4_sign(req, time(NULL), out))
+		return PHD_ENOMEM;
+	return 0;
 }
 
 int aws_http(const struct aws_req *req, struct aws_resp *resp)
 {
 	struct sink s = { &resp->body, 0 };
+	struct curl_slist *headers;
 	CURLcode cc;
 	CURL *c;
 
 	resp->status = 0;
 	resp->error[0] = '\0';
+	resp->error_type[0] = '\0';
 	resp->body.max = req->max_body;
-	c = curl_easy_init();
-	if (!c)
+	if (request_headers(req, &headers)) {
+		aws_headers_free(headers);
 		return PHD_ENOMEM;
-	set_common(c, req, resp, &s);
+	}
+	c = curl_easy_init();
+	if (!c) {
+		aws_headers_free(headers);
+		return PHD_ENOMEM;
+	}
+	set_common(c, req, headers, resp, &s);
 	cc = curl_easy_perform(c);
+	aws_headers_free(headers);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	else if (!resp->error[0])

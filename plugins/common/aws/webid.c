@@ -101,7 +101,7 @@ static int answer(phd_ctx *ctx, const struct aws_settings *s, const struct aws_r
 		code = xml_text(xml, "Code");
 		msg = xml_text(xml, "Message");
 		rc = phd_set_error(ctx, PHD_EPLUGIN, "%s: %s: STS AssumeRoleWithWebIdentity: HTTP "
-				   "%ld %s: %s", sc_pos(&pos, s->entry), PLUGIN, r->status,
+				   "%ld %s: %s", sc_pos(&pos, s->entry), s->plugin, r->status,
 				   code ? code : "error", msg ? msg : "(no message)");
 		free(code);
 		free(msg);
@@ -114,7 +114,7 @@ static int answer(phd_ctx *ctx, const struct aws_settings *s, const struct aws_r
 	aws_protect(ctx, tok);
 	if (!id || !sk || !tok)
 		rc = phd_set_error(ctx, PHD_EPLUGIN, "%s: %s: STS answer has no credentials",
-				   sc_pos(&pos, s->entry), PLUGIN);
+				   sc_pos(&pos, s->entry), s->plugin);
 	else
 		rc = aws_creds_set(c, id, sk, tok, "web identity (STS)") ? PHD_ENOMEM : 1;
 	sc_free_str(id);
@@ -139,7 +139,7 @@ int aws_web_identity(phd_ctx *ctx, const struct aws_settings *s, struct aws_cred
 		return 0;
 	if ((rc = aws_read_file(file, &tok)))
 		return phd_set_error(ctx, rc, "%s: %s: cannot read the web identity token %s: %s",
-				     sc_pos(&pos, s->entry), PLUGIN, file, phd_strerror(rc));
+				     sc_pos(&pos, s->entry), s->plugin, file, phd_strerror(rc));
 	while (tok.len && strchr(" \t\r\n", tok.p[tok.len - 1]))
 		tok.p[--tok.len] = '\0';
 	aws_protect(ctx, (const char *)tok.p);
@@ -147,7 +147,7 @@ int aws_web_identity(phd_ctx *ctx, const struct aws_settings *s, struct aws_cred
 	if (!aws_url_ok(url, 0)) {
 		sc_buf_wipe(&tok);
 		return phd_set_error(ctx, PHD_EINVAL, "%s: %s: STS endpoint %s must be https "
-				     "(http only to loopback)", sc_pos(&pos, s->entry), PLUGIN, url);
+				     "(http only to loopback)", sc_pos(&pos, s->entry), s->plugin, url);
 	}
 	if (!session)
 		session = "phdeploy-secret-aws";
@@ -171,7 +171,7 @@ int aws_web_identity(phd_ctx *ctx, const struct aws_settings *s, struct aws_cred
 			: answer(ctx, s, &resp, c);
 	} else {
 		rc = phd_set_error(ctx, rc, "%s: %s: web identity request: %s",
-				   sc_pos(&pos, s->entry), PLUGIN, phd_strerror(rc));
+				   sc_pos(&pos, s->entry), s->plugin, phd_strerror(rc));
 	}
 	sc_buf_wipe(&body);
 	aws_resp_wipe(&resp);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../secret-common/jsonmap.h"
+#include "../../secret-common/jsonmap.h"
 #include "profile.h"
 
 #define IMDS_DEFAULT "http://169.254.169.254"
@@ -54,7 +54,7 @@ static int from_env(phd_ctx *ctx, const struct aws_settings *s, struct aws_creds
 		return 0;
 	if (!id || !sk)
 		return phd_set_error(ctx, PHD_EINVAL, "%s: %s: %s is set but %s is not",
-				     sc_pos(&pos, s->entry), PLUGIN,
+				     sc_pos(&pos, s->entry), s->plugin,
 				     id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 				     id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 	if (aws_creds_set(c, id, sk, aws_env("AWS_SESSION_TOKEN"), "environment"))
@@ -81,7 +81,7 @@ static int from_profile(phd_ctx *ctx, const struct aws_settings *s, struct aws_c
 
 		if (f < 0)
 			return phd_set_error(ctx, f, "%s: %s: cannot read %s", sc_pos(&pos, s->entry),
-					     PLUGIN, pass ? conf_path : cred_path);
+					     s->plugin, pass ? conf_path : cred_path);
 		found |= f;
 		if (v[0] && v[1]) {
 			aws_protect(ctx, v[1]);
@@ -93,16 +93,16 @@ static int from_profile(phd_ctx *ctx, const struct aws_settings *s, struct aws_c
 				if (v[i])
 					rc = phd_set_error(ctx, PHD_EINVAL,
 							   "%s: %s: profile \"%s\" uses %s, which "
-							   "secret-aws does not support (export "
+							   "phdeploy does not support (export "
 							   "credentials or use IRSA)", sc_pos(&pos, s->entry),
-							   PLUGIN, profile, keys[i]);
+							   s->plugin, profile, keys[i]);
 		}
 		for (i = 0; keys[i]; i++)
 			sc_free_str(v[i]);
 	}
 	if (rc == 0 && !found && s->profile_explicit)
 		return phd_set_error(ctx, PHD_ENOTFOUND, "%s: %s: AWS profile \"%s\" is in neither "
-				     "%s nor %s", sc_pos(&pos, s->entry), PLUGIN, profile, cred_path,
+				     "%s nor %s", sc_pos(&pos, s->entry), s->plugin, profile, cred_path,
 				     conf_path);
 	return rc;
 }
@@ -135,8 +135,8 @@ int aws_http_fail(phd_ctx *ctx, const struct aws_settings *s, const char *what, 
 
 	if (rc == 0)
 		return phd_set_error(ctx, PHD_EPLUGIN, "%s: %s: %s answered HTTP %ld",
-				     sc_pos(&pos, s->entry), PLUGIN, what, r->status);
-	return phd_set_error(ctx, rc, "%s: %s: %s: %s", sc_pos(&pos, s->entry), PLUGIN, what,
+				     sc_pos(&pos, s->entry), s->plugin, what, r->status);
+	return phd_set_error(ctx, rc, "%s: %s: %s: %s", sc_pos(&pos, s->entry), s->plugin, what,
 			     rc == PHD_ETIMEOUT ? "timed out" : r->error[0] ? r->error
 									  : phd_strerror(rc));
 }
@@ -163,10 +163,10 @@ static int container(phd_ctx *ctx, const struct aws_settings *s, struct aws_cred
 	if (!aws_url_ok(url, 1))
 		return phd_set_error(ctx, PHD_EINVAL, "%s: %s: container credentials URL %s must be "
 				     "https, loopback or link-local", sc_pos(&pos, s->entry),
-				     PLUGIN, url);
+				     s->plugin, url);
 	if (tokfile && (rc = aws_read_file(tokfile, &tok)))
 		return phd_set_error(ctx, rc, "%s: %s: cannot read %s", sc_pos(&pos, s->entry),
-				     PLUGIN, tokfile);
+				     s->plugin, tokfile);
 	if (tokfile || tokenv) {
 		struct sc_buf h = { 0 };
 		const char *t = tokfile ? (const char *)tok.p : tokenv;
@@ -195,9 +195,26 @@ static int container(phd_ctx *ctx, const struct aws_settings *s, struct aws_cred
 	else if ((rc = aws_creds_from_json(ctx, (const char *)resp.body.p, c,
 				       "container credentials")) == PHD_EPLUGIN)
 		rc = phd_set_error(ctx, rc, "%s: %s: container credentials answer has no keys",
-				   sc_pos(&pos, s->entry), PLUGIN);
+				   sc_pos(&pos, s->entry), s->plugin);
 	aws_resp_wipe(&resp);
 	return rc;
+}
+
+void aws_settings_resolve(struct aws_settings *s, const char *profile, const char *region)
+{
+	s->profile = profile;
+	s->profile_explicit = profile ? 2 : 0;
+	if (!profile && (s->profile = aws_env("AWS_PROFILE")))
+		s->profile_explicit = 1;
+	if (!s->profile)
+		s->profile = "default";
+	s->region = region;
+	if (!s->region)
+		s->region = aws_env("AWS_REGION");
+	if (!s->region)
+		s->region = aws_env("AWS_DEFAULT_REGION");
+	if (!s->region)
+		s->region = s->region_owned = aws_profile_region(s->profile);
 }
 
 int aws_creds_resolve(phd_ctx *ctx, struct aws_settings *s, struct aws_creds *out)
@@ -224,7 +241,7 @@ int aws_creds_resolve(phd_ctx *ctx, struct aws_settings *s, struct aws_creds *ou
 			     "%s: %s: no AWS credentials: none in the environment "
 			     "(AWS_ACCESS_KEY_ID), no web identity (AWS_WEB_IDENTITY_TOKEN_FILE), "
 			     "none in the profile, no container endpoint, %s",
-			     sc_pos(&pos, s->entry), PLUGIN,
+			     sc_pos(&pos, s->entry), s->plugin,
 			     aws_env("AWS_EC2_METADATA_DISABLED") ? "IMDS disabled"
 								 : "no instance metadata service");
 done:
@@ -232,7 +249,7 @@ done:
 		return rc;
 	aws_protect(ctx, out->secret);
 	aws_protect(ctx, out->token);
-	phd_log(ctx, PHD_LOG_DEBUG, "%s: using AWS credentials from %s (key id %s)", PLUGIN,
+	phd_log(ctx, PHD_LOG_DEBUG, "%s: using AWS credentials from %s (key id %s)", s->plugin,
 		out->source, out->akid);
 	return 0;
 }

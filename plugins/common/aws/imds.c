@@ -76,12 +76,12 @@ int aws_imds(phd_ctx *ctx, const struct aws_settings *s, struct aws_creds *c)
 	if (!aws_url_ok(url, 1))
 		return phd_set_error(ctx, PHD_EINVAL, "%s: %s: AWS_EC2_METADATA_SERVICE_ENDPOINT "
 				     "must be http(s) to a link-local or loopback address",
-				     sc_pos(&pos, s->entry), PLUGIN);
+				     sc_pos(&pos, s->entry), s->plugin);
 	ttl = curl_slist_append(NULL, "X-aws-ec2-metadata-token-ttl-seconds: 300");
 	rc = call("PUT", url, ttl, &r);
 	curl_slist_free_all(ttl);
 	if (rc || r.status != 200) {
-		phd_log(ctx, PHD_LOG_DEBUG, "%s: no IMDSv2 at %.*s (%s)", PLUGIN, (int)blen, base,
+		phd_log(ctx, PHD_LOG_DEBUG, "%s: no IMDSv2 at %.*s (%s)", s->plugin, (int)blen, base,
 			rc ? (r.error[0] ? r.error : phd_strerror(rc)) : "no token");
 		aws_resp_wipe(&r);
 		return 0;
@@ -90,20 +90,20 @@ int aws_imds(phd_ctx *ctx, const struct aws_settings *s, struct aws_creds *c)
 	aws_resp_wipe(&r);
 	if (!tok)
 		return phd_set_error(ctx, PHD_EPLUGIN, "%s: %s: IMDS gave an empty token",
-				     sc_pos(&pos, s->entry), PLUGIN);
+				     sc_pos(&pos, s->entry), s->plugin);
 	snprintf(url, sizeof url, "%.*s" CREDS_PATH, (int)blen, base);
 	rc = call("GET", url, tok, &r);
 	if (rc || r.status != 200) {
 		rc = r.status == 404 ? phd_set_error(ctx, PHD_ENOTFOUND, "%s: %s: this instance has "
 						     "no IAM role (IMDS)", sc_pos(&pos, s->entry),
-						     PLUGIN)
+						     s->plugin)
 				     : aws_http_fail(ctx, s, "IMDS role list", rc, &r);
 		goto out;
 	}
 	n = strcspn((const char *)r.body.p, "\r\n");
 	if (!valid_role((const char *)r.body.p, n)) {
 		rc = phd_set_error(ctx, PHD_EPLUGIN, "%s: %s: IMDS answered no usable role name",
-				   sc_pos(&pos, s->entry), PLUGIN);
+				   sc_pos(&pos, s->entry), s->plugin);
 		goto out;
 	}
 	snprintf(role, sizeof role, "%.*s", (int)n, (const char *)r.body.p);
@@ -114,7 +114,7 @@ int aws_imds(phd_ctx *ctx, const struct aws_settings *s, struct aws_creds *c)
 		rc = aws_http_fail(ctx, s, "IMDS role credentials", rc, &r);
 	else if ((rc = aws_creds_from_json(ctx, (const char *)r.body.p, c, "IMDS")) == PHD_EPLUGIN)
 		rc = phd_set_error(ctx, rc, "%s: %s: IMDS credentials of role %s have no keys",
-				   sc_pos(&pos, s->entry), PLUGIN, role);
+				   sc_pos(&pos, s->entry), s->plugin, role);
 out:
 	aws_resp_wipe(&r);
 	aws_headers_free(tok);

@@ -1,20 +1,21 @@
-/* Internals of the secret-aws plugin: HTTP through libcurl, the AWS
- * credential chain.  Nothing here is exported from the plugin. */
-#ifndef PHD_SECRET_AWS_H
-#define PHD_SECRET_AWS_H
+/* AWS plumbing shared by the secret-aws and aws plugins (compiled into
+ * each, nothing exported): HTTP through libcurl with SigV4, the AWS
+ * credential chain, the shared config files. */
+#ifndef PHD_COMMON_AWS_H
+#define PHD_COMMON_AWS_H
 
 #include <stddef.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <phdeploy/plugin.h>
 
-#include "../secret-common/common.h"
-
-#define PLUGIN "secret-aws"
+#include "../../secret-common/common.h"
 
 struct aws_resp;
 
 /* Settings for one entry, after entry → plugin config → environment. */
 struct aws_settings {
+	const char *plugin;        /* for messages: "secret-aws", "aws" */
 	const phd_node *entry;
 	const char *region;
 	const char *profile;      /* config, else $AWS_PROFILE, else "default" */
@@ -30,6 +31,11 @@ struct aws_creds {
 	const char *source;       /* "environment", "profile default", ... */
 };
 void aws_creds_wipe(struct aws_creds *c);
+
+/* Profile (the given one, $AWS_PROFILE, "default") and region (the given
+ * one, AWS_REGION, AWS_DEFAULT_REGION, the profile's) as the SDKs find
+ * them; s->region may stay NULL. */
+void aws_settings_resolve(struct aws_settings *s, const char *profile, const char *region);
 
 /* The chain the AWS SDKs use: environment, web identity (IRSA), shared
  * credentials/config file profile, container (ECS / EKS Pod Identity),
@@ -66,7 +72,7 @@ struct aws_req {
 	struct curl_slist *headers;  /* wiped and freed by the caller */
 	const char *body;
 	size_t body_len;
-	const char *sigv4;           /* "aws:amz:REGION:SERVICE" or NULL */
+	const char *sigv4;           /* "aws:amz:REGION:SERVICE" or NULL (sigv4.c) */
 	const struct aws_creds *creds;
 	long long timeout_ms;
 	long long connect_ms;
@@ -76,6 +82,7 @@ struct aws_req {
 struct aws_resp {
 	long status;
 	struct sc_buf body;          /* NUL-terminated, wiped by aws_resp_wipe */
+	char error_type[128];        /* x-amzn-ErrorType (REST-JSON errors), or "" */
 	char error[CURL_ERROR_SIZE];
 };
 
@@ -84,12 +91,35 @@ struct aws_resp {
  * error: callers word the message. */
 int aws_http(const struct aws_req *req, struct aws_resp *resp);
 void aws_resp_wipe(struct aws_resp *resp);
+/* SigV4 of req at time now, exactly as AWS computes it (canonical URI
+ * encoded again for every service but S3): X-Amz-Date and Authorization
+ * appended to *h.  Signs host, x-amz-date and every header of req.
+ * 0, or -1 out of memory / unusable URL. */
+int aws_sigv4_sign(const struct aws_req *req, time_t now, struct curl_slist **h);
+/* Canonical URI of path and canonical query string, appended to out. */
+int aws_sigv4_canonical_uri(const char *path, int s3, struct sc_buf *out);
+int aws_sigv4_canonical_query(const char *query, struct sc_buf *out);
+
 /* Wipe the header texts (tokens) and free the list. */
 void aws_headers_free(struct curl_slist *h);
 
 /* Endpoint URL checks: https, or http to a loopback host (tests, local
  * stacks); link_local also allows http to 169.254.0.0/16 and fd00:ec2::. */
 int aws_url_ok(const char *url, int link_local);
+
+/* The answers of the query protocol (xml.c): elements and their text. */
+struct aws_xml {
+	char *name;                  /* local name as written (AWS uses no prefixes) */
+	char *text;                  /* the element's own text, entities decoded */
+	struct aws_xml *child, *next;
+};
+/* Parse n bytes; NULL with err set ("unknown entity at byte 12"). */
+struct aws_xml *aws_xml_parse(const char *s, size_t n, char *err, size_t errlen);
+void aws_xml_free(struct aws_xml *n);
+/* The first element down path ("A/B/C") below n, or NULL. */
+const struct aws_xml *aws_xml_get(const struct aws_xml *n, const char *path);
+/* Its non-empty text, or NULL. */
+const char *aws_xml_text(const struct aws_xml *n, const char *path);
 
 /* Environment variable, NULL when unset or empty. */
 const char *aws_env(const char *name);

@@ -1,6 +1,6 @@
 /* Shared AWS credentials/config files (INI). */
-#ifndef PHD_SECRET_AWS_PROFILE_H
-#define PHD_SECRET_AWS_PROFILE_H
+#ifndef PHD_COMMON_AWS_PROFILE_H
+#define PHD_COMMON_AWS_PROFILE_H
 
 #include "aws.h"
 
