@@ -14,6 +14,7 @@
 #include <phdeploy/phdeploy.h>
 #include <phdeploy/plugin.h>
 
+#include "cmds.h"
 #include "output.h"
 #include "verbs.h"
 
@@ -399,6 +400,8 @@ static int cmd_run(phd_ctx *ctx, const struct cli *cli, struct out *o, unsigned 
 		if (m)
 			fwrite(m, 1, len, stdout);
 	}
+	if (report_write(ctx, cli->format, stdout))
+		out_log(PHD_LOG_ERROR, "cannot write the report (out of memory)", o);
 	if (rc)
 		out_error(o, code, phd_ctx_errmsg(ctx));
 	else if (cli->format != OUT_FORMAT_JSON && cli->verbosity >= 0 && plan)
