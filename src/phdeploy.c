@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <phdeploy/phdeploy.h>
@@ -19,6 +20,7 @@
 #include "verbs.h"
 
 #define EXIT_USAGE 2
+#define EXIT_NOT_CONFIRMED 13 /* the prompt was not answered yes */
 
 static phd_ctx *g_ctx;
 
@@ -139,7 +141,6 @@ struct cli {
 	size_t nvals;
 	unsigned only, skip;
 	int format, verbosity, help, yes;
-	long long to_revision;      /* rollback --to-revision; 0: the last good one */
 	const char *verb;
 	char **args;                /* the verb's operands */
 	int nargs;
@@ -191,8 +192,7 @@ static int parse_output(const char *arg, int *format)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL,
-	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE,
-	       O_TO_REVISION };
+	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "values", required_argument, NULL, 'f' },
@@ -208,7 +208,6 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "skip", required_argument, NULL, O_SKIP },
 		{ "helm", required_argument, NULL, O_HELM },
 		{ "kubectl", required_argument, NULL, O_KUBECTL },
-		{ "to-revision", required_argument, NULL, O_TO_REVISION },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
@@ -220,7 +219,6 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	};
 	struct phd_options *opts = &cli->opts;
 	const struct verb *v;
-	char *end;
 	int c;
 
 	opterr = 0; /* our messages suggest the option meant */
@@ -254,14 +252,6 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case O_HELM: opts->helm_path = optarg; break;
 		case O_KUBECTL: opts->kubectl_path = optarg; break;
-		case O_TO_REVISION:
-			cli->to_revision = strtoll(optarg, &end, 10);
-			if (*end || end == optarg || cli->to_revision < 1) {
-				fprintf(stderr, "phdeploy: --to-revision takes a revision number "
-					"(1 or more), not '%s'\n", optarg);
-				return EXIT_USAGE;
-			}
-			break;
 		case 'y': cli->yes = 1; break;
 		case 'o':
 			if (parse_output(optarg, &cli->format))
@@ -307,17 +297,13 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return bad_usage(NULL);
 	}
-	if (cli->nargs > (!strcmp(cli->verb, "explain") || !strcmp(cli->verb, "init"))) {
+	if (cli->nargs > !strcmp(cli->verb, "explain")) {
 		fprintf(stderr, "phdeploy: one VERB only, got '%s' after it\n",
 			cli->args[cli->nargs - 1]);
 		return bad_usage(cli->verb);
 	}
 	if (!strcmp(cli->verb, "explain") && cli->nargs != 1) {
 		fprintf(stderr, "phdeploy: explain needs an exit status or a rule id\n");
-		return bad_usage(cli->verb);
-	}
-	if (cli->to_revision && strcmp(cli->verb, "rollback")) {
-		fprintf(stderr, "phdeploy: --to-revision is for rollback only\n");
 		return bad_usage(cli->verb);
 	}
 	opts->verbosity = cli->verbosity;
@@ -327,8 +313,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 /* The verbs that run no phase. */
 static int phaseless(const char *verb)
 {
-	static const char *const names[] = { "plugins", "status", "history", "doctor", "init",
-					     "explain", NULL };
+	static const char *const names[] = { "plugins", "status", "explain", NULL };
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(verb, names[i]))
 			return 1;
@@ -386,12 +371,100 @@ static int open_ctx(const struct cli *cli, struct out *o, phd_ctx **out)
 	return CLI_CONTINUE;
 }
 
+/* The API server the kube context points at, from kubectl's view of the
+ * kubeconfig (free()), or NULL when kubectl cannot say. */
+static char *cluster_server(phd_ctx *ctx)
+{
+	const char *argv[8];
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res;
+	char *server = NULL;
+	size_t n = 0;
+
+	argv[n++] = phd_ctx_kubectl(ctx);
+	argv[n++] = "config";
+	argv[n++] = "view";
+	argv[n++] = "--minify";
+	argv[n++] = "-o";
+	argv[n++] = "jsonpath={.clusters[0].cluster.server}";
+	argv[n] = NULL;
+	if (phd_ctx_kube_context(ctx)) { /* --context=X as one word keeps argv short */
+		static char buf[512];
+		snprintf(buf, sizeof buf, "--context=%s", phd_ctx_kube_context(ctx));
+		argv[n++] = buf;
+		argv[n] = NULL;
+	}
+	spec.argv = argv;
+	spec.flags = PHD_EXEC_CAPTURE_STDOUT;
+	spec.timeout_ms = 10000;
+	if (phd_exec_run(ctx, &spec, &res) == 0 && res.exit_code == 0 && res.out && *res.out)
+		server = strdup(res.out);
+	phd_exec_result_clear(&res);
+	if (server)
+		server[strcspn(server, "\r\n")] = '\0';
+	return server;
+}
+
+/* Say what a deploy or rollback is about to change, then, on a terminal
+ * and without --yes, ask.  Returns CLI_CONTINUE, 13 when not confirmed, or
+ * the load failure's status. */
+static int confirm_target(phd_ctx *ctx, const struct cli *cli, struct out *o)
+{
+	char *server, answer[16] = "";
+	const char *ctxname, *version;
+	int rc = phd_ctx_load(ctx);
+
+	if (rc)
+		return CLI_CONTINUE; /* phd_run reports it, with its exit status */
+	server = cluster_server(ctx);
+	ctxname = phd_ctx_kube_context(ctx);
+	version = phd_ctx_chart_version(ctx);
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s?}", "event", "target",
+				      "verb", cli->verb, "kube_context", ctxname, "server", server,
+				      "namespace", phd_ctx_namespace(ctx), "release",
+				      phd_ctx_release(ctx), "chart", phd_ctx_chart(ctx),
+				      "chart_version", version);
+		char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (t)
+			printf("%s\n", t);
+		fflush(stdout);
+		free(t);
+		json_decref(j);
+	}
+	fprintf(stderr, "phdeploy: %s target\n"
+		"  kube context   %s\n  cluster        %s\n  namespace      %s\n"
+		"  release        %s\n  chart          %s %s\n", cli->verb,
+		ctxname ? ctxname : "(the kubeconfig's current context)",
+		server ? server : "(unknown: kubectl config view gave nothing)",
+		phd_ctx_namespace(ctx), phd_ctx_release(ctx), phd_ctx_chart(ctx),
+		version ? version : !strcmp(cli->verb, "rollback") ? "" : "(newest)");
+	free(server);
+	/* in CI nobody can answer: the target is in the log, go on */
+	if (cli->yes || !isatty(0) || !isatty(2))
+		return CLI_CONTINUE;
+	fprintf(stderr, "Proceed with %s? [y/N] ", cli->verb);
+	fflush(stderr);
+	if (!fgets(answer, sizeof answer, stdin))
+		answer[0] = '\0';
+	answer[strcspn(answer, "\r\n")] = '\0';
+	if (!strcasecmp(answer, "y") || !strcasecmp(answer, "yes"))
+		return CLI_CONTINUE;
+	out_error(o, EXIT_NOT_CONFIRMED, "not confirmed: nothing was changed");
+	return EXIT_NOT_CONFIRMED;
+}
+
 /* Run the phases; render alone in text mode prints the manifests. */
 static int cmd_run(phd_ctx *ctx, const struct cli *cli, struct out *o, unsigned mask)
 {
-	int rc = phd_run(ctx, mask);
-	int code = phd_exit_code(ctx, rc);
-	int plan = (cli->opts.flags & PHD_OPT_PLAN) != 0;
+	int plan = (cli->opts.flags & PHD_OPT_PLAN) != 0, rc, code;
+
+	if ((!strcmp(cli->verb, "deploy") || !strcmp(cli->verb, "rollback")) &&
+	    !(cli->opts.flags & PHD_OPT_DRY_RUN) &&
+	    (code = confirm_target(ctx, cli, o)) != CLI_CONTINUE)
+		return code;
+	rc = phd_run(ctx, mask);
+	code = phd_exit_code(ctx, rc);
 
 	if (rc == 0 && cli->format == OUT_FORMAT_TEXT && (mask & PHD_PHASE_BIT(PHD_PHASE_RENDER)) && !plan &&
 	    !strcmp(cli->verb, "render")) {
@@ -422,6 +495,8 @@ int main(int argc, char **argv)
 		return 1;
 	if ((code = parse_args(argc, argv, &cli)) == CLI_CONTINUE)
 		code = phases_of(&cli, &mask);
+	if (code == CLI_CONTINUE && !strcmp(cli.verb, "explain"))
+		code = cmd_explain(cli.args[0]);
 	if (code == CLI_CONTINUE) {
 		out_init(&o, cli.format == OUT_FORMAT_JSON, cli.verbosity);
 		o.plan = (cli.opts.flags & PHD_OPT_PLAN) != 0;

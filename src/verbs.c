@@ -36,18 +36,11 @@ static const struct verb verbs[] = {
 	  "phdeploy deploy --kube-context prod --yes" },
 	{ "verify", "check the live release", "namespace release kube-context kubectl helm",
 	  "phdeploy verify -n posthog" },
-	{ "rollback", "roll back to the last good revision, or to --to-revision N",
-	  "namespace release kube-context helm to-revision dry-run yes",
-	  "phdeploy rollback --to-revision 41" },
+	{ "rollback", "roll back to the last good revision",
+	  "namespace release kube-context helm dry-run yes", "phdeploy rollback --yes" },
 	{ "status", "summarize the release", "namespace release kube-context helm",
 	  "phdeploy status -o json" },
-	{ "history", "list the release's revisions", "namespace release kube-context helm",
-	  "phdeploy history" },
 	{ "plugins", "list the loaded plugins", "", "phdeploy plugins -o json" },
-	{ "doctor", "check helm, kubectl, the kube context, the chart repository, the config",
-	  "kube-context helm kubectl chart", "phdeploy doctor" },
-	{ "init", "write a starting phdeploy.yaml, HA values and Secret templates", "",
-	  "phdeploy init my-posthog && cd my-posthog && phdeploy validate" },
 	{ "explain", "what an exit status or a rule id means and how to fix it", "",
 	  "phdeploy explain 5; phdeploy explain posthog-external" },
 	{ "help", "this help, or a verb's", "", "phdeploy help deploy" },
@@ -73,7 +66,6 @@ static const struct optdoc {
 	{ "skip", "    --skip PHASE,...", "leave these phases out" },
 	{ "helm", "    --helm PATH", "helm binary (also PHDEPLOY_HELM)" },
 	{ "kubectl", "    --kubectl PATH", "kubectl binary (also PHDEPLOY_KUBECTL)" },
-	{ "to-revision", "    --to-revision N", "rollback: the revision to return to" },
 	{ "yes", "-y, --yes", "do not ask before changing the cluster" },
 	{ "output", "-o, --output FORMAT", "text, json (events), sarif or junit (findings)" },
 	{ "dry-run", "    --dry-run", "show what would change, change nothing" },
@@ -123,7 +115,7 @@ static size_t distance(const char *a, const char *b)
 
 /* The nearest of names[] within a third of the word's length (at least 1,
  * at most 3 edits), or NULL: a guess further off would mislead. */
-static const char *nearest(const char *word, const char *const *names, size_t n)
+const char *name_suggest(const char *word, const char *const *names, size_t n)
 {
 	size_t best = (size_t)-1, limit = strlen(word) / 3;
 	const char *pick = NULL;
@@ -149,7 +141,7 @@ const char *verb_suggest(const char *word)
 
 	for (const struct verb *v = verbs; v->name; v++)
 		names[n++] = v->name;
-	return nearest(word, names, n);
+	return name_suggest(word, names, n);
 }
 
 const char *option_suggest(const char *word)
@@ -168,7 +160,7 @@ const char *option_suggest(const char *word)
 			return NULL;
 		memcpy(buf, word, len);
 		buf[len] = '\0';
-		return nearest(buf, names, n);
+		return name_suggest(buf, names, n);
 	}
 }
 
@@ -187,8 +179,7 @@ void verb_help(FILE *f, const struct verb *v)
 
 	fprintf(f, "Usage: phdeploy [OPTION]... %s%s\n%s.\n\nOptions:\n", v->name,
 		!strcmp(v->name, "explain") ? " EXIT_CODE|RULE_ID"
-		: !strcmp(v->name, "help") ? " [VERB]"
-		: !strcmp(v->name, "init") ? " [DIR]" : "", v->summary);
+		: !strcmp(v->name, "help") ? " [VERB]" : "", v->summary);
 	for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save))
 		print_opt(f, t);
 	free(copy);

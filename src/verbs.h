@@ -15,6 +15,8 @@ const struct verb *verb_find(const char *name);
 /* The verb or option nearest to a misspelt word (static), or NULL. */
 const char *verb_suggest(const char *word);
 const char *option_suggest(const char *word);
+/* The nearest of names[] to word, or NULL when none is near enough. */
+const char *name_suggest(const char *word, const char *const *names, size_t n);
 void verb_help(FILE *f, const struct verb *v);
 void usage(FILE *f);
 
