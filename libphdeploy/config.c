@@ -378,33 +378,92 @@ static int set_str(char **dst, const char *opt, const char *cfg, const char *env
 	return v && !*dst ? PHD_ENOMEM : 0;
 }
 
-/* from: the config's list entry that named the file (NULL for -f). */
-static int load_values(phd_ctx *ctx, const char *path, const phd_node *from)
+/* "-f -": standard input, read once (bounded like a file), kept in the
+ * run's private directory for helm, which cannot read it a second time.
+ * Positions name it <stdin>. */
+static int read_stdin_values(phd_ctx *ctx, char **path, char **buf, size_t *len)
+{
+	const char *dir;
+	char *copy;
+	int rc;
+
+	if (ctx->stdin_read)
+		return phd_set_error(ctx, PHD_EINVAL, "-f -: standard input can be read once only");
+	ctx->stdin_read = 1;
+	rc = phd_read_file("/dev/stdin", PHD_MAX_CONFIG_BYTES, buf, len);
+	if (rc == PHD_ETOOBIG)
+		return phd_set_error(ctx, rc, "<stdin>:1:1: values larger than 16 MiB");
+	if (rc)
+		return phd_set_error(ctx, rc, "<stdin>: cannot read values: %s", strerror(errno));
+	if (!(dir = phd_ctx_tmpdir(ctx)) || !(copy = phd_path_join(dir, "stdin-values.yaml")))
+		rc = phd_set_error(ctx, PHD_EIO, "<stdin>: no private directory to keep the values");
+	else if ((rc = phd_write_file(copy, *buf, *len, 0600)) != 0)
+		rc = phd_set_error(ctx, rc, "%s: cannot keep the values of <stdin>", copy);
+	if (rc) {
+		free(*buf);
+		*buf = NULL;
+		return rc;
+	}
+	free(*path);
+	*path = copy;
+	return 0;
+}
+
+/* Merge one tree over the values so far. */
+static int merge_values(phd_ctx *ctx, const phd_node *top)
+{
+	if (!ctx->values) {
+		ctx->values = top;
+		return 0;
+	}
+	ctx->values = phd_doc_merge(ctx->arena, ctx->values, top);
+	return ctx->values ? 0 : PHD_ENOMEM;
+}
+
+/* from: the config's list entry that named the file (NULL for -f).
+ * *path may be replaced (stdin: the private copy helm is given). */
+static int load_values(phd_ctx *ctx, char **path, int kind, const phd_node *from)
 {
 	struct phd_docset *ds;
 	char *buf, *err = NULL;
+	const char *name = *path;
 	size_t len;
-	int rc = phd_read_file(path, PHD_MAX_CONFIG_BYTES, &buf, &len);
+	int rc;
+
+	if (kind != PHD_VALUES_FILE) {
+		const phd_node *top;
+		const char *origin;
+		if ((rc = phd_setvalues_parse(ctx, ctx->arena, kind, *path, &origin, &top)) != 0)
+			return rc;
+		return merge_values(ctx, top);
+	}
+	if (!strcmp(*path, "-")) {
+		if ((rc = read_stdin_values(ctx, path, &buf, &len)) != 0)
+			return rc;
+		name = "<stdin>";
+	} else {
+		rc = phd_read_file(*path, PHD_MAX_CONFIG_BYTES, &buf, &len);
+	}
 
 	if (rc == PHD_ENOTFOUND && from)
-		return bad(ctx, rc, from, "values file %s not found", path);
+		return bad(ctx, rc, from, "values file %s not found", name);
 	if (rc == PHD_ENOTFOUND)
-		return phd_set_error(ctx, rc, "%s: values file not found", path);
+		return phd_set_error(ctx, rc, "%s: values file not found", name);
 	if (rc == PHD_ETOOBIG)
-		return phd_set_error(ctx, rc, "%s:1:1: values file larger than 16 MiB", path);
+		return phd_set_error(ctx, rc, "%s:1:1: values file larger than 16 MiB", name);
 	if (rc && from) {
 		const char *why = strerror(errno);
-		return bad(ctx, rc, from, "cannot read values file %s: %s", path, why);
+		return bad(ctx, rc, from, "cannot read values file %s: %s", name, why);
 	}
 	if (rc)
-		return phd_set_error(ctx, rc, "%s: cannot read values file: %s", path,
+		return phd_set_error(ctx, rc, "%s: cannot read values file: %s", name,
 				     strerror(errno));
 	ds = calloc(1, sizeof *ds);
 	if (!ds) {
 		free(buf);
 		return PHD_ENOMEM;
 	}
-	rc = phd_doc_parse(ds, path, buf, len, 0, &err);
+	rc = phd_doc_parse(ds, name, buf, len, 0, &err);
 	free(buf);
 	if (rc) {
 		free(ds);
@@ -423,14 +482,7 @@ static int load_values(phd_ctx *ctx, const char *path, const phd_node *from)
 		return bad(ctx, PHD_ETYPE, ds->docs[0],
 			   "a values file must be a mapping at the top, not %s",
 			   type_name(ds->docs[0]));
-	if (!ctx->values) {
-		ctx->values = ds->docs[0];
-	} else {
-		ctx->values = phd_doc_merge(ctx->arena, ctx->values, ds->docs[0]);
-		if (!ctx->values)
-			return PHD_ENOMEM;
-	}
-	return 0;
+	return merge_values(ctx, ds->docs[0]);
 }
 
 static int read_config(phd_ctx *ctx)
@@ -511,11 +563,14 @@ int phd_config_load(phd_ctx *ctx)
 	vals = phd_node_child(cfg, "values");
 	if (ctx->opt.nvalues) {
 		ctx->values_files = calloc(ctx->opt.nvalues, sizeof(char *));
-		if (!ctx->values_files)
+		ctx->values_kinds = calloc(ctx->opt.nvalues, sizeof(int));
+		if (!ctx->values_files || !ctx->values_kinds)
 			return PHD_ENOMEM;
-		for (size_t i = 0; i < ctx->opt.nvalues; i++)
+		for (size_t i = 0; i < ctx->opt.nvalues; i++) {
+			ctx->values_kinds[i] = ctx->opt_kinds ? ctx->opt_kinds[i] : PHD_VALUES_FILE;
 			if (!(ctx->values_files[ctx->nvalues++] = strdup(ctx->opt.values[i])))
 				return PHD_ENOMEM;
+		}
 	} else if (vals && vals->type != PHD_NODE_NULL) {
 		size_t n = vals->type == PHD_NODE_SCALAR ? 1 : vals->n;
 		ctx->values_files = calloc(n ? n : 1, sizeof(char *));
@@ -532,7 +587,8 @@ int phd_config_load(phd_ctx *ctx)
 		const phd_node *from = NULL;
 		if (!ctx->opt.nvalues && vals)
 			from = vals->type == PHD_NODE_SCALAR ? vals : vals->kids[i];
-		if ((rc = load_values(ctx, ctx->values_files[i], from)) != 0)
+		if ((rc = load_values(ctx, &ctx->values_files[i], phd_ctx_values_kind(ctx, i),
+				      from)) != 0)
 			return rc;
 	}
 	if (!ctx->values)

@@ -163,6 +163,8 @@ PHD_EXTERN void phd_ctx_free(phd_ctx *ctx)
 	for (size_t i = 0; i < ctx->nvalues; i++)
 		free(ctx->values_files[i]);
 	free(ctx->values_files);
+	free(ctx->values_kinds);
+	free(ctx->opt_kinds);
 	free(ctx->config_path);
 	free(ctx->config_dir);
 	free(ctx->release);
@@ -271,6 +273,41 @@ PHD_EXTERN size_t phd_ctx_values_count(const phd_ctx *ctx)
 PHD_EXTERN const char *phd_ctx_values_file(const phd_ctx *ctx, size_t i)
 {
 	return ctx && i < ctx->nvalues ? ctx->values_files[i] : NULL;
+}
+
+PHD_EXTERN int phd_ctx_values_kind(const phd_ctx *ctx, size_t i)
+{
+	return ctx && i < ctx->nvalues && ctx->values_kinds ? ctx->values_kinds[i]
+	       : PHD_VALUES_FILE;
+}
+
+PHD_EXTERN int phd_ctx_add_values(phd_ctx *ctx, int kind, const char *arg)
+{
+	size_t n;
+	char **v;
+	int *k;
+
+	if (!ctx || !arg || kind < PHD_VALUES_FILE || kind > PHD_VALUES_SET_FILE)
+		return ctx ? phd_set_error(ctx, PHD_EINVAL, "phd_ctx_add_values: bad kind or "
+					   "argument") : PHD_EINVAL;
+	if (ctx->values_files)
+		return phd_set_error(ctx, PHD_EINVAL, "phd_ctx_add_values: the values are "
+				     "loaded already");
+	n = ctx->opt.nvalues;
+	if (!(v = realloc((char **)ctx->opt.values, (n + 1) * sizeof *v)))
+		return phd_set_error(ctx, PHD_ENOMEM, "out of memory");
+	ctx->opt.values = (const char *const *)v;
+	if (!(k = realloc(ctx->opt_kinds, (n + 1) * sizeof *k)))
+		return phd_set_error(ctx, PHD_ENOMEM, "out of memory");
+	if (!ctx->opt_kinds)
+		for (size_t i = 0; i < n; i++)
+			k[i] = PHD_VALUES_FILE;
+	ctx->opt_kinds = k;
+	if (!(v[n] = strdup(arg)))
+		return phd_set_error(ctx, PHD_ENOMEM, "out of memory");
+	k[n] = kind;
+	ctx->opt.nvalues = n + 1;
+	return 0;
 }
 
 PHD_EXTERN int phd_ctx_dry_run(const phd_ctx *ctx)

@@ -48,6 +48,8 @@ PHD_HIDDEN char *phd_path_join(const char *dir, const char *name);
 PHD_HIDDEN char *phd_dirname(const char *path);
 /* Read a whole file with a limit; PHD_ENOTFOUND, PHD_EIO, PHD_ETOOBIG. */
 PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t *len);
+/* A new file (O_EXCL, no symlink followed) holding buf; removed on failure. */
+PHD_HIDDEN int phd_write_file(const char *path, const void *buf, size_t len, int mode);
 PHD_HIDDEN int phd_mkdir_p(const char *path, mode_t mode);
 PHD_HIDDEN int phd_rm_rf(const char *path);
 PHD_HIDDEN int phd_check_option_names(phd_ctx *ctx); /* ctx.c: -r/-n, PHD_EINVAL */
@@ -110,6 +112,11 @@ PHD_HIDDEN void phd_arena_free(struct phd_arena *a);
 PHD_HIDDEN void *phd_arena_alloc(struct phd_arena *a, size_t n);
 PHD_HIDDEN const char *phd_arena_strdup(struct phd_arena *a, const char *s);
 /* Helm-style merge of over onto base: maps merge, others replace, null deletes. */
+/* One --set/--set-string/--set-file argument as a values tree in a,
+ * positioned at *out_origin ("--set a=b", line 0). */
+PHD_HIDDEN int phd_setvalues_parse(phd_ctx *ctx, struct phd_arena *a, int kind,
+				   const char *arg, const char **out_origin,
+				   const phd_node **out);
 PHD_HIDDEN struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
 					  const struct phd_node *over);
 /* Node lookup of a direct key. */
@@ -251,7 +258,10 @@ struct phd_ctx {
 	char *helm, *kubectl, *kube_context;
 	int kube_major, kube_minor;   /* kube.version; 0.0 when unset */
 	char **values_files;
+	int *values_kinds;            /* PHD_VALUES_* of each, parallel */
 	size_t nvalues;
+	int *opt_kinds;               /* of opt.values; NULL: all files */
+	int stdin_read;               /* "-f -" given: stdin is read once */
 
 	struct phd_vec plugins;       /* struct phd_plugin * */
 	struct phd_vec infos;         /* struct phd_plugin_info * (views) */

@@ -427,3 +427,25 @@ void phd_strset_free(struct phd_strset *s)
 	free(s->v);
 	memset(s, 0, sizeof *s);
 }
+
+int phd_write_file(const char *path, const void *buf, size_t len, int mode)
+{
+	const char *p = buf;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		return PHD_EIO;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			close(fd);
+			unlink(path);
+			return PHD_EIO;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return close(fd) ? PHD_EIO : 0;
+}

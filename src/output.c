@@ -15,11 +15,14 @@
 void out_init(struct out *o, int json, int verbosity)
 {
 	const char *nc = getenv("NO_COLOR");
+	const char *term = getenv("TERM");
 	memset(o, 0, sizeof *o);
 	o->json = json;
 	o->verbosity = verbosity;
-	o->tty = isatty(2);
-	o->color = o->tty && !(nc && *nc) && getenv("TERM") && strcmp(getenv("TERM"), "dumb");
+	/* the progress line rewrites itself with \r\033[K: only on a terminal
+	 * that understands it (TERM=dumb is Emacs' shell, a CI log viewer) */
+	o->tty = isatty(2) && term && *term && strcmp(term, "dumb");
+	o->color = o->tty && !(nc && *nc);
 	o->show_output = verbosity >= 0;
 }
 
@@ -181,14 +184,19 @@ void out_event(const struct phd_event *ev, void *payload)
 		clear_progress(o);
 		if (o->verbosity < 0 && ev->status != PHD_STATUS_FAILED)
 			break;
-		fprintf(stderr, "%s%s%s %-9s %6.1fs%s%s\n",
+		/* a plan's deploy passed by showing its commands: not "ok" */
+		if (o->plan && ev->phase == PHD_PHASE_DEPLOY && ev->status == PHD_STATUS_OK) {
+			fprintf(stderr, "- %-9s %6.1fs  shown, not run\n", "deploy",
+				(double)ev->ms / 1000.0);
+			break;
+		}
+		fprintf(stderr, "%s%s%s %-9s %6.1fs%s\n",
 			col(o, ev->status == PHD_STATUS_FAILED ? "\033[31m" : "\033[32m"),
 			ev->status == PHD_STATUS_FAILED ? bad
 			: ev->status == PHD_STATUS_SKIPPED ? "-" : ok, col(o, "\033[0m"),
 			phd_phase_name(ev->phase) ? phd_phase_name(ev->phase) : "?",
 			(double)ev->ms / 1000.0,
-			ev->status == PHD_STATUS_SKIPPED ? "  skipped" : "",
-			ev->status == PHD_STATUS_FAILED && ev->message ? "" : "");
+			ev->status == PHD_STATUS_SKIPPED ? "  skipped" : "");
 		break;
 	case PHD_EV_FINDING: {
 		const char *msg = ev->message ? ev->message : "";
@@ -201,7 +209,11 @@ void out_event(const struct phd_event *ev, void *payload)
 			break;
 		if (ev->severity == PHD_SEV_INFO && o->verbosity <= 0)
 			break;
-		if (ev->file)
+		if (ev->file && !ev->line) /* a command-line position: "--set a=b" */
+			fprintf(stderr, "  %s [%s] %s: %s (%s%s%s)\n", sev_mark(o, ev->severity),
+				ev->name, ev->object ? ev->object : "-", msg, ev->file,
+				ev->values_key ? "; set " : "", ev->values_key ? ev->values_key : "");
+		else if (ev->file)
 			fprintf(stderr, "  %s [%s] %s: %s (%s:%u:%u%s%s)\n", sev_mark(o, ev->severity),
 				ev->name, ev->object ? ev->object : "-", msg, ev->file,
 				ev->line, ev->column, ev->values_key ? "; set " : "",

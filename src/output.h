@@ -4,9 +4,12 @@
 
 #include <phdeploy/phdeploy.h>
 
+enum { OUT_FORMAT_TEXT, OUT_FORMAT_JSON, OUT_FORMAT_SARIF, OUT_FORMAT_JUNIT };
+
 struct out {
 	int json;        /* --output json */
-	int tty;         /* stderr is a terminal: progress line */
+	int plan;        /* a plan: the deploy phase is shown, not done */
+	int tty;         /* stderr is a terminal that takes control sequences */
 	int color;       /* tty and no NO_COLOR */
 	int verbosity;   /* -q: -1, -v: 1.. */
 	int show_output; /* print child output lines */

@@ -4,18 +4,23 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <phdeploy/phdeploy.h>
 #include <phdeploy/plugin.h>
 
+#include "cmds.h"
 #include "output.h"
+#include "verbs.h"
 
 #define EXIT_USAGE 2
+#define EXIT_NOT_CONFIRMED 13 /* the prompt was not answered yes */
 
 static phd_ctx *g_ctx;
 
@@ -24,49 +29,6 @@ static void on_signal(int sig)
 	(void)sig;
 	if (g_ctx)
 		phd_ctx_interrupt(g_ctx);
-}
-
-static void usage(FILE *f)
-{
-	fputs("Usage: phdeploy [OPTION]... VERB\n"
-	      "Deploy PostHog to Kubernetes with its Helm chart, highly available and safely.\n"
-	      "\n"
-	      "Verbs:\n"
-	      "  validate    check phdeploy.yaml and the values (HA rules)\n"
-	      "  secrets     provide the Secrets, cross-check and apply them before the chart\n"
-	      "  preflight   check RDS PostgreSQL, MSK Kafka, ElastiCache Redis in parallel\n"
-	      "  repo        resolve and verify the chart\n"
-	      "  render      render the chart (manifests on stdout) and check them\n"
-	      "  plan        every phase up to deploy; the deploy is shown, not performed\n"
-	      "  deploy      the whole pipeline\n"
-	      "  verify      check the live release\n"
-	      "  rollback    roll back to the last good revision\n"
-	      "  status      summarize the release\n"
-	      "  plugins     list the loaded plugins\n"
-	      "\n"
-	      "Options:\n"
-	      "  -c, --config FILE       configuration (default ./phdeploy.yaml)\n"
-	      "  -f, --values FILE       values file (repeatable; replaces the config's list)\n"
-	      "  -n, --namespace NS      Kubernetes namespace\n"
-	      "  -r, --release NAME      Helm release name\n"
-	      "      --chart REF         repo/name, a .tgz, a directory or oci://...\n"
-	      "      --chart-version V   chart version to pin\n"
-	      "      --kube-context CTX  kubeconfig context\n"
-	      "      --only PHASE,...    run only these phases\n"
-	      "      --skip PHASE,...    leave these phases out\n"
-	      "      --helm PATH         helm binary (also PHDEPLOY_HELM)\n"
-	      "      --kubectl PATH      kubectl binary (also PHDEPLOY_KUBECTL)\n"
-	      "  -o, --output text|json  JSON: one event per line on stdout\n"
-	      "      --dry-run           show what would change, change nothing\n"
-	      "  -v, --verbose           more detail (repeat for debug)\n"
-	      "  -q, --quiet             only failures\n"
-	      "      --version           print the version and exit\n"
-	      "  -h, --help              print this help and exit\n"
-	      "\n"
-	      "Exit status: 0 ok, 1 internal error, 2 usage, 3 validate, 4 secrets,\n"
-	      "5 preflight, 6 repo, 7 render, 8 deploy failed, 9 deploy timed out,\n"
-	      "10 verify, 11 rolled back after a failure, 12 another run holds the lock.\n"
-	      "See phdeploy(1), phdeploy.yaml(5).\n", f);
 }
 
 static int parse_phases(const char *list, unsigned *mask)
@@ -129,6 +91,32 @@ static int cmd_plugins(phd_ctx *ctx, struct out *o)
 	return 0;
 }
 
+/* The summary the helm plugin gives, as lines an operator reads. */
+static void print_status(const char *text)
+{
+	static const char *const fields[][2] = {
+		{ "release", "release" }, { "namespace", "namespace" }, { "state", "state" },
+		{ "revision", "revision" }, { "chart", "chart" }, { "chart_version", "chart version" },
+		{ "app_version", "app version" }, { "last_deployed", "last deployed" },
+		{ "last_deployed_revision", "last good revision" }, { "description", "description" }
+	};
+	json_t *j = json_loads(text ? text : "", 0, NULL);
+
+	if (!json_is_object(j)) {
+		printf("%s\n", text ? text : "");
+		json_decref(j);
+		return;
+	}
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		json_t *v = json_object_get(j, fields[i][0]);
+		if (json_is_string(v))
+			printf("%-20s%s\n", fields[i][1], json_string_value(v));
+		else if (json_is_integer(v))
+			printf("%-20s%lld\n", fields[i][1], (long long)json_integer_value(v));
+	}
+	json_decref(j);
+}
+
 static int cmd_status(phd_ctx *ctx, struct out *o)
 {
 	char *json = NULL;
@@ -141,7 +129,7 @@ static int cmd_status(phd_ctx *ctx, struct out *o)
 	if (o->json)
 		printf("{\"event\":\"status\",\"release\":%s}\n", json ? json : "null");
 	else
-		printf("%s\n", json ? json : "");
+		print_status(json);
 	free(json);
 	return 0;
 }
@@ -149,23 +137,68 @@ static int cmd_status(phd_ctx *ctx, struct out *o)
 /* What the command line asks for. */
 struct cli {
 	struct phd_options opts;
-	const char **values;
+	struct valsrc { int kind; const char *arg; } *vals; /* -f, --set*: in order */
+	size_t nvals;
 	unsigned only, skip;
-	int json, verbosity;
+	int format, verbosity, help, yes;
 	const char *verb;
+	char **args;                /* the verb's operands */
+	int nargs;
 };
 
 #define CLI_CONTINUE (-1)
+
+static int bad_usage(const char *verb)
+{
+	fprintf(stderr, "Try 'phdeploy %s%s--help'.\n", verb ? verb : "", verb ? " " : "");
+	return EXIT_USAGE;
+}
+
+/* An option getopt refused: say which, and the nearest one we know. */
+static int unknown_option(char **argv, int c)
+{
+	const char *word = argv[optind - 1], *near;
+
+	if (c == ':') {
+		fprintf(stderr, "phdeploy: option '%s' needs an argument\n", word);
+		return bad_usage(NULL);
+	}
+	if (optopt && optopt != '-') {
+		fprintf(stderr, "phdeploy: unknown option '-%c'\n", optopt);
+		return bad_usage(NULL);
+	}
+	near = option_suggest(word);
+	if (near)
+		fprintf(stderr, "phdeploy: unknown option '%s'; did you mean '--%s'?\n", word, near);
+	else
+		fprintf(stderr, "phdeploy: unknown option '%s'\n", word);
+	return bad_usage(NULL);
+}
+
+static int parse_output(const char *arg, int *format)
+{
+	static const char *const names[] = { "text", "json", "sarif", "junit" };
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(arg, names[i])) {
+			*format = i;
+			return 0;
+		}
+	fprintf(stderr, "phdeploy: --output takes text, json, sarif or junit, not '%s'\n", arg);
+	return EXIT_USAGE;
+}
 
 /* Options into cli.  Returns CLI_CONTINUE, or the exit status when done
  * already (--help, --version: 0; a usage error: 2). */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL,
-	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT };
+	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "values", required_argument, NULL, 'f' },
+		{ "set", required_argument, NULL, O_SET },
+		{ "set-string", required_argument, NULL, O_SET_STRING },
+		{ "set-file", required_argument, NULL, O_SET_FILE },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "release", required_argument, NULL, 'r' },
 		{ "chart", required_argument, NULL, O_CHART },
@@ -175,6 +208,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "skip", required_argument, NULL, O_SKIP },
 		{ "helm", required_argument, NULL, O_HELM },
 		{ "kubectl", required_argument, NULL, O_KUBECTL },
+		{ "yes", no_argument, NULL, 'y' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -184,13 +218,25 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct phd_options *opts = &cli->opts;
-	size_t nvalues = 0;
+	const struct verb *v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:f:n:r:o:vqh", longopts, NULL)) != -1) {
+	opterr = 0; /* our messages suggest the option meant */
+	while ((c = getopt_long(argc, argv, ":c:f:n:r:o:yvqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': opts->config_path = optarg; break;
-		case 'f': cli->values[nvalues++] = optarg; break;
+		case 'f':
+			cli->vals[cli->nvals++] = (struct valsrc){ PHD_VALUES_FILE, optarg };
+			break;
+		case O_SET:
+			cli->vals[cli->nvals++] = (struct valsrc){ PHD_VALUES_SET, optarg };
+			break;
+		case O_SET_STRING:
+			cli->vals[cli->nvals++] = (struct valsrc){ PHD_VALUES_SET_STRING, optarg };
+			break;
+		case O_SET_FILE:
+			cli->vals[cli->nvals++] = (struct valsrc){ PHD_VALUES_SET_FILE, optarg };
+			break;
 		case 'n': opts->namespace_ = optarg; break;
 		case 'r': opts->release = optarg; break;
 		case O_CHART: opts->chart = optarg; break;
@@ -206,14 +252,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case O_HELM: opts->helm_path = optarg; break;
 		case O_KUBECTL: opts->kubectl_path = optarg; break;
+		case 'y': cli->yes = 1; break;
 		case 'o':
-			if (!strcmp(optarg, "json"))
-				cli->json = 1;
-			else if (strcmp(optarg, "text")) {
-				fprintf(stderr, "phdeploy: --output takes text or json, not '%s'\n",
-					optarg);
+			if (parse_output(optarg, &cli->format))
 				return EXIT_USAGE;
-			}
 			break;
 		case O_DRY_RUN: opts->flags |= PHD_OPT_DRY_RUN; break;
 		case 'v': cli->verbosity++; break;
@@ -222,26 +264,60 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			printf("phdeploy %s (libphdeploy %s, plugin ABI %d.%d)\n", PACKAGE_VERSION,
 			       phd_version(), PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
 			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'h': cli->help = 1; break;
 		default:
-			fprintf(stderr, "Try 'phdeploy --help'.\n");
-			return EXIT_USAGE;
+			return unknown_option(argv, c);
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, optind >= argc ? "phdeploy: missing VERB\n"
-			: "phdeploy: one VERB only, got '%s' after it\n",
-			optind < argc - 1 ? argv[optind + 1] : "");
-		fprintf(stderr, "Try 'phdeploy --help'.\n");
-		return EXIT_USAGE;
+	cli->verb = optind < argc ? argv[optind] : NULL;
+	cli->args = argv + optind + (optind < argc);
+	cli->nargs = argc - optind - (optind < argc);
+	if (cli->help || (cli->verb && !strcmp(cli->verb, "help"))) {
+		const char *topic = cli->help ? cli->verb : cli->nargs ? cli->args[0] : NULL;
+		if (!topic) {
+			usage(stdout);
+			return 0;
+		}
+		if (!(v = verb_find(topic))) {
+			const char *near = verb_suggest(topic);
+			fprintf(stderr, "phdeploy: unknown verb '%s'%s%s%s\n", topic,
+				near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+			return bad_usage(NULL);
+		}
+		verb_help(stdout, v);
+		return 0;
 	}
-	cli->verb = argv[optind];
-	opts->values = cli->values;
-	opts->nvalues = nvalues;
+	if (!cli->verb) {
+		fprintf(stderr, "phdeploy: missing VERB\n");
+		return bad_usage(NULL);
+	}
+	if (!(v = verb_find(cli->verb))) {
+		const char *near = verb_suggest(cli->verb);
+		fprintf(stderr, "phdeploy: unknown verb '%s'%s%s%s\n", cli->verb,
+			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
+		return bad_usage(NULL);
+	}
+	if (cli->nargs > !strcmp(cli->verb, "explain")) {
+		fprintf(stderr, "phdeploy: one VERB only, got '%s' after it\n",
+			cli->args[cli->nargs - 1]);
+		return bad_usage(cli->verb);
+	}
+	if (!strcmp(cli->verb, "explain") && cli->nargs != 1) {
+		fprintf(stderr, "phdeploy: explain needs an exit status or a rule id\n");
+		return bad_usage(cli->verb);
+	}
 	opts->verbosity = cli->verbosity;
 	return CLI_CONTINUE;
+}
+
+/* The verbs that run no phase. */
+static int phaseless(const char *verb)
+{
+	static const char *const names[] = { "plugins", "status", "explain", NULL };
+	for (size_t i = 0; names[i]; i++)
+		if (!strcmp(verb, names[i]))
+			return 1;
+	return 0;
 }
 
 /* The phases the verb runs, narrowed by --only and --skip; 0 for the verbs
@@ -249,13 +325,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 static int phases_of(struct cli *cli, unsigned *mask)
 {
 	*mask = 0;
-	if (!strcmp(cli->verb, "plugins") || !strcmp(cli->verb, "status"))
+	if (phaseless(cli->verb))
 		return CLI_CONTINUE;
 	*mask = verb_mask(cli->verb, &cli->opts.flags);
-	if (!*mask) {
-		fprintf(stderr, "phdeploy: unknown verb '%s'\nTry 'phdeploy --help'.\n", cli->verb);
-		return EXIT_USAGE;
-	}
 	if (cli->only)
 		*mask = cli->only;
 	*mask &= ~cli->skip;
@@ -280,6 +352,13 @@ static int open_ctx(const struct cli *cli, struct out *o, phd_ctx **out)
 		*out = NULL;
 		return code;
 	}
+	for (size_t i = 0; i < cli->nvals; i++)
+		if ((rc = phd_ctx_add_values(*out, cli->vals[i].kind, cli->vals[i].arg)) != 0) {
+			out_error(o, rc == PHD_EINVAL ? EXIT_USAGE : 1, phd_ctx_errmsg(*out));
+			phd_ctx_free(*out);
+			*out = NULL;
+			return rc == PHD_EINVAL ? EXIT_USAGE : 1;
+		}
 	phd_ctx_set_log(*out, out_log, o);
 	o->ctx = *out;
 	phd_ctx_set_event_cb(*out, out_event, o);
@@ -292,23 +371,113 @@ static int open_ctx(const struct cli *cli, struct out *o, phd_ctx **out)
 	return CLI_CONTINUE;
 }
 
+/* The API server the kube context points at, from kubectl's view of the
+ * kubeconfig (free()), or NULL when kubectl cannot say. */
+static char *cluster_server(phd_ctx *ctx)
+{
+	const char *argv[8];
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res;
+	char *server = NULL;
+	size_t n = 0;
+
+	argv[n++] = phd_ctx_kubectl(ctx);
+	argv[n++] = "config";
+	argv[n++] = "view";
+	argv[n++] = "--minify";
+	argv[n++] = "-o";
+	argv[n++] = "jsonpath={.clusters[0].cluster.server}";
+	argv[n] = NULL;
+	if (phd_ctx_kube_context(ctx)) { /* --context=X as one word keeps argv short */
+		static char buf[512];
+		snprintf(buf, sizeof buf, "--context=%s", phd_ctx_kube_context(ctx));
+		argv[n++] = buf;
+		argv[n] = NULL;
+	}
+	spec.argv = argv;
+	spec.flags = PHD_EXEC_CAPTURE_STDOUT;
+	spec.timeout_ms = 10000;
+	if (phd_exec_run(ctx, &spec, &res) == 0 && res.exit_code == 0 && res.out && *res.out)
+		server = strdup(res.out);
+	phd_exec_result_clear(&res);
+	if (server)
+		server[strcspn(server, "\r\n")] = '\0';
+	return server;
+}
+
+/* Say what a deploy or rollback is about to change, then, on a terminal
+ * and without --yes, ask.  Returns CLI_CONTINUE, 13 when not confirmed, or
+ * the load failure's status. */
+static int confirm_target(phd_ctx *ctx, const struct cli *cli, struct out *o)
+{
+	char *server, answer[16] = "";
+	const char *ctxname, *version;
+	int rc = phd_ctx_load(ctx);
+
+	if (rc)
+		return CLI_CONTINUE; /* phd_run reports it, with its exit status */
+	server = cluster_server(ctx);
+	ctxname = phd_ctx_kube_context(ctx);
+	version = phd_ctx_chart_version(ctx);
+	if (o->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s?}", "event", "target",
+				      "verb", cli->verb, "kube_context", ctxname, "server", server,
+				      "namespace", phd_ctx_namespace(ctx), "release",
+				      phd_ctx_release(ctx), "chart", phd_ctx_chart(ctx),
+				      "chart_version", version);
+		char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (t)
+			printf("%s\n", t);
+		fflush(stdout);
+		free(t);
+		json_decref(j);
+	}
+	fprintf(stderr, "phdeploy: %s target\n"
+		"  kube context   %s\n  cluster        %s\n  namespace      %s\n"
+		"  release        %s\n  chart          %s %s\n", cli->verb,
+		ctxname ? ctxname : "(the kubeconfig's current context)",
+		server ? server : "(unknown: kubectl config view gave nothing)",
+		phd_ctx_namespace(ctx), phd_ctx_release(ctx), phd_ctx_chart(ctx),
+		version ? version : !strcmp(cli->verb, "rollback") ? "" : "(newest)");
+	free(server);
+	/* in CI nobody can answer: the target is in the log, go on */
+	if (cli->yes || !isatty(0) || !isatty(2))
+		return CLI_CONTINUE;
+	fprintf(stderr, "Proceed with %s? [y/N] ", cli->verb);
+	fflush(stderr);
+	if (!fgets(answer, sizeof answer, stdin))
+		answer[0] = '\0';
+	answer[strcspn(answer, "\r\n")] = '\0';
+	if (!strcasecmp(answer, "y") || !strcasecmp(answer, "yes"))
+		return CLI_CONTINUE;
+	out_error(o, EXIT_NOT_CONFIRMED, "not confirmed: nothing was changed");
+	return EXIT_NOT_CONFIRMED;
+}
+
 /* Run the phases; render alone in text mode prints the manifests. */
 static int cmd_run(phd_ctx *ctx, const struct cli *cli, struct out *o, unsigned mask)
 {
-	int rc = phd_run(ctx, mask);
-	int code = phd_exit_code(ctx, rc);
-	int plan = (cli->opts.flags & PHD_OPT_PLAN) != 0;
+	int plan = (cli->opts.flags & PHD_OPT_PLAN) != 0, rc, code;
 
-	if (rc == 0 && !cli->json && (mask & PHD_PHASE_BIT(PHD_PHASE_RENDER)) && !plan &&
+	if ((!strcmp(cli->verb, "deploy") || !strcmp(cli->verb, "rollback")) &&
+	    !(cli->opts.flags & PHD_OPT_DRY_RUN) &&
+	    (code = confirm_target(ctx, cli, o)) != CLI_CONTINUE)
+		return code;
+	rc = phd_run(ctx, mask);
+	code = phd_exit_code(ctx, rc);
+
+	if (rc == 0 && cli->format == OUT_FORMAT_TEXT && (mask & PHD_PHASE_BIT(PHD_PHASE_RENDER)) && !plan &&
 	    !strcmp(cli->verb, "render")) {
 		size_t len;
 		const char *m = phd_rendered(ctx, &len);
 		if (m)
 			fwrite(m, 1, len, stdout);
 	}
+	if (report_write(ctx, cli->format, stdout))
+		out_log(PHD_LOG_ERROR, "cannot write the report (out of memory)", o);
 	if (rc)
 		out_error(o, code, phd_ctx_errmsg(ctx));
-	else if (!cli->json && cli->verbosity >= 0 && plan)
+	else if (cli->format != OUT_FORMAT_JSON && cli->verbosity >= 0 && plan)
 		fprintf(stderr, "phdeploy: plan complete: nothing was changed\n");
 	return code;
 }
@@ -321,16 +490,19 @@ int main(int argc, char **argv)
 	unsigned mask = 0;
 	int code;
 
-	cli.values = calloc((size_t)argc + 1, sizeof *cli.values);
-	if (!cli.values)
+	cli.vals = calloc((size_t)argc + 1, sizeof *cli.vals);
+	if (!cli.vals)
 		return 1;
 	if ((code = parse_args(argc, argv, &cli)) == CLI_CONTINUE)
 		code = phases_of(&cli, &mask);
+	if (code == CLI_CONTINUE && !strcmp(cli.verb, "explain"))
+		code = cmd_explain(cli.args[0]);
 	if (code == CLI_CONTINUE) {
-		out_init(&o, cli.json, cli.verbosity);
+		out_init(&o, cli.format == OUT_FORMAT_JSON, cli.verbosity);
+		o.plan = (cli.opts.flags & PHD_OPT_PLAN) != 0;
 		code = open_ctx(&cli, &o, &ctx);
 	}
-	free(cli.values); /* the context has its own copy */
+	free(cli.vals); /* the context has its own copy */
 	if (code != CLI_CONTINUE)
 		return code;
 	if (!strcmp(cli.verb, "plugins"))

@@ -129,11 +129,14 @@ void helm_argv_start(struct strv *sv, phd_ctx *ctx)
 	strv_add(sv, helm && *helm ? helm : "helm");
 }
 
+/* Values files and --set* in the order given: helm applies them so. */
 static void add_values(struct strv *sv, phd_ctx *ctx)
 {
+	static const char *const flag[] = { "-f", "--set", "--set-string", "--set-file" };
 	size_t n = phd_ctx_values_count(ctx);
 	for (size_t i = 0; i < n; i++) {
-		strv_add(sv, "-f");
+		int k = phd_ctx_values_kind(ctx, i);
+		strv_add(sv, flag[k >= 0 && k <= PHD_VALUES_SET_FILE ? k : 0]);
 		strv_add(sv, phd_ctx_values_file(ctx, i));
 	}
 }

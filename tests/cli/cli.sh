@@ -21,6 +21,29 @@ like "$out" "plugin ABI 2.0" "--version prints the plugin ABI"
 $P 2>/dev/null; is $? 2 "no verb is a usage error (exit 2)"
 $P frobnicate 2>err; is $? 2 "an unknown verb is a usage error"
 like "$(cat err)" "unknown verb 'frobnicate'" "and says which"
+like "$(cat err)" "unknown verb 'frobnicate'
+Try" "with no suggestion when nothing is near"
+$P plna 2>err; is $? 2 "a misspelt verb is a usage error"
+like "$(cat err)" "did you mean 'plan'?" "and names the nearest verb (a swap is one edit)"
+$P --kube-contxt=x plan 2>err; is $? 2 "a misspelt option is a usage error"
+like "$(cat err)" "unknown option '--kube-contxt=x'; did you mean '--kube-context'?" \
+	"and names the nearest option"
+out=$($P help deploy); ok $? "help VERB exits 0"
+like "$out" "Usage: phdeploy [OPTION]... deploy" "help VERB prints the verb's usage"
+like "$out" "--yes" "with the verb's options"
+like "$out" "Example:" "and an example"
+is "$($P deploy --help)" "$out" "VERB --help prints the same"
+$P help plna 2>err; is $? 2 "help of an unknown verb is a usage error"
+like "$(cat err)" "did you mean 'plan'?" "with the suggestion"
+out=$($P explain 12); ok $? "explain CODE exits 0"
+like "$out" "exit status 12 (phdeploy.1):" "explain names the status and its page"
+like "$out" "Another run holds the release lock. Fix: wait for it" "with the man page's meaning and fix"
+out=$($P explain posthog-zookeeper); like "$out" "posthog-zookeeper (phdeploy-ha.7):" \
+	"explain RULE prints the rule's entry of its plugin page"
+$P explain replicsa 2>err; is $? 2 "explain of an unknown topic is a usage error"
+like "$(cat err)" "did you mean 'replicas'?" "naming the nearest rule"
+$P -o 2>err; is $? 2 "an option without its argument is a usage error"
+like "$(cat err)" "option '-o' needs an argument" "and says so"
 $P --output yaml validate 2>err; is $? 2 "a bad --output is a usage error"
 $P --only nonsense validate 2>err; is $? 2 "an unknown phase in --only is a usage error"
 $P --bogus validate 2>/dev/null; is $? 2 "an unknown option is a usage error"
@@ -134,6 +157,41 @@ for l in open(sys.argv[1]):
 else
 	skip 2 "the ha plugin is not built"
 fi
+
+# --set, --set-string, --set-file and -f - are values like the files, in order
+if [ -d "$top_builddir/plugins/ha/.libs" ]; then
+	HA=$top_builddir/plugins/ha/.libs
+	printf 'cloud: aws\nweb:\n  replicacount: 3\n' > three.yaml
+	PHDEPLOY_PLUGIN_PATH=$HA $P -f three.yaml --set web.replicacount=1 validate 2>err
+	is $? 3 "--set after a file overrides it (the replicas rule fails)"
+	like "$(cat err)" "or more (--set web.replicacount=1; set web.replicacount)" \
+		"the finding names the --set as its position"
+	PHDEPLOY_PLUGIN_PATH=$HA $P --set web.replicacount=1 -f three.yaml validate 2>err
+	unlike "$(cat err)" "web.replicacount is 1" "a file after the --set overrides it: order kept"
+	PHDEPLOY_PLUGIN_PATH=$HA $P -f three.yaml --set-string web.replicacount=1 validate 2>err
+	like "$(cat err)" "(--set-string web.replicacount=1; set web.replicacount)" \
+		"--set-string is validated the same way"
+	printf '1' > one.txt
+	PHDEPLOY_PLUGIN_PATH=$HA $P -f three.yaml --set-file web.replicacount=one.txt -o json \
+		validate >json 2>/dev/null
+	like "$(cat json)" '"values_key":"web.replicacount","file":"--set-file web.replicacount=one.txt","line":0' \
+		"--set-file is positioned at its option in JSON, line 0"
+	printf 'cloud: aws\nweb:\n  replicacount: 1\n' | PHDEPLOY_PLUGIN_PATH=$HA $P -f - validate 2>err
+	is $? 3 "-f - reads the values from standard input"
+	like "$(cat err)" "(<stdin>:3:17; set web.replicacount)" "positioned as <stdin>"
+else
+	skip 7 "the ha plugin is not built"
+fi
+printf 'cloud: [aws\n' | $P -f - validate 2>err; is $? 3 "malformed values on stdin fail validate"
+like "$(cat err)" "<stdin>:2:1:" "at <stdin>:line:column"
+$P -f - -f - validate </dev/null 2>err; is $? 3 "stdin named twice is refused"
+like "$(cat err)" "standard input can be read once only" "and says why"
+$P --set 'a..b=1' validate 2>err; is $? 3 "a malformed --set fails validate (exit 3)"
+like "$(cat err)" "phdeploy: --set a..b=1: an empty key" "naming the option"
+$P --set 'a=1,b' validate 2>err; like "$(cat err)" "--set a=1,b: a key without '=value'" \
+	"a key without a value is named"
+$P --set-file 'a=nope.txt' validate 2>err; is $? 3 "a missing --set-file file fails validate"
+like "$(cat err)" "--set-file a=nope.txt: cannot read nope.txt: no such file" "and names it"
 
 # the journal: one record per run, no secrets (none here), the outcome
 n=$(wc -l < state/journal.jsonl)

@@ -26,17 +26,17 @@ comp() {
 }
 
 is "$(comp phdeploy '')" \
-	"deploy plan plugins preflight render repo rollback secrets status validate verify" \
+	"deploy explain help plan plugins preflight render repo rollback secrets status validate verify" \
 	"an empty word offers every verb"
 is "$(comp phdeploy re)" "render repo" "a prefix narrows the verbs"
 is "$(comp phdeploy --ou)" "--output" "options complete"
-is "$(comp phdeploy -o j)" "json" "-o takes text or json, as --output"
-is "$(comp phdeploy -)" "$(printf '%s\n' -c --config -f --values -n --namespace -r --release \
-	--chart --chart-version --kube-context --only --skip --helm --kubectl -o --output --dry-run \
-	-v --verbose -q --quiet --version -h --help | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
+is "$(comp phdeploy -o j)" "json junit" "-o completes like --output"
+is "$(comp phdeploy -)" "$(printf '%s\n' -c --config -f --values --set --set-string --set-file \
+	-n --namespace -r --release --chart --chart-version --kube-context --only --skip --helm \
+	--kubectl -o --output --dry-run -y --yes -v --verbose -q --quiet --version -h --help | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
 	"a lone dash offers every option"
-is "$(comp phdeploy --output '')" "json text" "--output offers json and text"
-is "$(comp phdeploy --output = j)" "json" "... also as --output=VALUE"
+is "$(comp phdeploy --output '')" "json junit sarif text" "--output offers the four formats"
+is "$(comp phdeploy --output = j)" "json junit" "... also as --output=VALUE"
 is "$(comp phdeploy --only '')" "deploy preflight render repo rollback secrets validate verify" \
 	"--only offers the phase names"
 is "$(comp phdeploy --skip validate,pre)" "validate,preflight" \
@@ -44,9 +44,29 @@ is "$(comp phdeploy --skip validate,pre)" "validate,preflight" \
 is "$(comp phdeploy deploy '')" "" "no second verb"
 is "$(comp phdeploy deploy --dry)" "--dry-run" "but options still complete after the verb"
 is "$(comp phdeploy -n validate '')" \
-	"deploy plan plugins preflight render repo rollback secrets status validate verify" \
+	"deploy explain help plan plugins preflight render repo rollback secrets status validate verify" \
 	"an option's argument named like a verb is not the verb"
 is "$(comp phdeploy -r '')" "" "no guesses for a release name"
+# --kube-context: the contexts of the kubeconfig, through kubectl
+if [ -x "${PHD_TOOLS:-}/kubectl" ]; then
+	cat > kubeconfig <<'K'
+apiVersion: v1
+kind: Config
+clusters: [ { name: c1, cluster: { server: "https://10.0.0.1" } } ]
+users: [ { name: u1, user: {} } ]
+contexts:
+  - { name: prod-eu, context: { cluster: c1, user: u1 } }
+  - { name: prod-us, context: { cluster: c1, user: u1 } }
+  - { name: staging, context: { cluster: c1, user: u1 } }
+current-context: staging
+K
+	is "$(KUBECONFIG=$PWD/kubeconfig PHDEPLOY_KUBECTL=$PHD_TOOLS/kubectl \
+		comp phdeploy --kube-context prod)" "prod-eu prod-us" \
+		"--kube-context offers the kubeconfig's contexts (real kubectl)"
+	rm -f kubeconfig
+else
+	skip 1 "no kubectl in PHD_TOOLS"
+fi
 
 mkdir charts sub
 : > phdeploy.yaml; : > values.yml; : > notes.txt; : > posthog-30.46.0.tgz

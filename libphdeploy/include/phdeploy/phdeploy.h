@@ -181,6 +181,18 @@ struct phd_options {
 PHD_EXTERN int phd_ctx_new(phd_ctx **out, const struct phd_options *opts);
 PHD_EXTERN void phd_ctx_free(phd_ctx *ctx);
 
+/* Where values come from, in the order helm applies them. */
+enum phd_values_kind {
+	PHD_VALUES_FILE = 0,     /* a values file; "-" reads standard input once */
+	PHD_VALUES_SET,          /* helm --set a.b=v,c=w (typed values) */
+	PHD_VALUES_SET_STRING,   /* helm --set-string (string values) */
+	PHD_VALUES_SET_FILE      /* helm --set-file a.b=path (the file's text) */
+};
+/* Append a values source after opts.values, before phd_ctx_load.  Like
+ * opts.values the sources replace the config's values list.  arg is
+ * copied.  PHD_EINVAL for a bad kind or once the values are loaded. */
+PHD_EXTERN int phd_ctx_add_values(phd_ctx *ctx, int kind, const char *arg);
+
 /* Detailed message of the last failure on ctx, borrowed until the next
  * call on ctx.  Never NULL (empty string when nothing failed). */
 PHD_EXTERN const char *phd_ctx_errmsg(const phd_ctx *ctx);

@@ -261,6 +261,9 @@ PHD_EXTERN const char *phd_ctx_chart_version(const phd_ctx *ctx);
 /* Values files in helm order (borrowed). */
 PHD_EXTERN size_t phd_ctx_values_count(const phd_ctx *ctx);
 PHD_EXTERN const char *phd_ctx_values_file(const phd_ctx *ctx, size_t i);
+/* PHD_VALUES_* of the i-th source: for PHD_VALUES_FILE phd_ctx_values_file()
+ * is a path, otherwise the --set argument ("a.b=v") to pass with that flag. */
+PHD_EXTERN int phd_ctx_values_kind(const phd_ctx *ctx, size_t i);
 /* Mark the deploy failure as a timeout (exit 9). */
 PHD_EXTERN void phd_ctx_set_timed_out(phd_ctx *ctx);
 /* A deploy handler calls this right before it starts changing the release

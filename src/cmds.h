@@ -1,0 +1,17 @@
+/* The verbs that are more than a phd_run(): one function each. */
+#ifndef PHDEPLOY_CMDS_H
+#define PHDEPLOY_CMDS_H
+
+#include <stdio.h>
+
+#include <phdeploy/phdeploy.h>
+
+#include "output.h"
+
+/* The findings of the run as SARIF 2.1.0 or JUnit XML on out. */
+int report_write(phd_ctx *ctx, int format, FILE *out);
+/* What an exit status or a rule id means and how to fix it: 0, or 2 when
+ * the topic is unknown. */
+int cmd_explain(const char *topic);
+
+#endif
