@@ -601,12 +601,32 @@ static void hex_of(const unsigned char *md, unsigned n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* 404: which of tag and repository is missing (the body of a GET says). */
+/* Up to a few of the repository's tags ("v1, v2"), to say what exists. */
+static void some_tags(const char *body, size_t len, char *out, size_t outlen)
+{
+	json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *tags = json_object_get(j, "tags");
+	size_t n = json_is_array(tags) ? json_array_size(tags) : 0, ol = 0;
+
+	*out = '\0';
+	for (size_t i = 0; i < n && i < 8 && ol + 80 < outlen; i++) {
+		const char *t = json_string_value(json_array_get(tags, i));
+		if (t && strlen(t) <= 64)
+			ol += (size_t)snprintf(out + ol, outlen - ol, "%s%s", ol ? ", " : "", t);
+	}
+	if (n > 8 && ol + 8 < outlen)
+		snprintf(out + ol, outlen - ol, ", ...");
+	json_decref(j);
+}
+
+/* 404: which of tag and repository is missing.  The error code of a GET
+ * says NAME_UNKNOWN on some registries; the distribution registry answers
+ * MANIFEST_UNKNOWN for both, and only its tag list tells them apart. */
 static int not_found(const struct oci_conn *c, const struct oci_ref *ref, const char *url,
 		     char **auth, struct oci_manifest *m)
 {
 	struct answer a;
-	char code[64] = "";
+	char code[64] = "", tags[512] = "", *tl = NULL;
 	int st;
 
 	memset(&a, 0, sizeof(a));
@@ -615,14 +635,28 @@ static int not_found(const struct oci_conn *c, const struct oci_ref *ref, const 
 	st = authed(c, ref, "GET", url, auth, &a, m->msg, sizeof(m->msg));
 	if (!st)
 		error_code(a.p, a.len, code, sizeof(code));
+	if (!st && strcmp(code, "NAME_UNKNOWN") &&
+	    asprintf(&tl, "%s://%s/v2/%s/tags/list?n=50", c->insecure ? "http" : "https",
+		     ref->host, ref->repo) >= 0) {
+		answer_clear(&a);
+		a.max = OCI_ERRBODY_MAX;
+		if (!authed(c, ref, "GET", tl, auth, &a, m->msg, sizeof(m->msg))) {
+			if (a.code == 404)
+				snprintf(code, sizeof(code), "NAME_UNKNOWN");
+			else if (a.code == 200)
+				some_tags(a.p, a.len, tags, sizeof(tags));
+		}
+		free(tl);
+	}
 	answer_clear(&a);
 	if (!strcmp(code, "NAME_UNKNOWN")) {
 		snprintf(m->msg, sizeof(m->msg), "the registry %s has no repository %s",
 			 ref->registry, ref->repo);
 		return OCI_NO_REPO;
 	}
-	snprintf(m->msg, sizeof(m->msg), "the repository %s/%s has no %s %s", ref->registry,
-		 ref->repo, ref->digest ? "manifest" : "tag", ref->digest ? ref->digest : ref->tag);
+	snprintf(m->msg, sizeof(m->msg), "the repository %s/%s has no %s %s%s%s", ref->registry,
+		 ref->repo, ref->digest ? "manifest" : "tag", ref->digest ? ref->digest : ref->tag,
+		 *tags ? "; its tags: " : "", tags);
 	return OCI_NO_TAG;
 }
 

@@ -247,9 +247,9 @@ static void run_free(struct run *r)
 	img_uses_free(&r->uses);
 }
 
-/* Basic credentials for job from the imagePullSecrets of the objects that
- * pull it, read from the secret store (never logged: the password is
- * registered with the redactor at once). */
+/* Basic credentials for an image from the imagePullSecrets of the object
+ * that pulls it, read from the secret store (never logged: the password
+ * is registered with the redactor at once). */
 static void find_creds(struct run *r, struct img_job *j, size_t use)
 {
 	phd_ctx *ctx = phd_validation_ctx(r->v);
@@ -261,7 +261,7 @@ static void find_creds(struct run *r, struct img_job *j, size_t use)
 		if (phd_secret_get(ctx, u->pull_secrets[k], ".dockerconfigjson", &val, &len)) {
 			phd_log(ctx, PHD_LOG_DEBUG, "%s: imagePullSecret %s of %s is not in "
 				"phdeploy's secrets: %s is asked anonymously", IMG_PLUGIN,
-				u->pull_secrets[k], u->object, j->name);
+				u->pull_secrets[k], u->object, u->image);
 			continue;
 		}
 		if (!oci_auth_lookup((const char *)val, len, j->ref.registry, &j->user, &j->pass)) {
@@ -271,23 +271,12 @@ static void find_creds(struct run *r, struct img_job *j, size_t use)
 	}
 }
 
+/* One job per image and credentials: the same image pulled with two
+ * pull secrets is asked twice, each answer its own. */
 static int add_job(struct run *r, size_t use, struct oci_ref *ref)
 {
-	struct img_job *j;
+	struct img_job *j = &r->jobs[r->njobs];
 
-	for (size_t i = 0; i < r->njobs; i++) {
-		char *s = oci_ref_str(ref);
-		int same = s && !strcmp(s, r->jobs[i].name);
-		free(s);
-		if (same) {
-			oci_ref_free(ref);
-			r->jobs[i].nuses++;
-			if (!r->jobs[i].user)
-				find_creds(r, &r->jobs[i], use);
-			return 0;
-		}
-	}
-	j = &r->jobs[r->njobs];
 	memset(j, 0, sizeof(*j));
 	j->ref = *ref;
 	memset(ref, 0, sizeof(*ref));
@@ -297,8 +286,21 @@ static int add_job(struct run *r, size_t use, struct oci_ref *ref)
 		oci_ref_free(&j->ref);
 		return PHD_ENOMEM;
 	}
-	r->njobs++;
 	find_creds(r, j, use);
+	for (size_t i = 0; i < r->njobs; i++) {
+		const struct img_job *o = &r->jobs[i];
+		if (strcmp(o->name, j->name) ||
+		    strcmp(o->cred_origin ? o->cred_origin : "", j->cred_origin ? j->cred_origin : ""))
+			continue;
+		r->jobs[i].nuses++;
+		oci_ref_free(&j->ref);
+		free(j->name);
+		oci_free_secret(j->user);
+		oci_free_secret(j->pass);
+		memset(j, 0, sizeof(*j));
+		return 0;
+	}
+	r->njobs++;
 	return 0;
 }
 
@@ -359,8 +361,7 @@ static void report_job(struct run *r, const struct img_job *j)
 	if (j->nuses > 1)
 		snprintf(also, sizeof(also), " (and %zu more objects)", j->nuses - 1);
 	if (j->cred_origin)
-		snprintf(cred, sizeof(cred), " with the credentials of imagePullSecret %s",
-			 j->cred_origin);
+		snprintf(cred, sizeof(cred), " (asked with imagePullSecret %s)", j->cred_origin);
 	switch (j->m.status) {
 	case OCI_OK:
 		phd_validation_report(r->v, "image-resolved", PHD_SEV_INFO, u->object, u->where,
@@ -392,7 +393,7 @@ static void report_job(struct run *r, const struct img_job *j)
 		break;
 	}
 	phd_validation_report(r->v, rule, sev, u->object, u->where, u->values_key,
-			      "%s%s: %s%s", u->image, also, j->m.msg, cred);
+			      "%s%s%s: %s", u->image, also, cred, j->m.msg);
 }
 
 static int on_manifests(phd_validation *v, void *ud)

@@ -63,7 +63,10 @@ static void short_repo(const struct oci_ref *ref, char *buf, size_t len)
 		snprintf(buf, len, "%s/%s", ref->registry, ref->repo);
 }
 
-static int same_repo(const char *value, const struct oci_ref *ref)
+/* exact: the whole reference must match (a scalar image: names its tag
+ * too), else the registry and repository (a repository: key, whose tag is
+ * a key of its own). */
+static int same_image(const char *value, const struct oci_ref *ref, int exact)
 {
 	struct oci_ref v;
 	char err[128];
@@ -72,6 +75,9 @@ static int same_repo(const char *value, const struct oci_ref *ref)
 	if (!value || oci_ref_parse(&v, value, err, sizeof(err)))
 		return 0;
 	same = !strcmp(v.registry, ref->registry) && !strcmp(v.repo, ref->repo);
+	if (same && exact)
+		same = !strcmp(v.tag ? v.tag : "", ref->tag ? ref->tag : "") &&
+		       !strcmp(v.digest ? v.digest : "", ref->digest ? ref->digest : "");
 	oci_ref_free(&v);
 	return same;
 }
@@ -84,41 +90,59 @@ struct walk {
 	int depth;
 };
 
-/* The user's values: a map with `repository:` (plus `registry:`) or a
- * scalar `image:` naming the same repository. */
-static int walk(struct walk *w, const phd_node *n, const char *path)
-{
-	char sub[512];
+static int walk(struct walk *w, const phd_node *n, const char *path);
 
-	if (phd_node_type(n) != PHD_NODE_MAP || w->depth > 12)
-		return 0;
-	for (size_t i = 0; i < phd_node_len(n); i++) {
-		const char *k = phd_node_key_at(n, i);
-		const phd_node *c = phd_node_at(n, i);
-		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k ? k : "");
-		if (k && !strcmp(k, "repository") && phd_node_str(c)) {
-			const char *reg = phd_node_str(phd_node_get(n, "registry"));
-			char full[600];
-			snprintf(full, sizeof(full), "%s%s%s", reg ? reg : "", reg ? "/" : "",
-				 phd_node_str(c));
-			if (same_repo(full, w->ref)) {
-				snprintf(w->buf, w->len, "%s", sub);
-				w->where = c;
-				return 1;
-			}
-		}
-		if (k && !strcmp(k, "image") && phd_node_type(c) == PHD_NODE_SCALAR &&
-		    same_repo(phd_node_str(c), w->ref)) {
+static int visit(struct walk *w, const phd_node *parent, const char *k, const phd_node *c,
+		 const char *sub)
+{
+	if (k && !strcmp(k, "repository") && phd_node_str(c)) {
+		const char *reg = phd_node_str(phd_node_get(parent, "registry"));
+		const char *tag = phd_node_str(phd_node_get(parent, "tag"));
+		char full[600];
+		snprintf(full, sizeof(full), "%s%s%s", reg ? reg : "", reg ? "/" : "",
+			 phd_node_str(c));
+		/* a tag: beside it must be the image's */
+		if (same_image(full, w->ref, 0) &&
+		    (!tag || !*tag || !w->ref->tag || !strcmp(tag, w->ref->tag))) {
 			snprintf(w->buf, w->len, "%s", sub);
 			w->where = c;
 			return 1;
 		}
-		w->depth++;
-		if (walk(w, c, sub))
-			return 1;
-		w->depth--;
 	}
-	return 0;
+	if (k && !strcmp(k, "image") && phd_node_type(c) == PHD_NODE_SCALAR &&
+	    same_image(phd_node_str(c), w->ref, 1)) {
+		snprintf(w->buf, w->len, "%s", sub);
+		w->where = c;
+		return 1;
+	}
+	return walk(w, c, sub);
+}
+
+/* The user's values: a map with `repository:` (plus `registry:`, `tag:`)
+ * or a scalar `image:` naming the same image; lists as helm's --set
+ * writes them (apps[0].image). */
+static int walk(struct walk *w, const phd_node *n, const char *path)
+{
+	char sub[512];
+	int found = 0;
+
+	if (w->depth > 12)
+		return 0;
+	w->depth++;
+	if (phd_node_type(n) == PHD_NODE_MAP) {
+		for (size_t i = 0; i < phd_node_len(n) && !found; i++) {
+			const char *k = phd_node_key_at(n, i);
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k ? k : "");
+			found = visit(w, n, k, phd_node_at(n, i), sub);
+		}
+	} else if (phd_node_type(n) == PHD_NODE_SEQ) {
+		for (size_t i = 0; i < phd_node_len(n) && !found; i++) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			found = walk(w, phd_node_at(n, i), sub);
+		}
+	}
+	w->depth--;
+	return found;
 }
 
 const char *img_values_key(const phd_node *values, const struct oci_ref *ref,
