@@ -171,6 +171,39 @@ unlike "$(finding pinsreq Deployment/pinned/main image-digest)" "image-digest" \
 jq=$(grep '"rule":"image-resolved"' "$T/pins.out" | sed 's/.*"message":"\([^ ]*\) .*/\1/' | sort -u)
 is "$jq" "$R/phd/app@sha256:$digest" "the documented filter prints the pins"
 
+# an oci:// chart pushed with real helm, pulled and verified by the repo phase
+helm=$PHD_TOOLS/helm4
+HELM_REGISTRY_CONFIG=$T/helm-registry.json
+export HELM_REGISTRY_CONFIG
+"$helm" package "$top_srcdir/tests/data/images/chart" -d "$T" > /dev/null &&
+	printf '%s' "$pass" | "$helm" registry login "$R" -u phd --password-stdin \
+		--ca-file "$T/reg/ca.crt" > "$T/login.log" 2>&1 &&
+	"$helm" push "$T/images-test-0.1.0.tgz" "oci://$R/charts" --ca-file "$T/reg/ca.crt" \
+		> "$T/helmpush.log" 2>&1
+ok $? "helm push puts the chart in the registry" || diag "$(cat "$T/login.log" "$T/helmpush.log")"
+tgz=$(sha256sum "$T/images-test-0.1.0.tgz" | cut -d' ' -f1)
+ociconfig() { # name version
+	config "$1" "$T/pins.values.yaml"
+	sed -i "s|^chart: .*|chart: { name: \"oci://$R/charts/images-test\", version: \"$2\" }|" \
+		"$T/$1.yaml"
+}
+ociconfig oci 0.1.0
+SSL_CERT_FILE=$T/reg/ca.crt plan oci
+is "$rc" 0 "an oci:// chart: pulled with helm's registry login, rendered, planned"
+out=$(cat "$T/oci.out")
+like "$out" "\"digest\":\"sha256:$tgz\",\"archive\":" "the chart event: the layer digest, the archive's sha256"
+like "$out" "\"source\":\"oci\"" "the chart event: source oci"
+like "$out" "images-test-0.1.0.tgz" "helm is handed the verified archive"
+ociconfig ocimissing 0.2.0
+SSL_CERT_FILE=$T/reg/ca.crt plan ocimissing
+is "$rc" 6 "an oci:// chart version the registry lacks fails the repo phase"
+like "$(cat "$T/ocimissing.out")" "has no tag 0.2.0; its tags: 0.1.0" "its message names the tags"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$R" "$bad" > "$HELM_REGISTRY_CONFIG"
+SSL_CERT_FILE=$T/reg/ca.crt plan oci
+is "$rc" 6 "a wrong helm registry login fails the repo phase"
+like "$(cat "$T/oci.out")" "(denied)" "... as denied"
+unset HELM_REGISTRY_CONFIG
+
 # a slow registry and one that is down, under a 2 s deadline
 "$bin/oci-registry" stop "$T/reg"
 cat > "$T/down.values.yaml" <<EOF
