@@ -76,7 +76,7 @@ static int read_registries(phd_ctx *ctx, struct img_cfg *c, const phd_node *regs
 		return 0;
 	if (phd_node_type(regs) != PHD_NODE_MAP)
 		return cfg_err(ctx, regs, "registries: expected a mapping of HOST[:PORT] to "
-			       "{ ca, insecure, max_concurrent }");
+			       "{ ca, insecure, max_concurrent, ecr_region }");
 	if (!(c->reg = calloc(phd_node_len(regs) + 1, sizeof(*c->reg))))
 		return PHD_ENOMEM;
 	for (size_t i = 0; i < phd_node_len(regs); i++) {
@@ -87,7 +87,7 @@ static int read_registries(phd_ctx *ctx, struct img_cfg *c, const phd_node *regs
 			continue;
 		if (phd_node_type(e) != PHD_NODE_MAP)
 			return cfg_err(ctx, e, "registries.HOST: expected { ca, insecure, "
-				       "max_concurrent }");
+				       "max_concurrent, ecr_region }");
 		for (size_t k = 0; k < phd_node_len(e); k++) {
 			const char *key = phd_node_key_at(e, k);
 			const phd_node *v = phd_node_at(e, k);
@@ -98,6 +98,10 @@ static int read_registries(phd_ctx *ctx, struct img_cfg *c, const phd_node *regs
 				if (phd_node_bool(v, &r->insecure))
 					return cfg_err(ctx, v, "registries.HOST.insecure: expected true "
 						       "or false");
+			} else if (!strcmp(key, "ecr_region")) {
+				if (!(r->ecr_region = phd_node_str(v)) || !*r->ecr_region)
+					return cfg_err(ctx, v, "registries.HOST.ecr_region: expected "
+						       "a region such as eu-west-1");
 			} else if (!strcmp(key, "max_concurrent")) {
 				if (phd_node_int(v, &r->max_concurrent) || r->max_concurrent < 1 ||
 				    r->max_concurrent > 32)
@@ -105,7 +109,7 @@ static int read_registries(phd_ctx *ctx, struct img_cfg *c, const phd_node *regs
 						       "expected 1 to 32");
 			} else {
 				return cfg_err(ctx, v, "registries.HOST: unknown key (ca, insecure, "
-					       "max_concurrent)");
+					       "max_concurrent, ecr_region)");
 			}
 		}
 	}
@@ -266,7 +270,8 @@ static void find_creds(struct run *r, struct img_job *j, size_t use)
 		}
 		if (!oci_auth_lookup((const char *)val, len, j->ref.registry, &j->user, &j->pass)) {
 			phd_redact_add(ctx, j->pass, strlen(j->pass));
-			j->cred_origin = u->pull_secrets[k];
+			snprintf(j->cred_origin, sizeof(j->cred_origin), "imagePullSecret %s",
+				 u->pull_secrets[k]);
 		}
 	}
 }
@@ -289,8 +294,7 @@ static int add_job(struct run *r, size_t use, struct oci_ref *ref)
 	find_creds(r, j, use);
 	for (size_t i = 0; i < r->njobs; i++) {
 		const struct img_job *o = &r->jobs[i];
-		if (strcmp(o->name, j->name) ||
-		    strcmp(o->cred_origin ? o->cred_origin : "", j->cred_origin ? j->cred_origin : ""))
+		if (strcmp(o->name, j->name) || strcmp(o->cred_origin, j->cred_origin))
 			continue;
 		r->jobs[i].nuses++;
 		oci_ref_free(&j->ref);
@@ -302,6 +306,50 @@ static int add_job(struct run *r, size_t use, struct oci_ref *ref)
 	}
 	r->njobs++;
 	return 0;
+}
+
+/* ECR registries: one GetAuthorizationToken per registry, for the jobs
+ * that no pull secret gave credentials to.  A failed login is each job's
+ * answer (image-denied), not the run's error. */
+static void ecr_creds(struct run *r)
+{
+	phd_ctx *ctx = phd_validation_ctx(r->v);
+
+	for (size_t i = 0; i < r->njobs; i++) {
+		struct img_job *j = &r->jobs[i];
+		const char *reg = j->ref.registry, *rg = NULL;
+		char region[64], *user = NULL, *pass = NULL;
+		int rc, seen = 0, need = 0;
+
+		for (size_t k = 0; k < r->cfg->nreg && !rg; k++)
+			if (!strcmp(r->cfg->reg[k].host, reg))
+				rg = r->cfg->reg[k].ecr_region;
+		if (!rg && !img_ecr_region(reg, region, sizeof(region)))
+			rg = region;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(r->jobs[k].ref.registry, reg);
+		for (size_t k = i; k < r->njobs && !need; k++)
+			need = !strcmp(r->jobs[k].ref.registry, reg) && !r->jobs[k].user;
+		if (!rg || seen || !need)
+			continue;
+		rc = img_ecr_login(ctx, reg, rg, r->cfg->timeout_ms, &user, &pass);
+		for (size_t k = i; k < r->njobs; k++) {
+			struct img_job *o = &r->jobs[k];
+			if (strcmp(o->ref.registry, reg) || o->user)
+				continue;
+			if (rc) {
+				o->m.status = OCI_DENIED;
+				snprintf(o->m.msg, sizeof(o->m.msg), "no ECR token: %s",
+					 phd_ctx_errmsg(ctx));
+				continue;
+			}
+			o->user = strdup(user);
+			o->pass = strdup(pass);
+			snprintf(o->cred_origin, sizeof(o->cred_origin), "an ECR token");
+		}
+		oci_free_secret(user);
+		oci_free_secret(pass);
+	}
 }
 
 /* Offline checks of one image: a reference that parses, not known gone
@@ -360,8 +408,8 @@ static void report_job(struct run *r, const struct img_job *j)
 
 	if (j->nuses > 1)
 		snprintf(also, sizeof(also), " (and %zu more objects)", j->nuses - 1);
-	if (j->cred_origin)
-		snprintf(cred, sizeof(cred), " (asked with imagePullSecret %s)", j->cred_origin);
+	if (*j->cred_origin)
+		snprintf(cred, sizeof(cred), " (asked with %s)", j->cred_origin);
 	switch (j->m.status) {
 	case OCI_OK:
 		phd_validation_report(r->v, "image-resolved", PHD_SEV_INFO, u->object, u->where,
@@ -431,6 +479,7 @@ static int on_manifests(phd_validation *v, void *ud)
 	}
 	phd_log(ctx, PHD_LOG_INFO, "%s: resolving %zu images through their registries",
 		IMG_PLUGIN, r.njobs);
+	ecr_creds(&r);
 	if ((rc = img_resolve_all(ctx, r.cfg, r.jobs, r.njobs))) {
 		run_free(&r);
 		return rc;
@@ -451,7 +500,8 @@ static const struct phd_config_key img_keys[] = {
 	{ "max_concurrent", PHD_CFG_INT, 0, NULL, "requests in flight per registry (4)" },
 	{ "platforms", PHD_CFG_LIST, 0, NULL, "the nodes' OS/ARCH (default [linux/amd64])" },
 	{ "certs_dirs", PHD_CFG_LIST, 0, NULL, "where HOST:PORT/ca.crt is looked for" },
-	{ "registries", PHD_CFG_MAP, 0, NULL, "HOST[:PORT]: { ca, insecure, max_concurrent }" },
+	{ "registries", PHD_CFG_MAP, 0, NULL,
+	  "HOST[:PORT]: { ca, insecure, max_concurrent, ecr_region }" },
 	PHD_CONFIG_END
 };
 

@@ -17,6 +17,7 @@ struct img_registry_cfg {
 	const char *ca;            /* CA bundle file, or NULL */
 	int insecure;              /* plain http allowed */
 	long long max_concurrent;  /* 0: the plugin's */
+	const char *ecr_region;    /* an ECR registry under another name */
 };
 struct img_cfg {
 	int resolve;               /* ask the registries (render phase) */
@@ -73,6 +74,16 @@ extern const struct img_chart_image img_chart_images[];
 /* Whether key is below a prefix of img_chart_images (checked offline). */
 int img_chart_prefix(const char *key);
 
+/* ---- Amazon ECR (ecr.c) ------------------------------------------------------ */
+/* The region of an ECR registry host (ACCOUNT.dkr.ecr.REGION.amazonaws.com):
+ * 0, or -1 when registry is not one. */
+int img_ecr_region(const char *registry, char *region, size_t len);
+/* Basic credentials from ecr:GetAuthorizationToken with the AWS credential
+ * chain (registered with the redactor); 0 or a PHD_E* code with the
+ * message set. */
+int img_ecr_login(phd_ctx *ctx, const char *registry, const char *region, long long timeout_ms,
+		  char **user, char **pass);
+
 /* ---- resolution through the registries (resolve.c) ----------------------- */
 struct img_job {
 	struct oci_ref ref;
@@ -80,8 +91,8 @@ struct img_job {
 	size_t first_use;          /* index into img_uses */
 	size_t nuses;
 	char *user, *pass;         /* basic credentials (wiped) or NULL */
-	const char *cred_origin;   /* "imagePullSecret NAME" ... (borrowed) */
-	/* result */
+	char cred_origin[96];      /* "imagePullSecret NAME", "an ECR token"; "" anonymous */
+	/* result; a job whose m.status is set before is not asked */
 	struct oci_manifest m;
 };
 /* Resolve every job, per registry at most cfg->max_concurrent at a time,

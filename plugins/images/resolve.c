@@ -44,6 +44,8 @@ static void *worker(void *arg)
 		}
 		j = &g->jobs[g->idx[g->next++]];
 		pthread_mutex_unlock(&g->lock);
+		if (j->m.status)
+			continue;   /* failed before asking (no ECR token) */
 		c = g->conn;
 		c.user = j->user;
 		c.pass = j->pass;

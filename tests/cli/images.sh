@@ -204,6 +204,52 @@ is "$rc" 6 "a wrong helm registry login fails the repo phase"
 like "$(cat "$T/oci.out")" "(denied)" "... as denied"
 unset HELM_REGISTRY_CONFIG
 
+# ECR: basic credentials from GetAuthorizationToken, asked with the AWS
+# credential chain and SigV4 (the edge server verifies the signature)
+EH=127.0.0.1:$(cat "$T/reg/edge-http-port")
+printf 'ecr-test-secret-%s' "$$" > "$T/reg/aws-secret"
+cat > "$T/ecr.values.yaml" <<EOF
+apps:
+  - { name: ecr, image: "$R/phd/app:v1" }
+EOF
+config ecr "$T/ecr.values.yaml"
+sed -i "s|\"$R\": { ca: \"$T/reg/ca.crt\" }|\"$R\": { ca: \"$T/reg/ca.crt\", ecr_region: eu-west-1 }|" \
+	"$T/ecr.yaml"
+ecr() { # secret
+	env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_WEB_IDENTITY_TOKEN_FILE \
+		AWS_ACCESS_KEY_ID=AKIDECRTEST AWS_SECRET_ACCESS_KEY="$1" \
+		AWS_ENDPOINT_URL_ECR="http://$EH/" AWS_CONFIG_FILE=/nonexistent \
+		AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
+		"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$T/ecr.yaml" --skip preflight -o json plan \
+		> "$T/ecr.out" 2> "$T/ecr.err"
+	rc=$?
+}
+ecr "$(cat "$T/reg/aws-secret")"
+is "$rc" 0 "ECR: the registry is asked with the token GetAuthorizationToken answered"
+like "$(finding ecr Deployment/ecr/main image-resolved)" "$R/phd/app@sha256:$digest" \
+	"ECR: the image resolves with the token"
+like "$(cat "$T/reg/edge.log")" "POST / auth=aws4-hmac-sha256" "ECR: the token request is signed"
+unlike "$(cat "$T/ecr.out" "$T/ecr.err")" "$pass" "ECR: no token in the output"
+ecr wrong-secret
+is "$rc" 7 "ECR: a refused GetAuthorizationToken fails the render phase"
+like "$(finding ecr Deployment/ecr/main image-denied)" "no ECR token: " "ECR: ... as image-denied"
+unlike "$(cat "$T/ecr.out" "$T/ecr.err")" "wrong-secret" "ECR: no AWS secret in the output"
+
+# plain http: only for a registry the config names insecure
+cat > "$T/http.values.yaml" <<EOF
+apps:
+  - { name: plain, image: "$EH/tok/app:v1" }
+EOF
+config http "$T/http.values.yaml"
+plan http
+like "$(finding http Deployment/plain/main image-unreachable)" "https://$EH/v2/tok/app" \
+	"a plain-http registry is asked over https only"
+config httpok "$T/http.values.yaml"
+sed -i "s|registries: { |registries: { \"$EH\": { insecure: true }, |" "$T/httpok.yaml"
+plan httpok
+like "$(finding httpok Deployment/plain/main image-resolved)" "$EH/tok/app@sha256:" \
+	"registries.HOST.insecure: true allows plain http (and an http token realm)"
+
 # a slow registry and one that is down, under a 2 s deadline
 "$bin/oci-registry" stop "$T/reg"
 cat > "$T/down.values.yaml" <<EOF
