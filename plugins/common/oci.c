@@ -98,6 +98,12 @@ int oci_ref_parse(struct oci_ref *r, const char *s, char *err, size_t errlen)
 	}
 	if (!r->registry)
 		return ref_fail(r, err, errlen, "out of memory");
+	if (!*r->registry || !all_of(r->registry, strcspn(r->registry, ":"),
+				     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ||
+	    (strchr(r->registry, ':') && (!strchr(r->registry, ':')[1] ||
+					  !all_of(strchr(r->registry, ':') + 1,
+						  strlen(strchr(r->registry, ':') + 1), "0123456789"))))
+		return ref_fail(r, err, errlen, "the registry is not HOST or HOST:PORT");
 	if (!strcmp(r->registry, "index.docker.io") || !strcmp(r->registry, "registry-1.docker.io")) {
 		free(r->registry);
 		if (!(r->registry = strdup("docker.io")))
