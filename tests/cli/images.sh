@@ -250,6 +250,23 @@ plan httpok
 like "$(finding httpok Deployment/plain/main image-resolved)" "$EH/tok/app@sha256:" \
 	"registries.HOST.insecure: true allows plain http (and an http token realm)"
 
+# offline in render: images.resolve false asks no registry, still names a
+# withdrawn image the values table does not know and an invalid reference
+cat > "$T/off.values.yaml" <<EOF
+apps:
+  - { name: shell, image: "docker.io/bitnami/bitnami-shell:10-debian-10-r200" }
+  - { name: upper, image: "$E/Tok/App:v1" }
+EOF
+config off "$T/off.values.yaml" "  resolve: false"
+before=$(wc -l < "$T/reg/edge.log")
+plan off
+is "$rc" 7 "an invalid image reference fails the render phase, offline"
+like "$(finding off Deployment/upper/main image-invalid)" "is not a valid reference" \
+	"image-invalid names the image and why"
+like "$(finding off Deployment/shell/main image-withdrawn)" "use bitnamilegacy/bitnami-shell" \
+	"render names a withdrawn image the values table does not list"
+is "$(wc -l < "$T/reg/edge.log")" "$before" "images.resolve: false asks no registry"
+
 # a slow registry and one that is down, under a 2 s deadline
 "$bin/oci-registry" stop "$T/reg"
 cat > "$T/down.values.yaml" <<EOF
