@@ -145,6 +145,8 @@ static int read_config(phd_ctx *ctx, struct img_cfg *c, const phd_node *cfg)
 		cfg = NULL;
 	if ((n = phd_node_get(cfg, "resolve")) && phd_node_bool(n, &c->resolve))
 		return cfg_err(ctx, n, "resolve: expected true or false");
+	if ((n = phd_node_get(cfg, "node_platforms")) && phd_node_bool(n, &c->node_platforms))
+		return cfg_err(ctx, n, "node_platforms: expected true or false");
 	if ((n = phd_node_get(cfg, "timeout")) &&
 	    (phd_node_duration_ms(n, &c->timeout_ms) || c->timeout_ms <= 0))
 		return cfg_err(ctx, n, "timeout: expected a duration such as 30s");
@@ -233,6 +235,8 @@ static int on_values(phd_validation *v, void *ud)
 struct run {
 	phd_validation *v;
 	const struct img_cfg *cfg;
+	char **platforms;          /* the nodes', or cfg's (borrowed then) */
+	char **own_platforms;      /* the nodes' (owned) */
 	struct img_uses uses;
 	struct img_job *jobs;
 	size_t njobs;
@@ -249,6 +253,7 @@ static void run_free(struct run *r)
 	}
 	free(r->jobs);
 	img_uses_free(&r->uses);
+	strs_free(r->own_platforms);
 }
 
 /* Basic credentials for an image from the imagePullSecrets of the object
@@ -383,10 +388,10 @@ static void platform_check(struct run *r, const struct img_job *j, const struct 
 		hl += (size_t)snprintf(have + hl, sizeof(have) - hl, "%s%s/%s%s%s", i ? ", " : "",
 				       j->m.plat[i].os, j->m.plat[i].arch,
 				       *j->m.plat[i].variant ? "/" : "", j->m.plat[i].variant);
-	for (size_t p = 0; r->cfg->platforms[p]; p++) {
+	for (size_t p = 0; r->platforms[p]; p++) {
 		char os[32] = "", arch[32] = "", var[16] = "";
 		int found = 0;
-		sscanf(r->cfg->platforms[p], "%31[^/]/%31[^/]/%15s", os, arch, var);
+		sscanf(r->platforms[p], "%31[^/]/%31[^/]/%15s", os, arch, var);
 		for (size_t i = 0; i < j->m.nplat && !found; i++)
 			found = !strcmp(j->m.plat[i].os, os) && !strcmp(j->m.plat[i].arch, arch) &&
 				(!*var || !strcmp(j->m.plat[i].variant, var));
@@ -394,7 +399,7 @@ static void platform_check(struct run *r, const struct img_job *j, const struct 
 			phd_validation_report(r->v, "image-platform", PHD_SEV_ERROR, u->object,
 					      u->where, u->values_key, "%s (%s) has no %s image: "
 					      "the index offers %s; the nodes could not run it",
-					      j->name, j->m.digest, r->cfg->platforms[p],
+					      j->name, j->m.digest, r->platforms[p],
 					      *have ? have : "no platform");
 	}
 }
@@ -447,7 +452,7 @@ static void report_job(struct run *r, const struct img_job *j)
 static int on_manifests(phd_validation *v, void *ud)
 {
 	phd_ctx *ctx = phd_validation_ctx(v);
-	struct run r = { v, ud, { 0 }, NULL, 0 };
+	struct run r = { v, ud, NULL, NULL, { 0 }, NULL, 0 };
 	size_t n = phd_validation_doc_count(v);
 	const phd_node **docs = calloc(n ? n : 1, sizeof(*docs));
 	int rc;
@@ -480,6 +485,9 @@ static int on_manifests(phd_validation *v, void *ud)
 	phd_log(ctx, PHD_LOG_INFO, "%s: resolving %zu images through their registries",
 		IMG_PLUGIN, r.njobs);
 	ecr_creds(&r);
+	r.platforms = r.cfg->platforms;
+	if (r.cfg->node_platforms && (r.own_platforms = img_node_platforms(ctx)))
+		r.platforms = r.own_platforms;
 	if ((rc = img_resolve_all(ctx, r.cfg, r.jobs, r.njobs))) {
 		run_free(&r);
 		return rc;
@@ -499,6 +507,7 @@ static const struct phd_config_key img_keys[] = {
 	{ "timeout", PHD_CFG_DURATION, 0, NULL, "deadline of all registry requests (30s)" },
 	{ "max_concurrent", PHD_CFG_INT, 0, NULL, "requests in flight per registry (4)" },
 	{ "platforms", PHD_CFG_LIST, 0, NULL, "the nodes' OS/ARCH (default [linux/amd64])" },
+	{ "node_platforms", PHD_CFG_BOOL, 0, NULL, "read the platforms from the nodes (kubectl)" },
 	{ "certs_dirs", PHD_CFG_LIST, 0, NULL, "where HOST:PORT/ca.crt is looked for" },
 	{ "registries", PHD_CFG_MAP, 0, NULL,
 	  "HOST[:PORT]: { ca, insecure, max_concurrent, ecr_region }" },

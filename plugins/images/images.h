@@ -24,6 +24,7 @@ struct img_cfg {
 	long long timeout_ms;      /* every registry request of a run */
 	long long max_concurrent;  /* per registry */
 	char **platforms;          /* "linux/amd64" ... (NULL-ended) */
+	int node_platforms;        /* ask the cluster's nodes instead */
 	char **certs_dirs;         /* certs.d roots (NULL-ended) */
 	struct img_registry_cfg *reg;
 	size_t nreg;
@@ -73,6 +74,11 @@ struct img_chart_image {
 extern const struct img_chart_image img_chart_images[];
 /* Whether key is below a prefix of img_chart_images (checked offline). */
 int img_chart_prefix(const char *key);
+
+/* ---- the live nodes (nodes.c) ------------------------------------------------- */
+/* "os/arch" of the cluster's nodes (NULL-ended, malloc'd), or NULL (logged)
+ * when kubectl cannot list them. */
+char **img_node_platforms(phd_ctx *ctx);
 
 /* ---- Amazon ECR (ecr.c) ------------------------------------------------------ */
 /* The region of an ECR registry host (ACCOUNT.dkr.ecr.REGION.amazonaws.com):

@@ -24,6 +24,7 @@ export PHDEPLOY_PLUGIN_PATH PHDEPLOY_IMAGES_RESOLVE
 edge_pid=
 cleanup() {
 	"$bin/oci-registry" stop "$T/reg" 2>/dev/null
+	[ -f "$T/kube/pid" ] && "$bin/kube-api" stop "$T/kube" 2>/dev/null
 	[ -n "$edge_pid" ] && kill "$edge_pid" 2>/dev/null
 }
 trap cleanup EXIT
@@ -266,6 +267,30 @@ like "$(finding off Deployment/upper/main image-invalid)" "is not a valid refere
 like "$(finding off Deployment/shell/main image-withdrawn)" "use bitnamilegacy/bitnami-shell" \
 	"render names a withdrawn image the values table does not list"
 is "$(wc -l < "$T/reg/edge.log")" "$before" "images.resolve: false asks no registry"
+
+# the nodes' platforms from the live cluster (kube-api's nodes are linux/amd64)
+if [ -x "$PHD_TOOLS/kubectl" ] && "$bin/kube-api" start "$T/kube" > "$T/kube.log" 2>&1; then
+	cat > "$T/nodes.values.yaml" <<EOF
+apps:
+  - { name: multi, image: "$R/phd/multi:v1", pullSecret: regcred }
+EOF
+	config nodes "$T/nodes.values.yaml" "  platforms: [linux/arm64]"
+	plan nodes
+	is "$rc" 0 "platforms: [linux/arm64]: the arm64-and-s390x index is fine"
+	config nodes "$T/nodes.values.yaml" "  platforms: [linux/arm64]
+  node_platforms: true
+kube: { context: stand-in }"
+	KUBECONFIG=$T/kube/kubeconfig "$PHDEPLOY" --helm "$PHD_TOOLS/helm4" \
+		--kubectl "$PHD_TOOLS/kubectl" -c "$T/nodes.yaml" --skip preflight -o json plan \
+		> "$T/nodes.out" 2> "$T/nodes.err"
+	is "$?" 7 "node_platforms: true: the live nodes' platform wins over platforms:"
+	like "$(finding nodes Deployment/multi/main image-platform)" "has no linux/amd64 image" \
+		"... and the index lacks the nodes' linux/amd64"
+	like "$(cat "$T/kube/requests.log")" "GET /api/v1/nodes" "the nodes were read from the cluster"
+	"$bin/kube-api" stop "$T/kube"
+else
+	skip 4 "no kubectl in $PHD_TOOLS or kube-api does not start"
+fi
 
 # a slow registry and one that is down, under a 2 s deadline
 "$bin/oci-registry" stop "$T/reg"
