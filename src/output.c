@@ -45,6 +45,7 @@ static const char *source_name(int source)
 	case PHD_CHART_REPO: return "repo";
 	case PHD_CHART_FILE: return "file";
 	case PHD_CHART_DIR: return "dir";
+	case PHD_CHART_OCI: return "oci";
 	default: return "unknown";
 	}
 }

@@ -167,6 +167,10 @@ int helm_download(phd_ctx *ctx, const char *url, int allow_file, const char *pat
 /* ref resolved against base (RFC 3986; absolute refs as they are);
  * malloc'd, NULL when it cannot be resolved. */
 char *helm_url_resolve(const char *base, const char *ref);
+/* Pull oci://... at version into path (0600), its chart layer's sha256
+ * checked (hex gets it); helm's registry login is used (oci.c). */
+int helm_oci_fetch(phd_ctx *ctx, const char *chart, const char *version, const char *path,
+		   char *hex, size_t hexlen);
 /* sha256 of a file as lowercase hex (buf >= 65). */
 int helm_sha256_file(const char *path, char *hex, size_t len);
 

@@ -8,7 +8,9 @@
  *    nor written: no `helm repo add`, no `helm repo update`;
  *  - a local .tgz or directory: no network at all, name and version read
  *    with helm show chart and the pin checked against them, a .tgz hashed;
- *  - oci://: helm resolves it at deploy; only the pin is checked for. */
+ *  - oci://: with chart.version, the manifest of that tag and its chart
+ *    layer pulled from the registry (oci.c), the layer's sha256 checked;
+ *    without a pin helm resolves the newest tag itself. */
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -262,6 +264,27 @@ out:
 	return r;
 }
 
+/* oci://host/path/name at chart.version: pulled and verified (oci.c). */
+static int oci_chart(struct helm *h, phd_ctx *ctx, const char *chart)
+{
+	const char *pin = phd_ctx_chart_version(ctx), *name = strrchr(chart, '/') + 1;
+	char *path = archive_path(ctx, name, pin), hex[65];
+	int r;
+
+	if (!path)
+		return phd_set_error(ctx, PHD_EIO, "%s: no run directory for the chart archive",
+				     HELM_PLUGIN);
+	if (!(r = helm_oci_fetch(ctx, chart, pin, path, hex, sizeof(hex)))) {
+		free(h->version);
+		if (!(h->version = strdup(pin)))
+			r = PHD_ENOMEM;
+		else
+			r = publish(ctx, PHD_CHART_OCI, name, pin, hex, path);
+	}
+	free(path);
+	return r;
+}
+
 static int run_step(phd_ctx *ctx, int phase, struct strv *sv, const char *what, unsigned flags,
 		    struct phd_exec_result *res)
 {
@@ -363,10 +386,12 @@ int helm_repo_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	if (helm_chart_is_local(chart))
 		return local_chart(h, ctx, phase, chart);
 	if (!strncmp(chart, "oci://", 6)) {
-		if (!phd_ctx_chart_version(ctx))
-			phd_log(ctx, PHD_LOG_WARN, "%s: %s is not pinned: helm takes the newest tag; "
-				"set chart.version", HELM_PLUGIN, chart);
-		return 0;
+		if (!phd_ctx_chart_version(ctx)) {
+			phd_log(ctx, PHD_LOG_WARN, "%s: %s is not pinned: helm takes the newest tag "
+				"and nothing is verified; set chart.version", HELM_PLUGIN, chart);
+			return 0;
+		}
+		return oci_chart(h, ctx, chart);
 	}
 	if (!strchr(chart, '/') || strchr(chart, '/') != strrchr(chart, '/'))
 		return phd_set_error(ctx, PHD_EINVAL, "%s: chart %s is none of repo/name, a local "

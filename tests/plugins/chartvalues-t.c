@@ -7,24 +7,8 @@
 #include <phdeploy/plugin.h>
 
 #include "../tap/tap.h"
+#include "values-ctx.h"
 #include "chartvalues.h"
-
-static phd_ctx *load_values(const char *text)
-{
-	struct phd_options o = PHD_OPTIONS_INIT;
-	char *vals = tap_write_file("values.yaml", text, strlen(text));
-	const char *list[1];
-	phd_ctx *ctx = NULL;
-
-	list[0] = vals;
-	o.flags = PHD_OPT_NO_CONFIG | PHD_OPT_NO_JOURNAL;
-	o.values = list;
-	o.nvalues = 1;
-	phd_ctx_new(&ctx, &o);
-	phd_ctx_load(ctx);
-	free(vals);
-	return ctx;
-}
 
 int main(void)
 {
@@ -52,14 +36,14 @@ int main(void)
 		   "postgresql-password", "and its Secret key defaults to postgresql-password, "
 		   "as kube checks it");
 
-	ctx = load_values("postgresql: { enabled: false }\n");
+	ctx = values_ctx("postgresql: { enabled: false }\n");
 	tap_ok(phd_cv_secret_applies(phd_cv_secret("externalPostgresql.existingSecret"),
 				     phd_ctx_values(ctx)) &&
 	       !phd_cv_secret_applies(phd_cv_secret("postgresql.existingSecret"),
 				      phd_ctx_values(ctx)),
 	       "postgresql.enabled: false: the external Secret applies, the internal not");
 	phd_ctx_free(ctx);
-	ctx = load_values("cloud: aws\n");
+	ctx = values_ctx("cloud: aws\n");
 	tap_ok(!phd_cv_secret_applies(phd_cv_secret("externalPostgresql.existingSecret"),
 				      phd_ctx_values(ctx)),
 	       "by the chart's default (postgresql.enabled: true) the external Secret is unread");

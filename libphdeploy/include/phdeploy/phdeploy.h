@@ -330,7 +330,8 @@ PHD_EXTERN int phd_exit_code(const phd_ctx *ctx, int rc);
 enum phd_chart_source {
 	PHD_CHART_REPO = 1,  /* downloaded from a chart repository, digest verified */
 	PHD_CHART_FILE,      /* a local .tgz */
-	PHD_CHART_DIR        /* a local chart directory (no digest) */
+	PHD_CHART_DIR,       /* a local chart directory (no digest) */
+	PHD_CHART_OCI        /* pulled from an OCI registry (oci://), layer digest verified */
 };
 
 #define PHD_CHART_REF_VERSION 1
