@@ -121,6 +121,7 @@ static void opts_from_ctx(phd_validation *v, const struct ha_cfg *cfg, struct ha
 	o->release = phd_ctx_release(ctx);
 	o->namespace_ = phd_ctx_namespace(ctx);
 	o->min_replicas = cfg->min_replicas;
+	o->chart_version = phd_ctx_chart_version(ctx);
 	/* the core checked its form when it loaded the config */
 	o->kube_where = phd_node_get(phd_ctx_config(ctx), "kube.version");
 	if (phd_ctx_kube_version(ctx, &o->kube_major, &o->kube_minor) != 0)

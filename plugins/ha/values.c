@@ -652,6 +652,7 @@ static void rule_version_check(struct ha_sink *s, const struct ha_opts *o)
 
 void ha_values_check(struct ha_sink *s, const struct ha_opts *o)
 {
+	ha_schema_check(s, o);
 	rule_mixed(s, o);
 	rule_legacy(s, o);
 	rule_plugins(s, o);
