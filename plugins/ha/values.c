@@ -471,7 +471,7 @@ static void rule_components(struct ha_sink *s, const struct ha_opts *o)
 			continue;
 		snprintf(key, sizeof key, "%s.pdb.enabled", c->key);
 		if (!ha_val_truthy(V(key))) {
-			ha_report(s, "pdb", PHD_SEV_WARN, obj, near(o, key), key,
+			ha_report(s, "pdb", PHD_SEV_ERROR, obj, near(o, key), key,
 				  "%s is false%s: a node drain may evict every %s pod at once; set it "
 				  "to true with %s.pdb.maxUnavailable: 1", key,
 				  phd_node_get(o->values, key) ? "" : " (the chart default)", c->key, c->key);
@@ -479,9 +479,15 @@ static void rule_components(struct ha_sink *s, const struct ha_opts *o)
 		}
 		snprintf(key, sizeof key, "%s.pdb.maxUnavailable", c->key);
 		if (!ha_val_truthy(V(key)) && !(V(key).s && strcmp(V(key).s, "0") == 0))
-			ha_report(s, "pdb", PHD_SEV_WARN, obj, near(o, key), key,
-				  "%s is unset (the chart has no default): the PodDisruptionBudget is "
-				  "rendered without a limit; set it (e.g. 1)", key);
+			ha_report(s, "pdb", PHD_SEV_ERROR, obj, near(o, key), key,
+				  "%s is unset (the chart has no default): the chart renders the "
+				  "PodDisruptionBudget with neither maxUnavailable nor minAvailable, "
+				  "which lets a drain evict every pod: it protects nothing; set it "
+				  "(e.g. 1)", key);
+		else if (V(key).s && (strcmp(V(key).s, "0") == 0 || strcmp(V(key).s, "0%") == 0))
+			ha_report(s, "pdb", PHD_SEV_ERROR, obj, V(key).node, key,
+				  "%s is %s: no %s pod can ever be evicted, so every node drain and "
+				  "cluster upgrade hangs on it; set it to 1", key, V(key).s, c->key);
 	}
 }
 
