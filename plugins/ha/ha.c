@@ -122,6 +122,8 @@ static void opts_from_ctx(phd_validation *v, const struct ha_cfg *cfg, struct ha
 	o->namespace_ = phd_ctx_namespace(ctx);
 	o->min_replicas = cfg->min_replicas;
 	o->chart_version = phd_ctx_chart_version(ctx);
+	/* a config key that changes what is rendered: findings it causes name it */
+	o->post_render = phd_node_get(phd_ctx_config(ctx), "helm.post_render");
 	/* the core checked its form when it loaded the config */
 	o->kube_where = phd_node_get(phd_ctx_config(ctx), "kube.version");
 	if (phd_ctx_kube_version(ctx, &o->kube_major, &o->kube_minor) != 0)

@@ -27,6 +27,7 @@ struct ha_opts {
 	const phd_node *kube_where;/* the kube.version node (messages), may be NULL */
 	long long min_replicas;    /* ha.min_replicas, default 2 */
 	const char *chart_version; /* the chart version deployed, NULL: unknown */
+	const phd_node *post_render;/* the config's helm.post_render, NULL: unset */
 };
 
 /* ---- values rules (values.c): PostHog chart 30.x ---------------------- */

@@ -262,7 +262,7 @@ static void check_removed_api(struct ha_mctx *m, const phd_node *doc, const char
 			      const char *kind, const char *name)
 {
 	const struct ha_opts *o = m->o;
-	int removed_in;
+	int removed_in, on;
 	const char *use;
 	char obj[256];
 
@@ -271,6 +271,16 @@ static void check_removed_api(struct ha_mctx *m, const phd_node *doc, const char
 	if (o->kube_major == 1 && o->kube_minor < removed_in)
 		return;
 	snprintf(obj, sizeof obj, "%s/%s", kind, name);
+	if (strcmp(api, "policy/v1beta1") == 0 && o->post_render &&
+	    phd_node_bool(o->post_render, &on) == 0 && !on) {
+		/* the step that rewrites it was turned off in the config */
+		ha_report(m->s, "removed-api", PHD_SEV_ERROR, obj, o->post_render, NULL,
+			  "%s %s was removed in Kubernetes 1.%d and helm.post_render is false: "
+			  "the post-render step that rewrites it to %s is off, so the API server "
+			  "rejects it; remove helm.post_render or set it to auto", api, kind,
+			  removed_in, use);
+		return;
+	}
 	if (o->kube_major)
 		ha_report(m->s, "removed-api", PHD_SEV_ERROR, obj, phd_node_get(doc, "apiVersion"),
 			  NULL, "%s %s was removed in Kubernetes 1.%d and the target is %d.%d "
@@ -582,7 +592,7 @@ static void rule_pdb_spread(struct ha_mctx *m, struct ha_index *pdbix, struct ha
 	if (most < 2)
 		return;   /* a single pod: the replicas rule says it all */
 	if (!ps.found)
-		WREPORT(m, w, "pdb", PHD_SEV_ERROR, w->obj, w->spec,
+		WREPORT(m, w, "pdb", PHD_SEV_WARN, w->obj, w->spec,
 			"%s: no PodDisruptionBudget selects its pods: a node drain may evict all "
 			"of them at once%s", w->obj, no_key(w, "pdb"));
 	if (!spreads_own(w))

@@ -471,7 +471,8 @@ static void rule_components(struct ha_sink *s, const struct ha_opts *o)
 			continue;
 		snprintf(key, sizeof key, "%s.pdb.enabled", c->key);
 		if (!ha_val_truthy(V(key))) {
-			ha_report(s, "pdb", PHD_SEV_ERROR, obj, near(o, key), key,
+			/* no budget: drains still go node by node; a broken one is worse */
+			ha_report(s, "pdb", PHD_SEV_WARN, obj, near(o, key), key,
 				  "%s is false%s: a node drain may evict every %s pod at once; set it "
 				  "to true with %s.pdb.maxUnavailable: 1", key,
 				  phd_node_get(o->values, key) ? "" : " (the chart default)", c->key, c->key);

@@ -176,10 +176,10 @@ static void test_defaults(void)
 	tap_ok(hfs_count(&c.l, "replicas", "Deployment/posthog-worker-default", -1) == 1 &&
 		  hfs_count(&c.l, "replicas", "ClickHouseInstallation/posthog", -1) == 1,
 		  "defaults: replicas findings name the chart's objects");
-	tap_ok(hfs_count(&c.l, "pdb", "Deployment/posthog-web", PHD_SEV_ERROR) == 1 &&
-		  hfs_count(&c.l, "pdb", "Deployment/posthog-events", PHD_SEV_ERROR) == 1 &&
+	tap_ok(hfs_count(&c.l, "pdb", "Deployment/posthog-web", PHD_SEV_WARN) == 1 &&
+		  hfs_count(&c.l, "pdb", "Deployment/posthog-events", PHD_SEV_WARN) == 1 &&
 		  hfs_count(&c.l, "pdb", NULL, -1) == 2,
-		  "defaults: web and events without a PDB are pdb errors (decide is disabled)");
+		  "defaults: web and events without a PDB are pdb warnings (decide is disabled)");
 	tap_is_int((long long)hfs_count(&c.l, "spread", NULL, PHD_SEV_WARN), 1,
 		   "defaults: no spread constraints is one spread warning");
 	tap_ok(!hfs_count(&c.l, "posthog-cloud", NULL, -1) &&
@@ -576,7 +576,7 @@ static void test_manifest_rules(void)
 		  DEP("a", "    replicas: 2\n", SPREAD
 		   "        initContainers: [ { name: init, image: busybox:1.34 } ]\n", GOOD_C),
 		  "Jobs, CronJobs and init containers need no probes" },
-		{ 1, "pdb", PHD_SEV_ERROR, "Deployment/a", 29,
+		{ 1, "pdb", PHD_SEV_WARN, "Deployment/a", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("other", "{ matchLabels: { app: b } }", "maxUnavailable: 1, "),
 		  "a PDB for other pods" },
@@ -609,7 +609,7 @@ static void test_manifest_rules(void)
 		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, ")
 		  PDB("stale", "{ matchLabels: { app: renamed } }", "maxUnavailable: 1, "),
 		  "a PDB that selects no workload's pods" },
-		{ 1, "pdb", PHD_SEV_ERROR, "Deployment/a", 29,
+		{ 1, "pdb", PHD_SEV_WARN, "Deployment/a", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  "- apiVersion: policy/v1\n  kind: PodDisruptionBudget\n  metadata: { name: p, namespace: elsewhere }\n"
 		  "  spec: { maxUnavailable: 1, selector: { matchLabels: { app: a } } }\n",

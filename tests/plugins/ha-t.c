@@ -131,8 +131,7 @@ static void test_values(void)
 	run(&r, "release: posthog\nnamespace: posthog\n", "cloud: aws\n", VALIDATE, NULL);
 	tap_ok(r.rc < 0 && r.failed == PHD_PHASE_VALIDATE,
 	       "chart defaults: the validate phase fails (%s)", r.err);
-	/* 12, and web and events without a PodDisruptionBudget */
-	tap_is_int((long long)hfs_at_sev(&r.l, PHD_SEV_ERROR), 14, "chart defaults: 14 errors");
+	tap_is_int((long long)hfs_at_sev(&r.l, PHD_SEV_ERROR), 12, "chart defaults: 12 errors");
 	tap_ok(hfs_count(&r.l, "posthog-external", NULL, PHD_SEV_ERROR) == 3 &&
 	       hfs_count(&r.l, "replicas", NULL, PHD_SEV_ERROR) == 6 &&
 	       hfs_count(&r.l, "posthog-zookeeper", NULL, PHD_SEV_ERROR) == 1 &&
