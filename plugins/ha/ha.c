@@ -227,7 +227,7 @@ static const struct phd_config_key ha_keys[] = {
 static int default_severity(const char *id)
 {
 	static const char *const warn[] = { "spread", "resources", "posthog-redis-tls",
-					    "exempt-unused", NULL };
+					    "posthog-postgres-tls", "exempt-unused", NULL };
 	for (size_t i = 0; warn[i]; i++)
 		if (!strcmp(warn[i], id))
 			return PHD_SEV_WARN;

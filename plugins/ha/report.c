@@ -31,7 +31,8 @@ const char *const ha_rule_ids[] = {
 	"posthog-external-mixed", "posthog-external", "posthog-legacy-values",
 	"posthog-plugins-conflict", "posthog-existing-secret", "posthog-cloud",
 	"posthog-zookeeper", "posthog-redis-tls", "posthog-kafka-sasl", "posthog-kafka-msk",
-	"posthog-version-check", "posthog-values-shape", "posthog-list-override", NULL
+	"posthog-version-check", "posthog-values-shape", "posthog-list-override",
+	"posthog-postgres-tls", NULL
 };
 
 int ha_rule_known(const char *rule)

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "chart.h"
+#include "chartvalues.h"
 
 #define V(path) ha_get(o->values, path)
 
@@ -641,6 +642,21 @@ static void rule_kafka(struct ha_sink *s, const struct ha_opts *o)
 	}
 }
 
+/* The chart's components against RDS, which forces TLS from PostgreSQL 15:
+ * the postgres check knows whether this server does and makes it an error. */
+static void rule_postgres_tls(struct ha_sink *s, const struct ha_opts *o)
+{
+	struct phd_cv_plain who[4];
+	size_t i, n = phd_cv_pg_plaintext(o->values, who, sizeof who / sizeof who[0]);
+
+	for (i = 0; i < n; i++)
+		ha_report(s, "posthog-postgres-tls", PHD_SEV_WARN, "values", who[i].where,
+			  who[i].key, "%s connects to the external PostgreSQL without TLS: %s; RDS "
+			  "for PostgreSQL 15+ refuses unencrypted connections (rds.force_ssl=1), "
+			  "which the postgres preflight check finds out and then fails on", who[i].who,
+			  who[i].why);
+}
+
 static void rule_version_check(struct ha_sink *s, const struct ha_opts *o)
 {
 	const phd_node *e = env_var(o, "SKIP_SERVICE_VERSION_REQUIREMENTS");
@@ -672,5 +688,6 @@ void ha_values_check(struct ha_sink *s, const struct ha_opts *o)
 	rule_spread(s, o);
 	rule_redis_tls(s, o);
 	rule_kafka(s, o);
+	rule_postgres_tls(s, o);
 	rule_version_check(s, o);
 }

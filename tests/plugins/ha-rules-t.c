@@ -442,6 +442,12 @@ static void test_values_rules(void)
 		{ 0, "posthog-version-check", 0, NULL,
 		  "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"true\" } ]",
 		  "override true" },
+		{ 1, "posthog-postgres-tls", PHD_SEV_WARN, "values",
+		  "pgbouncer: { env: [ { name: PGBOUNCER_PORT, value: \"6543\" }, { name: PGBOUNCER_SERVER_TLS_SSLMODE, value: disable } ] }",
+		  "PgBouncer told not to use TLS to RDS" },
+		{ 0, "posthog-postgres-tls", 0, NULL,
+		  "pgbouncer: { env: [ { name: PGBOUNCER_PORT, value: \"6543\" }, { name: PGBOUNCER_SERVER_TLS_SSLMODE, value: require } ] }",
+		  "PgBouncer requiring TLS" },
 	};
 	size_t i;
 
