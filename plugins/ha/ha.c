@@ -226,7 +226,7 @@ static const struct phd_config_key ha_keys[] = {
  * error by default (see phdeploy-ha(7)). */
 static int default_severity(const char *id)
 {
-	static const char *const warn[] = { "spread", "resources", "posthog-redis-tls",
+	static const char *const warn[] = { "pdb", "spread", "resources", "posthog-redis-tls",
 					    "posthog-postgres-tls", "exempt-unused", NULL };
 	for (size_t i = 0; warn[i]; i++)
 		if (!strcmp(warn[i], id))

@@ -499,7 +499,7 @@ static void pdb_quality(struct ha_mctx *m, struct ha_wl *w, const struct ha_pdb 
 
 	if ((!mus || !*mus) && (!mas || !*mas)) {
 		pdb_key(w, "maxUnavailable", key, sizeof key);
-		ha_report(m->s, "pdb", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, p->doc),
+		ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, p->doc),
 			  *key ? key : NULL,
 			  "%s (for %s) sets neither maxUnavailable nor minAvailable: the disruption "
 			  "controller then allows every pod to be evicted, so it protects nothing%s%s",
@@ -510,13 +510,13 @@ static void pdb_quality(struct ha_mctx *m, struct ha_wl *w, const struct ha_pdb 
 		pdb_key(w, "maxUnavailable", key, sizeof key);
 		v = pdb_scaled(mu, pods);
 		if (v == 0)
-			ha_report(m->s, "pdb", PHD_SEV_ERROR, p->obj,
+			ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj,
 				  ha_where(m->o, *key ? key : NULL, mu), *key ? key : NULL,
 				  "%s (for %s) has maxUnavailable %s: no pod can ever be evicted, so "
 				  "every node drain and cluster upgrade hangs on it; allow 1", p->obj,
 				  w->obj, mus);
 		else if (v >= pods && pods > 1)
-			ha_report(m->s, "pdb", PHD_SEV_ERROR, p->obj,
+			ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj,
 				  ha_where(m->o, *key ? key : NULL, mu), *key ? key : NULL,
 				  "%s (for %s) has maxUnavailable %s with %lld replicas: a drain may "
 				  "evict all of them at once, so it protects nothing; allow fewer than "
@@ -526,14 +526,14 @@ static void pdb_quality(struct ha_mctx *m, struct ha_wl *w, const struct ha_pdb 
 	pdb_key(w, "minAvailable", key, sizeof key);
 	v = pdb_scaled(ma, pods);
 	if (v >= pods)
-		ha_report(m->s, "pdb", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, ma),
+		ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, ma),
 			  *key ? key : NULL,
 			  "%s (for %s) has minAvailable %s with %lld replica(s): no pod can be "
 			  "evicted, so every node drain and cluster upgrade hangs on it; %s", p->obj,
 			  w->obj, mas, pods, pods > 1 ? "use maxUnavailable: 1" :
 			  "run 2 replicas with maxUnavailable: 1, or drop the budget");
 	else if (v == 0)
-		ha_report(m->s, "pdb", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, ma),
+		ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, ma),
 			  *key ? key : NULL,
 			  "%s (for %s) has minAvailable %s: a drain may evict every pod, so it "
 			  "protects nothing; use maxUnavailable: 1", p->obj, w->obj, mas);
@@ -610,7 +610,7 @@ static void rule_pdb_orphans(struct ha_mctx *m)
 {
 	for (size_t i = 0; i < m->npdb; i++)
 		if (!m->pdb[i].used)
-			ha_report(m->s, "pdb", PHD_SEV_ERROR, m->pdb[i].obj,
+			ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, m->pdb[i].obj,
 				  phd_node_get(m->pdb[i].doc, "spec.selector") ?
 				  phd_node_get(m->pdb[i].doc, "spec.selector") : m->pdb[i].doc, NULL,
 				  "%s selects the pods of no workload in the release: it protects "

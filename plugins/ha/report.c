@@ -26,7 +26,7 @@ void ha_report(struct ha_sink *s, const char *rule, int sev, const char *object,
 
 /* Every rule id the plugin reports: exemptions and `rules:` name these. */
 const char *const ha_rule_ids[] = {
-	"replicas", "probes", "pdb", "spread", "resources", "image-pinned", "removed-api",
+	"replicas", "probes", "pdb", "pdb-policy", "spread", "resources", "image-pinned", "removed-api",
 	"manifest", "rollout", "exempt-unused",
 	"posthog-external-mixed", "posthog-external", "posthog-legacy-values",
 	"posthog-plugins-conflict", "posthog-existing-secret", "posthog-cloud",

@@ -481,13 +481,13 @@ static void rule_components(struct ha_sink *s, const struct ha_opts *o)
 		}
 		snprintf(key, sizeof key, "%s.pdb.maxUnavailable", c->key);
 		if (!ha_val_truthy(V(key)) && !(V(key).s && strcmp(V(key).s, "0") == 0))
-			ha_report(s, "pdb", PHD_SEV_ERROR, obj, near(o, key), key,
+			ha_report(s, "pdb-policy", PHD_SEV_ERROR, obj, near(o, key), key,
 				  "%s is unset (the chart has no default): the chart renders the "
 				  "PodDisruptionBudget with neither maxUnavailable nor minAvailable, "
 				  "which lets a drain evict every pod: it protects nothing; set it "
 				  "(e.g. 1)", key);
 		else if (V(key).s && (strcmp(V(key).s, "0") == 0 || strcmp(V(key).s, "0%") == 0))
-			ha_report(s, "pdb", PHD_SEV_ERROR, obj, V(key).node, key,
+			ha_report(s, "pdb-policy", PHD_SEV_ERROR, obj, V(key).node, key,
 				  "%s is %s: no %s pod can ever be evicted, so every node drain and "
 				  "cluster upgrade hangs on it; set it to 1", key, V(key).s, c->key);
 	}

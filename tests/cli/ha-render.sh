@@ -13,7 +13,7 @@ chart=$PHD_FIXTURES/posthog-30.46.0.tgz
 [ -f "$chart" ] || skip_all "no chart fixture at $PHD_FIXTURES"
 [ -x "$PHD_TOOLS/helm4" ] && [ -x "$PHD_TOOLS/helm3" ] ||
 	skip_all "no helm4/helm3 in $PHD_TOOLS (run scripts/fetch-tools)"
-plan 10
+plan 15
 tap_mktemp
 # the example's configuration (its exemptions of what the chart hard-codes),
 # so the plugins it names
@@ -56,3 +56,32 @@ config nopr "" "post_render: false"
 	>/dev/null 2>"$TAPTMP/errpr"
 like "$(cat "$TAPTMP/errpr")" "removed-api] PodDisruptionBudget/posthog-posthog-zookeeper: policy/v1beta1 PodDisruptionBudget was removed in Kubernetes 1.25 and helm.post_render is false: the post-render step that rewrites it to policy/v1 is off, so the API server rejects it; remove helm.post_render or set it to auto (nopr.yaml:26:16)" \
 	"a post-render step turned off in the config: the finding names helm.post_render"
+
+# The manifest rules on the real chart's rendered objects.
+grep -E "warn|error" "$TAPTMP/errgood" > "$TAPTMP/good-findings"
+unlike "$(cat "$TAPTMP/good-findings")" "[spread]" \
+	"the chart's own spread constraints select its pods: no spread finding"
+unlike "$(cat "$TAPTMP/good-findings")" "[pdb-policy]" "and its budgets protect something"
+
+printf 'web:\n  pdb:\n    enabled: true\n    maxUnavailable: 0\n' > "$TAPTMP/pdb0.yaml"
+config cpdb0 pdb0.yaml "" "ha: { posthog: false }"
+(cd "$TAPTMP" && "$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c cpdb0.yaml --only render render) \
+	>/dev/null 2>"$TAPTMP/errpdb0"
+is "$?" 7 "a rendered budget that allows no eviction fails the render"
+like "$(cat "$TAPTMP/errpdb0")" "error [pdb-policy] PodDisruptionBudget/posthog-web: PodDisruptionBudget/posthog-web (for Deployment/posthog-web) has maxUnavailable 0: no pod can ever be evicted" \
+	"found as the drain-blocker it is"
+
+cat > "$TAPTMP/aa.yaml" <<'EOV'
+includeDefaultTopologySpreadConstraints: false
+web:
+  affinity:
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - topologyKey: kubernetes.io/hostname
+          labelSelector: { matchLabels: { role: worker } }
+EOV
+config caa aa.yaml "" "ha: { posthog: false }"
+(cd "$TAPTMP" && "$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c caa.yaml --only render render) \
+	>/dev/null 2>"$TAPTMP/erraa"
+like "$(cat "$TAPTMP/erraa")" "warn [spread] Deployment/posthog-web: its podAntiAffinity and topologySpreadConstraints select none of its own pods" \
+	"anti-affinity against another component's pods does not count as spreading web"

@@ -391,15 +391,18 @@ static void test_values_rules(void)
 		{ 0, "replicas", 0, NULL,
 		  "decide: { enabled: true, replicacount: 2 }",
 		  "decide at 2" },
-		{ 1, "pdb", PHD_SEV_ERROR, "Deployment/posthog-web",
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "Deployment/posthog-web",
 		  "web: { replicacount: 2, pdb: { enabled: true } }",
 		  "PDB without maxUnavailable protects nothing" },
-		{ 1, "pdb", PHD_SEV_ERROR, "Deployment/posthog-web",
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "Deployment/posthog-web",
 		  "web: { replicacount: 2, pdb: { enabled: true, maxUnavailable: 0 } }",
 		  "PDB with maxUnavailable 0 blocks drains" },
 		{ 0, "pdb", 0, NULL,
 		  "decide: { enabled: true, replicacount: 2 }",
 		  "decide's PDB is on with maxUnavailable 1 by default" },
+		{ 0, "pdb-policy", 0, NULL,
+		  "web: { replicacount: 2, pdb: { enabled: true, maxUnavailable: 1 } }",
+		  "web's PDB with maxUnavailable 1" },
 		{ 1, "spread", PHD_SEV_WARN, NULL,
 		  "includeDefaultTopologySpreadConstraints: false",
 		  "no spread constraints, no affinity" },
@@ -479,7 +482,7 @@ static void test_values_rules(void)
 	hfs_clear(&c.l);
 
 	values_rules(&c, "cloud: aws\nweb:\n  pdb:\n    enabled: true\n    maxUnavailable: null\n");
-	f = hfs_find(&c.l, "pdb", "Deployment/posthog-web");
+	f = hfs_find(&c.l, "pdb-policy", "Deployment/posthog-web");
 	tap_ok(f && f->key && strcmp(f->key, "web.pdb.maxUnavailable") == 0,
 		  "a key set to null has no value (helm deletes it)");
 	hfs_clear(&c.l);
@@ -586,31 +589,31 @@ static void test_manifest_rules(void)
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("other", "{ matchLabels: { app: b } }", "maxUnavailable: 1, "),
 		  "a PDB for other pods" },
-		{ 1, "pdb", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 0, "),
 		  "maxUnavailable 0 blocks drains" },
-		{ 1, "pdb", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
 		  "docs:\n" DEP("a", "    replicas: 1\n", "", GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "minAvailable: 1, "),
 		  "minAvailable 1 on one replica blocks every drain" },
-		{ 1, "pdb", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
 		  "docs:\n" DEP("a", "    replicas: 1\n", "", GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "minAvailable: 50%, "),
 		  "minAvailable 50% of one replica rounds up to 1 and blocks drains" },
-		{ 0, "pdb", 0, NULL, 29,
+		{ 0, "pdb-policy", 0, NULL, 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "minAvailable: 50%, "),
 		  "minAvailable 50% of two replicas lets one go" },
-		{ 1, "pdb", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", ""),
 		  "a PDB with neither field protects nothing" },
-		{ 1, "pdb", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
 		  "docs:\n" DEP("a", "    replicas: 3\n", SPREAD, GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 3, "),
 		  "maxUnavailable at the replica count protects nothing" },
-		{ 1, "pdb", PHD_SEV_ERROR, "PodDisruptionBudget/stale", 29,
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/stale", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, ")
 		  PDB("stale", "{ matchLabels: { app: renamed } }", "maxUnavailable: 1, "),
