@@ -229,8 +229,17 @@ void ha_schema_check(struct ha_sink *s, const struct ha_opts *o)
 	char path[PATH_MAX_LEN] = "";
 	size_t i, start;
 
-	if (!sc || !o->values)
+	if (!o->values)
 		return;
+	if (!sc) {
+		/* say so: silence would read as "the values fit" */
+		ha_report(s, "posthog-values-shape", PHD_SEV_INFO, "values", NULL, NULL,
+			  "no values schema for chart version %s in this build (it has %s): the "
+			  "shape and list-override rules did not run; plugins/ha/schema/README.md "
+			  "says how a version is added", o->chart_version ? o->chart_version :
+			  "(unpinned: set chart.version)", schemas[0]->version);
+		return;
+	}
 	shape_walk(s, sc, o->values, path, 0);
 	for (start = 0, i = 1; i <= sc->nlists; i++)
 		if (i == sc->nlists || strcmp(sc->lists[i].path, sc->lists[start].path) != 0) {
