@@ -83,3 +83,59 @@ const struct phd_cv_service *phd_cv_service(const char *check)
 			return &services[i];
 	return NULL;
 }
+
+/* The entry of an env list (values key list) named name, or NULL. */
+static const phd_node *env_entry(const phd_node *values, const char *list, const char *name)
+{
+	const phd_node *env = phd_node_get(values, list);
+
+	for (size_t i = 0; phd_node_type(env) == PHD_NODE_SEQ && i < phd_node_len(env); i++) {
+		const char *k = phd_node_str(phd_node_get(phd_node_at(env, i), "name"));
+		if (k && strcmp(k, name) == 0)
+			return phd_node_at(env, i);
+	}
+	return NULL;
+}
+
+static int is_disable(const phd_node *entry)
+{
+	const char *v = phd_node_str(phd_node_get(entry, "value"));
+
+	return v && strcmp(v, "disable") == 0;
+}
+
+static int enabled(const phd_node *values, const char *key, int dflt)
+{
+	int b;
+
+	return phd_node_bool(phd_node_get(values, key), &b) == 0 ? b : dflt;
+}
+
+size_t phd_cv_pg_plaintext(const phd_node *values, struct phd_cv_plain *out, size_t max)
+{
+	const phd_node *e;
+	const char *fqdn = phd_node_str(phd_node_get(values, "pgbouncer.fqdn"));
+	const char *host = phd_node_str(phd_node_get(values, "externalPostgresql.postgresqlHost"));
+	size_t n = 0;
+
+	if (enabled(values, "postgresql.enabled", 1))
+		return 0;   /* the chart's own PostgreSQL: nothing external */
+	if (n < max && enabled(values, "pgbouncer.enabled", 1) &&
+	    is_disable(e = env_entry(values, "pgbouncer.env", "PGBOUNCER_SERVER_TLS_SSLMODE")))
+		out[n++] = (struct phd_cv_plain){ "PgBouncer", "pgbouncer.env", e,
+			"PGBOUNCER_SERVER_TLS_SSLMODE is disable" };
+	/* libpq reads PGSSLMODE from the environment the chart's env list sets */
+	if (n < max && is_disable(e = env_entry(values, "env", "PGSSLMODE")))
+		out[n++] = (struct phd_cv_plain){ "the migrate Job and the Django apps", "env", e,
+			"PGSSLMODE is disable" };
+	/* without PgBouncer the apps use pgbouncer.fqdn as the PostgreSQL host;
+	 * the chart gives the plugin server (Node) no TLS setting */
+	if (n < max && !enabled(values, "pgbouncer.enabled", 1) && fqdn && host &&
+	    strcmp(fqdn, host) == 0)
+		out[n++] = (struct phd_cv_plain){ "the plugin server", "pgbouncer.fqdn",
+			phd_node_get(values, "pgbouncer.fqdn"),
+			"pgbouncer.enabled is false and pgbouncer.fqdn is the PostgreSQL endpoint, "
+			"so the plugin server connects to it directly, and the chart sets no TLS "
+			"option for its Node client" };
+	return n;
+}

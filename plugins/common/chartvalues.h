@@ -53,4 +53,17 @@ struct phd_cv_service {
 /* The service checked by check ("postgres", "redis", "kafka"), or NULL. */
 const struct phd_cv_service *phd_cv_service(const char *check);
 
+/* An in-chart component that connects to the external PostgreSQL without
+ * TLS with these values, and the values key that makes it so.  By default
+ * none does: PgBouncer (bitnami image: PgBouncer's server_tls_sslmode
+ * prefer) and the migrate Job (libpq, sslmode prefer) negotiate TLS when
+ * the server offers it, and the apps reach PostgreSQL through PgBouncer. */
+struct phd_cv_plain {
+	const char *who;        /* "PgBouncer" */
+	const char *key;        /* "pgbouncer.env" */
+	const phd_node *where;  /* the user's node, for its position */
+	const char *why;        /* "PGBOUNCER_SERVER_TLS_SSLMODE is disable" */
+};
+size_t phd_cv_pg_plaintext(const phd_node *values, struct phd_cv_plain *out, size_t max);
+
 #endif

@@ -37,6 +37,9 @@ void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name)
 	dc->values = phd_ctx_values(phd_check_ctx(dc->chk));
 	dc->errors = 0;
 	dc->first[0] = '\0';
+	dc->ep_key = dc->ep_port_key = NULL;
+	dc->ep_node = NULL;
+	dc->ep_nhosts = 0;
 	if (left <= 0)
 		left = 10000;
 	/* keep time to report what timed out before the core kills us: a
@@ -94,9 +97,37 @@ void phd_dc_note(struct phd_dc *dc, int severity, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (severity == PHD_SEV_ERROR && dc->ep_key && !strstr(msg, dc->ep_key)) {
+		for (size_t i = 0; i < dc->ep_nhosts; i++) {
+			size_t len = strlen(msg);
+			char at[300];
+			if (!strstr(msg, dc->ep_hosts[i]))
+				continue;
+			snprintf(msg + len, sizeof msg - len, " [the endpoint is %s (%s)%s%s]",
+				 dc->ep_key, phd_dc_at(dc->ep_node, at, sizeof at),
+				 dc->ep_port_key ? " and " : "",
+				 dc->ep_port_key ? dc->ep_port_key : "");
+			break;
+		}
+	}
 	phd_check_note(dc->chk, severity, "%s", msg);
 	if (severity == PHD_SEV_ERROR && dc->errors++ == 0)
 		snprintf(dc->first, sizeof dc->first, "%s", msg);
+}
+
+void phd_dc_set_endpoint(struct phd_dc *dc, const char *key, const char *port_key,
+			 const phd_node *node)
+{
+	dc->ep_key = key;
+	dc->ep_port_key = port_key;
+	dc->ep_node = node;
+	dc->ep_nhosts = 0;
+}
+
+void phd_dc_add_host(struct phd_dc *dc, const char *host)
+{
+	if (host && *host && dc->ep_nhosts < sizeof dc->ep_hosts / sizeof dc->ep_hosts[0])
+		dc->ep_hosts[dc->ep_nhosts++] = host;
 }
 
 const char *phd_dc_str(const phd_node *values, const char *path)
@@ -202,6 +233,8 @@ int phd_dc_endpoint(struct phd_dc *dc, const struct phd_cv_service *svc, const c
 	*have_pw = 0;
 	if (rc != 0)
 		return rc;
+	phd_dc_set_endpoint(dc, svc->host, svc->port, phd_node_get(dc->values, svc->host));
+	phd_dc_add_host(dc, *host);
 	if (phd_dc_port(dc, dc->values, svc->port, svc->default_port, port) != 0)
 		return PHD_EFAILED;
 	rc = phd_dc_password_get(dc, svc, pw);

@@ -17,12 +17,23 @@ struct phd_dc {
 	long long deadline;       /* absolute, phd_dl_now_ms() clock (deadline.h) */
 	int errors;
 	char first[2048];         /* the first error note, for a summary that repeats it */
+	/* the values keys of the endpoint checked: an error note that names one
+	 * of its hosts names them too, so the operator knows what to change */
+	const char *ep_key, *ep_port_key;
+	const phd_node *ep_node;
+	const char *ep_hosts[8];
+	size_t ep_nhosts;
 };
 
 /* Deadline: what the core leaves us, less a margin to report before the
  * core kills the child. */
 void phd_dc_init(struct phd_dc *dc, phd_check *chk, const char *name);
 void phd_dc_note(struct phd_dc *dc, int severity, const char *fmt, ...) PHD_PRINTF(3, 4);
+/* The values key (and port key, or NULL) of the endpoint, node for its
+ * position; then each host string as it appears in notes ("host", "host:port"). */
+void phd_dc_set_endpoint(struct phd_dc *dc, const char *key, const char *port_key,
+			 const phd_node *node);
+void phd_dc_add_host(struct phd_dc *dc, const char *host);
 /* Milliseconds left before dc->deadline (0 when past). */
 long long phd_dc_left(const struct phd_dc *dc);
 

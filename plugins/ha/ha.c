@@ -121,6 +121,9 @@ static void opts_from_ctx(phd_validation *v, const struct ha_cfg *cfg, struct ha
 	o->release = phd_ctx_release(ctx);
 	o->namespace_ = phd_ctx_namespace(ctx);
 	o->min_replicas = cfg->min_replicas;
+	o->chart_version = phd_ctx_chart_version(ctx);
+	/* a config key that changes what is rendered: findings it causes name it */
+	o->post_render = phd_node_get(phd_ctx_config(ctx), "helm.post_render");
 	/* the core checked its form when it loaded the config */
 	o->kube_where = phd_node_get(phd_ctx_config(ctx), "kube.version");
 	if (phd_ctx_kube_version(ctx, &o->kube_major, &o->kube_minor) != 0)
@@ -224,7 +227,7 @@ static const struct phd_config_key ha_keys[] = {
 static int default_severity(const char *id)
 {
 	static const char *const warn[] = { "pdb", "spread", "resources", "posthog-redis-tls",
-					    "exempt-unused", NULL };
+					    "posthog-postgres-tls", "exempt-unused", NULL };
 	for (size_t i = 0; warn[i]; i++)
 		if (!strcmp(warn[i], id))
 			return PHD_SEV_WARN;

@@ -26,10 +26,16 @@ struct ha_opts {
 	int kube_major, kube_minor;/* target Kubernetes; 0/0: not configured */
 	const phd_node *kube_where;/* the kube.version node (messages), may be NULL */
 	long long min_replicas;    /* ha.min_replicas, default 2 */
+	const char *chart_version; /* the chart version deployed, NULL: unknown */
+	const phd_node *post_render;/* the config's helm.post_render, NULL: unset */
 };
 
 /* ---- values rules (values.c): PostHog chart 30.x ---------------------- */
 void ha_values_check(struct ha_sink *s, const struct ha_opts *o);
+
+/* The values against the schema of the chart version (schema.c): shapes the
+ * templates need, lists that drop the chart's pre-filled entries. */
+void ha_schema_check(struct ha_sink *s, const struct ha_opts *o);
 
 /* The chart's Deployment/StatefulSet name prefix ("posthog" for release
  * posthog); writes at most n bytes. */

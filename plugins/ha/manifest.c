@@ -262,7 +262,7 @@ static void check_removed_api(struct ha_mctx *m, const phd_node *doc, const char
 			      const char *kind, const char *name)
 {
 	const struct ha_opts *o = m->o;
-	int removed_in;
+	int removed_in, on;
 	const char *use;
 	char obj[256];
 
@@ -271,6 +271,16 @@ static void check_removed_api(struct ha_mctx *m, const phd_node *doc, const char
 	if (o->kube_major == 1 && o->kube_minor < removed_in)
 		return;
 	snprintf(obj, sizeof obj, "%s/%s", kind, name);
+	if (strcmp(api, "policy/v1beta1") == 0 && o->post_render &&
+	    phd_node_bool(o->post_render, &on) == 0 && !on) {
+		/* the step that rewrites it was turned off in the config */
+		ha_report(m->s, "removed-api", PHD_SEV_ERROR, obj, o->post_render, NULL,
+			  "%s %s was removed in Kubernetes 1.%d and helm.post_render is false: "
+			  "the post-render step that rewrites it to %s is off, so the API server "
+			  "rejects it; remove helm.post_render or set it to auto", api, kind,
+			  removed_in, use);
+		return;
+	}
 	if (o->kube_major)
 		ha_report(m->s, "removed-api", PHD_SEV_ERROR, obj, phd_node_get(doc, "apiVersion"),
 			  NULL, "%s %s was removed in Kubernetes 1.%d and the target is %d.%d "
@@ -392,8 +402,12 @@ static void container_rules(struct ha_mctx *m, struct ha_wl *w, const char *list
 		const phd_node *img = phd_node_get(c, "image");
 		const char *image = phd_node_str(img);
 		const phd_node *req = phd_node_get(c, "resources.requests");
+		const phd_node *lim = phd_node_get(c, "resources.limits");
 		int nr = !phd_node_get(c, "readinessProbe"), nl = !phd_node_get(c, "livenessProbe");
-		int ncpu = !phd_node_get(req, "cpu"), nmem = !phd_node_get(req, "memory");
+		/* the API server sets a missing request to the limit: the pod is
+		 * scheduled with it, so only a resource with neither is unrequested */
+		int ncpu = !phd_node_get(req, "cpu") && !phd_node_get(lim, "cpu");
+		int nmem = !phd_node_get(req, "memory") && !phd_node_get(lim, "memory");
 
 		snprintf(obj, sizeof obj, "%s/%s", w->obj, cname);
 		if (ha_image_unpinned(image)) {
@@ -420,8 +434,9 @@ static void container_rules(struct ha_mctx *m, struct ha_wl *w, const char *list
 				   : "a hung process is never restarted", no_key(w, "probes"));
 		if (ncpu || nmem)
 			WREPORT(m, w, "resources", PHD_SEV_WARN, obj, c,
-				"%s: no %s request%s: the scheduler may pack replicas onto a node "
-				"that cannot run them, and they are evicted first under pressure", obj,
+				"%s: no %s request (and no limit it would default to)%s: the "
+				"scheduler may pack replicas onto a node that cannot run them, and they "
+				"are evicted first under pressure", obj,
 				ncpu && nmem ? "cpu and no memory" : ncpu ? "cpu" : "memory",
 				no_key(w, "resources"));
 	}
@@ -438,30 +453,129 @@ static void pdb_visit(size_t idx, void *payload)
 	struct pdb_search *ps = payload;
 	struct ha_pdb *p = &ps->m->pdb[idx];
 
-	if (!ps->found && ha_selector_matches(p->selector, ps->w->labels))
+	if (!ha_selector_matches(p->selector, ps->w->labels))
+		return;
+	p->used = 1;
+	if (!ps->found)
 		ps->found = p;
 }
 
-/* A PDB that allows no eviction blocks every node drain. */
+/* An int-or-percent of a PDB scaled to the workload's pod count the way the
+ * disruption controller does (percentages round up); -1 when malformed. */
+static long long pdb_scaled(const phd_node *n, long long pods)
+{
+	const char *str = phd_node_str(n);
+	char *end;
+	long long v;
+
+	if (!str || !*str)
+		return -1;
+	v = strtoll(str, &end, 10);
+	if (end == str || v < 0)
+		return -1;
+	if (*end == '%' && !end[1])
+		return (v * pods + 99) / 100;
+	return *end ? -1 : v;
+}
+
+static void pdb_key(const struct ha_wl *w, const char *field, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	if (w->comp && ha_posthog_has_key(w->comp, "pdb"))
+		snprintf(buf, n, "%s.pdb.%s", w->comp, field);
+}
+
+/* What the budget lets a drain do with the workload's pods: nothing (every
+ * drain of a node running one hangs), everything (it protects nothing), or
+ * something between. */
 static void pdb_quality(struct ha_mctx *m, struct ha_wl *w, const struct ha_pdb *p)
 {
 	const phd_node *mu = phd_node_get(p->doc, "spec.maxUnavailable");
 	const phd_node *ma = phd_node_get(p->doc, "spec.minAvailable");
 	const char *mus = phd_node_str(mu), *mas = phd_node_str(ma);
-	long long desired = w->as_doc ? w->as_min : w->replicas, v;
+	long long pods = w->as_doc ? w->as_min : w->replicas;
+	long long v;
+	char key[128];
 
-	if ((!mus || !*mus) && (!mas || !*mas))
-		WREPORT(m, w, "pdb", PHD_SEV_WARN, p->obj, p->doc,
-			"%s (for %s) sets neither maxUnavailable nor minAvailable", p->obj, w->obj);
-	else if (mus && (strcmp(mus, "0") == 0 || strcmp(mus, "0%") == 0))
-		WREPORT(m, w, "pdb", PHD_SEV_WARN, p->obj, mu,
-			"%s (for %s) has maxUnavailable %s: no pod can ever be evicted, so node "
-			"drains and cluster upgrades hang", p->obj, w->obj, mus);
-	else if (mas && (strcmp(mas, "100%") == 0 ||
-			 (phd_node_int(ma, &v) == 0 && v >= desired)))
-		WREPORT(m, w, "pdb", PHD_SEV_WARN, p->obj, ma,
-			"%s (for %s) has minAvailable %s with %lld replica(s): no pod can be "
-			"evicted, so node drains hang", p->obj, w->obj, mas, desired);
+	if ((!mus || !*mus) && (!mas || !*mas)) {
+		pdb_key(w, "maxUnavailable", key, sizeof key);
+		ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, p->doc),
+			  *key ? key : NULL,
+			  "%s (for %s) sets neither maxUnavailable nor minAvailable: the disruption "
+			  "controller then allows every pod to be evicted, so it protects nothing%s%s",
+			  p->obj, w->obj, *key ? "; set " : "", *key ? key : "");
+		return;
+	}
+	if (mus && *mus) {
+		pdb_key(w, "maxUnavailable", key, sizeof key);
+		v = pdb_scaled(mu, pods);
+		if (v == 0)
+			ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj,
+				  ha_where(m->o, *key ? key : NULL, mu), *key ? key : NULL,
+				  "%s (for %s) has maxUnavailable %s: no pod can ever be evicted, so "
+				  "every node drain and cluster upgrade hangs on it; allow 1", p->obj,
+				  w->obj, mus);
+		else if (v >= pods && pods > 1)
+			ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj,
+				  ha_where(m->o, *key ? key : NULL, mu), *key ? key : NULL,
+				  "%s (for %s) has maxUnavailable %s with %lld replicas: a drain may "
+				  "evict all of them at once, so it protects nothing; allow fewer than "
+				  "%lld (1 is usual)", p->obj, w->obj, mus, pods, pods);
+		return;
+	}
+	pdb_key(w, "minAvailable", key, sizeof key);
+	v = pdb_scaled(ma, pods);
+	if (v >= pods)
+		ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, ma),
+			  *key ? key : NULL,
+			  "%s (for %s) has minAvailable %s with %lld replica(s): no pod can be "
+			  "evicted, so every node drain and cluster upgrade hangs on it; %s", p->obj,
+			  w->obj, mas, pods, pods > 1 ? "use maxUnavailable: 1" :
+			  "run 2 replicas with maxUnavailable: 1, or drop the budget");
+	else if (v == 0)
+		ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, p->obj, ha_where(m->o, *key ? key : NULL, ma),
+			  *key ? key : NULL,
+			  "%s (for %s) has minAvailable %s: a drain may evict every pod, so it "
+			  "protects nothing; use maxUnavailable: 1", p->obj, w->obj, mas);
+}
+
+/* Whether an affinity term or spread constraint selects the workload's own
+ * pods: a term about other pods does not spread these. */
+static int term_selects_own(const struct ha_wl *w, const phd_node *term)
+{
+	const phd_node *sel = phd_node_get(term, "labelSelector");
+	const phd_node *nss = phd_node_get(term, "namespaces");
+	size_t i, n = phd_node_len(nss);
+	int in_ns = n == 0 || phd_node_get(term, "namespaceSelector");
+
+	/* an absent selector selects no pod (unlike an empty one) */
+	if (!sel || phd_node_type(sel) != PHD_NODE_MAP || !ha_selector_matches(sel, w->labels))
+		return 0;
+	for (i = 0; !in_ns && i < n; i++) {
+		const char *ns = phd_node_str(phd_node_at(nss, i));
+		in_ns = ns && w->ns && strcmp(ns, w->ns) == 0;
+	}
+	return in_ns;
+}
+
+static int spreads_own(const struct ha_wl *w)
+{
+	const phd_node *aa = phd_node_get(w->pod, "affinity.podAntiAffinity");
+	const phd_node *req = phd_node_get(aa, "requiredDuringSchedulingIgnoredDuringExecution");
+	const phd_node *pref = phd_node_get(aa, "preferredDuringSchedulingIgnoredDuringExecution");
+	const phd_node *tsc = phd_node_get(w->pod, "topologySpreadConstraints");
+	size_t i;
+
+	for (i = 0; i < phd_node_len(req); i++)
+		if (term_selects_own(w, phd_node_at(req, i)))
+			return 1;
+	for (i = 0; i < phd_node_len(pref); i++)
+		if (term_selects_own(w, phd_node_get(phd_node_at(pref, i), "podAffinityTerm")))
+			return 1;
+	for (i = 0; i < phd_node_len(tsc); i++)
+		if (term_selects_own(w, phd_node_at(tsc, i)))
+			return 1;
+	return 0;
 }
 
 static void rule_pdb_spread(struct ha_mctx *m, struct ha_index *pdbix, struct ha_wl *w)
@@ -471,19 +585,37 @@ static void rule_pdb_spread(struct ha_mctx *m, struct ha_index *pdbix, struct ha
 	const phd_node *tsc = phd_node_get(w->pod, "topologySpreadConstraints");
 	long long most = w->as_doc ? w->as_max : w->replicas;
 
+	ha_sel_candidates(pdbix, w->ns, w->labels, pdb_visit, &ps);
+	/* one replica included: a budget that blocks its only pod blocks drains */
+	if (ps.found)
+		pdb_quality(m, w, ps.found);
 	if (most < 2)
 		return;   /* a single pod: the replicas rule says it all */
-	ha_sel_candidates(pdbix, w->ns, w->labels, pdb_visit, &ps);
 	if (!ps.found)
 		WREPORT(m, w, "pdb", PHD_SEV_WARN, w->obj, w->spec,
 			"%s: no PodDisruptionBudget selects its pods: a node drain may evict all "
 			"of them at once%s", w->obj, no_key(w, "pdb"));
-	else
-		pdb_quality(m, w, ps.found);
-	if (phd_node_len(aa) == 0 && phd_node_len(tsc) == 0)
+	if (!spreads_own(w))
 		WREPORT(m, w, "spread", PHD_SEV_WARN, w->obj, w->pod,
-			"%s: neither podAntiAffinity nor topologySpreadConstraints: its replicas "
-			"may share one node or zone%s", w->obj, no_key(w, "spread"));
+			"%s: %s: its replicas may share one node or zone%s", w->obj,
+			phd_node_len(aa) || phd_node_len(tsc) ?
+			"its podAntiAffinity and topologySpreadConstraints select none of its own "
+			"pods (their labelSelector does not match the pod template's labels)" :
+			"neither podAntiAffinity nor topologySpreadConstraints",
+			no_key(w, "spread"));
+}
+
+/* Budgets that select no workload's pods protect nothing. */
+static void rule_pdb_orphans(struct ha_mctx *m)
+{
+	for (size_t i = 0; i < m->npdb; i++)
+		if (!m->pdb[i].used)
+			ha_report(m->s, "pdb-policy", PHD_SEV_ERROR, m->pdb[i].obj,
+				  phd_node_get(m->pdb[i].doc, "spec.selector") ?
+				  phd_node_get(m->pdb[i].doc, "spec.selector") : m->pdb[i].doc, NULL,
+				  "%s selects the pods of no workload in the release: it protects "
+				  "nothing; make its selector match the pod template's labels",
+				  m->pdb[i].obj);
 }
 
 static int is_hook(const phd_node *doc)
@@ -506,6 +638,7 @@ static void run_rules(struct ha_mctx *m, struct ha_index *pdbix)
 		rule_replicas(m, w);
 		rule_pdb_spread(m, pdbix, w);
 	}
+	rule_pdb_orphans(m);
 }
 
 /* ---- driver ----------------------------------------------------------------- */

@@ -27,6 +27,7 @@ struct ha_pdb {
 	const phd_node *doc, *selector;
 	const char *ns;
 	char *obj;
+	int used;              /* it selects a workload's pods */
 };
 
 struct ha_mctx {

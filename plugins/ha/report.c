@@ -26,12 +26,13 @@ void ha_report(struct ha_sink *s, const char *rule, int sev, const char *object,
 
 /* Every rule id the plugin reports: exemptions and `rules:` name these. */
 const char *const ha_rule_ids[] = {
-	"replicas", "probes", "pdb", "spread", "resources", "image-pinned", "removed-api",
+	"replicas", "probes", "pdb", "pdb-policy", "spread", "resources", "image-pinned", "removed-api",
 	"manifest", "rollout", "exempt-unused",
 	"posthog-external-mixed", "posthog-external", "posthog-legacy-values",
 	"posthog-plugins-conflict", "posthog-existing-secret", "posthog-cloud",
 	"posthog-zookeeper", "posthog-redis-tls", "posthog-kafka-sasl", "posthog-kafka-msk",
-	"posthog-version-check", NULL
+	"posthog-version-check", "posthog-values-shape", "posthog-list-override",
+	"posthog-postgres-tls", NULL
 };
 
 int ha_rule_known(const char *rule)

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "chart.h"
+#include "chartvalues.h"
 
 #define V(path) ha_get(o->values, path)
 
@@ -471,6 +472,7 @@ static void rule_components(struct ha_sink *s, const struct ha_opts *o)
 			continue;
 		snprintf(key, sizeof key, "%s.pdb.enabled", c->key);
 		if (!ha_val_truthy(V(key))) {
+			/* no budget: drains still go node by node; a broken one is worse */
 			ha_report(s, "pdb", PHD_SEV_WARN, obj, near(o, key), key,
 				  "%s is false%s: a node drain may evict every %s pod at once; set it "
 				  "to true with %s.pdb.maxUnavailable: 1", key,
@@ -479,9 +481,15 @@ static void rule_components(struct ha_sink *s, const struct ha_opts *o)
 		}
 		snprintf(key, sizeof key, "%s.pdb.maxUnavailable", c->key);
 		if (!ha_val_truthy(V(key)) && !(V(key).s && strcmp(V(key).s, "0") == 0))
-			ha_report(s, "pdb", PHD_SEV_WARN, obj, near(o, key), key,
-				  "%s is unset (the chart has no default): the PodDisruptionBudget is "
-				  "rendered without a limit; set it (e.g. 1)", key);
+			ha_report(s, "pdb-policy", PHD_SEV_ERROR, obj, near(o, key), key,
+				  "%s is unset (the chart has no default): the chart renders the "
+				  "PodDisruptionBudget with neither maxUnavailable nor minAvailable, "
+				  "which lets a drain evict every pod: it protects nothing; set it "
+				  "(e.g. 1)", key);
+		else if (V(key).s && (strcmp(V(key).s, "0") == 0 || strcmp(V(key).s, "0%") == 0))
+			ha_report(s, "pdb-policy", PHD_SEV_ERROR, obj, V(key).node, key,
+				  "%s is %s: no %s pod can ever be evicted, so every node drain and "
+				  "cluster upgrade hangs on it; set it to 1", key, V(key).s, c->key);
 	}
 }
 
@@ -634,6 +642,21 @@ static void rule_kafka(struct ha_sink *s, const struct ha_opts *o)
 	}
 }
 
+/* The chart's components against RDS, which forces TLS from PostgreSQL 15:
+ * the postgres check knows whether this server does and makes it an error. */
+static void rule_postgres_tls(struct ha_sink *s, const struct ha_opts *o)
+{
+	struct phd_cv_plain who[4];
+	size_t i, n = phd_cv_pg_plaintext(o->values, who, sizeof who / sizeof who[0]);
+
+	for (i = 0; i < n; i++)
+		ha_report(s, "posthog-postgres-tls", PHD_SEV_WARN, "values", who[i].where,
+			  who[i].key, "%s connects to the external PostgreSQL without TLS: %s; RDS "
+			  "for PostgreSQL 15+ refuses unencrypted connections (rds.force_ssl=1), "
+			  "which the postgres preflight check finds out and then fails on", who[i].who,
+			  who[i].why);
+}
+
 static void rule_version_check(struct ha_sink *s, const struct ha_opts *o)
 {
 	const phd_node *e = env_var(o, "SKIP_SERVICE_VERSION_REQUIREMENTS");
@@ -652,6 +675,7 @@ static void rule_version_check(struct ha_sink *s, const struct ha_opts *o)
 
 void ha_values_check(struct ha_sink *s, const struct ha_opts *o)
 {
+	ha_schema_check(s, o);
 	rule_mixed(s, o);
 	rule_legacy(s, o);
 	rule_plugins(s, o);
@@ -664,5 +688,6 @@ void ha_values_check(struct ha_sink *s, const struct ha_opts *o)
 	rule_spread(s, o);
 	rule_redis_tls(s, o);
 	rule_kafka(s, o);
+	rule_postgres_tls(s, o);
 	rule_version_check(s, o);
 }

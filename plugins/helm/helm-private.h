@@ -211,6 +211,8 @@ struct helm_watch {
 	int cls;                        /* strongest enum helm_failure seen */
 	int in_invalid;                 /* inside the chart's INVALID VALUES block */
 	int log_stderr;                 /* log helm's stderr (when it is not emitted) */
+	size_t cont;                    /* 1 + the quoted "Error:" line that indented
+					   lines continue (Helm 4), 0: none (run.c) */
 };
 int helm_watch_line(int stream, const char *line, void *payload);
 void helm_watch_free(struct helm_watch *w);

@@ -166,13 +166,52 @@ int helm_post_renderer(struct helm *h, phd_ctx *ctx, char **out, char **env_out)
 	return 0;
 }
 
+/* The values key a template error is about (helm: "at <.Values.a.b>"), and
+ * where the user set it or its nearest ancestor: the key to change. */
+static char *values_hint(phd_ctx *ctx, const struct helm_watch *w)
+{
+	const phd_node *values = phd_ctx_values(ctx), *n = NULL;
+	char key[256], *hint = NULL, *dot;
+	const char *at = NULL;
+	size_t i, len = 0;
+	int rc;
+
+	for (i = 0; !at && i < w->nquoted; i++)
+		if ((at = strstr(w->quoted[i], "<.Values.")) || (at = strstr(w->quoted[i], "<$.Values.")))
+			at = strstr(at, "Values.") + 7;
+	if (!at)
+		return NULL;
+	while (len + 1 < sizeof key && at[len] && at[len] != '>' && at[len] != ' ')
+		len++;
+	memcpy(key, at, len);
+	key[len] = '\0';
+	for (;;) {
+		if ((n = phd_node_get(values, key)) || !(dot = strrchr(key, '.')))
+			break;
+		*dot = '\0';
+	}
+	if (n && strlen(key) == len)
+		rc = asprintf(&hint, "the key to change: %s, set at %s:%u:%u", key,
+			      phd_node_file(n) ? phd_node_file(n) : "values", phd_node_line(n),
+			      phd_node_column(n));
+	else if (n)
+		rc = asprintf(&hint, "the key to change: %.*s (its parent %s is set at %s:%u:%u)",
+			      (int)len, at, key, phd_node_file(n) ? phd_node_file(n) : "values",
+			      phd_node_line(n), phd_node_column(n));
+	else
+		rc = asprintf(&hint, "the key to change: %.*s (the chart's default)", (int)len, at);
+	if (rc < 0)
+		hint = NULL;
+	return hint;
+}
+
 int helm_render_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	struct helm *h = userdata;
 	struct phd_exec_result res = { 0 };
 	struct helm_watch w = { .log_stderr = 1 };
 	struct strv sv = { 0 };
-	char *pr = NULL, *env = NULL, *origin = NULL;
+	char *pr = NULL, *env = NULL, *origin = NULL, *hint = NULL;
 	const char *v;
 	int rc;
 
@@ -188,7 +227,9 @@ int helm_render_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	rc = helm_run(ctx, phase, &sv, env, PHD_EXEC_CAPTURE_STDOUT, RENDER_TIMEOUT_MS, &w, &res);
 	if (rc == 0 && res.exit_code != 0 && w.cls == HELM_FAIL_OTHER)
 		w.cls = HELM_FAIL_RENDER;   /* helm template fails only on the chart */
-	if ((rc = helm_fail(ctx, "helm template", rc, &res, &w, NULL)))
+	if (rc == 0 && res.exit_code != 0)
+		hint = values_hint(ctx, &w);
+	if ((rc = helm_fail(ctx, "helm template", rc, &res, &w, hint)))
 		goto out;
 	v = helm_chart_version(h, ctx);
 	if (asprintf(&origin, "helm template %s%s%s", phd_ctx_chart(ctx), v ? "@" : "",
@@ -204,6 +245,7 @@ out:
 	helm_watch_free(&w);
 	strv_free(&sv);
 	free(origin);
+	free(hint);
 	free(pr);
 	free(env);
 	return rc;

@@ -6,6 +6,34 @@
 
 #include "helm-private.h"
 
+/* Helm 4 writes a template error over several lines: "Error: FILE:LINE:COL"
+ * then indented "executing ... at <.Values.x>:" and the reason.  The
+ * indented lines are the reason, so they join the quoted "Error:" line. */
+static int watch_line(int stream, const char *line, void *payload)
+{
+	struct helm_watch *w = payload;
+	size_t before = w->nquoted;
+	int rc = helm_watch_line(stream, line, payload);
+	int indented = line[0] == ' ' || line[0] == '\t';
+
+	if (stream != 2 || rc)
+		return rc;
+	if (w->nquoted > before)
+		w->cont = strncmp(line, "Error: ", 7) == 0 ? w->nquoted : 0;
+	else if (!indented)
+		w->cont = 0;
+	else if (w->cont && w->cont == w->nquoted) {
+		char *q = w->quoted[w->cont - 1], *joined;
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (strlen(q) < 1200 && asprintf(&joined, "%s %s", q, line) >= 0) {
+			free(q);
+			w->quoted[w->cont - 1] = joined;
+		}
+	}
+	return rc;
+}
+
 int helm_run(phd_ctx *ctx, int phase, struct strv *sv, const char *env, unsigned flags,
 	     long long timeout_ms, struct helm_watch *w, struct phd_exec_result *res)
 {
@@ -22,7 +50,7 @@ int helm_run(phd_ctx *ctx, int phase, struct strv *sv, const char *env, unsigned
 	spec.argv = strv_argv(sv);
 	spec.env = env ? envv : NULL;
 	spec.timeout_ms = timeout_ms;
-	spec.on_line = helm_watch_line;
+	spec.on_line = watch_line;
 	spec.payload = w;
 	return phd_exec_run(ctx, &spec, res);
 }

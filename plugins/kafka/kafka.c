@@ -227,14 +227,19 @@ static int check_kafka(phd_check *chk, void *userdata)
 		kafka_target_clear(&t);
 		return PHD_ETYPE;
 	}
+	phd_dc_set_endpoint(&r, "externalKafka.brokers", NULL, t.brokers);
+	for (size_t i = 0; i < phd_node_len(t.brokers); i++)
+		phd_dc_add_host(&r, phd_node_str(phd_node_at(t.brokers, i)));
 	/* phd_dc_init kept a slice of the budget to report in, so the core
 	 * never has to kill us: the operator then reads our reason. */
 	rc = kafka_client_run(chk, &t, r.deadline, &c, msg, sizeof msg);
 	if (rc != 0) {
+		char at[300];
 		phd_dc_note(&r, PHD_SEV_ERROR, "bootstrap %s over %s (%s): %s; %s", t.bootstrap,
 		     t.protocol, t.protocol_from, msg, hint(&t, msg));
-		phd_check_summary(chk, "cannot bootstrap from %s over %s: %s; %s", t.bootstrap,
-				  t.protocol, msg, hint(&t, msg));
+		phd_check_summary(chk, "cannot bootstrap from %s over %s: %s; %s [the endpoint is "
+				  "externalKafka.brokers (%s)]", t.bootstrap, t.protocol, msg,
+				  hint(&t, msg), phd_dc_at(t.brokers, at, sizeof at));
 		kafka_cluster_clear(&c);
 		kafka_target_clear(&t);
 		return rc;

@@ -193,7 +193,10 @@ static void pg_notice(void *ctx, const char *msg)
 	phd_log(ctx, PHD_LOG_DEBUG, "postgres: server notice: %s", msg);
 }
 
-static PGconn *pg_connect(struct phd_dc *dc, const struct pg_target *t)
+/* Connect as PostHog will.  probe: a second, quiet connection that only
+ * answers a question: no note; on failure libpq's message goes there. */
+static PGconn *pg_connect(struct phd_dc *dc, const struct pg_target *t, char *probe,
+			  size_t probe_len)
 {
 	const char *kw[12], *val[12];
 	char port[8], *pw = NULL;
@@ -245,6 +248,11 @@ static PGconn *pg_connect(struct phd_dc *dc, const struct pg_target *t)
 		st = PGRES_POLLING_FAILED;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
 		r = phd_dc_wait(dc, PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT);
+		if (r <= 0 && probe) {
+			snprintf(probe, probe_len, "no answer within the deadline");
+			PQfinish(c);
+			return NULL;
+		}
 		if (r <= 0) {
 			phd_dc_note(dc, PHD_SEV_ERROR,
 				    "no connection to %s:%d within the check's deadline: %s "
@@ -255,7 +263,10 @@ static PGconn *pg_connect(struct phd_dc *dc, const struct pg_target *t)
 		st = PQconnectPoll(c);
 	}
 	if (st == PGRES_POLLING_FAILED) {
-		pg_explain(dc, t, c);
+		if (probe)
+			snprintf(probe, probe_len, "%s", PQerrorMessage(c));
+		else
+			pg_explain(dc, t, c);
 		PQfinish(c);
 		return NULL;
 	}
@@ -411,6 +422,47 @@ static int pg_ping(void *arg)
 	return rc;
 }
 
+/* Whether the server refuses unencrypted connections (RDS 15+: rds.force_ssl),
+ * learnt with one more connection without TLS; then the chart's components
+ * that would connect without TLS (phd_cv_pg_plaintext) cannot connect at all.
+ * The answer goes into the summary ("TLS forced"), which is how the run's
+ * report shows what preflight learnt from the server. */
+static void pg_cross_check_tls(struct phd_dc *dc, const struct pg_target *t, char *tls,
+			       size_t len)
+{
+	struct pg_target plain = *t;
+	struct phd_cv_plain who[4];
+	char err[600] = "", at[300];
+	size_t i, n;
+	PGconn *c;
+
+	plain.sslmode = "disable";
+	plain.sslrootcert = NULL;
+	if ((c = pg_connect(dc, &plain, err, sizeof err))) {
+		PQfinish(c);
+		phd_dc_note(dc, PHD_SEV_INFO, "the server also accepts unencrypted connections: "
+			    "PgBouncer and the migrate Job negotiate TLS (sslmode prefer), but a "
+			    "client configured without it would connect in clear; RDS forces TLS "
+			    "with rds.force_ssl=1");
+		return;
+	}
+	if (!strstr(err, "no pg_hba.conf entry") ||
+	    (!strstr(err, "no encryption") && !strstr(err, "SSL off")))
+		return;   /* refused for another reason: nothing learnt about TLS */
+	snprintf(tls + strlen(tls), len - strlen(tls), ", TLS forced");
+	n = phd_cv_pg_plaintext(dc->values, who, sizeof who / sizeof who[0]);
+	if (!n)
+		phd_dc_note(dc, PHD_SEV_INFO, "the server refuses unencrypted connections; "
+			    "PgBouncer and the migrate Job negotiate TLS with it (sslmode prefer, "
+			    "the certificate is not verified)");
+	for (i = 0; i < n; i++)
+		phd_dc_note(dc, PHD_SEV_ERROR, "the server refuses unencrypted connections, and "
+			    "%s would connect without TLS: %s (%s at %s); change it so the "
+			    "connection uses TLS",
+			    who[i].who, who[i].why, who[i].key,
+			    phd_dc_at(who[i].where, at, sizeof at));
+}
+
 static int pg_check(phd_check *chk, void *userdata)
 {
 	struct phd_dc dc;
@@ -431,10 +483,12 @@ static int pg_check(phd_check *chk, void *userdata)
 	if (rc != 0 || dc.errors)
 		return PHD_EFAILED;
 
-	c = pg_connect(&dc, &t);
+	c = pg_connect(&dc, &t, NULL, 0);
 	if (!c)
 		return PHD_EFAILED;
 	pg_report_tls(&dc, &t, c, tls, sizeof tls);
+	if (PQsslInUse(c))
+		pg_cross_check_tls(&dc, &t, tls, sizeof tls);
 	sv = PQparameterStatus(c, "server_version");
 	snprintf(version, sizeof version, "%.*s", (int)strcspn(sv ? sv : "?", " "),
 		 sv ? sv : "?");

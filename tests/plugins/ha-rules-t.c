@@ -62,6 +62,8 @@ static void opts_init(struct ha_opts *o, const phd_node *values)
 	o->kube_major = 1;
 	o->kube_minor = 29;
 	o->min_replicas = 2;
+	/* the schema rules run as they do for the example's pinned chart */
+	o->chart_version = "30.46.0";
 }
 
 /* Returns -1 when the YAML did not load (a quiet rule must not pass then). */
@@ -391,12 +393,18 @@ static void test_values_rules(void)
 		{ 0, "replicas", 0, NULL,
 		  "decide: { enabled: true, replicacount: 2 }",
 		  "decide at 2" },
-		{ 1, "pdb", PHD_SEV_WARN, "Deployment/posthog-web",
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "Deployment/posthog-web",
 		  "web: { replicacount: 2, pdb: { enabled: true } }",
-		  "PDB without maxUnavailable" },
+		  "PDB without maxUnavailable protects nothing" },
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "Deployment/posthog-web",
+		  "web: { replicacount: 2, pdb: { enabled: true, maxUnavailable: 0 } }",
+		  "PDB with maxUnavailable 0 blocks drains" },
 		{ 0, "pdb", 0, NULL,
 		  "decide: { enabled: true, replicacount: 2 }",
 		  "decide's PDB is on with maxUnavailable 1 by default" },
+		{ 0, "pdb-policy", 0, NULL,
+		  "web: { replicacount: 2, pdb: { enabled: true, maxUnavailable: 1 } }",
+		  "web's PDB with maxUnavailable 1" },
 		{ 1, "spread", PHD_SEV_WARN, NULL,
 		  "includeDefaultTopologySpreadConstraints: false",
 		  "no spread constraints, no affinity" },
@@ -439,6 +447,12 @@ static void test_values_rules(void)
 		{ 0, "posthog-version-check", 0, NULL,
 		  "env: [ { name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: \"true\" } ]",
 		  "override true" },
+		{ 1, "posthog-postgres-tls", PHD_SEV_WARN, "values",
+		  "pgbouncer: { env: [ { name: PGBOUNCER_PORT, value: \"6543\" }, { name: PGBOUNCER_SERVER_TLS_SSLMODE, value: disable } ] }",
+		  "PgBouncer told not to use TLS to RDS" },
+		{ 0, "posthog-postgres-tls", 0, NULL,
+		  "pgbouncer: { env: [ { name: PGBOUNCER_PORT, value: \"6543\" }, { name: PGBOUNCER_SERVER_TLS_SSLMODE, value: require } ] }",
+		  "PgBouncer requiring TLS" },
 	};
 	size_t i;
 
@@ -470,7 +484,7 @@ static void test_values_rules(void)
 	hfs_clear(&c.l);
 
 	values_rules(&c, "cloud: aws\nweb:\n  pdb:\n    enabled: true\n    maxUnavailable: null\n");
-	f = hfs_find(&c.l, "pdb", "Deployment/posthog-web");
+	f = hfs_find(&c.l, "pdb-policy", "Deployment/posthog-web");
 	tap_ok(f && f->key && strcmp(f->key, "web.pdb.maxUnavailable") == 0,
 		  "a key set to null has no value (helm deletes it)");
 	hfs_clear(&c.l);
@@ -490,7 +504,8 @@ static void test_values_rules(void)
 	"          livenessProbe: { httpGet: { path: /, port: 80 } }\n" \
 	"          resources: { requests: { cpu: 100m, memory: 64Mi } }\n"
 
-#define SPREAD "        topologySpreadConstraints: [ { maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway } ]\n"
+/* every DEP's pods carry tier: x: the constraint spreads the workload's own pods */
+#define SPREAD "        topologySpreadConstraints: [ { maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: ScheduleAnyway, labelSelector: { matchLabels: { tier: x } } } ]\n"
 
 #define PDB(name, sel, extra) \
 	"- apiVersion: policy/v1\n  kind: PodDisruptionBudget\n  metadata: { name: " name " }\n" \
@@ -576,10 +591,35 @@ static void test_manifest_rules(void)
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("other", "{ matchLabels: { app: b } }", "maxUnavailable: 1, "),
 		  "a PDB for other pods" },
-		{ 1, "pdb", PHD_SEV_WARN, "PodDisruptionBudget/p", 29,
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 0, "),
 		  "maxUnavailable 0 blocks drains" },
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		  "docs:\n" DEP("a", "    replicas: 1\n", "", GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "minAvailable: 1, "),
+		  "minAvailable 1 on one replica blocks every drain" },
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		  "docs:\n" DEP("a", "    replicas: 1\n", "", GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "minAvailable: 50%, "),
+		  "minAvailable 50% of one replica rounds up to 1 and blocks drains" },
+		{ 0, "pdb-policy", 0, NULL, 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "minAvailable: 50%, "),
+		  "minAvailable 50% of two replicas lets one go" },
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", ""),
+		  "a PDB with neither field protects nothing" },
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/p", 29,
+		  "docs:\n" DEP("a", "    replicas: 3\n", SPREAD, GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 3, "),
+		  "maxUnavailable at the replica count protects nothing" },
+		{ 1, "pdb-policy", PHD_SEV_ERROR, "PodDisruptionBudget/stale", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, ")
+		  PDB("stale", "{ matchLabels: { app: renamed } }", "maxUnavailable: 1, "),
+		  "a PDB that selects no workload's pods" },
 		{ 1, "pdb", PHD_SEV_WARN, "Deployment/a", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD, GOOD_C)
 		  "- apiVersion: policy/v1\n  kind: PodDisruptionBudget\n  metadata: { name: p, namespace: elsewhere }\n"
@@ -599,10 +639,22 @@ static void test_manifest_rules(void)
 		  "no anti-affinity, no spread constraints" },
 		{ 0, "spread", 0, NULL, 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n",
-			    "        affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [ { weight: 1, podAffinityTerm: { topologyKey: kubernetes.io/hostname } } ] } }\n",
+			    "        affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [ { weight: 1, podAffinityTerm: { topologyKey: kubernetes.io/hostname, labelSelector: { matchLabels: { app: a } } } } ] } }\n",
 			    GOOD_C)
 		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "),
-		  "anti-affinity" },
+		  "anti-affinity against its own pods" },
+		{ 1, "spread", PHD_SEV_WARN, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n",
+			    "        affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [ { topologyKey: kubernetes.io/hostname, labelSelector: { matchLabels: { app: b } } } ] } }\n",
+			    GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "),
+		  "anti-affinity against another workload's pods does not spread these" },
+		{ 1, "spread", PHD_SEV_WARN, "Deployment/a", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n",
+			    "        topologySpreadConstraints: [ { maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule } ]\n",
+			    GOOD_C)
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "),
+		  "a spread constraint without labelSelector counts no pod" },
 		{ 1, "resources", PHD_SEV_WARN, "Deployment/a/c", 29,
 		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD,
 			    "        - { name: c, image: app:1, readinessProbe: {exec: {command: [x]}}, livenessProbe: {exec: {command: [x]}}, resources: { requests: { cpu: 1 } } }\n"),
@@ -610,6 +662,15 @@ static void test_manifest_rules(void)
 		{ 0, "resources", 0, NULL, 29,
 		  good,
 		  "cpu and memory requests" },
+		{ 0, "resources", 0, NULL, 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD,
+			    "        - { name: c, image: app:1, readinessProbe: {exec: {command: [x]}}, livenessProbe: {exec: {command: [x]}}, resources: { limits: { cpu: 1, memory: 1Gi } } }\n")
+		  PDB("p", "{ matchLabels: { app: a } }", "maxUnavailable: 1, "),
+		  "limits without requests: Kubernetes requests the limits" },
+		{ 1, "resources", PHD_SEV_WARN, "Deployment/a/c", 29,
+		  "docs:\n" DEP("a", "    replicas: 2\n", SPREAD,
+			    "        - { name: c, image: app:1, readinessProbe: {exec: {command: [x]}}, livenessProbe: {exec: {command: [x]}}, resources: { limits: { cpu: 1 } } }\n"),
+		  "a cpu limit and no memory request or limit" },
 		{ 1, "image-pinned", PHD_SEV_WARN, "Job/j/c", 29,
 		  "docs:\n- apiVersion: batch/v1\n  kind: Job\n  metadata: { name: j }\n"
 		  "  spec: { template: { spec: { containers: [ { name: c, image: \"app:latest\" } ] } } }\n",

@@ -391,6 +391,8 @@ static void test_dead_endpoint(void)
 	run_check(values, "{ timeout: 1s }", 0, &r);
 	tap_is_int(r.status, PHD_STATUS_FAILED, "a bootstrap nobody listens on fails");
 	tap_like(r.message, "Connection refused", "the reason is the refused connection");
+	tap_like(r.message, "[the endpoint is externalKafka.brokers (",
+		 "and the values key that holds the brokers");
 	tap_ok(r.ms < 1000 + 1500, "it costs its deadline, not minutes (%lld ms)", r.ms);
 }
 

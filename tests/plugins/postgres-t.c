@@ -55,6 +55,11 @@ static void test_plain(void)
 	     "can CREATE EXTENSION", "the owner can create extensions",
 	     "not encrypted", "a connection without TLS is a warning",
 	     "round trip", "round trip time is reported");
+	CASE(cfg, values(1, "posthog", "posthog", SKIP_ENV), &right, PHD_STATUS_FAILED,
+	     "nothing listens on the port",
+	     "^nothing listens on 127.0.0.1:1", "says so",
+	     "[the endpoint is externalPostgresql.postgresqlHost (",
+	     "and names the values keys that hold the endpoint");
 	CASE(cfg, values(plain_port, "posthog", "posthog", NULL), &right, PHD_STATUS_FAILED,
 	     "version above the range without the skip fails",
 	     "^above PostHog's accepted range", "summary says why",
@@ -116,6 +121,25 @@ static void test_tls(void)
 	     values(tls_port, "posthog", "posthog", SKIP_ENV), &right, PHD_STATUS_FAILED,
 	     "no TLS against a server that forces it fails",
 	     "^refuses unencrypted connections", "and says why");
+	/* the cross-check of what preflight learnt with what the chart's
+	 * components do about TLS (phdeploy-ha(7), TLS) */
+	CASE(cfg_ca, values(tls_port, "posthog", "posthog", SKIP_ENV), &right, PHD_STATUS_OK,
+	     "a server that forces TLS, components that negotiate it",
+	     "^TLSv1.3, TLS forced", "the summary records that the server refuses plaintext",
+	     "PgBouncer and the migrate Job negotiate TLS", "and who connects how");
+	CASE(cfg_ca, values(tls_port, "posthog", "posthog", SKIP_ENV
+			    "pgbouncer:\n  env:\n    - { name: PGBOUNCER_PORT, value: \"6543\" }\n"
+			    "    - { name: PGBOUNCER_SERVER_TLS_SSLMODE, value: disable }\n"),
+	     &right, PHD_STATUS_FAILED,
+	     "PgBouncer without TLS against a server that forces it fails",
+	     "^PgBouncer would connect without TLS: PGBOUNCER_SERVER_TLS_SSLMODE is disable "
+	     "(pgbouncer.env at ", "naming the component and the values key");
+	CASE(cfg_ca, values(tls_port, "posthog", "posthog", SKIP_ENV
+			    "pgbouncer:\n  enabled: false\n  fqdn: 127.0.0.1\n"),
+	     &right, PHD_STATUS_FAILED,
+	     "no PgBouncer and the database as its fqdn: the plugin server connects in clear",
+	     "^the plugin server would connect without TLS", "naming the component",
+	     "pgbouncer.fqdn at ", "and the values key");
 	CASE("checks:\n  postgres: { sslmode: verify-full }\n",
 	     values(tls_port, "posthog", "posthog", SKIP_ENV), &right, PHD_STATUS_FAILED,
 	     "verify-full without a CA bundle fails",

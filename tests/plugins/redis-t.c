@@ -50,6 +50,10 @@ static void test_plain(void)
 	     "^SKIP_SERVICE_VERSION_REQUIREMENTS", "and names the fix");
 	CASE(cfg, values(replica_port, 0, SKIP_ENV), NULL, PHD_STATUS_FAILED,
 	     "a replica answering fails", "^is a replica (role slave", "and says so");
+	CASE(cfg, values(1, 0, SKIP_ENV), NULL, PHD_STATUS_FAILED,
+	     "nothing listens on the port", "nothing listens on 127.0.0.1:1", "says so",
+	     "[the endpoint is externalRedis.host (", "and names the values keys to change",
+	     "and externalRedis.port]", "host and port");
 	/* checks.redis.tls: maybe is refused by validate (tests/lib/config-t) */
 }
 
