@@ -60,6 +60,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import os
 import re
 import signal
 import socket
@@ -662,7 +663,9 @@ def serve(conf_path):
         if issue:
             srv.keys[issue["AccessKeyId"]] = {"secret": issue["SecretAccessKey"],
                                               "token": issue.get(tok)}
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    # _exit: a clean exit would wait for the thread blocked reading stdin and
+    # abort ("could not acquire lock for <stdin>") at interpreter shutdown
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
 
     def watch_stdin():
         # the test holds our stdin: its end (exit, crash) ends us
