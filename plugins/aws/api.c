@@ -3,6 +3,7 @@
  * errors with backoff inside the check's deadline, and one error note per
  * failed call that names the IAM action when access is denied. */
 #include "awsc.h"
+#include "deadline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,22 @@ static void error_of(const struct ac_svc *sv, const struct aws_resp *r, char *co
 	}
 }
 
+/* The note for an answer that no retry cures. */
+static void final_error(struct ac *a, const struct ac_svc *sv, const char *action,
+			const struct aws_resp *r, const char *code, const char *msg)
+{
+	if (denied(code, r->status))
+		phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s:%s denied (%s): the credentials from %s "
+			    "(key %s) lack the IAM permission %s:%s; add it to their policy "
+			    "(phdeploy-aws(7) lists the read-only actions): %s", sv->id, action,
+			    code[0] ? code : "HTTP 403", a->cr.source, a->cr.akid, sv->id, action,
+			    msg[0] ? msg : "(no message)");
+	else
+		phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s %s: HTTP %ld %s: %s", sv->id, action,
+			    r->status, code[0] ? code : "(no error code)",
+			    msg[0] ? msg : "(no message)");
+}
+
 /* One call with retries; 0 with a 200 answer in *r, -1 after a note. */
 static int call(struct ac *a, const struct ac_svc *sv, const char *action, const char *method,
 		const char *url, const char *body, struct aws_resp *r)
@@ -125,7 +142,7 @@ static int call(struct ac *a, const struct ac_svc *sv, const char *action, const
 	struct curl_slist *h = NULL;
 	char sig[128], code[128], msg[1024];
 	struct sc_buf tok = { 0 };
-	long long backoff = 100;
+	long long backoff = 100, t0 = phd_dl_now_ms();
 	int attempt, rc = -1;
 
 	snprintf(sig, sizeof sig, "aws:amz:%s:%s", a->set.region, sv->id);
@@ -150,7 +167,9 @@ static int call(struct ac *a, const struct ac_svc *sv, const char *action, const
 	req.creds = &a->cr;
 	req.max_body = AC_MAX_ANSWER;
 	for (attempt = 1;; attempt++) {
-		long long left = phd_dc_left(&a->dc);
+		long long left = phd_dc_left(&a->dc), wait;
+		char why[CURL_ERROR_SIZE + 160];
+		struct timespec ts;
 		int hrc;
 
 		if (left <= 0) {
@@ -175,46 +194,41 @@ static int call(struct ac *a, const struct ac_svc *sv, const char *action, const
 				    sv->id, action, AC_MAX_ANSWER >> 20);
 			break;
 		}
-		if (hrc) {
+		if (hrc && !r->transient) {
 			phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s %s at %s: %s", sv->id, action, url,
 				    r->error[0] ? r->error : phd_strerror(hrc));
 			break;
 		}
-		error_of(sv, r, code, sizeof code, msg, sizeof msg);
-		if (throttled(code) || r->status == 429 || r->status == 503 ||
-		    r->status == 500 || r->status == 502 || r->status == 504) {
-			/* backoff doubles from 100 ms, with jitter, inside the deadline */
-			long long wait = backoff / 2 + (long long)(rand() % (int)(backoff / 2 + 1));
-			struct timespec ts;
-
-			if (phd_dc_left(&a->dc) <= wait + 50) {
-				phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s %s: still throttled or failing "
-					    "(HTTP %ld %s) after %d attempts when the check's deadline "
-					    "came (checks.aws.timeout)", sv->id, action, r->status,
-					    code[0] ? code : "error", attempt);
+		if (hrc) {
+			snprintf(why, sizeof why, "%s", r->error[0] ? r->error : phd_strerror(hrc));
+		} else {
+			error_of(sv, r, code, sizeof code, msg, sizeof msg);
+			if (!(throttled(code) || r->status == 429 || r->status == 503 ||
+			      r->status == 500 || r->status == 502 || r->status == 504)) {
+				final_error(a, sv, action, r, code, msg);
 				break;
 			}
-			phd_log(phd_check_ctx(a->dc.chk), PHD_LOG_INFO, "%s: %s %s: HTTP %ld %s, "
-				"retrying in %lld ms", PLUGIN, sv->id, action, r->status, code, wait);
-			aws_resp_wipe(r);
-			ts.tv_sec = wait / 1000;
-			ts.tv_nsec = (wait % 1000) * 1000000L;
-			nanosleep(&ts, NULL);
-			if (backoff < 5000)
-				backoff *= 2;
-			continue;
+			snprintf(why, sizeof why, "HTTP %ld %s", r->status, code[0] ? code : "error");
 		}
-		if (denied(code, r->status))
-			phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s:%s denied (%s): the credentials from %s "
-				    "(key %s) lack the IAM permission %s:%s; add it to their policy "
-				    "(phdeploy-aws(7) lists the read-only actions): %s", sv->id, action,
-				    code[0] ? code : "HTTP 403", a->cr.source, a->cr.akid, sv->id, action,
-				    msg[0] ? msg : "(no message)");
-		else
-			phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s %s: HTTP %ld %s: %s", sv->id, action,
-				    r->status, code[0] ? code : "(no error code)",
-				    msg[0] ? msg : "(no message)");
-		break;
+		/* throttling, server errors and refused or reset connections: backoff
+		 * doubles from 100 ms, with jitter, inside the deadline */
+		wait = backoff / 2 + (long long)(rand() % (int)(backoff / 2 + 1));
+		if (phd_dc_left(&a->dc) <= wait + 50) {
+			phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s %s (%s %s): %s; still %s after %d "
+				    "attempts over %.1f s when the check's deadline came "
+				    "(checks.aws.timeout)", sv->id, action, method, url, why,
+				    hrc ? "failing" : "throttled or failing", attempt,
+				    (double)(phd_dl_now_ms() - t0) / 1000.0);
+			break;
+		}
+		phd_log(phd_check_ctx(a->dc.chk), PHD_LOG_INFO, "%s: %s %s at %s: %s, retrying in "
+			"%lld ms", PLUGIN, sv->id, action, url, why, wait);
+		aws_resp_wipe(r);
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (wait % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		if (backoff < 5000)
+			backoff *= 2;
 	}
 	if (rc)
 		aws_resp_wipe(r);

@@ -277,6 +277,99 @@ void ac_msk_check(struct ac *a)
 
 /* ---- EKS ------------------------------------------------------------ */
 
+/* Without managed node groups (self-managed nodes, Karpenter) the nodes
+ * themselves say where they run: their zone labels, read with the kubectl
+ * and context of the run. */
+static void eks_nodes(struct ac *a, const char *name)
+{
+	phd_ctx *ctx = phd_check_ctx(a->dc.chk);
+	const char *kctx = phd_ctx_kube_context(ctx);
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res;
+	const char *argv[8];
+	char cflag[512], *zones[256], *line, *save = NULL, list[1024] = "";
+	size_t n = 0, nodes = 0, unlabelled = 0, nz = 0, i, d;
+	int rc;
+
+	argv[n++] = phd_ctx_kubectl(ctx) ? phd_ctx_kubectl(ctx) : "kubectl";
+	if (kctx) {
+		snprintf(cflag, sizeof cflag, "--context=%s", kctx);
+		argv[n++] = cflag;
+	}
+	argv[n++] = "get";
+	argv[n++] = "nodes";
+	argv[n++] = "-o";
+	argv[n++] = "jsonpath={range .items[*]}{.metadata.name}{\"\\t\"}"
+		    "{.metadata.labels.topology\\.kubernetes\\.io/zone}{\"\\t\"}"
+		    "{.metadata.labels.failure-domain\\.beta\\.kubernetes\\.io/zone}{\"\\n\"}{end}";
+	argv[n] = NULL;
+	spec.flags = PHD_EXEC_CAPTURE_STDOUT | PHD_EXEC_CAPTURE_STDERR;
+	spec.argv = argv;
+	spec.timeout_ms = phd_dc_left(&a->dc);
+	memset(&res, 0, sizeof res);
+	if (spec.timeout_ms <= 0) {
+		phd_dc_note(&a->dc, PHD_SEV_ERROR, "EKS %s: no time left to read the nodes' zones "
+			    "(checks.aws.timeout)", name);
+		return;
+	}
+	rc = phd_exec_run(ctx, &spec, &res);
+	if (rc || res.exit_code != 0) {
+		size_t el = res.err ? strlen(res.err) : 0;
+
+		while (el && (res.err[el - 1] == '\n' || res.err[el - 1] == ' '))
+			res.err[--el] = '\0';
+		phd_dc_note(&a->dc, PHD_SEV_ERROR, "EKS %s has no managed node groups and `%s%s%s "
+			    "get nodes` failed (%s): the nodes' zones are unknown", name, argv[0],
+			    kctx ? " " : "", kctx ? cflag : "",
+			    rc ? phd_strerror(rc) : res.timed_out ? "timed out"
+			    : el ? res.err : "no message");
+		phd_exec_result_clear(&res);
+		return;
+	}
+	for (line = strtok_r(res.out ? res.out : (char *)"", "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *t1 = strchr(line, '\t'), *z = NULL;
+
+		nodes++;
+		if (t1) {
+			char *t2 = strchr(t1 + 1, '\t');
+
+			if (t2)
+				*t2 = '\0';
+			z = t1[1] ? t1 + 1 : t2 && t2[1] ? t2 + 1 : NULL;
+		}
+		if (!z)
+			unlabelled++;
+		else if (nz < sizeof zones / sizeof zones[0])
+			zones[nz++] = z;
+	}
+	d = ac_distinct(zones, nz);
+	for (i = 0; i < nz; i++) {
+		size_t j;
+
+		for (j = 0; j < i && strcmp(zones[i], zones[j]); j++)
+			;
+		if (j == i)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+				 list[0] ? ", " : "", zones[i]);
+	}
+	if (nodes == 0)
+		phd_dc_note(&a->dc, PHD_SEV_ERROR, "EKS %s has no managed node groups and no "
+			    "nodes: nothing runs the chart", name);
+	else if (d < 3)
+		phd_dc_note(&a->dc, PHD_SEV_ERROR, "EKS %s: its %zu node(s) (no managed node groups) "
+			    "span %zu zone(s) (topology.kubernetes.io/zone: %s%s): a zone outage takes "
+			    "down the pods the chart spreads; run nodes in 3 zones (the Auto Scaling "
+			    "group's or Karpenter NodePool's subnets)", name, nodes, d,
+			    list[0] ? list : "none", unlabelled ? "; some nodes have no zone label" : "");
+	else {
+		phd_dc_note(&a->dc, PHD_SEV_INFO, "EKS %s: %zu node(s) over %zu zones (%s; no "
+			    "managed node groups)", name, nodes, d, list);
+		ac_sum(a, "EKS %s nodes in %zu zones", name, d);
+	}
+	phd_exec_result_clear(&res);
+}
+
 void ac_eks_check(struct ac *a)
 {
 	const char *name = phd_node_str(phd_node_get(a->cfg, "eks_cluster"));
@@ -338,9 +431,7 @@ void ac_eks_check(struct ac *a)
 		json_decref(o);
 	} while (token && ++pages < AC_MAX_PAGES);
 	if (ngroups == 0) {
-		phd_dc_note(&a->dc, PHD_SEV_WARN, "EKS %s has no managed node groups (self-managed "
-			    "nodes, Karpenter or Fargate): their zones are not checked here; the ha "
-			    "check reads the nodes' topology.kubernetes.io/zone labels", name);
+		eks_nodes(a, name);
 		goto out;
 	}
 	z = zones_of(a, all, list, sizeof list);

@@ -348,6 +348,96 @@ static void rg_judge(struct ac *a, const struct aws_xml *it, const char *id, int
 		ac_sum(a, "ElastiCache %s failover over %zu zones", id, ac_distinct(zones, nz));
 }
 
+/* Member cluster ids of a replication group: MemberClusters, else the
+ * node group members' CacheClusterId. */
+static size_t rg_members(const struct aws_xml *it, const char **ids, size_t max)
+{
+	const struct aws_xml *m, *ng, *mc = aws_xml_get(it, "MemberClusters");
+	const struct aws_xml *groups = aws_xml_get(it, "NodeGroups");
+	size_t n = 0;
+
+	for (m = mc ? mc->child : NULL; m && n < max; m = m->next)
+		if (m->text && *m->text)
+			ids[n++] = m->text;
+	for (ng = groups ? groups->child : NULL; ng && !n; ng = ng->next) {
+		const struct aws_xml *ms = aws_xml_get(ng, "NodeGroupMembers");
+
+		for (m = ms ? ms->child : NULL; m && n < max; m = m->next)
+			if (aws_xml_text(m, "CacheClusterId"))
+				ids[n++] = aws_xml_text(m, "CacheClusterId");
+	}
+	return n;
+}
+
+/* The engine version of the group's member clusters (DescribeCacheClusters
+ * with ShowCacheNodeInfo, as the console shows it) against the Redis
+ * versions PostHog accepts; the oldest member counts while they differ
+ * (an upgrade under way). */
+static void rg_version(struct ac *a, const struct aws_xml *it, const char *id)
+{
+	const struct phd_cv_service *svc = phd_cv_service("redis");
+	const char *ids[8];
+	size_t n = rg_members(it, ids, 8), i;
+	char low[64] = "", low_id[256] = "", engine[32] = "", what[400];
+	int lv[3], mv[3], differ = 0;
+
+	for (i = 0; i < n; i++) {
+		char form[400], *e = ac_enc(ids[i]);
+		struct aws_xml *x;
+		const char *v, *en;
+		int cv[3];
+
+		if (!e)
+			return;
+		snprintf(form, sizeof form, "&CacheClusterId=%s&ShowCacheNodeInfo=true", e);
+		free(e);
+		if (!(x = ac_query(a, &ac_elasticache, "DescribeCacheClusters", form)))
+			return;
+		v = aws_xml_text(x, "DescribeCacheClustersResult/CacheClusters/CacheCluster/"
+				 "EngineVersion");
+		en = aws_xml_text(x, "DescribeCacheClustersResult/CacheClusters/CacheCluster/Engine");
+		if (v && phd_dc_version_parse(v, cv) == 0) {
+			if (low[0] && strcmp(low, v))
+				differ = 1;
+			if (!low[0] || phd_dc_version_cmp(cv, lv) < 0) {
+				memcpy(lv, cv, sizeof lv);
+				snprintf(low, sizeof low, "%s", v);
+				snprintf(low_id, sizeof low_id, "%s", ids[i]);
+				snprintf(engine, sizeof engine, "%s", en ? en : "redis");
+			}
+		}
+		aws_xml_free(x);
+	}
+	if (!low[0]) {
+		phd_dc_note(&a->dc, PHD_SEV_WARN, "ElastiCache %s: no member cluster tells its "
+			    "EngineVersion (elasticache DescribeCacheClusters): the Redis version is "
+			    "not checked here", id);
+		return;
+	}
+	if (strcmp(engine, "redis")) {
+		phd_dc_note(&a->dc, PHD_SEV_WARN, "ElastiCache %s runs engine %s %s: its version is "
+			    "not compared with the Redis versions PostHog accepts (>=%s,<=%s); the "
+			    "redis check reads the version the server reports", id, engine, low,
+			    svc->min_version, svc->max_version);
+		return;
+	}
+	if (differ)
+		phd_dc_note(&a->dc, PHD_SEV_WARN, "ElastiCache %s: its member clusters run different "
+			    "engine versions (an upgrade under way?); checking the oldest, %s of %s",
+			    id, low, low_id);
+	snprintf(what, sizeof what, "ElastiCache %s (EngineVersion of cache cluster %s): Redis",
+		 id, low_id);
+	if (phd_dc_version_parse(svc->min_version, mv) == 0 && phd_dc_version_cmp(lv, mv) < 0)
+		/* the shared report says "upgrade the server": say how on AWS */
+		phd_dc_note(&a->dc, PHD_SEV_ERROR, "%s %s is below PostHog's accepted range "
+			    "(>=%s,<=%s): upgrade the engine (aws elasticache "
+			    "modify-replication-group --replication-group-id %s --engine-version "
+			    "VERSION --apply-immediately); SKIP_SERVICE_VERSION_REQUIREMENTS only "
+			    "hides this", what, low, svc->min_version, svc->max_version, id);
+	else
+		phd_dc_version_report(&a->dc, what, low, svc->min_version, svc->max_version);
+}
+
 static int rg_match(struct ac *a, const struct aws_xml *it, void *arg)
 {
 	struct rg_find *f = arg;
@@ -388,6 +478,7 @@ static int rg_match(struct ac *a, const struct aws_xml *it, void *arg)
 		return 0;
 	f->done = 1;
 	rg_judge(a, it, id, node);
+	rg_version(a, it, id);
 	return 1;
 }
 

@@ -11,7 +11,8 @@ here.  It speaks the same wire formats as the real services:
   GET  <container.path>                                  (ECS / EKS Pod Identity)
 
   POST /  Action=DescribeDBInstances|DescribeDBClusters   (RDS query, XML)
-  POST /  Action=DescribeReplicationGroups               (ElastiCache query, XML)
+  POST /  Action=DescribeReplicationGroups|DescribeCacheClusters
+                                                         (ElastiCache query, XML)
   POST /  Action=DescribeSubnets                         (EC2 query, XML)
   GET  /api/v2/clusters, /v1/clusters/ARN/bootstrap-brokers,
        /v1/configurations/ARN/revisions/N               (MSK REST-JSON)
@@ -39,22 +40,31 @@ CONFIG.json:
    "container": {"path": "/v1/credentials", "auth": "...", "issue": {...}},
    "log": "requests.jsonl",
    "rds": {"instances": [{DBInstance fields}], "clusters": [{DBCluster fields}]},
-   "elasticache": {"groups": [{ReplicationGroup fields}]},
+   "elasticache": {"groups": [{ReplicationGroup fields}],
+                   "cache_clusters": [{CacheCluster fields, CacheNodes only
+                                       with ShowCacheNodeInfo=true}]},
    "ec2": {"subnets": {"subnet-id": "zone"}},
    "kafka": {"clusters": [{Cluster, wire names}], "brokers": {"ARN": {...}},
              "configurations": {"ARN/REV": "server.properties text"}},
    "eks": {"clusters": {"name": {...}}, "nodegroups": {"name": [{Nodegroup}]}},
    "page_size": 100,
+   "port": 0,                   (0: any free port)
    "faults": {"Action": {"throttle": N, "deny": true, "malformed": true,
-                         "hang": seconds}}}
+                         "hang": seconds, "reset": N}}}
+  "reset": N resets the connection (TCP RST, no answer) of the first N
+  calls of the action; a stand-in started late (a fixed "port") shows a
+  refused connection.
 """
 import base64
 import datetime
 import hashlib
 import hmac
 import json
+import os
 import re
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -159,6 +169,7 @@ QUERY_ACTIONS = {
     "DescribeDBInstances": ("rds", "2014-10-31"),
     "DescribeDBClusters": ("rds", "2014-10-31"),
     "DescribeReplicationGroups": ("elasticache", "2015-02-02"),
+    "DescribeCacheClusters": ("elasticache", "2015-02-02"),
     "DescribeSubnets": ("ec2", "2016-11-15"),
 }
 QUERY_NS = {
@@ -171,6 +182,7 @@ LIST_MEMBERS = {
     "DBClusterMembers": "DBClusterMember", "AvailabilityZones": "AvailabilityZone",
     "NodeGroups": "NodeGroup", "NodeGroupMembers": "NodeGroupMember",
     "MemberClusters": "ClusterId", "VpcSecurityGroups": "VpcSecurityGroupMembership",
+    "CacheClusters": "CacheCluster", "CacheNodes": "CacheNode",
 }
 
 
@@ -349,6 +361,8 @@ class Handler(BaseHTTPRequestHandler):
             self.server.calls[action] = n + 1
         if f.get("hang"):
             time.sleep(f["hang"])
+        if n < f.get("reset", 0):
+            return "reset"
         if n < f.get("throttle", 0):
             return "throttle"
         if f.get("deny"):
@@ -370,6 +384,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._xml_error(service, 400, "InvalidParameterValue",
                                    "unsupported Version")
         fault = self._fault(action)
+        if fault == "reset":
+            return self._reset()
         if fault == "throttle":
             return self._xml_error(service, 400 if service != "ec2" else 503,
                                    "Throttling" if service != "ec2" else "RequestLimitExceeded",
@@ -383,6 +399,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, f"<{action}Response><{action}Result><Oops>",
                               "text/xml")
         return getattr(self, "_q_" + action)(form, service, version)
+
+    def _reset(self):
+        """Drop the connection with a TCP RST (SO_LINGER 0), no answer."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
 
     def _xml_error(self, service, status, code, msg):
         if service == "ec2":
@@ -437,6 +460,20 @@ class Handler(BaseHTTPRequestHandler):
                                                 for i in page) + "</ReplicationGroups>"
         self._q_answer("DescribeReplicationGroups", service, version, inner, marker)
 
+    def _q_DescribeCacheClusters(self, form, service, version):
+        items = self.server.conf.get("elasticache", {}).get("cache_clusters", [])
+        if form.get("CacheClusterId"):
+            items = [i for i in items if i.get("CacheClusterId") == form["CacheClusterId"][0]]
+            if not items:
+                return self._xml_error(service, 404, "CacheClusterNotFound",
+                                       f"CacheCluster not found: {form['CacheClusterId'][0]}")
+        if form.get("ShowCacheNodeInfo") != ["true"]:
+            items = [{k: v for k, v in i.items() if k != "CacheNodes"} for i in items]
+        page, marker = self._page(items, form)
+        inner = "<CacheClusters>" + "".join(to_xml("CacheCluster", i) for i in page) + \
+            "</CacheClusters>"
+        self._q_answer("DescribeCacheClusters", service, version, inner, marker)
+
     def _q_DescribeSubnets(self, form, service, version):
         subnets = self.server.conf.get("ec2", {}).get("subnets", {})
         want = [v[0] for k, v in sorted(form.items()) if k.startswith("SubnetId.")]
@@ -470,6 +507,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._rest_error(403, "InvalidSignatureException" if err[0] ==
                                     "InvalidSignatureException" else err[0], err[1])
         fault = self._fault(action)
+        if fault == "reset":
+            return self._reset()
         if fault == "throttle":
             return self._rest_error(429, "TooManyRequestsException" if service == "kafka"
                                     else "ThrottlingException", "Rate exceeded")
@@ -612,7 +651,7 @@ class Handler(BaseHTTPRequestHandler):
 def serve(conf_path):
     with open(conf_path) as f:
         conf = json.load(f)
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = ThreadingHTTPServer(("127.0.0.1", int(conf.get("port", 0))), Handler)
     srv.daemon_threads = True
     srv.conf = conf
     srv.lock = threading.Lock()
@@ -624,7 +663,9 @@ def serve(conf_path):
         if issue:
             srv.keys[issue["AccessKeyId"]] = {"secret": issue["SecretAccessKey"],
                                               "token": issue.get(tok)}
-    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    # _exit: a clean exit would wait for the thread blocked reading stdin and
+    # abort ("could not acquire lock for <stdin>") at interpreter shutdown
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
 
     def watch_stdin():
         # the test holds our stdin: its end (exit, crash) ends us

@@ -2,11 +2,13 @@
 # The aws check against tests/bin/aws-stand-in.py: the real AWS CLI parses
 # the stand-in's answers and its signed requests pass the stand-in's SigV4
 # verifier (so the stand-in is faithful), then `phdeploy preflight` finds
-# each resource from the values and reports every HA fact.
+# each resource from the values and reports every HA fact.  EKS clusters
+# without managed node groups are judged by their nodes' zone labels, read
+# with real kubectl from tests/bin/kube-api.
 . "$top_srcdir/tests/tap/tap.sh"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not installed"
 tap_mktemp
-plan 52
+plan 74
 
 B="$top_builddir"
 base="$top_srcdir/tests/data/aws-stand-in.json"
@@ -44,7 +46,7 @@ export HOME="$TAPTMP" AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY='test/Sec
 start 'pass'
 AWS=$(command -v aws)
 if [ -z "$AWS" ] || ! "$AWS" --version >/dev/null 2>&1; then
-	skip 8 "the AWS CLI (Debian awscli) is not installed"
+	skip 9 "the AWS CLI (Debian awscli) is not installed"
 else
 	A() { "$AWS" --endpoint-url "$AWS_ENDPOINT_URL" --output text "$@" 2>&1; }
 	like "$(A rds describe-db-instances --query 'DBInstances[].[DBInstanceIdentifier,MultiAZ]')" \
@@ -55,6 +57,10 @@ else
 		'ReplicationGroups[].[AutomaticFailover,MultiAZ,NodeGroups[0].PrimaryEndpoint.Address]')" \
 		"enabled	enabled	master.ph.x.use1.cache.amazonaws.com" \
 		"aws elasticache describe-replication-groups reads failover and endpoint"
+	like "$(A elasticache describe-cache-clusters --cache-cluster-id ph-002 --show-cache-node-info \
+		--query 'CacheClusters[].[EngineVersion,CacheNodes[0].Endpoint.Address]')" \
+		"6.2.6	ph-002.ph.x.use1.cache.amazonaws.com" \
+		"aws elasticache describe-cache-clusters reads the engine version and the nodes"
 	like "$(A ec2 describe-subnets --subnet-ids subnet-a subnet-c --query 'Subnets[].AvailabilityZone')" \
 		"us-east-1c" "aws ec2 describe-subnets maps subnets to zones"
 	like "$(A kafka list-clusters-v2 --query 'ClusterInfoList[].Provisioned.NumberOfBrokerNodes')" \
@@ -70,15 +76,46 @@ else
 	like "$(A eks describe-nodegroup --cluster-name prod --nodegroup-name ng-1 \
 		--query nodegroup.subnets)" "subnet-a	subnet-b" "aws eks describe-nodegroup reads the subnets"
 fi
-# what libcurl's own SigV4 makes of the same ARN path
-arnpath="/v1/clusters/arn%3Aaws%3Akafka%3Aus-east-1%3A123456789012%3Acluster%2Fph%2Fabcd-1/bootstrap-brokers"
-out=$(curl -s --max-time 10 --aws-sigv4 "aws:amz:us-east-1:kafka" -u "AKIDTEST:test/Secret+Key" \
-	"$AWS_ENDPOINT_URL$arnpath" 2>&1)
-case "$(curl --version | head -1)" in
-*" 7.88"*) like "$out" "signature we calculated does not match" \
-	"curl 7.88 signs the encoded ARN path as sent: AWS (and the stand-in) refuse it";;
-*) ok 0 "curl $(curl --version | head -1 | cut -d' ' -f2) signs the ARN path: $out";;
-esac
+# The twice-encoded canonical URI, independent of the installed curl: the
+# stand-in's verifier computes the worked example tests/data/sigv4-arn.creq
+# (botocore's rules; tests/plugins/aws-sigv4-t proves our signer does too),
+# and botocore itself, when installed with the AWS CLI, agrees.
+creq="$top_srcdir/tests/data/sigv4-arn.creq"
+out=$(python3 - "$top_srcdir/tests/bin" "$creq" <<'PY'
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("standin", sys.argv[1] + "/aws-stand-in.py")
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+path = ("/v1/clusters/arn%3Aaws%3Akafka%3Aus-east-1%3A123456789012%3Acluster%2Fph%2Fabcd-1"
+        "/bootstrap-brokers")
+h = {"host": "kafka.us-east-1.amazonaws.com", "x-amz-date": "20150830T123600Z"}
+c = m.canonical_request("GET", path, "", h, ["host", "x-amz-date"], b"")
+print("same" if c == open(sys.argv[2]).read().rstrip("\n") else "differs:\n" + c)
+print(m.signature("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20150830T123600Z",
+                  ("20150830", "us-east-1", "kafka"), c))
+PY
+)
+like "$out" "same" "the stand-in's canonical request of an ARN path is the worked example"
+like "$out" "d00e58cc146aa21fb21590a7067fa1a859a52433c0203582835dc9f1c36750c6" \
+	"... and its signature the example's"
+if python3 -c 'import botocore' 2>/dev/null; then
+	out=$(python3 - "$creq" <<'PY'
+import sys
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+r = AWSRequest(method="GET", url="https://kafka.us-east-1.amazonaws.com/v1/clusters/"
+               "arn%3Aaws%3Akafka%3Aus-east-1%3A123456789012%3Acluster%2Fph%2Fabcd-1"
+               "/bootstrap-brokers", headers={"X-Amz-Date": "20150830T123600Z"})
+r.context["timestamp"] = "20150830T123600Z"
+a = SigV4Auth(Credentials("AKIDEXAMPLE", "x"), "kafka", "us-east-1")
+c = a.canonical_request(r)
+print("same" if c == open(sys.argv[1]).read().rstrip("\n") else "differs:\n" + c)
+PY
+)
+	like "$out" "same" "botocore computes the same canonical request (each segment encoded twice)"
+else
+	skip 1 "botocore (Debian awscli) is not installed"
+fi
 
 # ---- phdeploy preflight with the aws plugin ------------------------------
 values() {
@@ -89,6 +126,7 @@ redis: {enabled: false}
 externalRedis: {host: master.ph.x.use1.cache.amazonaws.com}
 kafka: {enabled: false}
 externalKafka: {brokers: ["${BROKER:-b-1.ph.kafka.us-east-1.amazonaws.com:9092}"]${KTLS:-}}
+${VENV:-}
 EOF
 }
 run() { # run CHECKS-AWS-SETTINGS
@@ -96,7 +134,7 @@ run() { # run CHECKS-AWS-SETTINGS
 	printf 'release: posthog\nnamespace: posthog\nvalues: [values.yaml]\nchecks:\n  aws: {%s}\n' \
 		"${1:-timeout: 10s, eks_cluster: prod}" > "$TAPTMP/phdeploy.yaml"
 	out=$(PHDEPLOY_PLUGIN_PATH="$B/plugins/aws/.libs" "$B/src/phdeploy" -c "$TAPTMP/phdeploy.yaml" \
-		--only preflight preflight 2>&1)
+		--only preflight ${RUNARGS:-} preflight 2>&1)
 	rc=$?
 }
 calls() { grep -c "\"action\": \"$1\"" "$TAPTMP/log.jsonl"; }
@@ -109,6 +147,24 @@ like "$out" "RDS posthog Multi-AZ; ElastiCache ph failover over 2 zones; MSK ph 
 is "$(calls DescribeDBInstances)" 4 "DescribeDBInstances followed its Marker over 4 pages"
 is "$(grep -c '"ok": false' "$TAPTMP/log.jsonl")" 0 "every request the plugin signed verified"
 is "$(calls GetBootstrapBrokers)" 2 "MSK: the second page's cluster was found by its brokers"
+is "$(grep -c '"action": "DescribeCacheClusters".*"ShowCacheNodeInfo": "true"' "$TAPTMP/log.jsonl")" 2 \
+	"ElastiCache: each member cluster's engine version is read (ShowCacheNodeInfo)"
+
+# ---- ElastiCache engine version against the chart's Redis range -----------
+start 'for x in c["elasticache"]["cache_clusters"]: x["EngineVersion"] = "7.1.0"'
+run
+is "$rc" 5 "ElastiCache Redis 7.1 (above the chart's range) fails the check"
+like "$out" "ElastiCache ph (EngineVersion of cache cluster ph-001): Redis 7.1.0 is above PostHog's accepted range (>=5.0.0,<=6.3.0)" \
+	"... naming the AWS setting and the range"
+like "$out" "SKIP_SERVICE_VERSION_REQUIREMENTS=1, and they do not" "... and the env var PostHog needs"
+VENV='env: [{name: SKIP_SERVICE_VERSION_REQUIREMENTS, value: "1"}]' run
+is "$rc" 0 "... with SKIP_SERVICE_VERSION_REQUIREMENTS=1 in the values it passes"
+start 'c["elasticache"]["cache_clusters"][1]["EngineVersion"] = "4.0.10"'
+run
+like "$out" "cache cluster ph-002): Redis 4.0.10 is below PostHog's accepted range" \
+	"a member below the range: the oldest member counts"
+like "$out" "modify-replication-group --replication-group-id ph --engine-version VERSION" \
+	"... with the command that upgrades it"
 
 start 'c["rds"]["instances"][1]["MultiAZ"] = False'
 run
@@ -167,6 +223,26 @@ is "$rc" 0 "throttled calls are retried until they pass"
 is "$(calls DescribeDBInstances)" 6 "... DescribeDBInstances twice more (Throttling, HTTP 400)"
 is "$(calls ListClustersV2)" 3 "... ListClustersV2 once more (HTTP 429)"
 
+start 'c["faults"] = {"DescribeDBInstances": {"reset": 2}, "GetBootstrapBrokers": {"reset": 1}}'
+run
+is "$rc" 0 "connections reset without an answer are retried until they pass"
+is "$(calls DescribeDBInstances)" 6 "... DescribeDBInstances twice more"
+is "$(calls GetBootstrapBrokers)" 3 "... GetBootstrapBrokers once more (REST-JSON)"
+
+# a refused connection: the stand-in starts on its port 1.5 s after phdeploy
+stop
+lport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export AWS_ENDPOINT_URL="http://127.0.0.1:$lport"
+t0=$(date +%s)
+(run; echo "$rc" > "$TAPTMP/late.rc") &
+late=$!
+sleep 1.5
+start "c['port'] = $lport"
+wait "$late"
+t1=$(date +%s)
+is "$(cat "$TAPTMP/late.rc")" 0 "an endpoint that refuses connections, then accepts: the check passes"
+ok "$([ $((t1 - t0)) -ge 1 ] && echo 0 || echo 1)" "... after retrying while it refused ($((t1 - t0)) s)"
+
 start 'c["faults"] = {"DescribeReplicationGroups": {"deny": True}, "DescribeSubnets": {"deny": True}}'
 run
 like "$out" "lack the IAM permission elasticache:DescribeReplicationGroups" "AccessDenied names the IAM action"
@@ -209,6 +285,41 @@ run "timeout: 5s"
 is "$rc" 5 "no credentials and required: the check fails"
 like "$out" "no AWS credentials" "... saying why"
 AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY='test/Secret+Key' \
-	AWS_ENDPOINT_URL_RDS="http://127.0.0.1:1" run
-like "$out" "rds DescribeDBInstances at http://127.0.0.1:1/" "AWS_ENDPOINT_URL_RDS wins over AWS_ENDPOINT_URL"
+	AWS_ENDPOINT_URL_RDS="http://127.0.0.1:1" run "timeout: 2s"
+like "$out" "rds DescribeDBInstances (POST http://127.0.0.1:1/)" "AWS_ENDPOINT_URL_RDS wins over AWS_ENDPOINT_URL"
+like "$out" "Couldn't connect to server; still failing after" \
+	"a refused connection is retried until the deadline, then reported with the endpoint"
+
+# ---- EKS without managed node groups: the nodes' zone labels (real kubectl)
+export AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY='test/Secret+Key'
+kube_nodes() { # ZONE... : (re)start kube-api with a node in each zone
+	"$top_srcdir/tests/bin/kube-api" stop "$K" >/dev/null 2>&1
+	python3 -c 'import json, sys; print(json.dumps({"nodes": [{"name": "n%d" % i, "zone": z, "cpu": "4", "memory": "16Gi"} for i, z in enumerate(sys.argv[1:])]}))' \
+		"$@" > "$K/scenario.json"
+	"$top_srcdir/tests/bin/kube-api" start "$K" --scenario "$K/scenario.json" >/dev/null
+}
+if [ ! -x "${PHD_TOOLS:-}/kubectl" ]; then
+	skip 6 "no kubectl in \$PHD_TOOLS"
+else
+	K="$TAPTMP/kube"
+	mkdir -p "$K"
+	trap 'stop; "$top_srcdir/tests/bin/kube-api" stop "$K" >/dev/null 2>&1; rm -rf "$TAPTMP"' EXIT
+	kube_nodes us-east-1a us-east-1b us-east-1c
+	start 'c["eks"]["nodegroups"]["prod"] = []'
+	export KUBECONFIG="$K/kubeconfig"
+	RUNARGS="--kube-context stand-in --kubectl $PHD_TOOLS/kubectl" run
+	is "$rc" 0 "EKS without node groups, nodes in 3 zones: quiet"
+	like "$out" "EKS prod nodes in 3 zones" "... the summary counts the nodes' zones"
+	grep -q "GET /api/v1/nodes" "$K/requests.log"
+	ok $? "... read by kubectl from the API server"
+	kube_nodes us-east-1a us-east-1b us-east-1b
+	RUNARGS="--kube-context stand-in --kubectl $PHD_TOOLS/kubectl" run
+	is "$rc" 5 "nodes in 2 zones fail the check"
+	like "$out" "EKS prod: its 3 node(s) (no managed node groups) span 2 zone(s) (topology.kubernetes.io/zone: us-east-1a, us-east-1b)" \
+		"... naming the zones"
+	RUNARGS="--kube-context nowhere --kubectl $PHD_TOOLS/kubectl" run
+	like "$out" "kubectl --context=nowhere get nodes\` failed (Error in configuration: context was not found" \
+		"kubectl failing is an error naming the context"
+	"$top_srcdir/tests/bin/kube-api" stop "$K" >/dev/null
+fi
 done_testing

@@ -84,10 +84,12 @@ struct aws_resp {
 	struct sc_buf body;          /* NUL-terminated, wiped by aws_resp_wipe */
 	char error_type[128];        /* x-amzn-ErrorType (REST-JSON errors), or "" */
 	char error[CURL_ERROR_SIZE];
+	int transient;               /* PHD_EIO that a retry may cure (refused, reset) */
 };
 
 /* 0 when an HTTP answer came (any status), PHD_ETIMEOUT, PHD_ETOOBIG, or
- * PHD_EIO with resp->error set (connection refused, TLS...).  Sets no ctx
+ * PHD_EIO with resp->error set (connection refused, TLS...) and
+ * resp->transient when the connection was refused, reset or cut short.  Sets no ctx
  * error: callers word the message. */
 int aws_http(const struct aws_req *req, struct aws_resp *resp);
 void aws_resp_wipe(struct aws_resp *resp);

@@ -163,6 +163,7 @@ int aws_http(const struct aws_req *req, struct aws_resp *resp)
 	resp->status = 0;
 	resp->error[0] = '\0';
 	resp->error_type[0] = '\0';
+	resp->transient = 0;
 	resp->body.max = req->max_body;
 	if (request_headers(req, &headers)) {
 		aws_headers_free(headers);
@@ -181,6 +182,11 @@ int aws_http(const struct aws_req *req, struct aws_resp *resp)
 	else if (!resp->error[0])
 		strncpy(resp->error, curl_easy_strerror(cc), sizeof resp->error - 1);
 	curl_easy_cleanup(c);
+	/* an endpoint restarting or behind a load balancer that drops a
+	 * connection answers on the next try; a bad name or TLS does not */
+	resp->transient = cc == CURLE_COULDNT_CONNECT || cc == CURLE_GOT_NOTHING ||
+			  cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+			  cc == CURLE_PARTIAL_FILE;
 	if (s.too_big)
 		return PHD_ETOOBIG;
 	if (cc == CURLE_OPERATION_TIMEDOUT)

@@ -1,8 +1,9 @@
 /* A small bounded XML reader for the answers of the AWS query protocol
  * (RDS, ElastiCache, EC2): elements and text only, the five predefined
- * entities and character references; attributes, comments, processing
- * instructions and CDATA-free markup are skipped.  No DTD (no entity
- * expansion), depth and size capped: a hostile answer cannot blow up. */
+ * entities, character references and CDATA sections; attributes, comments
+ * and processing instructions are skipped.  No DTD (no entity expansion),
+ * depth, element count and text size capped, never a read past the n bytes
+ * given: a hostile answer cannot blow up. */
 #include "aws.h"
 
 #include <stdio.h>
@@ -18,6 +19,12 @@ struct parser {
 	char *err;
 	size_t errlen;
 };
+
+/* The first occurrence of the NUL-free needle in [p, end), or NULL. */
+static const char *find(const char *p, const char *end, const char *needle)
+{
+	return p < end ? memmem(p, (size_t)(end - p), needle, strlen(needle)) : NULL;
+}
 
 static int fail(struct parser *ps, const char *what)
 {
@@ -74,7 +81,11 @@ static int add_text(struct parser *ps, struct sc_buf *b, const char *s, size_t n
 			}
 			tmp[tl] = '\0';
 			v = tmp[0] == 'x' ? strtoul(tmp + 1, &e, 16) : strtoul(tmp, &e, 10);
-			if (i + 1 + tl >= n || *e || tl == 0 || v == 0 || v > 0x10FFFF)
+			/* digits only (strtoul would take spaces and signs), up to ';' */
+			if (i + 1 + tl >= n || s[i + 1 + tl] != ';' || *e || tl == 0 ||
+			    (tmp[0] == 'x' ? tl < 2 || strspn(tmp + 1, "0123456789abcdefABCDEF") != tl - 1
+					   : strspn(tmp, "0123456789") != tl) ||
+			    v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
 				return fail(ps, "bad character reference");
 			{
 				char u[4];
@@ -102,19 +113,19 @@ static int skip_misc(struct parser *ps)
 		while (ps->p < ps->end && strchr(" \t\r\n", *ps->p))
 			ps->p++;
 		if (ps->end - ps->p >= 2 && !memcmp(ps->p, "<?", 2)) {
-			const char *e = strstr(ps->p, "?>");
+			const char *e = find(ps->p + 2, ps->end, "?>");
 
-			if (!e || e >= ps->end)
+			if (!e)
 				return fail(ps, "unterminated processing instruction");
 			ps->p = e + 2;
 		} else if (ps->end - ps->p >= 4 && !memcmp(ps->p, "<!--", 4)) {
-			const char *e = strstr(ps->p + 4, "-->");
+			const char *e = find(ps->p + 4, ps->end, "-->");
 
-			if (!e || e >= ps->end)
+			if (!e)
 				return fail(ps, "unterminated comment");
 			ps->p = e + 3;
 		} else if (ps->end - ps->p >= 2 && !memcmp(ps->p, "<!", 2)) {
-			return fail(ps, "DTD or CDATA not accepted");
+			return fail(ps, "DTD not accepted");
 		} else {
 			return 0;
 		}
@@ -191,6 +202,21 @@ static struct aws_xml *element(struct parser *ps, int depth)
 			}
 			ps->p += nl + 3;
 			break;
+		}
+		if (ps->end - ps->p >= 9 && !memcmp(ps->p, "<![CDATA[", 9)) {
+			/* its text as written: no entities, no markup */
+			const char *e = find(ps->p + 9, ps->end, "]]>");
+
+			if (!e) {
+				fail(ps, "unterminated CDATA section");
+				goto out;
+			}
+			if (sc_buf_add(&text, ps->p + 9, (size_t)(e - ps->p - 9))) {
+				fail(ps, "answer too large");
+				goto out;
+			}
+			ps->p = e + 3;
+			continue;
 		}
 		if (ps->end - ps->p >= 2 && (ps->p[1] == '?' || ps->p[1] == '!')) {
 			if (skip_misc(ps))
