@@ -3,6 +3,7 @@
  * the documented code. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -140,7 +141,8 @@ struct cli {
 	struct valsrc { int kind; const char *arg; } *vals; /* -f, --set*: in order */
 	size_t nvals;
 	unsigned only, skip;
-	int format, verbosity, help, yes;
+	int format, verbosity, help, yes, force;
+	long long to_revision;      /* rollback --to-revision; 0: the last good one */
 	const char *verb;
 	char **args;                /* the verb's operands */
 	int nargs;
@@ -192,7 +194,8 @@ static int parse_output(const char *arg, int *format)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL,
-	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE };
+	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE,
+	       O_FORCE, O_TO_REVISION };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "values", required_argument, NULL, 'f' },
@@ -211,6 +214,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "yes", no_argument, NULL, 'y' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "to-revision", required_argument, NULL, O_TO_REVISION },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -258,6 +263,18 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				return EXIT_USAGE;
 			break;
 		case O_DRY_RUN: opts->flags |= PHD_OPT_DRY_RUN; break;
+		case O_FORCE: cli->force = 1; break;
+		case O_TO_REVISION: {
+			char *end;
+			errno = 0;
+			cli->to_revision = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || cli->to_revision < 1) {
+				fprintf(stderr, "phdeploy: --to-revision takes a revision number "
+					"(1 or more), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'v': cli->verbosity++; break;
 		case 'q': cli->verbosity = -1; break;
 		case O_VERSION:
@@ -297,7 +314,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return bad_usage(NULL);
 	}
-	if (cli->nargs > !strcmp(cli->verb, "explain")) {
+	if (cli->nargs > !strcmp(cli->verb, "explain") + !strcmp(cli->verb, "init")) {
 		fprintf(stderr, "phdeploy: one VERB only, got '%s' after it\n",
 			cli->args[cli->nargs - 1]);
 		return bad_usage(cli->verb);
@@ -313,7 +330,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 /* The verbs that run no phase. */
 static int phaseless(const char *verb)
 {
-	static const char *const names[] = { "plugins", "status", "explain", NULL };
+	static const char *const names[] = { "plugins", "status", "explain", "init", "doctor",
+					     "history", NULL };
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(verb, names[i]))
 			return 1;
@@ -497,6 +515,9 @@ int main(int argc, char **argv)
 		code = phases_of(&cli, &mask);
 	if (code == CLI_CONTINUE && !strcmp(cli.verb, "explain"))
 		code = cmd_explain(cli.args[0]);
+	if (code == CLI_CONTINUE && !strcmp(cli.verb, "init"))
+		code = cmd_init(cli.nargs ? cli.args[0] : NULL, cli.force,
+				cli.format == OUT_FORMAT_JSON);
 	if (code == CLI_CONTINUE) {
 		out_init(&o, cli.format == OUT_FORMAT_JSON, cli.verbosity);
 		o.plan = (cli.opts.flags & PHD_OPT_PLAN) != 0;
