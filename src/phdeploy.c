@@ -532,6 +532,7 @@ int main(int argc, char **argv)
 		code = cmd_status(ctx, &o);
 	else
 		code = cmd_run(ctx, &cli, &o, mask);
+	out_flush(&o);
 	g_ctx = NULL;
 	phd_ctx_free(ctx);
 	return code;
