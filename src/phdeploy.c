@@ -135,6 +135,53 @@ static int cmd_status(phd_ctx *ctx, struct out *o)
 	return 0;
 }
 
+/* The release's revisions (the helm plugin's status summary has them),
+ * oldest first: a table, or one JSON event with the array. */
+static int cmd_history(phd_ctx *ctx, struct out *o)
+{
+	char *text = NULL;
+	json_t *j, *revs, *r;
+	size_t i;
+	int rc = phd_status(ctx, &text);
+
+	if (rc) {
+		int code = rc == PHD_ENOPROVIDER ? 1 : 8;
+		out_error(o, code, phd_ctx_errmsg(ctx));
+		return code;
+	}
+	j = json_loads(text ? text : "", 0, NULL);
+	free(text);
+	revs = json_object_get(j, "history");
+	if (o->json) {
+		json_t *ev = json_pack("{s:s, s:s?, s:s?, s:O}", "event", "history", "release",
+				       phd_ctx_release(ctx), "namespace", phd_ctx_namespace(ctx),
+				       "revisions", json_is_array(revs) ? revs : json_array());
+		char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+		if (line)
+			puts(line);
+		free(line);
+		json_decref(ev);
+	} else if (!json_array_size(revs)) {
+		printf("release %s in namespace %s: no revisions (%s)\n", phd_ctx_release(ctx),
+		       phd_ctx_namespace(ctx), json_string_value(json_object_get(j, "state"))
+		       ? json_string_value(json_object_get(j, "state")) : "no history");
+	} else {
+		printf("%-9s %-26s %-16s %-20s %-12s %s\n", "REVISION", "UPDATED", "STATUS", "CHART",
+		       "APP VERSION", "DESCRIPTION");
+		json_array_foreach(revs, i, r) {
+			printf("%-9lld %-26.26s %-16s %-20s %-12s %s\n",
+			       (long long)json_integer_value(json_object_get(r, "revision")),
+			       json_string_value(json_object_get(r, "updated")),
+			       json_string_value(json_object_get(r, "status")),
+			       json_string_value(json_object_get(r, "chart")),
+			       json_string_value(json_object_get(r, "app_version")),
+			       json_string_value(json_object_get(r, "description")));
+		}
+	}
+	json_decref(j);
+	return 0;
+}
+
 /* What the command line asks for. */
 struct cli {
 	struct phd_options opts;
@@ -319,6 +366,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			cli->args[cli->nargs - 1]);
 		return bad_usage(cli->verb);
 	}
+	if (cli->to_revision && strcmp(cli->verb, "rollback")) {
+		fprintf(stderr, "phdeploy: --to-revision is for rollback, not %s\n", cli->verb);
+		return bad_usage(cli->verb);
+	}
 	if (!strcmp(cli->verb, "explain") && cli->nargs != 1) {
 		fprintf(stderr, "phdeploy: explain needs an exit status or a rule id\n");
 		return bad_usage(cli->verb);
@@ -377,6 +428,8 @@ static int open_ctx(const struct cli *cli, struct out *o, phd_ctx **out)
 			*out = NULL;
 			return rc == PHD_EINVAL ? EXIT_USAGE : 1;
 		}
+	if (cli->to_revision)
+		phd_ctx_set_rollback_revision(*out, cli->to_revision);
 	phd_ctx_set_log(*out, out_log, o);
 	o->ctx = *out;
 	phd_ctx_set_event_cb(*out, out_event, o);
@@ -457,6 +510,12 @@ static int confirm_target(phd_ctx *ctx, const struct cli *cli, struct out *o)
 		server ? server : "(unknown: kubectl config view gave nothing)",
 		phd_ctx_namespace(ctx), phd_ctx_release(ctx), phd_ctx_chart(ctx),
 		version ? version : !strcmp(cli->verb, "rollback") ? "" : "(newest)");
+	if (!strcmp(cli->verb, "rollback")) {
+		if (cli->to_revision)
+			fprintf(stderr, "  to revision    %lld\n", cli->to_revision);
+		else
+			fprintf(stderr, "  to revision    the last good one\n");
+	}
 	free(server);
 	/* in CI nobody can answer: the target is in the log, go on */
 	if (cli->yes || !isatty(0) || !isatty(2))
@@ -530,6 +589,8 @@ int main(int argc, char **argv)
 		code = cmd_plugins(ctx, &o);
 	else if (!strcmp(cli.verb, "status"))
 		code = cmd_status(ctx, &o);
+	else if (!strcmp(cli.verb, "history"))
+		code = cmd_history(ctx, &o);
 	else
 		code = cmd_run(ctx, &cli, &o, mask);
 	out_flush(&o);
