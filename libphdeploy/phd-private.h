@@ -290,6 +290,7 @@ struct phd_ctx {
 	size_t rendered_len;
 
 	char *tmpdir;
+	int tmpdir_kept;                /* a plan's: left for its printed commands */
 	volatile sig_atomic_t interrupted;
 	int lock_fd;
 	char *state_dir;

@@ -381,8 +381,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 /* The verbs that run no phase. */
 static int phaseless(const char *verb)
 {
-	static const char *const names[] = { "plugins", "status", "explain", "init", "doctor",
-					     "history", NULL };
+	static const char *const names[] = { "plugins", "status", "explain", "init", "history",
+					     NULL };
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(verb, names[i]))
 			return 1;

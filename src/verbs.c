@@ -14,9 +14,6 @@
 static const struct verb verbs[] = {
 	{ "init", "write a starting phdeploy.yaml, HA values and Secret templates", "force",
 	  "phdeploy init posthog-prod" },
-	{ "doctor", "check helm, kubectl, the kube context, the chart and the config",
-	  "namespace release chart chart-version kube-context helm kubectl",
-	  "phdeploy doctor --kube-context prod" },
 	{ "validate", "check phdeploy.yaml and the values (HA rules)",
 	  "values set set-string set-file namespace release",
 	  "phdeploy validate -f values.yaml --set web.replicacount=3" },

@@ -68,4 +68,26 @@ $P --to-revision 1 deploy 2> err; is $? 2 "--to-revision with another verb is a 
 $P rollback --to-revision x 2> err; is $? 2 "a --to-revision that is no number is a usage error"
 $P --dry-run rollback --to-revision 2 2> err; is $? 0 "a dry-run rollback exits 0"
 like "$(cat err)" "would run: $H rollback tiny 2 --namespace hist" "showing the revision"
+
+# plan's deploy command runs as printed, after the plan has exited: the
+# files it names (values read from stdin, helm 4's post-renderer plugin)
+# are kept under the state directory's plan/
+chart=$PHD_FIXTURES/posthog-30.46.0.tgz
+if [ -f "$chart" ]; then
+	printf 'release: posthog\nnamespace: plan\nchart: { name: %s }\nkube: { context: stand-in, version: "1.29" }\n' \
+		"$chart" > plan.yaml
+	$P -c plan.yaml --skip preflight plan -f - < "$top_srcdir/examples/values.yaml" > out 2> err
+	is $? 0 "plan with values on stdin exits 0"
+	cmd=$(sed -n 's/^  would run: \(.*upgrade --install .*\)$/\1/p' err)
+	like "$cmd" "-f $PHDEPLOY_STATE_DIR/plan/plan.posthog/stdin-values.yaml" \
+		"the printed command names the stdin values kept under the state directory"
+	like "$cmd" "HELM_PLUGINS=$PHDEPLOY_STATE_DIR/plan/plan.posthog/helm-plugins " \
+		"and the post-renderer plugin there"
+	eval "$cmd --dry-run=client" > dry.out 2> dry.err
+	is $? 0 "the printed command runs with helm 4 against kube-api (--dry-run=client)"
+	is "$(grep -c 'policy/v1beta1' dry.out)" 0 "with the post-render step: no policy/v1beta1 left"
+	like "$(cat dry.out)" "kind: PodDisruptionBudget" "and the PDBs rendered"
+else
+	skip 6 "no chart fixture at $chart"
+fi
 done_testing
