@@ -157,7 +157,8 @@ PHD_EXTERN void phd_ctx_free(phd_ctx *ctx)
 	phd_vec_free(&ctx->values_ds, free_values_ds);
 	phd_arena_free(ctx->arena);
 	if (ctx->tmpdir) {
-		phd_rm_rf(ctx->tmpdir);
+		if (!ctx->tmpdir_kept)
+			phd_rm_rf(ctx->tmpdir);
 		free(ctx->tmpdir);
 	}
 	for (size_t i = 0; i < ctx->nvalues; i++)
@@ -340,6 +341,20 @@ PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx)
 		return NULL;
 	if (ctx->tmpdir)
 		return ctx->tmpdir;
+	/* a plan prints commands to run by hand later: the files they name
+	 * (the chart archive, values read from stdin, helm 4's post-renderer
+	 * plugin) stay in the state directory until the next plan */
+	if ((ctx->opt.flags & PHD_OPT_PLAN) && ctx->release && ctx->namespace_ &&
+	    phd_ctx_state_dir(ctx)) {
+		char *dir = phd_asprintf("%s/plan/%s.%s", phd_ctx_state_dir(ctx), ctx->namespace_,
+					 ctx->release);
+		if (dir && (phd_rm_rf(dir), phd_mkdir_p(dir, 0700)) == 0) {
+			ctx->tmpdir = dir;
+			ctx->tmpdir_kept = 1;
+			return ctx->tmpdir;
+		}
+		free(dir);
+	}
 	base = getenv("TMPDIR");
 	snprintf(tmpl, sizeof tmpl, "%s/phdeploy-XXXXXX", base && *base ? base : "/tmp");
 	if (!mkdtemp(tmpl))

@@ -306,6 +306,22 @@ PHD_EXTERN void phd_ctx_set_release_changed(phd_ctx *ctx)
 		ctx->release_changed = 1;
 }
 
+PHD_EXTERN int phd_ctx_set_rollback_revision(phd_ctx *ctx, long long revision)
+{
+	if (!ctx)
+		return PHD_EINVAL;
+	if (revision < 0)
+		return phd_set_error(ctx, PHD_EINVAL, "rollback revision %lld: a revision is 1 or "
+				     "more (0: the last good one)", revision);
+	ctx->rollback_revision = revision;
+	return 0;
+}
+
+PHD_EXTERN long long phd_ctx_rollback_revision(const phd_ctx *ctx)
+{
+	return ctx ? ctx->rollback_revision : 0;
+}
+
 PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json)
 {
 	int rc;

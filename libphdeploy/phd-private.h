@@ -269,6 +269,7 @@ struct phd_ctx {
 	struct phd_vec table[PHD_REG_KINDS][PHD_PHASE_COUNT + 1]; /* dispatch.c */
 	int table_ok;
 	int release_changed;          /* this run started changing the release */
+	long long rollback_revision;  /* phd_ctx_set_rollback_revision(); 0: automatic */
 
 	struct phd_vec secrets;       /* struct phd_secret * */
 	int secrets_resolved;
@@ -289,6 +290,7 @@ struct phd_ctx {
 	size_t rendered_len;
 
 	char *tmpdir;
+	int tmpdir_kept;                /* a plan's: left for its printed commands */
 	volatile sig_atomic_t interrupted;
 	int lock_fd;
 	char *state_dir;

@@ -14,4 +14,8 @@ int report_write(phd_ctx *ctx, int format, FILE *out);
  * the topic is unknown. */
 int cmd_explain(const char *topic);
 
+/* Write the starting files into dir (NULL: "."): 0, 2 when one exists and
+ * force is 0 (nothing written), 1 when a file cannot be written. */
+int cmd_init(const char *dir, int force, int json);
+
 #endif

@@ -158,6 +158,86 @@ static const char *sev_mark(const struct out *o, int sev)
 	}
 }
 
+/* Text lines stay readable in a terminal or a CI log: text after prefix is
+ * folded at WRAP_COLUMNS, continuation lines indented by indent. */
+#define WRAP_COLUMNS 100
+
+static void print_wrapped(const char *prefix, size_t prefix_cols, const char *text,
+			  size_t indent)
+{
+	size_t col = prefix_cols;
+	int first = 1;
+
+	fputs(prefix, stderr);
+	while (*text) {
+		size_t w = strcspn(text, " ");
+		if (!first && col + 1 + w > WRAP_COLUMNS) {
+			fprintf(stderr, "\n%*s", (int)indent, "");
+			col = indent;
+		} else {
+			fputc(' ', stderr);
+			col++;
+		}
+		fprintf(stderr, "%.*s", (int)w, text);
+		col += w;
+		first = 0;
+		text += w;
+		text += strspn(text, " ");
+	}
+	fputc('\n', stderr);
+}
+
+static void hold_note(struct out *o, const struct phd_event *ev, const char *msg)
+{
+	struct held_note *n = realloc(o->held, (o->nheld + 1) * sizeof *n);
+	if (!n)
+		return;
+	o->held = n;
+	n += o->nheld;
+	n->check = strdup(ev->name);
+	n->text = strdup(msg);
+	n->severity = ev->severity;
+	if (n->check && n->text) {
+		o->nheld++;
+	} else {
+		free(n->check);
+		free(n->text);
+	}
+}
+
+/* The notes of check name (all when NULL) that its result line did not
+ * already say (skip), under it. */
+static void release_notes(struct out *o, const char *name, const char *skip)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < o->nheld; i++) {
+		struct held_note *n = &o->held[i];
+		if (name && strcmp(n->check, name)) {
+			o->held[keep++] = *n;
+			continue;
+		}
+		if (!(skip && !strcmp(n->text, skip)) &&
+		    (n->severity > PHD_SEV_INFO || o->verbosity > 0) &&
+		    (n->severity == PHD_SEV_ERROR || o->verbosity >= 0)) {
+			char prefix[64];
+			snprintf(prefix, sizeof prefix, "        %s:", sev_mark(o, n->severity));
+			print_wrapped(prefix, 9 + strlen(phd_severity_name(n->severity)), n->text,
+				      10);
+		}
+		free(n->check);
+		free(n->text);
+	}
+	o->nheld = keep;
+}
+
+void out_flush(struct out *o)
+{
+	release_notes(o, NULL, NULL);
+	free(o->held);
+	o->held = NULL;
+}
+
 void out_event(const struct phd_event *ev, void *payload)
 {
 	struct out *o = payload;
@@ -210,6 +290,12 @@ void out_event(const struct phd_event *ev, void *payload)
 			break;
 		if (ev->severity == PHD_SEV_INFO && o->verbosity <= 0)
 			break;
+		/* a check's note: said with the check's result line */
+		if (ev->object && !strncmp(ev->object, "check/", 6) && ev->name &&
+		    !strcmp(ev->object + 6, ev->name)) {
+			hold_note(o, ev, msg);
+			break;
+		}
 		if (ev->file && !ev->line) /* a command-line position: "--set a=b" */
 			fprintf(stderr, "  %s [%s] %s: %s (%s%s%s)\n", sev_mark(o, ev->severity),
 				ev->name, ev->object ? ev->object : "-", msg, ev->file,
@@ -226,14 +312,21 @@ void out_event(const struct phd_event *ev, void *payload)
 				ev->values_key ? ")" : "");
 		break;
 	}
-	case PHD_EV_CHECK:
+	case PHD_EV_CHECK: {
+		const char *mark = ev->status == PHD_STATUS_FAILED ? bad
+				   : ev->status == PHD_STATUS_SKIPPED ? "-" : ok;
+		char prefix[128], plain[128];
 		clear_progress(o);
-		fprintf(stderr, "  %s%s%s %-10s %5lldms  %s\n",
-			col(o, ev->status == PHD_STATUS_FAILED ? "\033[31m" : "\033[32m"),
-			ev->status == PHD_STATUS_FAILED ? bad
-			: ev->status == PHD_STATUS_SKIPPED ? "-" : ok, col(o, "\033[0m"), ev->name,
-			ev->ms, ev->message ? ev->message : "");
+		snprintf(prefix, sizeof prefix, "  %s%s%s %-10s %5lldms ",
+			 col(o, ev->status == PHD_STATUS_FAILED ? "\033[31m" : "\033[32m"), mark,
+			 col(o, "\033[0m"), ev->name ? ev->name : "", ev->ms);
+		/* its width in columns: a terminal's mark is one cell */
+		snprintf(plain, sizeof plain, "  %s %-10s %5lldms ", o->tty ? "x" : mark,
+			 ev->name ? ev->name : "", ev->ms);
+		print_wrapped(prefix, strlen(plain), ev->message ? ev->message : "", 8);
+		release_notes(o, ev->name, ev->message);
 		break;
+	}
 	case PHD_EV_HOOK:
 		if (o->verbosity > 0 || ev->status == PHD_STATUS_FAILED) {
 			clear_progress(o);

@@ -15,6 +15,10 @@ struct out {
 	int show_output; /* print child output lines */
 	int progress_shown;
 	phd_ctx *ctx;    /* for what an event only announces (the resolved chart) */
+	/* a check's notes, held until its result line so that a failure is
+	 * said once, under the check's name (text mode) */
+	struct held_note { char *check, *text; int severity; } *held;
+	size_t nheld;
 };
 
 void out_init(struct out *o, int json, int verbosity);
@@ -22,5 +26,7 @@ void out_event(const struct phd_event *ev, void *payload);
 void out_log(int level, const char *msg, void *payload);
 /* A final error line (text) or event (json). */
 void out_error(struct out *o, int exit_code, const char *msg);
+/* Print what is still held (call before exiting). */
+void out_flush(struct out *o);
 
 #endif

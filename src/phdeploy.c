@@ -3,6 +3,7 @@
  * the documented code. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -134,13 +135,61 @@ static int cmd_status(phd_ctx *ctx, struct out *o)
 	return 0;
 }
 
+/* The release's revisions (the helm plugin's status summary has them),
+ * oldest first: a table, or one JSON event with the array. */
+static int cmd_history(phd_ctx *ctx, struct out *o)
+{
+	char *text = NULL;
+	json_t *j, *revs, *r;
+	size_t i;
+	int rc = phd_status(ctx, &text);
+
+	if (rc) {
+		int code = rc == PHD_ENOPROVIDER ? 1 : 8;
+		out_error(o, code, phd_ctx_errmsg(ctx));
+		return code;
+	}
+	j = json_loads(text ? text : "", 0, NULL);
+	free(text);
+	revs = json_object_get(j, "history");
+	if (o->json) {
+		json_t *ev = json_pack("{s:s, s:s?, s:s?, s:O}", "event", "history", "release",
+				       phd_ctx_release(ctx), "namespace", phd_ctx_namespace(ctx),
+				       "revisions", json_is_array(revs) ? revs : json_array());
+		char *line = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+		if (line)
+			puts(line);
+		free(line);
+		json_decref(ev);
+	} else if (!json_array_size(revs)) {
+		printf("release %s in namespace %s: no revisions (%s)\n", phd_ctx_release(ctx),
+		       phd_ctx_namespace(ctx), json_string_value(json_object_get(j, "state"))
+		       ? json_string_value(json_object_get(j, "state")) : "no history");
+	} else {
+		printf("%-9s %-26s %-16s %-20s %-12s %s\n", "REVISION", "UPDATED", "STATUS", "CHART",
+		       "APP VERSION", "DESCRIPTION");
+		json_array_foreach(revs, i, r) {
+			printf("%-9lld %-26.26s %-16s %-20s %-12s %s\n",
+			       (long long)json_integer_value(json_object_get(r, "revision")),
+			       json_string_value(json_object_get(r, "updated")),
+			       json_string_value(json_object_get(r, "status")),
+			       json_string_value(json_object_get(r, "chart")),
+			       json_string_value(json_object_get(r, "app_version")),
+			       json_string_value(json_object_get(r, "description")));
+		}
+	}
+	json_decref(j);
+	return 0;
+}
+
 /* What the command line asks for. */
 struct cli {
 	struct phd_options opts;
 	struct valsrc { int kind; const char *arg; } *vals; /* -f, --set*: in order */
 	size_t nvals;
 	unsigned only, skip;
-	int format, verbosity, help, yes;
+	int format, verbosity, help, yes, force;
+	long long to_revision;      /* rollback --to-revision; 0: the last good one */
 	const char *verb;
 	char **args;                /* the verb's operands */
 	int nargs;
@@ -192,7 +241,8 @@ static int parse_output(const char *arg, int *format)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL,
-	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE };
+	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE,
+	       O_FORCE, O_TO_REVISION };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "values", required_argument, NULL, 'f' },
@@ -211,6 +261,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "yes", no_argument, NULL, 'y' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
+		{ "force", no_argument, NULL, O_FORCE },
+		{ "to-revision", required_argument, NULL, O_TO_REVISION },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -258,6 +310,18 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 				return EXIT_USAGE;
 			break;
 		case O_DRY_RUN: opts->flags |= PHD_OPT_DRY_RUN; break;
+		case O_FORCE: cli->force = 1; break;
+		case O_TO_REVISION: {
+			char *end;
+			errno = 0;
+			cli->to_revision = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || cli->to_revision < 1) {
+				fprintf(stderr, "phdeploy: --to-revision takes a revision number "
+					"(1 or more), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'v': cli->verbosity++; break;
 		case 'q': cli->verbosity = -1; break;
 		case O_VERSION:
@@ -297,9 +361,13 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 		return bad_usage(NULL);
 	}
-	if (cli->nargs > !strcmp(cli->verb, "explain")) {
+	if (cli->nargs > !strcmp(cli->verb, "explain") + !strcmp(cli->verb, "init")) {
 		fprintf(stderr, "phdeploy: one VERB only, got '%s' after it\n",
 			cli->args[cli->nargs - 1]);
+		return bad_usage(cli->verb);
+	}
+	if (cli->to_revision && strcmp(cli->verb, "rollback")) {
+		fprintf(stderr, "phdeploy: --to-revision is for rollback, not %s\n", cli->verb);
 		return bad_usage(cli->verb);
 	}
 	if (!strcmp(cli->verb, "explain") && cli->nargs != 1) {
@@ -313,7 +381,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 /* The verbs that run no phase. */
 static int phaseless(const char *verb)
 {
-	static const char *const names[] = { "plugins", "status", "explain", NULL };
+	static const char *const names[] = { "plugins", "status", "explain", "init", "history",
+					     NULL };
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(verb, names[i]))
 			return 1;
@@ -359,6 +428,8 @@ static int open_ctx(const struct cli *cli, struct out *o, phd_ctx **out)
 			*out = NULL;
 			return rc == PHD_EINVAL ? EXIT_USAGE : 1;
 		}
+	if (cli->to_revision)
+		phd_ctx_set_rollback_revision(*out, cli->to_revision);
 	phd_ctx_set_log(*out, out_log, o);
 	o->ctx = *out;
 	phd_ctx_set_event_cb(*out, out_event, o);
@@ -439,6 +510,12 @@ static int confirm_target(phd_ctx *ctx, const struct cli *cli, struct out *o)
 		server ? server : "(unknown: kubectl config view gave nothing)",
 		phd_ctx_namespace(ctx), phd_ctx_release(ctx), phd_ctx_chart(ctx),
 		version ? version : !strcmp(cli->verb, "rollback") ? "" : "(newest)");
+	if (!strcmp(cli->verb, "rollback")) {
+		if (cli->to_revision)
+			fprintf(stderr, "  to revision    %lld\n", cli->to_revision);
+		else
+			fprintf(stderr, "  to revision    the last good one\n");
+	}
 	free(server);
 	/* in CI nobody can answer: the target is in the log, go on */
 	if (cli->yes || !isatty(0) || !isatty(2))
@@ -497,6 +574,9 @@ int main(int argc, char **argv)
 		code = phases_of(&cli, &mask);
 	if (code == CLI_CONTINUE && !strcmp(cli.verb, "explain"))
 		code = cmd_explain(cli.args[0]);
+	if (code == CLI_CONTINUE && !strcmp(cli.verb, "init"))
+		code = cmd_init(cli.nargs ? cli.args[0] : NULL, cli.force,
+				cli.format == OUT_FORMAT_JSON);
 	if (code == CLI_CONTINUE) {
 		out_init(&o, cli.format == OUT_FORMAT_JSON, cli.verbosity);
 		o.plan = (cli.opts.flags & PHD_OPT_PLAN) != 0;
@@ -509,8 +589,11 @@ int main(int argc, char **argv)
 		code = cmd_plugins(ctx, &o);
 	else if (!strcmp(cli.verb, "status"))
 		code = cmd_status(ctx, &o);
+	else if (!strcmp(cli.verb, "history"))
+		code = cmd_history(ctx, &o);
 	else
 		code = cmd_run(ctx, &cli, &o, mask);
+	out_flush(&o);
 	g_ctx = NULL;
 	phd_ctx_free(ctx);
 	return code;

@@ -12,6 +12,8 @@
 /* opts: the long names of the options that matter to the verb, besides
  * the ones every verb takes (-c, -o, -v, -q, -h). */
 static const struct verb verbs[] = {
+	{ "init", "write a starting phdeploy.yaml, HA values and Secret templates", "force",
+	  "phdeploy init posthog-prod" },
 	{ "validate", "check phdeploy.yaml and the values (HA rules)",
 	  "values set set-string set-file namespace release",
 	  "phdeploy validate -f values.yaml --set web.replicacount=3" },
@@ -36,8 +38,11 @@ static const struct verb verbs[] = {
 	  "phdeploy deploy --kube-context prod --yes" },
 	{ "verify", "check the live release", "namespace release kube-context kubectl helm",
 	  "phdeploy verify -n posthog" },
-	{ "rollback", "roll back to the last good revision",
-	  "namespace release kube-context helm dry-run yes", "phdeploy rollback --yes" },
+	{ "rollback", "roll back to the last good revision, or to --to-revision N",
+	  "namespace release kube-context helm to-revision dry-run yes",
+	  "phdeploy rollback --to-revision 3 --yes" },
+	{ "history", "list the release's revisions", "namespace release kube-context helm",
+	  "phdeploy history -o json" },
 	{ "status", "summarize the release", "namespace release kube-context helm",
 	  "phdeploy status -o json" },
 	{ "plugins", "list the loaded plugins", "", "phdeploy plugins -o json" },
@@ -69,6 +74,8 @@ static const struct optdoc {
 	{ "yes", "-y, --yes", "do not ask before changing the cluster" },
 	{ "output", "-o, --output FORMAT", "text, json (events), sarif or junit (findings)" },
 	{ "dry-run", "    --dry-run", "show what would change, change nothing" },
+	{ "force", "    --force", "init: replace existing files" },
+	{ "to-revision", "    --to-revision N", "rollback: to this revision (phdeploy history)" },
 	{ "verbose", "-v, --verbose", "more detail (repeat for debug)" },
 	{ "quiet", "-q, --quiet", "only failures" },
 	{ "version", "    --version", "print the version and exit" },
@@ -179,7 +186,8 @@ void verb_help(FILE *f, const struct verb *v)
 
 	fprintf(f, "Usage: phdeploy [OPTION]... %s%s\n%s.\n\nOptions:\n", v->name,
 		!strcmp(v->name, "explain") ? " EXIT_CODE|RULE_ID"
-		: !strcmp(v->name, "help") ? " [VERB]" : "", v->summary);
+		: !strcmp(v->name, "help") ? " [VERB]"
+		: !strcmp(v->name, "init") ? " [DIR]" : "", v->summary);
 	for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save))
 		print_opt(f, t);
 	free(copy);

@@ -278,7 +278,17 @@ static void history_fields(json_t *obj, const struct helm_history *hist)
 {
 	const struct helm_rev *cur = hist->n ? &hist->revs[hist->n - 1] : NULL;
 	long long last_ok = newest_with(hist, hist->n, "deployed");
+	json_t *revs = json_array();
 
+	/* every revision, oldest first: `phdeploy history` prints them */
+	for (size_t i = 0; revs && i < hist->n; i++)
+		json_array_append_new(revs, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "revision",
+						      (json_int_t)hist->revs[i].revision, "updated",
+						      hist->revs[i].updated, "status",
+						      hist->revs[i].status, "chart", hist->revs[i].chart,
+						      "app_version", hist->revs[i].app_version,
+						      "description", hist->revs[i].description));
+	json_object_set_new(obj, "history", revs ? revs : json_null());
 	json_object_set_new(obj, "revisions", json_integer((json_int_t)hist->n));
 	json_object_set_new(obj, "last_deployed_revision",
 			    last_ok ? json_integer(last_ok) : json_null());
@@ -352,8 +362,11 @@ int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	phd_log(ctx, PHD_LOG_WARN, "%s: a rollback does not undo database migrations: the "
 		"PostgreSQL and ClickHouse schemas stay as the failed revision's migrate Job left "
 		"them", HELM_PLUGIN);
+	if (phd_ctx_rollback_revision(ctx) > 0)
+		snprintf(rev, sizeof(rev), "%lld", phd_ctx_rollback_revision(ctx));
 	if (phd_ctx_dry_run(ctx)) {
-		helm_argv_rollback(&sv, h, ctx, "<last-deployed-revision>");
+		helm_argv_rollback(&sv, h, ctx, phd_ctx_rollback_revision(ctx) > 0 ? rev :
+				   "<last-deployed-revision>");
 		helm_emit_command(ctx, phase, &sv, NULL);
 		strv_free(&sv);
 		return 0;
@@ -367,6 +380,22 @@ int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 				   HELM_PLUGIN, phd_ctx_release(ctx), helm_history_state(&hist));
 		helm_history_free(&hist);
 		return rc;
+	}
+	if (phd_ctx_rollback_revision(ctx) > 0) {
+		/* asked for (rollback --to-revision): it must be one helm knows */
+		size_t i;
+		for (i = 0; i < hist.n && hist.revs[i].revision != phd_ctx_rollback_revision(ctx); i++)
+			;
+		if (i == hist.n) {
+			rc = phd_set_error(ctx, PHD_ENOTFOUND, "%s: release %s has no revision %lld%s "
+					   "(phdeploy history lists them)", HELM_PLUGIN,
+					   phd_ctx_release(ctx), phd_ctx_rollback_revision(ctx),
+					   hist.not_found ? ": it does not exist" : "");
+			helm_history_free(&hist);
+			return rc;
+		}
+		target = phd_ctx_rollback_revision(ctx);
+		goto roll;
 	}
 	if (already_rolled_back(&hist)) {
 		phd_log(ctx, PHD_LOG_INFO, "%s: helm already rolled %s back (%s)", HELM_PLUGIN,
@@ -384,6 +413,7 @@ int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 		helm_history_free(&hist);
 		return rc;
 	}
+roll:
 	snprintf(rev, sizeof(rev), "%lld", target);
 	helm_argv_rollback(&sv, h, ctx, rev);
 	rc = helm_run(ctx, phase, &sv, NULL, PHD_EXEC_EMIT, h->timeout_ms + QUERY_TIMEOUT_MS, &w,

@@ -210,7 +210,9 @@ YAML
 printf 'shortpw\n' >pg.key
 out=$("$PHDEPLOY" -c secrets.yaml preflight 2>&1)
 is "$?" 5 "phd_register_secret_provider(3), phd_secret_get(3): a short password fails preflight"
-like "$out" "Secret posthog/posthog-pg key password (from secrets.yaml:4:67) is shorter than 16 bytes" \
+# text output folds long lines: read it unfolded
+like "$(printf '%s\n' "$out" | sed 's/^ *//' | tr '\n' ' ')" \
+	"Secret posthog/posthog-pg key password (from secrets.yaml:4:67) is shorter than 16 bytes" \
 	"phd_secret_get(3): the note names the Secret, the key and where it came from"
 unlike "$out" "shortpw" "phd_secret_get(3): the value itself is not shown"
 printf 'a-much-longer-password-4711\n' >pg.key

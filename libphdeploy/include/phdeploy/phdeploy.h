@@ -274,6 +274,11 @@ PHD_EXTERN int phd_ctx_interrupted(const phd_ctx *ctx);
  * (caller frees with free()). */
 PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json);
 
+/* The revision the rollback phase rolls back to (rollback --to-revision):
+ * 1 or more; 0 (the default) lets the handler pick the last good one.
+ * PHD_EINVAL for a negative revision. */
+PHD_EXTERN int phd_ctx_set_rollback_revision(phd_ctx *ctx, long long revision);
+
 /* ---- results ------------------------------------------------------- */
 
 PHD_EXTERN int phd_ctx_phase_status(const phd_ctx *ctx, int phase);

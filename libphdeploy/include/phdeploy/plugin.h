@@ -269,7 +269,11 @@ PHD_EXTERN void phd_ctx_set_timed_out(phd_ctx *ctx);
 /* A deploy handler calls this right before it starts changing the release
  * (helm upgrade): only then may a failure of this run be rolled back. */
 PHD_EXTERN void phd_ctx_set_release_changed(phd_ctx *ctx);
-/* A scratch directory private to this run (0700, removed at free). */
+/* The revision asked for with phd_ctx_set_rollback_revision(), or 0: the
+ * rollback handler then picks the last good revision itself. */
+PHD_EXTERN long long phd_ctx_rollback_revision(const phd_ctx *ctx);
+/* A scratch directory private to this run (0700, removed at free; a
+ * plan's is the state directory's plan/NAMESPACE.RELEASE, kept). */
 PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx);
 /* Publish the chart the repo phase resolved (strings copied; ref NULL
  * forgets it) and emit a PHD_EV_CHART event.  PHD_EINVAL for a missing
