@@ -64,7 +64,7 @@ static int owned_pod(json_t *pod, json_t *kept)
 }
 
 static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
-		    json_t **out, char **line)
+		    const char *what, json_t **out, char **line)
 {
 	struct phd_exec_result res;
 	json_error_t jerr;
@@ -76,7 +76,7 @@ static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *
 	rc = kube_run(ctx, cf, a, NULL, 0, 0, &res);
 	if (rc == 0 && res.exit_code != 0)
 		/* the live state is unknown: verify fails, nothing is rolled back */
-		rc = kube_fail(ctx, PHD_EUNREACHABLE, a, &res, "cannot read live objects");
+		rc = kube_fail(ctx, PHD_EUNREACHABLE, a, &res, what);
 	if (rc == 0) {
 		*out = json_loadb(res.out ? res.out : "", res.out_len, 0, &jerr);
 		if (!*out || !json_is_array(json_object_get(*out, "items")))
@@ -131,7 +131,7 @@ static int nodes_into(phd_ctx *ctx, const struct kube_conf *cf, json_t *kept, ch
 	kube_argv_add(&a, "nodes");
 	kube_argv_add(&a, "-o");
 	kube_argv_add(&a, "json");
-	rc = get_json(ctx, cf, &a, &nodes, &line);
+	rc = get_json(ctx, cf, &a, "cannot read the nodes", &nodes, &line);
 	if (rc == PHD_EUNREACHABLE || rc == PHD_EPLUGIN) {
 		/* Namespace-scoped deployers often may not list nodes. */
 		phd_log(ctx, PHD_LOG_WARN, "%s; zone spread cannot be checked", phd_ctx_errmsg(ctx));
@@ -181,7 +181,8 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 		kube_argv_free(&a);
 		return 0;
 	}
-	rc = get_json(ctx, cf, &a, &live, &origin);
+	rc = get_json(ctx, cf, &a, "cannot read live objects, the release's state is unknown "
+		      "(nothing is rolled back)", &live, &origin);
 	kube_argv_free(&a);
 	if (rc < 0)
 		goto out;
