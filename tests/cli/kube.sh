@@ -117,7 +117,11 @@ bg_n=$!
 (
 	run S nowait.yaml --skip preflight,verify deploy
 	echo "$rc" > "$W/S-install.rc"
-	k S -n posthog rollout status deployment/posthog-web --timeout=60s
+	# every pod running first: spread counts running pods only
+	k S -n posthog wait --for=condition=Available deployment --all --timeout=120s
+	for sts in $(k S -n posthog get statefulsets -o name); do
+		k S -n posthog rollout status "$sts" --timeout=120s
+	done
 	run S phdeploy.yaml --output json verify
 	echo "$rc" > "$W/S-verify.rc"
 	cp "$W/out" "$W/S-verify.json"
@@ -178,12 +182,12 @@ unlike "$(grep '"phase":"rollback"' "$W/out")" '"status":"failed"' "... nor was 
 wait $bg_n
 is "$(cat "$W/N-install.rc")" 0 "N: installed without waiting"
 is "$(cat "$W/N-verify.rc")" 10 "never_ready: verify exits 10"
-like "$(cat "$W/N-verify.json")" '"rule":"rollout"' "... with a rollout finding"
-like "$(grep '"rule":"rollout"' "$W/N-verify.json")" "Deployment/posthog-web" "... naming posthog-web"
+like "$(cat "$W/N-verify.json")" '"phase":"verify","rule":"rollout"' "... with a rollout finding"
+like "$(grep '"phase":"verify","rule":"rollout"' "$W/N-verify.json")" "Deployment/posthog-web" "... naming posthog-web"
 wait $bg_s
 is "$(cat "$W/S-install.rc")" 0 "S: installed on one node"
-like "$(cat "$W/S-verify.json")" '"rule":"spread"' "one node in one zone: verify reports the spread finding"
-like "$(grep '"rule":"spread"' "$W/S-verify.json")" "running pods are on node solo" "... naming the node"
+like "$(cat "$W/S-verify.json")" '"phase":"verify","rule":"spread"' "one node in one zone: verify reports the spread finding"
+like "$(grep '"phase":"verify","rule":"spread"' "$W/S-verify.json")" "running pods are on node solo" "... naming the node"
 is "$(cat "$W/S-verify.rc")" 10 "... an error: exit 10"
 
 # ---- N: a release left pending by a helm upgrade SIGKILLed mid-wait (helm 4
