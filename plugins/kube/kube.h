@@ -19,7 +19,8 @@ struct kube_conf {
 
 /* An argv: kubectl [--context=C] ARGS...  Arguments are borrowed, except
  * those added with kube_argv_addf (freed by kube_argv_free). */
-#define KUBE_ARGV_MAX 40
+/* room for one argument per Secret of a namespace in the read-back */
+#define KUBE_ARGV_MAX 256
 struct kube_argv {
 	const char *v[KUBE_ARGV_MAX + 1];
 	size_t n;
@@ -58,6 +59,11 @@ int kube_secret_keys(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 /* Whether key is one line of a kube_secret_keys() list. */
 int kube_keys_has(const char *keys, const char *key);
 #define KUBE_KEYS_TEMPLATE "go-template={{range $k, $v := .data}}{{$k}}{{\"\\n\"}}{{end}}"
+/* NAME/KEY lines of one Secret or of a List of them (kubectl get with
+ * several names answers a List, with one the object itself). */
+#define KUBE_NAMED_KEYS_TEMPLATE "go-template={{define \"k\"}}{{$n := .metadata.name}}" \
+	"{{range $k, $v := .data}}{{$n}}/{{$k}}{{\"\\n\"}}{{end}}{{end}}" \
+	"{{if .items}}{{range .items}}{{template \"k\" .}}{{end}}{{else}}{{template \"k\" .}}{{end}}"
 
 /* ---- Secret manifests (manifest.c) ------------------------------------ */
 

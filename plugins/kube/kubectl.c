@@ -148,8 +148,8 @@ static void put_line(char *out, size_t cap, size_t *n, const char *p, size_t len
  * log line when that is all there is. */
 static void stderr_excerpt(const struct phd_exec_result *res, char *out, size_t cap)
 {
-	const char *p = res->err, *end = res->err + res->err_len, *last = NULL;
-	size_t n = 0, last_len = 0;
+	const char *p = res->err, *end = res->err + res->err_len, *last = NULL, *prev = NULL;
+	size_t n = 0, last_len = 0, prev_len = 0;
 
 	out[0] = '\0';
 	if (!res->err)
@@ -160,8 +160,11 @@ static void stderr_excerpt(const struct phd_exec_result *res, char *out, size_t 
 		if (len && klog_line(p, len)) {
 			last = p;
 			last_len = len;
-		} else if (len) {
+		} else if (len && !(len == prev_len && !memcmp(p, prev, len))) {
+			/* kubectl repeats "connection refused" once per retry */
 			put_line(out, cap, &n, p, len);
+			prev = p;
+			prev_len = len;
 		}
 		p += len + 1;
 	}

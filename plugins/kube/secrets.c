@@ -214,18 +214,24 @@ static void log_stdout(phd_ctx *ctx, const struct phd_exec_result *res)
 			(res->out[res->out_len - 1] == '\n')), res->out);
 }
 
-/* What the secret looks like in a COMMAND event: names only. */
-static char *masked_desc(const struct phd_secret_view *s, const char *ns)
+/* What the Secrets of ns look like in a COMMAND event: names only. */
+static char *masked_desc(phd_ctx *ctx, const char *ns)
 {
+	size_t n = phd_secret_count(ctx), shown = 0;
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	if (!f)
 		return NULL;
-	fprintf(f, "Secret %s/%s keys:", ns, s->name);
-	for (size_t k = 0; k < s->nkeys; k++)
-		fprintf(f, "%s %s=****", k ? "," : "", s->kv[k].key);
+	for (size_t i = 0; i < n; i++) {
+		const struct phd_secret_view *s = phd_secret_at(ctx, i);
+		if (!s || strcmp(secret_ns(s, phd_ctx_namespace(ctx)), ns))
+			continue;
+		fprintf(f, "%sSecret %s/%s keys:", shown++ ? "; " : "", ns, s->name);
+		for (size_t k = 0; k < s->nkeys; k++)
+			fprintf(f, "%s %s=****", k ? "," : "", s->kv[k].key);
+	}
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -233,20 +239,39 @@ static char *masked_desc(const struct phd_secret_view *s, const char *ns)
 	return buf;
 }
 
-static int apply_one(phd_ctx *ctx, const struct kube_conf *cf, const struct phd_secret_view *s,
-		     const char *ns)
+/* "name (from origin), ..." of the Secrets of ns, for messages. */
+static void names_of(phd_ctx *ctx, const char *ns, char *out, size_t cap)
+{
+	size_t n = phd_secret_count(ctx), used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n && used + 1 < cap; i++) {
+		const struct phd_secret_view *s = phd_secret_at(ctx, i);
+		int w;
+		if (!s || strcmp(secret_ns(s, phd_ctx_namespace(ctx)), ns))
+			continue;
+		w = snprintf(out + used, cap - used, "%s%s/%s (from %s)", used ? ", " : "", ns,
+			     s->name, s->origin ? s->origin : "a secrets: entry");
+		used = w < 0 ? cap : used + (size_t)w;
+	}
+}
+
+/* Every Secret of namespace ns in one kubectl apply: one process instead of
+ * one per Secret, each object still its own document on stdin. */
+static int apply_ns(phd_ctx *ctx, const struct kube_conf *cf, const char *ns)
 {
 	struct kube_wbuf m = { NULL, 0, 0, 0 };
 	struct kube_argv a;
 	struct phd_exec_result res;
+	size_t n = phd_secret_count(ctx);
 	int ssa = cf->server_side != KUBE_SSA_OFF;
-	int rc;
+	int rc = 0;
 
 	if (phd_ctx_dry_run(ctx)) {
 		char *line, *desc, *msg = NULL;
 		apply_argv(&a, ctx, ns, ssa);
 		line = kube_argv_line(&a);
-		desc = masked_desc(s, ns);
+		desc = masked_desc(ctx, ns);
 		if (line && desc && asprintf(&msg, "%s <<< %s", line, desc) >= 0)
 			kube_emit_command(ctx, PHD_PHASE_SECRETS, msg);
 		free(msg);
@@ -255,18 +280,25 @@ static int apply_one(phd_ctx *ctx, const struct kube_conf *cf, const struct phd_
 		kube_argv_free(&a);
 		return 0;
 	}
-	rc = kube_secret_manifest(&m, s, ns);
-	if (rc < 0) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct phd_secret_view *s = phd_secret_at(ctx, i);
+		if (!s || strcmp(secret_ns(s, phd_ctx_namespace(ctx)), ns))
+			continue;
+		if (m.len)
+			kube_wbuf_put(&m, "---\n", 4);
+		rc = kube_secret_manifest(&m, s, ns);
+	}
+	if (rc < 0 || m.failed) {
 		kube_wbuf_free(&m);
-		return phd_set_error(ctx, rc, "kube: out of memory building Secret %s/%s", ns, s->name);
+		return phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory building the Secrets of %s", ns);
 	}
 	apply_argv(&a, ctx, ns, ssa);
 	rc = kube_run(ctx, cf, &a, m.p, m.len, 0, &res);
 	if (rc == 0 && res.exit_code != 0 && ssa && cf->server_side == KUBE_SSA_AUTO &&
 	    ssa_rejected(&res)) {
 		phd_log(ctx, PHD_LOG_WARN, "kube: the API server rejects server-side apply; "
-			"applying Secret %s/%s client-side (its data is then also kept in the "
-			"last-applied-configuration annotation)", ns, s->name);
+			"applying the Secrets of %s client-side (their data is then also kept in the "
+			"last-applied-configuration annotation)", ns);
 		phd_exec_result_clear(&res);
 		kube_argv_free(&a);
 		apply_argv(&a, ctx, ns, 0);
@@ -274,9 +306,9 @@ static int apply_one(phd_ctx *ctx, const struct kube_conf *cf, const struct phd_
 	}
 	kube_wbuf_free(&m);
 	if (rc == 0 && res.exit_code != 0) {
-		char what[400];
-		snprintf(what, sizeof(what), "cannot apply Secret %s/%s (from %s)", ns, s->name,
-			 s->origin ? s->origin : "a secrets: entry");
+		char what[1200], names[1000];
+		names_of(ctx, ns, names, sizeof(names));
+		snprintf(what, sizeof(what), "cannot apply the Secrets %s", names);
 		rc = kube_fail(ctx, PHD_EFAILED, &a, &res, what);
 	} else if (rc == 0) {
 		log_stdout(ctx, &res);
@@ -286,32 +318,81 @@ static int apply_one(phd_ctx *ctx, const struct kube_conf *cf, const struct phd_
 	return rc;
 }
 
-/* Read the key names back: every key applied must be there. */
-static int read_back(phd_ctx *ctx, const struct kube_conf *cf, const struct phd_secret_view *s,
-		     const char *ns)
+/* Read the key names of the Secrets of ns back in one kubectl get: every
+ * key applied must be there. */
+static int read_back_ns(phd_ctx *ctx, const struct kube_conf *cf, const char *ns)
 {
+	size_t n = phd_secret_count(ctx), nread = 0;
+	struct kube_argv a;
+	struct phd_exec_result res;
 	char *keys = NULL;
-	int rc = kube_secret_keys(ctx, cf, ns, s->name, &keys);
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	if (!keys)
-		return phd_set_error(ctx, PHD_EFAILED, "kube: Secret %s/%s (from %s) is not in the "
-				     "cluster after it was applied", ns, s->name,
-				     s->origin ? s->origin : "a secrets: entry");
-	for (size_t k = 0; k < s->nkeys; k++) {
-		if (!kube_keys_has(keys, s->kv[k].key)) {
-			rc = phd_set_error(ctx, PHD_EFAILED, "kube: Secret %s/%s (from %s): key %s "
-					   "is missing when read back after apply", ns, s->name,
-					   s->origin ? s->origin : "a secrets: entry", s->kv[k].key);
-			break;
+	kube_argv_init(&a, ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, "secret");
+	for (size_t i = 0; i < n; i++) {
+		const struct phd_secret_view *s = phd_secret_at(ctx, i);
+		if (s && !strcmp(secret_ns(s, phd_ctx_namespace(ctx)), ns))
+			kube_argv_add(&a, s->name);
+	}
+	kube_argv_add(&a, "-n");
+	kube_argv_add(&a, ns);
+	/* names only: values never reach this process */
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, KUBE_NAMED_KEYS_TEMPLATE);
+	rc = kube_run(ctx, cf, &a, NULL, 0, PHD_EXEC_RAW_STDOUT, &res);
+	/* a missing Secret is NotFound on stderr; the others are still printed */
+	if (rc == 0 && res.exit_code != 0 && !kube_is_notfound(&res))
+		rc = kube_fail(ctx, PHD_EFAILED, &a, &res, "cannot read the Secrets' key names back");
+	if (rc == 0 && !(keys = strndup(res.out ? res.out : "", res.out ? res.out_len : 0)))
+		rc = phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct phd_secret_view *s = phd_secret_at(ctx, i);
+		if (!s || strcmp(secret_ns(s, phd_ctx_namespace(ctx)), ns))
+			continue;
+		for (size_t k = 0; k < s->nkeys && rc == 0; k++) {
+			char want[600];
+			snprintf(want, sizeof(want), "%s/%s", s->name, s->kv[k].key);
+			if (!kube_keys_has(keys, want))
+				rc = phd_set_error(ctx, PHD_EFAILED, "kube: Secret %s/%s (from %s): key "
+						   "%s is missing when read back after apply", ns,
+						   s->name, s->origin ? s->origin : "a secrets: entry",
+						   s->kv[k].key);
 		}
+		nread++;
 	}
 	if (rc == 0)
-		phd_log(ctx, PHD_LOG_INFO, "kube: Secret %s/%s: %zu key(s) read back", ns,
-			s->name, s->nkeys);
+		phd_log(ctx, PHD_LOG_INFO, "kube: %zu Secret(s) in %s: every key read back", nread, ns);
 	free(keys);
+	phd_exec_result_clear(&res);
+	kube_argv_free(&a);
 	return rc;
+}
+
+/* The namespaces the Secrets go to, each once, in the order first named. */
+static int secret_namespaces(phd_ctx *ctx, const char ***out, size_t *nout)
+{
+	size_t n = phd_secret_count(ctx);
+	const char **v = calloc(n ? n : 1, sizeof(*v));
+
+	*out = v;
+	*nout = 0;
+	if (!v)
+		return phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const struct phd_secret_view *s = phd_secret_at(ctx, i);
+		const char *ns;
+		size_t j;
+		if (!s)
+			continue;
+		ns = secret_ns(s, phd_ctx_namespace(ctx));
+		for (j = 0; j < *nout && strcmp(v[j], ns); j++)
+			;
+		if (j == *nout)
+			v[(*nout)++] = ns;
+	}
+	return 0;
 }
 
 /* READ (the secrets phase of a deploy or plan): cross-check only.  APPLY
@@ -323,7 +404,8 @@ int kube_secrets_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	const struct kube_conf *cf = userdata;
 	const char *ns = phd_ctx_namespace(ctx);
 	struct kube_refs refs;
-	size_t bad = 0, missing = 0, n;
+	size_t bad = 0, missing = 0, n, nns = 0;
+	const char **nss = NULL;
 	char *first = NULL;
 	int rc;
 
@@ -354,13 +436,13 @@ int kube_secrets_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 		return PHD_EIGNORE;
 	}
 	rc = ensure_namespace(ctx, cf, ns);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct phd_secret_view *s = phd_secret_at(ctx, i);
-		if (!s)
-			continue;
-		rc = apply_one(ctx, cf, s, secret_ns(s, ns));
+	if (rc == 0)
+		rc = secret_namespaces(ctx, &nss, &nns);
+	for (size_t i = 0; i < nns && rc == 0; i++) {
+		rc = apply_ns(ctx, cf, nss[i]);
 		if (rc == 0 && !phd_ctx_dry_run(ctx))
-			rc = read_back(ctx, cf, s, secret_ns(s, ns));
+			rc = read_back_ns(ctx, cf, nss[i]);
 	}
+	free(nss);
 	return rc;
 }

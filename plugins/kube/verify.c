@@ -17,6 +17,18 @@
 /* The chart names its ClickHouseInstallation "posthog" whatever the release. */
 #define KUBE_CHI_NAME "posthog"
 
+#define KUBE_VERIFY_UNKNOWN \
+	"cannot read live objects, the release's state is unknown (nothing is rolled back)"
+
+/* Whether the last kubectl failure is the API server out of reach (then
+ * a second try without the nodes would only fail again). */
+static int server_unreachable(phd_ctx *ctx)
+{
+	const char *m = phd_ctx_errmsg(ctx);
+	return m && (strstr(m, "The connection to the server") || strstr(m, "Unable to connect") ||
+		     strstr(m, "i/o timeout") || strstr(m, "no such host"));
+}
+
 static const char *jstr(json_t *obj, const char *key)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
@@ -64,7 +76,7 @@ static int owned_pod(json_t *pod, json_t *kept)
 }
 
 static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
-		    json_t **out, char **line)
+		    const char *what, json_t **out, char **line)
 {
 	struct phd_exec_result res;
 	json_error_t jerr;
@@ -76,7 +88,7 @@ static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *
 	rc = kube_run(ctx, cf, a, NULL, 0, 0, &res);
 	if (rc == 0 && res.exit_code != 0)
 		/* the live state is unknown: verify fails, nothing is rolled back */
-		rc = kube_fail(ctx, PHD_EUNREACHABLE, a, &res, "cannot read live objects");
+		rc = kube_fail(ctx, PHD_EUNREACHABLE, a, &res, what);
 	if (rc == 0) {
 		*out = json_loadb(res.out ? res.out : "", res.out_len, 0, &jerr);
 		if (!*out || !json_is_array(json_object_get(*out, "items")))
@@ -100,7 +112,8 @@ static void select_items(json_t *list, const char *release, json_t *kept)
 	size_t i;
 
 	json_array_foreach(items, i, it)
-		if (strcmp(jstr(it, "kind"), "Pod") && is_member(it, release))
+		if (!strcmp(jstr(it, "kind"), "Node") ||
+		    (strcmp(jstr(it, "kind"), "Pod") && is_member(it, release)))
 			json_array_append(kept, it);
 	json_array_foreach(items, i, it)
 		if (!strcmp(jstr(it, "kind"), "Pod") &&
@@ -131,7 +144,7 @@ static int nodes_into(phd_ctx *ctx, const struct kube_conf *cf, json_t *kept, ch
 	kube_argv_add(&a, "nodes");
 	kube_argv_add(&a, "-o");
 	kube_argv_add(&a, "json");
-	rc = get_json(ctx, cf, &a, &nodes, &line);
+	rc = get_json(ctx, cf, &a, "cannot read the nodes", &nodes, &line);
 	if (rc == PHD_EUNREACHABLE || rc == PHD_EPLUGIN) {
 		/* Namespace-scoped deployers often may not list nodes. */
 		phd_log(ctx, PHD_LOG_WARN, "%s; zone spread cannot be checked", phd_ctx_errmsg(ctx));
@@ -161,14 +174,14 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	json_t *live = NULL, *kept = NULL, *doc = NULL;
 	char *origin = NULL, *text = NULL;
 	size_t nwork;
-	int rc;
+	int rc, nodes_apart;
 
 	(void)phase;
 	if (!ns || !*ns || !release || !*release)
 		return phd_set_error(ctx, PHD_EINVAL, "kube: verify needs a release and a namespace");
 	kube_argv_init(&a, ctx);
 	kube_argv_add(&a, "get");
-	kube_argv_add(&a, KUBE_VERIFY_KINDS);
+	kube_argv_add(&a, cf->read_nodes ? KUBE_VERIFY_KINDS ",nodes" : KUBE_VERIFY_KINDS);
 	kube_argv_add(&a, "-n");
 	kube_argv_add(&a, ns);
 	kube_argv_add(&a, "-o");
@@ -181,7 +194,28 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 		kube_argv_free(&a);
 		return 0;
 	}
-	rc = get_json(ctx, cf, &a, &live, &origin);
+	/* One kubectl for the objects and the nodes; when that fails (nodes may
+	 * be forbidden to a namespace-scoped deployer), the objects alone, and
+	 * the nodes on their own as a warning. */
+	nodes_apart = !cf->read_nodes;
+	if (cf->read_nodes) {
+		rc = get_json(ctx, cf, &a, KUBE_VERIFY_UNKNOWN, &live, &origin);
+		if (rc == PHD_EPLUGIN || (rc == PHD_EUNREACHABLE && !server_unreachable(ctx))) {
+			kube_argv_free(&a);
+			free(origin);
+			origin = NULL;
+			kube_argv_init(&a, ctx);
+			kube_argv_add(&a, "get");
+			kube_argv_add(&a, KUBE_VERIFY_KINDS);
+			kube_argv_add(&a, "-n");
+			kube_argv_add(&a, ns);
+			kube_argv_add(&a, "-o");
+			kube_argv_add(&a, "json");
+			nodes_apart = 1;
+		}
+	}
+	if (nodes_apart)
+		rc = get_json(ctx, cf, &a, KUBE_VERIFY_UNKNOWN, &live, &origin);
 	kube_argv_free(&a);
 	if (rc < 0)
 		goto out;
@@ -199,7 +233,7 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 				   json_array_size(json_object_get(live, "items")));
 		goto out;
 	}
-	if (cf->read_nodes && (rc = nodes_into(ctx, cf, kept, &origin)) < 0)
+	if (cf->read_nodes && nodes_apart && (rc = nodes_into(ctx, cf, kept, &origin)) < 0)
 		goto out;
 	phd_log(ctx, PHD_LOG_INFO, "kube: release %s: %zu Deployment(s), %zu StatefulSet(s), "
 		"%zu HPA(s), %zu PDB(s), %zu pod(s), %zu node(s)", release,

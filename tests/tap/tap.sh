@@ -44,3 +44,19 @@ tap_mktemp() {
 	TAPTMP=$(mktemp -d "${TMPDIR:-/tmp}/phd-tap-XXXXXX")
 	trap 'rm -rf "$TAPTMP"' EXIT
 }
+# record_calls DIR TOOL...: DIR/TOOL runs $PHD_TOOLS/TOOL after appending its
+# argv (one line, "TOOL ARGS...") to DIR/argv and its environment to
+# DIR/env/TOOL.PID, so a test can search what the children were given.
+record_calls() {
+	_rd=$1; shift
+	mkdir -p "$_rd/env"
+	for _t in "$@"; do
+		cat > "$_rd/$_t" <<W
+#!/bin/sh
+{ printf '$_t'; printf ' %s' "\$@"; printf '\n'; } >> "$_rd/argv"
+env > "$_rd/env/$_t.\$\$"
+exec "$PHD_TOOLS/$_t" "\$@"
+W
+		chmod +x "$_rd/$_t"
+	done
+}
