@@ -184,29 +184,37 @@ for c in site night berlin fixed broken; do
 done
 unlike "$all$(cat all.out)" "$token" "the URL's token is never printed, logged or journaled"
 
-# ---- the deploy phase, where the helm plugin and its stand-in exist ------
-standin=$top_srcdir/tests/bin/stand-in-helm
-scen=$top_srcdir/tests/data/helm/standin/fresh
+# ---- the deploy phase: the installed helm plugin, real helm 4, kube-api ----
+ka=$top_srcdir/tests/bin/kube-api
 helm_so=$(find "$dest" -name helm.so | head -n 1)
-if [ -n "$helm_so" ] && [ -x "$standin" ] && [ -d "$scen" ]; then
-	: > chart.tgz # a local chart keeps the repo phase offline
-	config deploy "" "" "" "chart: { name: $TAPTMP/chart.tgz, version: 30.46.0 }
-kube: { version: \"1.29\" }"
+if [ -n "$helm_so" ] && [ -x "${PHD_TOOLS:-}/helm4" ] &&
+   "$ka" start "$TAPTMP/k" > ka.log 2>&1; then
+	trap 'kill $srv 2>/dev/null; "$ka" stop "$TAPTMP/k" >/dev/null 2>&1; rm -rf "$TAPTMP"' EXIT
+	# a chart of one ConfigMap: the window guard is what is under test
+	mkdir -p tiny/templates
+	printf 'apiVersion: v2\nname: tiny\nversion: 1.0.0\n' > tiny/Chart.yaml
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tiny}\ndata: {a: b}\n' \
+		> tiny/templates/cm.yaml
+	record_calls "$TAPTMP/rec" helm4
+	config deploy "" "" "" "chart: { name: $TAPTMP/tiny }
+kube: { context: stand-in, version: \"1.29\" }
+helm: { timeout: 1m }"
 	sed -i "s|load: \[change-window, webhook\]|load: [change-window, webhook, $helm_so]|" deploy.yaml
-	: > helm.log
-	STANDIN_DIR=$scen STANDIN_LOG=$TAPTMP/helm.log \
-		run deploy 2026-11-28T10:00:00Z --helm "$standin" --only deploy deploy
+	: > rec/argv
+	KUBECONFIG=$TAPTMP/k/kubeconfig HELM_CONFIG_HOME=$TAPTMP/hc HELM_CACHE_HOME=$TAPTMP/hc
+	HELM_DATA_HOME=$TAPTMP/hc
+	export KUBECONFIG HELM_CONFIG_HOME HELM_CACHE_HOME HELM_DATA_HOME
+	run deploy 2026-11-28T10:00:00Z --helm "$TAPTMP/rec/helm4" --only deploy deploy
 	is "$rc" 8 "deploy outside the window: the pre hook refuses (exit 8)"
 	like "$err" "deploy refused: Sat 2026-11-28 10:00 UTC is outside" "with the guard's message"
-	unlike "$(cat helm.log)" "upgrade" "helm upgrade never ran"
+	unlike "$(cat rec/argv)" "upgrade" "helm upgrade never ran"
 	like "$(tail -n 1 posts)" '"phase":"deploy","outcome":"failed"' "the webhook POSTed the refusal"
-	STANDIN_DIR=$scen STANDIN_LOG=$TAPTMP/helm.log \
-		run deploy 2026-11-25T10:00:00Z --helm "$standin" --only deploy deploy
-	like "$(cat helm.log)" "upgrade --install" "deploy inside the window reaches helm upgrade"
-	is "$rc" 0 "... and the deploy succeeds"
+	run deploy 2026-11-25T10:00:00Z --helm "$TAPTMP/rec/helm4" --only deploy deploy
+	like "$(cat rec/argv)" "upgrade --install" "deploy inside the window reaches the real helm upgrade"
+	is "$rc" 0 "... and the deploy succeeds against the API stand-in"
 	like "$(tail -n 1 posts)" '"phase":"deploy","outcome":"ok"' "the webhook POSTed the deploy's outcome"
 else
-	skip 7 "no helm plugin and stand-in helm in this tree: the guard is proven on secrets, which runs without a cluster"
+	skip 7 "no installed helm plugin, helm4 in PHD_TOOLS or API stand-in: the guard is proven on secrets, which runs without a cluster"
 fi
 
 # ---- the Python binding pip-installs against the same tree ---------------
