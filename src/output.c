@@ -247,6 +247,8 @@ void out_event(const struct phd_event *ev, void *payload)
 	if (o->json) {
 		if (ev->type == PHD_EV_PROGRESS && ev->name && !strcmp(ev->name, "tick"))
 			return; /* ticks are for terminals */
+		if (o->diff && ev->type == PHD_EV_COMMAND)
+			return; /* a diff runs nothing: no "would run" */
 		json_event(ev, o);
 		return;
 	}
@@ -288,8 +290,22 @@ void out_event(const struct phd_event *ev, void *payload)
 		clear_progress(o);
 		if (o->verbosity < 0 && ev->severity < PHD_SEV_ERROR)
 			break;
-		if (ev->severity == PHD_SEV_INFO && o->verbosity <= 0)
+		/* what a deploy would change is the point of plan and diff */
+		if (ev->severity == PHD_SEV_INFO && o->verbosity <= 0 &&
+		    !(ev->name && !strcmp(ev->name, "diff")))
 			break;
+		if (strchr(msg, '\n')) {
+			/* a diff: the first line as a finding, the rest verbatim */
+			const char *nl = strchr(msg, '\n');
+			fprintf(stderr, "  %s [%s] %s: %.*s\n", sev_mark(o, ev->severity), ev->name,
+				ev->object ? ev->object : "-", (int)(nl - msg), msg);
+			for (const char *p = nl + 1; *p;) {
+				size_t l = strcspn(p, "\n");
+				fprintf(stderr, "      %.*s\n", (int)l, p);
+				p += l + (p[l] == '\n');
+			}
+			break;
+		}
 		/* a check's note: said with the check's result line */
 		if (ev->object && !strncmp(ev->object, "check/", 6) && ev->name &&
 		    !strcmp(ev->object + 6, ev->name)) {
@@ -350,6 +366,8 @@ void out_event(const struct phd_event *ev, void *payload)
 		}
 		break;
 	case PHD_EV_COMMAND:
+		if (o->diff)
+			break;
 		clear_progress(o);
 		fprintf(stderr, "  would run: %s\n", ev->message ? ev->message : "");
 		break;

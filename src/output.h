@@ -9,6 +9,7 @@ enum { OUT_FORMAT_TEXT, OUT_FORMAT_JSON, OUT_FORMAT_SARIF, OUT_FORMAT_JUNIT };
 struct out {
 	int json;        /* --output json */
 	int plan;        /* a plan: the deploy phase is shown, not done */
+	int diff;        /* the diff verb: its dry-run commands are not shown */
 	int tty;         /* stderr is a terminal that takes control sequences */
 	int color;       /* tty and no NO_COLOR */
 	int verbosity;   /* -q: -1, -v: 1.. */

@@ -22,6 +22,8 @@
 
 #define EXIT_USAGE 2
 #define EXIT_NOT_CONFIRMED 13 /* the prompt was not answered yes */
+#define EXIT_DIFF_CHANGES 14  /* diff --exit-code: the deploy would change something */
+#define EXIT_DIFF_UNREAD 15   /* diff: the release or the cluster could not be read */
 
 static phd_ctx *g_ctx;
 
@@ -63,6 +65,13 @@ static unsigned verb_mask(const char *verb, unsigned *flags)
 	}
 	if (!strcmp(verb, "deploy"))
 		return upto_deploy | PHD_PHASE_BIT(PHD_PHASE_VERIFY);
+	/* a diff renders as a dry run does (the kube plugin compares under a
+	 * dry run) and never reaches deploy: nothing is written */
+	if (!strcmp(verb, "diff")) {
+		*flags |= PHD_OPT_DRY_RUN;
+		return PHD_PHASE_BIT(PHD_PHASE_VALIDATE) | PHD_PHASE_BIT(PHD_PHASE_SECRETS) |
+		       PHD_PHASE_BIT(PHD_PHASE_REPO) | PHD_PHASE_BIT(PHD_PHASE_RENDER);
+	}
 	{
 		int p = phd_phase_from_name(verb);
 		return p < 0 ? 0 : PHD_PHASE_BIT(p);
@@ -188,7 +197,7 @@ struct cli {
 	struct valsrc { int kind; const char *arg; } *vals; /* -f, --set*: in order */
 	size_t nvals;
 	unsigned only, skip;
-	int format, verbosity, help, yes, force;
+	int format, verbosity, help, yes, force, exit_code;
 	long long to_revision;      /* rollback --to-revision; 0: the last good one */
 	const char *verb;
 	char **args;                /* the verb's operands */
@@ -242,7 +251,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL,
 	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE,
-	       O_FORCE, O_TO_REVISION };
+	       O_FORCE, O_TO_REVISION, O_EXIT_CODE };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "values", required_argument, NULL, 'f' },
@@ -262,6 +271,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "output", required_argument, NULL, 'o' },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ "force", no_argument, NULL, O_FORCE },
+		{ "exit-code", no_argument, NULL, O_EXIT_CODE },
 		{ "to-revision", required_argument, NULL, O_TO_REVISION },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -311,6 +321,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 			break;
 		case O_DRY_RUN: opts->flags |= PHD_OPT_DRY_RUN; break;
 		case O_FORCE: cli->force = 1; break;
+		case O_EXIT_CODE: cli->exit_code = 1; break;
 		case O_TO_REVISION: {
 			char *end;
 			errno = 0;
@@ -368,6 +379,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	}
 	if (cli->to_revision && strcmp(cli->verb, "rollback")) {
 		fprintf(stderr, "phdeploy: --to-revision is for rollback, not %s\n", cli->verb);
+		return bad_usage(cli->verb);
+	}
+	if (cli->exit_code && strcmp(cli->verb, "diff")) {
+		fprintf(stderr, "phdeploy: --exit-code is for diff, not %s\n", cli->verb);
 		return bad_usage(cli->verb);
 	}
 	if (!strcmp(cli->verb, "explain") && cli->nargs != 1) {
@@ -531,6 +546,35 @@ static int confirm_target(phd_ctx *ctx, const struct cli *cli, struct out *o)
 	return EXIT_NOT_CONFIRMED;
 }
 
+/* A diff's exit status: the kube plugin's summary finding (object
+ * release/NAME) says the comparison was made; other diff findings are
+ * changes.  0, 14 (changes, with --exit-code) or 15 (nothing compared). */
+static int diff_status(phd_ctx *ctx, const struct cli *cli, struct out *o)
+{
+	size_t changes = 0;
+	int summary = 0;
+
+	for (size_t i = 0; i < phd_ctx_finding_count(ctx); i++) {
+		const struct phd_finding *f = phd_ctx_finding(ctx, i);
+		if (!f->rule || strcmp(f->rule, "diff"))
+			continue;
+		if (f->object && !strncmp(f->object, "release/", 8))
+			summary = 1;
+		else
+			changes++;
+	}
+	if (!summary) {
+		out_error(o, EXIT_DIFF_UNREAD, "diff: the release and the live objects could not be "
+			  "read (see the warnings above; is the kube plugin loaded and the cluster "
+			  "reachable?)");
+		return EXIT_DIFF_UNREAD;
+	}
+	if (cli->format != OUT_FORMAT_JSON && cli->verbosity >= 0)
+		fprintf(stderr, "phdeploy: diff: %zu object(s) or value set(s) would change; "
+			"nothing was changed\n", changes);
+	return changes && cli->exit_code ? EXIT_DIFF_CHANGES : 0;
+}
+
 /* Run the phases; render alone in text mode prints the manifests. */
 static int cmd_run(phd_ctx *ctx, const struct cli *cli, struct out *o, unsigned mask)
 {
@@ -554,6 +598,8 @@ static int cmd_run(phd_ctx *ctx, const struct cli *cli, struct out *o, unsigned 
 		out_log(PHD_LOG_ERROR, "cannot write the report (out of memory)", o);
 	if (rc)
 		out_error(o, code, phd_ctx_errmsg(ctx));
+	else if (!strcmp(cli->verb, "diff"))
+		code = diff_status(ctx, cli, o);
 	else if (cli->format != OUT_FORMAT_JSON && cli->verbosity >= 0 && plan)
 		fprintf(stderr, "phdeploy: plan complete: nothing was changed\n");
 	return code;
@@ -580,6 +626,7 @@ int main(int argc, char **argv)
 	if (code == CLI_CONTINUE) {
 		out_init(&o, cli.format == OUT_FORMAT_JSON, cli.verbosity);
 		o.plan = (cli.opts.flags & PHD_OPT_PLAN) != 0;
+		o.diff = !strcmp(cli.verb, "diff");
 		code = open_ctx(&cli, &o, &ctx);
 	}
 	free(cli.vals); /* the context has its own copy */

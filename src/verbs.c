@@ -32,6 +32,10 @@ static const struct verb verbs[] = {
 	  "values set set-string set-file namespace release chart chart-version kube-context "
 	  "helm kubectl only skip",
 	  "phdeploy plan -f values.yaml" },
+	{ "diff", "what a deploy would change: the render against the release and the live objects",
+	  "values set set-string set-file namespace release chart chart-version kube-context "
+	  "helm kubectl exit-code",
+	  "phdeploy diff --exit-code -f values.yaml" },
 	{ "deploy", "the whole pipeline (asks first on a terminal)",
 	  "values set set-string set-file namespace release chart chart-version kube-context "
 	  "helm kubectl only skip dry-run yes",
@@ -74,6 +78,7 @@ static const struct optdoc {
 	{ "yes", "-y, --yes", "do not ask before changing the cluster" },
 	{ "output", "-o, --output FORMAT", "text, json (events), sarif or junit (findings)" },
 	{ "dry-run", "    --dry-run", "show what would change, change nothing" },
+	{ "exit-code", "    --exit-code", "diff: exit 14 when there are changes (as git diff)" },
 	{ "force", "    --force", "init: replace existing files" },
 	{ "to-revision", "    --to-revision N", "rollback: to this revision (phdeploy history)" },
 	{ "verbose", "-v, --verbose", "more detail (repeat for debug)" },
@@ -210,7 +215,8 @@ void usage(FILE *f)
 	      "Exit status: 0 ok, 1 internal error, 2 usage, 3 validate, 4 secrets,\n"
 	      "5 preflight, 6 repo, 7 render, 8 deploy failed, 9 deploy timed out,\n"
 	      "10 verify, 11 rolled back after a failure, 12 another run holds the lock,\n"
-	      "13 not confirmed.  'phdeploy explain CODE' says more.\n"
+	      "13 not confirmed, 14 diff --exit-code found changes, 15 diff could not\n"
+	      "read the cluster.  'phdeploy explain CODE' says more.\n"
 	      "'phdeploy help VERB' shows a verb's options and an example.\n"
 	      "See phdeploy(1), phdeploy.yaml(5).\n", f);
 }

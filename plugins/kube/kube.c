@@ -76,7 +76,10 @@ static int init(phd_plugin *p, const phd_node *config)
 	    (rc = phd_plugin_declare_rule(p, "inline-secret", PHD_SEV_WARN,
 					  "a password written inline in the values")) < 0 ||
 	    (rc = phd_plugin_declare_rule(p, "rollout", PHD_SEV_ERROR,
-					  "a live workload not rolled out and ready")) < 0)
+					  "a live workload not rolled out and ready")) < 0 ||
+	    (rc = phd_plugin_declare_rule(p, "diff", PHD_SEV_INFO,
+					  "what the new render changes in the release and the "
+					  "cluster (plan, diff, --dry-run)")) < 0)
 		return rc;
 	if ((rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf,
 					     NULL)) < 0 ||
@@ -85,6 +88,9 @@ static int init(phd_plugin *p, const phd_node *config)
 		return rc;
 	rc = phd_register_validator(p, "inline-secret", PHD_PHASE_VALIDATE,
 				    kube_inline_secret_validator, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	rc = phd_register_validator(p, "diff", PHD_PHASE_RENDER, kube_diff_validator, cf, NULL);
 	if (rc < 0)
 		return rc;
 	return phd_register_validator(p, "rollout", PHD_PHASE_VERIFY, kube_rollout_validator,

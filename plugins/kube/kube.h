@@ -110,6 +110,10 @@ int kube_inline_secret_validator(phd_validation *v, void *userdata);
 /* ---- phase handlers ----------------------------------------------------- */
 int kube_secrets_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
+/* RENDER-phase validator `diff` (plan, diff, --dry-run): the render
+ * against the stored release and the live objects (diff.c). */
+int kube_diff_validator(phd_validation *v, void *userdata);
+
 /* VERIFY-phase validator: every workload rolled out and ready. */
 int kube_rollout_validator(phd_validation *v, void *userdata);
 

@@ -1,0 +1,706 @@
+/* RENDER-phase validator `diff` (plan, diff, --dry-run only): the new
+ * render against the release's stored manifest (helm get manifest) and the
+ * live objects (kubectl get), object by object, and the deployed values
+ * against the new ones.  Read-only: helm get and kubectl get, nothing else. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kube.h"
+#include "objdiff.h"
+
+struct dstate {
+	phd_validation *v;
+	phd_ctx *ctx;
+	const struct kube_conf *cf;
+	const char *release, *ns;
+	json_t *want, *stored, *live;    /* key -> object */
+	int have_release;
+	size_t added, changed, removed, unchanged, live_differ;
+};
+
+/* ---- reading -------------------------------------------------------- */
+
+/* helm ARGS... RELEASE -n NS [--kube-context C]: stdout (malloc'd) or NULL;
+ * *notfound when helm says the release does not exist. */
+static char *helm_get(struct dstate *d, const char *what, const char *fmt, int *notfound)
+{
+	const char *argv[12];
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res;
+	char kctx[300];
+	char *out = NULL;
+	size_t n = 0;
+
+	*notfound = 0;
+	argv[n++] = phd_ctx_helm(d->ctx) ? phd_ctx_helm(d->ctx) : "helm";
+	argv[n++] = "get";
+	argv[n++] = what;
+	argv[n++] = d->release;
+	argv[n++] = "-n";
+	argv[n++] = d->ns;
+	if (fmt) {
+		argv[n++] = "-o";
+		argv[n++] = fmt;
+	}
+	if (phd_ctx_kube_context(d->ctx) && *phd_ctx_kube_context(d->ctx)) {
+		snprintf(kctx, sizeof kctx, "--kube-context=%s", phd_ctx_kube_context(d->ctx));
+		argv[n++] = kctx;
+	}
+	argv[n] = NULL;
+	spec.argv = argv;
+	/* the stored manifest holds the chart's own Secrets: kept out of the
+	 * redactor's copies, masked here before anything is reported */
+	spec.flags = PHD_EXEC_RAW_STDOUT | PHD_EXEC_CAPTURE_STDERR;
+	spec.timeout_ms = d->cf->timeout_ms;
+	if (phd_exec_run(d->ctx, &spec, &res) < 0) {
+		phd_log(d->ctx, PHD_LOG_WARN, "kube: diff: cannot run helm: %s",
+			phd_ctx_errmsg(d->ctx));
+	} else if (res.exit_code != 0) {
+		if (res.err && memmem(res.err, res.err_len, "not found", 9))
+			*notfound = 1;
+		else
+			phd_log(d->ctx, PHD_LOG_WARN, "kube: diff: `helm get %s %s` exited %d: %.*s",
+				what, d->release, res.exit_code, (int)(res.err_len > 300 ? 300
+				: res.err_len), res.err ? res.err : "");
+	} else {
+		out = strndup(res.out ? res.out : "", res.out_len);
+	}
+	phd_exec_result_clear(&res);
+	return out;
+}
+
+/* Objects of stream keyed by kube_obj_key in a new JSON object. */
+static json_t *by_key(json_t *list, const char *release)
+{
+	json_t *map = json_object(), *o;
+	size_t i;
+
+	json_array_foreach(list, i, o) {
+		char *k;
+		/* hooks run on every upgrade and are not in the stored manifest */
+		if (*kube_jstr(json_object_get(json_object_get(o, "metadata"), "annotations"),
+			       "helm.sh/hook"))
+			continue;
+		k = kube_obj_key(o, release);
+		if (k)
+			json_object_set(map, k, o);
+		free(k);
+	}
+	return map;
+}
+
+/* The argument kubectl takes for an object's type: Kind for the core
+ * group, Kind.version.group otherwise. */
+static void type_arg(json_t *o, char *buf, size_t cap)
+{
+	const char *av = kube_jstr(o, "apiVersion"), *slash = strchr(av, '/');
+
+	if (slash)
+		snprintf(buf, cap, "%s.%s.%.*s", kube_jstr(o, "kind"), slash + 1,
+			 (int)(slash - av), av);
+	else
+		snprintf(buf, cap, "%s", kube_jstr(o, "kind"));
+}
+
+/* Live objects of each type the render or the release holds, keyed like
+ * them; one kubectl call per type.  Secrets are read apart (values stay
+ * out of this process's unwiped memory). */
+int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
+		      const char *release, json_t *sets[], size_t nsets, json_t **out)
+{
+	json_t *types = json_object(), *live = json_object(), *o;
+	const char *k, *t;
+	size_t i;
+	int rc = 0;
+
+	for (size_t s = 0; s < nsets; s++)
+		json_object_foreach(sets[s], k, o) {
+			char arg[256];
+			if (!strcmp(kube_jstr(o, "kind"), "Secret"))
+				continue;
+			type_arg(o, arg, sizeof arg);
+			json_object_set_new(types, arg, json_true());
+		}
+	json_object_foreach(types, t, o) {
+		struct kube_argv a;
+		struct phd_exec_result res;
+		json_t *list, *it;
+
+		kube_argv_init(&a, ctx);
+		kube_argv_add(&a, "get");
+		kube_argv_add(&a, t);
+		kube_argv_add(&a, "-n");
+		kube_argv_add(&a, ns);
+		kube_argv_add(&a, "-o");
+		kube_argv_add(&a, "json");
+		rc = kube_run(ctx, cf, &a, NULL, 0, 0, &res);
+		if (rc == 0 && res.exit_code != 0) {
+			/* a type the server does not serve (a CRD not installed yet)
+			 * has no live objects; anything else leaves the state unknown */
+			if (res.err && memmem(res.err, res.err_len, "doesn't have a resource type", 28))
+				phd_log(ctx, PHD_LOG_DEBUG, "kube: the server serves no %s", t);
+			else
+				rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read live objects");
+		} else if (rc == 0) {
+			list = json_loadb(res.out ? res.out : "", res.out_len, 0, NULL);
+			json_array_foreach(json_object_get(list, "items"), i, it) {
+				char *key;
+				/* the List's items lack their type */
+				if (!*kube_jstr(it, "kind")) {
+					char kind[128];
+					snprintf(kind, sizeof kind, "%.*s", (int)strcspn(t, "."), t);
+					json_object_set_new(it, "kind", json_string(kind));
+				}
+				key = kube_obj_key(it, release);
+				for (size_t s = 0; key && s < nsets; s++)
+					if (json_object_get(sets[s], key)) {
+						json_object_set(live, key, it);
+						break;
+					}
+				free(key);
+			}
+			json_decref(list);
+		}
+		phd_exec_result_clear(&res);
+		kube_argv_free(&a);
+		if (rc < 0)
+			break;
+	}
+	json_decref(types);
+	if (rc < 0) {
+		json_decref(live);
+		return rc;
+	}
+	*out = live;
+	return 0;
+}
+
+/* ---- what changed ---------------------------------------------------- */
+
+/* Dotted paths where a and b differ, ", "-separated into f (at most max). */
+static void diff_paths(json_t *a, json_t *b, const char *prefix, FILE *f, int *n, int max)
+{
+	if (json_is_object(a) && json_is_object(b)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(a, k, v) {
+			char p[512];
+			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
+			diff_paths(v, json_object_get(b, k), p, f, n, max);
+		}
+		json_object_foreach(b, k, v)
+			if (!json_object_get(a, k) && (*n)++ < max)
+				fprintf(f, "%s%s%s%s", *n > 1 ? ", " : "", prefix, *prefix ? "." : "", k);
+		return;
+	}
+	if (kube_same(a, b))
+		return;
+	if ((*n)++ < max)
+		fprintf(f, "%s%s", *n > 1 ? ", " : "", *prefix ? prefix : "(the object)");
+}
+
+char *kube_changed_fields(json_t *have, json_t *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int n = 0;
+
+	if (!f)
+		return NULL;
+	diff_paths(have, want, "", f, &n, 8);
+	if (n > 8)
+		fprintf(f, " and %d more", n - 8);
+	fclose(f);
+	return buf;
+}
+
+static void unstamp(json_t *md)
+{
+	const char *name = kube_jstr(md, "name");
+	size_t stem = kube_volatile_name(name);
+	char buf[300];
+
+	if (!stem)
+		return;
+	snprintf(buf, sizeof buf, "%.*s-*", (int)stem, name);
+	json_object_set_new(md, "name", json_string(buf));
+}
+
+/* The chart writes the helm operation, revision and kube version into
+ * this variable: `helm template` cannot know them, so it differs on every
+ * upgrade without changing anything that matters. */
+#define VOLATILE_ENV "HELM_INSTALL_INFO"
+
+static void drop_volatile_env(json_t *pod)
+{
+	static const char *const lists[] = { "containers", "initContainers" };
+	for (size_t l = 0; l < 2; l++) {
+		json_t *c, *e;
+		size_t i, j;
+		json_array_foreach(json_object_get(pod, lists[l]), i, c)
+			json_array_foreach(json_object_get(c, "env"), j, e)
+				if (!strcmp(kube_jstr(e, "name"), VOLATILE_ENV))
+					json_object_del(e, "value");
+	}
+}
+
+/* A copy of o fit for comparing: no checksums (returned apart), render-
+ * time names under their one name, no namespace (helm's stored manifest
+ * often lacks it), no volatile variable. */
+static json_t *comparable(json_t *o, const char *release, json_t **sums)
+{
+	json_t *c = json_deep_copy(o), *md, *tmpl;
+
+	(void)release;
+	*sums = kube_take_checksums(c);
+	md = json_object_get(c, "metadata");
+	json_object_del(md, "namespace");
+	tmpl = json_object_get(json_object_get(c, "spec"), "template");
+	if (!strcmp(kube_jstr(c, "kind"), "Job")) {
+		unstamp(md);
+		unstamp(json_object_get(tmpl, "metadata"));
+	}
+	drop_volatile_env(json_object_get(tmpl, "spec"));
+	return c;
+}
+
+/* The message about one object: what it is against the release, what it
+ * is against the cluster, and the diff that shows it. */
+static void report_object(struct dstate *d, const char *key, json_t *want, json_t *stored,
+			  json_t *live)
+{
+	json_t *w = NULL, *s = NULL, *l = NULL, *wsum = NULL, *ssum = NULL, *lsum = NULL;
+	char *sumchg = NULL, *fields = NULL, *udiff = NULL, *wt = NULL, *ht = NULL;
+	const char *state;
+	int live_same = 1;
+
+	if (want)
+		w = comparable(want, d->release, &wsum);
+	if (stored)
+		s = comparable(stored, d->release, &ssum);
+	if (live && want) {
+		json_t *p = kube_project(want, live);
+		l = comparable(p, d->release, &lsum);
+		json_decref(p);
+		live_same = kube_same(w, l);
+	}
+	if (!want) {
+		state = "removed: in the release, not in this render (helm deletes it)";
+		d->removed++;
+	} else if (!stored) {
+		state = live ? "added; an object of that name is live and not the release's "
+			"(helm refuses to adopt it)" : "added";
+		d->added++;
+	} else if (!kube_same(w, s) || (sumchg = kube_checksum_changes(wsum, ssum))) {
+		state = "changed against the release";
+		d->changed++;
+	} else {
+		state = NULL;
+		d->unchanged++;
+	}
+	if (want && stored && !live)
+		d->live_differ++;
+	else if (want && live && !live_same)
+		d->live_differ++;
+	if (!state && live_same && (live || !stored))
+		goto out;
+	/* the diff against what is live when there is something, else against
+	 * the stored manifest */
+	if (want && (l || s)) {
+		ht = kube_obj_text(l ? l : s);
+		wt = kube_obj_text(w);
+		if (ht && wt && strcmp(ht, wt))
+			udiff = kube_udiff(ht, wt, l ? "live" : "release", "new");
+		fields = kube_changed_fields(l ? l : s, w);
+	}
+	if (!sumchg && want && stored)
+		sumchg = kube_checksum_changes(wsum, ssum);
+	phd_validation_report(d->v, "diff", PHD_SEV_INFO, key, NULL, NULL,
+			      "%s%s%s%s%s%s%s%s%s%s", state ? state : "unchanged in the release",
+			      want && stored && !live ? "; missing in the cluster (deleted outside "
+			      "helm)" : "", want && live && !live_same ? "; the live object differs" : "",
+			      fields && *fields ? " (" : "", fields && *fields ? fields : "",
+			      fields && *fields ? ")" : "",
+			      sumchg ? "; checksum changed: " : "", sumchg ? sumchg : "",
+			      udiff ? "\n" : "", udiff ? udiff : "");
+out:
+	free(sumchg);
+	free(fields);
+	free(udiff);
+	free(wt);
+	free(ht);
+	json_decref(w);
+	json_decref(s);
+	json_decref(l);
+	json_decref(wsum);
+	json_decref(ssum);
+	json_decref(lsum);
+}
+
+/* ---- Secrets: key names and "changed", never a value ------------------ */
+
+#define SECRET_TEMPLATE "go-template={{range $k, $v := .data}}{{$k}}={{$v}}{{\"\\n\"}}{{end}}"
+
+/* The value of key in a "k=v\n" list (borrowed, *vl its length), or NULL. */
+static const char *kv_find(const char *list, size_t len, const char *key, size_t *vl)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = list, *end = list + len; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l > kl && p[kl] == '=' && !memcmp(p, key, kl)) {
+			*vl = l - kl - 1;
+			return p + kl + 1;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* desired: "k=base64\n" lines in wiped memory.  Reports the Secret. */
+static int report_secret(struct dstate *d, const char *name, const struct kube_wbuf *desired,
+			 const char *origin, int in_release)
+{
+	struct kube_argv a;
+	struct phd_exec_result res;
+	char *buf = NULL, key[300];
+	size_t len = 0;
+	FILE *f;
+	int rc, nchg = 0;
+
+	kube_argv_init(&a, d->ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, "secret");
+	kube_argv_add(&a, name);
+	kube_argv_add(&a, "-n");
+	kube_argv_add(&a, d->ns);
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, SECRET_TEMPLATE);
+	/* values compared in wiped memory; only key names are reported */
+	rc = kube_run(d->ctx, d->cf, &a, NULL, 0, PHD_EXEC_RAW_STDOUT, &res);
+	if (rc == 0 && res.exit_code != 0 && !kube_is_notfound(&res))
+		rc = kube_fail(d->ctx, PHD_EUNREACHABLE, &a, &res, "cannot read a Secret");
+	kube_argv_free(&a);
+	if (rc < 0 || !(f = open_memstream(&buf, &len))) {
+		phd_exec_result_clear(&res);
+		return rc < 0 ? rc : PHD_ENOMEM;
+	}
+	snprintf(key, sizeof key, "Secret/%s", name);
+	if (res.exit_code != 0) {
+		fprintf(f, "%s; not in the cluster (%s)", in_release ? "missing in the cluster"
+			: "added", origin);
+		nchg = 1;
+	} else {
+		const char *p = desired->p, *end = desired->p + desired->len;
+		while (p && p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), kl = strcspn(p, "="), vl;
+			char k[256];
+			const char *lv;
+			snprintf(k, sizeof k, "%.*s", (int)(kl < l ? kl : l), p);
+			lv = kv_find(res.out ? res.out : "", res.out_len, k, &vl);
+			if (!lv)
+				fprintf(f, "%skey %s added", nchg++ ? ", " : "", k);
+			else if (vl != l - kl - 1 || memcmp(lv, p + kl + 1, vl))
+				fprintf(f, "%skey %s changed", nchg++ ? ", " : "", k);
+			p = nl ? nl + 1 : NULL;
+		}
+		if (nchg)
+			fprintf(f, " (%s; values not shown)", origin);
+	}
+	fclose(f);
+	if (nchg) {
+		phd_validation_report(d->v, "diff", PHD_SEV_INFO, key, NULL, NULL, "%s", buf);
+		d->live_differ += res.exit_code == 0 || in_release;
+	}
+	phd_exec_result_clear(&res);
+	free(buf);
+	return 0;
+}
+
+static void put_b64_string(struct kube_wbuf *b, json_t *v, int encode)
+{
+	const char *s = json_string_value(v);
+	if (!s)
+		return;
+	if (encode)
+		kube_base64_put(b, (const unsigned char *)s, strlen(s));
+	else
+		kube_wbuf_put(b, s, strlen(s));
+}
+
+/* The chart's Secrets and the ones phdeploy applies from the providers. */
+static int diff_secrets(struct dstate *d)
+{
+	const char *k;
+	json_t *o;
+	int rc = 0;
+
+	json_object_foreach(d->want, k, o) {
+		struct kube_wbuf b = { 0 };
+		json_t *data = json_object_get(o, "data"), *sd = json_object_get(o, "stringData"), *v;
+		const char *dk;
+		json_t *so = json_object_get(d->stored, k);
+		if (strcmp(kube_jstr(o, "kind"), "Secret"))
+			continue;
+		json_object_foreach(data, dk, v) {
+			kube_wbuf_put(&b, dk, strlen(dk));
+			kube_wbuf_put(&b, "=", 1);
+			put_b64_string(&b, v, 0);
+			kube_wbuf_put(&b, "\n", 1);
+		}
+		json_object_foreach(sd, dk, v) {
+			kube_wbuf_put(&b, dk, strlen(dk));
+			kube_wbuf_put(&b, "=", 1);
+			put_b64_string(&b, v, 1);
+			kube_wbuf_put(&b, "\n", 1);
+		}
+		if (!so)
+			d->added++;
+		else if (!kube_same(json_object_get(o, "data"), json_object_get(so, "data")) ||
+			 !kube_same(sd, json_object_get(so, "stringData")))
+			d->changed++;
+		else
+			d->unchanged++;
+		if (!b.failed)
+			rc = report_secret(d, kube_jstr(json_object_get(o, "metadata"), "name"), &b,
+					   "the chart's", so != NULL);
+		kube_wbuf_free(&b);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < phd_secret_count(d->ctx); i++) {
+		const struct phd_secret_view *s = phd_secret_at(d->ctx, i);
+		struct kube_wbuf b = { 0 };
+		if (!s || (s->namespace_ && *s->namespace_ && strcmp(s->namespace_, d->ns)))
+			continue;
+		for (size_t j = 0; j < s->nkeys; j++) {
+			kube_wbuf_put(&b, s->kv[j].key, strlen(s->kv[j].key));
+			kube_wbuf_put(&b, "=", 1);
+			kube_base64_put(&b, s->kv[j].value, s->kv[j].len);
+			kube_wbuf_put(&b, "\n", 1);
+		}
+		if (!b.failed)
+			rc = report_secret(d, s->name, &b, s->origin ? s->origin : "a secrets: entry",
+					   0);
+		kube_wbuf_free(&b);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- values ------------------------------------------------------------ */
+
+static int secret_key_name(const char *path)
+{
+	const char *last = strrchr(path, '.');
+	last = last ? last + 1 : path;
+	if (!strncasecmp(last, "existing", 8))
+		return 0;  /* the name of a Secret, not its value */
+	return strcasestr(last, "password") || strcasestr(last, "passwd") ||
+	       strcasestr(last, "token") || strcasestr(last, "secret") ||
+	       strcasestr(path, "secretkey");
+}
+
+static void flatten_json(json_t *v, const char *prefix, json_t *out)
+{
+	char p[1024];
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *c;
+		json_object_foreach(v, k, c) {
+			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
+			flatten_json(c, p, out);
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(v, i, c) {
+			snprintf(p, sizeof p, "%s[%zu]", prefix, i);
+			flatten_json(c, p, out);
+		}
+	} else {
+		json_object_set(out, prefix, v);
+	}
+}
+
+static void flatten_node(const phd_node *n, const char *prefix, json_t *out)
+{
+	char p[1024];
+	switch (phd_node_type(n)) {
+	case PHD_NODE_MAP:
+		for (size_t i = 0; i < phd_node_len(n); i++) {
+			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "",
+				 phd_node_key_at(n, i));
+			flatten_node(phd_node_at(n, i), p, out);
+		}
+		break;
+	case PHD_NODE_SEQ:
+		for (size_t i = 0; i < phd_node_len(n); i++) {
+			snprintf(p, sizeof p, "%s[%zu]", prefix, i);
+			flatten_node(phd_node_at(n, i), p, out);
+		}
+		break;
+	case PHD_NODE_SCALAR:
+		json_object_set_new(out, prefix, json_string(phd_node_str(n)));
+		break;
+	default:
+		json_object_set_new(out, prefix, json_null());
+		break;
+	}
+}
+
+static void put_value(FILE *f, const char *path, json_t *v)
+{
+	char *s;
+	if (secret_key_name(path)) {
+		fputs("(masked)", f);
+		return;
+	}
+	if (json_is_string(v)) {  /* --set values are strings: 3 and "3" alike */
+		fputs(json_string_value(v), f);
+		return;
+	}
+	s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	fputs(s ? s : "?", f);
+	free(s);
+}
+
+static void diff_values(struct dstate *d)
+{
+	int nf;
+	char *text = helm_get(d, "values", "json", &nf), *buf = NULL;
+	json_t *old = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *fo = json_object(), *fn = json_object(), *v;
+	const char *k;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (text)
+		explicit_bzero(text, strlen(text));
+	free(text);
+	if (!f)
+		goto out;
+	if (json_is_object(old))
+		flatten_json(old, "", fo);
+	flatten_node(phd_ctx_values(d->ctx), "", fn);
+	json_object_foreach(fn, k, v) {
+		json_t *o = json_object_get(fo, k);
+		if (o && kube_same(o, v))
+			continue;
+		fprintf(f, "\n%s %s: ", o ? "~" : "+", k);
+		if (o) {
+			if (secret_key_name(k)) {
+				fputs("changed (masked)", f);
+			} else {
+				put_value(f, k, o);
+				fputs(" -> ", f);
+				put_value(f, k, v);
+			}
+		} else {
+			put_value(f, k, v);
+		}
+		n++;
+	}
+	json_object_foreach(fo, k, v)
+		if (!json_object_get(fn, k)) {
+			fprintf(f, "\n- %s: ", k);
+			put_value(f, k, v);
+			n++;
+		}
+	fclose(f);
+	if (n)
+		phd_validation_report(d->v, "diff", PHD_SEV_INFO, "values", NULL, NULL,
+				      "%zu values key(s) differ from the deployed revision's%s", n,
+				      buf ? buf : "");
+out:
+	free(buf);
+	json_decref(old);
+	json_decref(fo);
+	json_decref(fn);
+}
+
+/* ---- the validator ----------------------------------------------------- */
+
+int kube_diff_validator(phd_validation *v, void *userdata)
+{
+	struct dstate d = { .v = v, .cf = userdata };
+	json_t *wl = NULL, *sl = NULL, *sets[2], *o;
+	const char *k, *text;
+	char err[256], *manifest = NULL;
+	size_t len;
+	int nf, rc = 0;
+
+	d.ctx = phd_validation_ctx(v);
+	/* a plain render stays offline: only plan, diff and --dry-run compare */
+	if (!phd_ctx_dry_run(d.ctx))
+		return 0;
+	d.release = phd_ctx_release(d.ctx);
+	d.ns = phd_ctx_namespace(d.ctx);
+	text = phd_rendered(d.ctx, &len);
+	if (!d.release || !d.ns || !text)
+		return 0;
+	manifest = helm_get(&d, "manifest", NULL, &nf);
+	if (!manifest && !nf) {
+		phd_log(d.ctx, PHD_LOG_WARN, "kube: diff: the release %s could not be read: no "
+			"comparison with the cluster", d.release);
+		return 0;
+	}
+	d.have_release = manifest != NULL;
+	if (!(wl = kube_yaml_objects(text, len, err, sizeof err)) ||
+	    !(sl = kube_yaml_objects(manifest ? manifest : "", manifest ? strlen(manifest) : 0,
+				     err, sizeof err))) {
+		rc = phd_set_error(d.ctx, PHD_EPLUGIN, "kube: diff: cannot read the %s manifest: %s",
+				   wl ? "stored" : "rendered", err);
+		goto out;
+	}
+	d.want = by_key(wl, d.release);
+	d.stored = by_key(sl, d.release);
+	sets[0] = d.want;
+	sets[1] = d.stored;
+	if ((rc = kube_live_objects(d.ctx, d.cf, d.ns, d.release, sets, 2, &d.live)) < 0) {
+		phd_log(d.ctx, PHD_LOG_WARN, "kube: diff: %s: no comparison with the live objects",
+			phd_ctx_errmsg(d.ctx));
+		rc = 0;
+		goto out;
+	}
+	json_object_foreach(d.want, k, o)
+		if (strcmp(kube_jstr(o, "kind"), "Secret"))
+			report_object(&d, k, o, json_object_get(d.stored, k),
+				      json_object_get(d.live, k));
+	json_object_foreach(d.stored, k, o)
+		if (!json_object_get(d.want, k))
+			report_object(&d, k, NULL, o, json_object_get(d.live, k));
+	if ((rc = diff_secrets(&d)) < 0) {
+		phd_log(d.ctx, PHD_LOG_WARN, "kube: diff: %s", phd_ctx_errmsg(d.ctx));
+		rc = 0;
+		goto out;
+	}
+	if (d.have_release)
+		diff_values(&d);
+	{
+		char obj[300];
+		snprintf(obj, sizeof obj, "release/%s", d.release);
+		phd_validation_report(v, "diff", PHD_SEV_INFO, obj, NULL, NULL,
+				      "%s: %zu added, %zu changed, %zu removed, %zu unchanged; %zu "
+				      "live object(s) differ from the release",
+				      d.have_release ? "against the stored release" :
+				      "not installed yet", d.added, d.changed, d.removed, d.unchanged,
+				      d.live_differ);
+	}
+out:
+	if (manifest)
+		explicit_bzero(manifest, strlen(manifest));
+	free(manifest);
+	json_decref(wl);
+	json_decref(sl);
+	json_decref(d.want);
+	json_decref(d.stored);
+	json_decref(d.live);
+	return rc;
+}
