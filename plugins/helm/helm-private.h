@@ -114,7 +114,9 @@ struct helm_history {
 	size_t n;
 	int not_found;           /* the release does not exist */
 };
-int helm_history_get(struct helm *h, phd_ctx *ctx, struct helm_history *out);
+/* doing: what the query is for, for the error message ("checking ... before
+ * the upgrade"). */
+int helm_history_get(struct helm *h, phd_ctx *ctx, const char *doing, struct helm_history *out);
 void helm_history_free(struct helm_history *hist);
 int helm_history_parse(struct helm_history *out, const char *json, size_t len,
 		       char *err, size_t errlen);
@@ -183,7 +185,10 @@ struct helm_watch;
 int helm_run(phd_ctx *ctx, int phase, struct strv *sv, const char *env, unsigned flags,
 	     long long timeout_ms, struct helm_watch *w, struct phd_exec_result *res);
 /* 0 when helm ran and exited 0; else sets the error (what failed, the
- * failure class, hint, helm's key lines) and returns the code. */
+ * failure class, hint, helm's key lines) and returns the code:
+ * PHD_ETIMEOUT for a timeout, PHD_EUNREACHABLE when the API could not be
+ * read or refused (the release's state is unknown: nothing is rolled back),
+ * else PHD_EFAILED. */
 int helm_fail(phd_ctx *ctx, const char *what, int rc, const struct phd_exec_result *res,
 	      const struct helm_watch *w, const char *hint);
 
@@ -209,6 +214,7 @@ struct helm_watch {
 	int cls;                        /* strongest enum helm_failure seen */
 	int in_invalid;                 /* inside the chart's INVALID VALUES block */
 	int log_stderr;                 /* log helm's stderr (when it is not emitted) */
+	int cancelled;                  /* helm said "Release NAME has been cancelled." */
 };
 int helm_watch_line(int stream, const char *line, void *payload);
 void helm_watch_free(struct helm_watch *w);

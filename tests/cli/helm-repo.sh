@@ -15,8 +15,14 @@ index=$PHD_FIXTURES/charts-clickhouse-index.yaml
 chart=$PHD_FIXTURES/posthog-30.46.0.tgz
 [ -x "$PHDEPLOY" ] || skip_all "no phdeploy binary at $PHDEPLOY"
 [ -f "$index" ] && [ -f "$chart" ] || skip_all "no fixtures at $PHD_FIXTURES"
+[ -x "$PHD_TOOLS/helm4" ] && [ -x "$PHD_TOOLS/helm3" ] && command -v python3 > /dev/null ||
+	skip_all "needs helm4/helm3 in $PHD_TOOLS and python3"
 tap_mktemp
-standin=$top_srcdir/tests/bin/stand-in-helm
+# the real helm 4, its argv recorded in $TAPTMP/log
+standin=$TAPTMP/helm4
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >> "%s/log"\nexec "%s/helm4" "$@"\n' "$TAPTMP" "$PHD_TOOLS" \
+	> "$standin"
+chmod +x "$standin"
 values=$top_srcdir/tests/data/helm/values.yaml
 PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/helm/.libs
 export PHDEPLOY_PLUGIN_PATH
@@ -74,8 +80,7 @@ config() { # name url version-line [extra]
 run() { # helm config verb...
 	h=$1 c=$2; shift 2
 	: > "$TAPTMP/log"
-	STANDIN_DIR=$top_srcdir/tests/data/helm/standin/fresh STANDIN_LOG=$TAPTMP/log \
-		"$PHDEPLOY" --helm "$h" -c "$TAPTMP/$c.yaml" "$@" > "$TAPTMP/out" 2> "$TAPTMP/err"
+	"$PHDEPLOY" --helm "$h" -c "$TAPTMP/$c.yaml" "$@" > "$TAPTMP/out" 2> "$TAPTMP/err"
 	rc=$?
 	out=$(cat "$TAPTMP/out")
 	err=$(cat "$TAPTMP/err")
@@ -150,8 +155,14 @@ run "$standin" pinned validate
 like "$(tail -n 1 "$PHDEPLOY_STATE_DIR/journal.jsonl")" '"chart_resolved":null' \
 	"a run without the repo phase records no resolved chart"
 
-# ---- deploy (stand-in helm where a cluster would answer) -------------------------
+# ---- deploy, against tests/bin/kube-api -----------------------------------------
+"$top_srcdir/tests/bin/kube-api" start "$TAPTMP/api" > /dev/null 2>&1
+KUBECONFIG=$TAPTMP/api/kubeconfig
+export KUBECONFIG
 run "$standin" pinned deploy --skip preflight,verify
+[ "$rc" = 0 ] || diag "$(tail -n 20 "$TAPTMP/err")"
+unset KUBECONFIG
+"$top_srcdir/tests/bin/kube-api" stop "$TAPTMP/api" > /dev/null 2>&1
 is "$rc" 0 "deploy of a repository chart succeeds"
 like "$log" "upgrade --install -f $values --timeout 30m --create-namespace --namespace posthog posthog $TAPTMP/run/phdeploy-" \
 	"deploy: helm upgrade gets the run's archive"
@@ -182,8 +193,7 @@ printf 'apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    urls: [a\n
 	echo "  version: 1.0.0"
 } > "$TAPTMP/broken.yaml.cfg"
 : > "$TAPTMP/log"
-STANDIN_DIR=$top_srcdir/tests/data/helm/standin/fresh STANDIN_LOG=$TAPTMP/log \
-	"$PHDEPLOY" --helm "$standin" -c "$TAPTMP/broken.yaml.cfg" repo > /dev/null 2> "$TAPTMP/err"
+"$PHDEPLOY" --helm "$standin" -c "$TAPTMP/broken.yaml.cfg" repo > /dev/null 2> "$TAPTMP/err"
 is "$?" 6 "a malformed index fails the repo phase"
 like "$(cat "$TAPTMP/err")" "broken.yaml:6:1: malformed index YAML" "... with its line and column"
 
@@ -195,11 +205,6 @@ point "$index" 30.46.0 "$sum" "file://$TAPTMP/frepo/posthog-30.46.0.tgz" > "$rep
 point "$index" 30.46.0 "$sum" stalled.tgz > "$TAPTMP/srv/stall/index.yaml"
 
 # ---- real helm against a repository on 127.0.0.1 ---------------------------------
-if [ ! -x "$PHD_TOOLS/helm4" ] || [ ! -x "$PHD_TOOLS/helm3" ] || ! command -v python3 > /dev/null; then
-	skip 26 "needs helm4/helm3 in $PHD_TOOLS and python3"
-	done_testing
-	exit
-fi
 SERVE_DIR_STALL=/stalled.tgz \
 	"$top_srcdir/tests/bin/serve-dir" "$TAPTMP/srv" "$TAPTMP/port" "$TAPTMP/requests" &
 srv=$!
