@@ -128,6 +128,11 @@ int helm_status_json(phd_ctx *ctx, char **out, void *userdata);
 int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 /* Stop (or, with recover_pending, repair) a release stuck in pending-*. */
 int helm_check_pending(struct helm *h, phd_ctx *ctx);
+/* After `helm rollback` to target failed on the stuck revision: 0 when the
+ * release can be upgraded now (helm recorded its failure, or the stuck
+ * record was backed up under the state dir and deleted). */
+int helm_recover_after_rollback(struct helm *h, phd_ctx *ctx, const struct helm_rev *stuck,
+				long long target);
 
 /* ---- chart repository index (semver.c, index.c, fetch.c) ------------ */
 struct semver {

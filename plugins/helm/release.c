@@ -234,6 +234,10 @@ int helm_check_pending(struct helm *h, phd_ctx *ctx)
 		      h->timeout_ms + QUERY_TIMEOUT_MS, &w, &res);
 	rc = helm_fail(ctx, target ? "recovering the pending release (helm rollback)" :
 		       "recovering the pending install (helm uninstall)", rc, &res, &w, NULL);
+	/* helm ran and refused: not the cluster, a timeout, Ctrl-C or another
+	 * helm holding the release (whose record must stay) */
+	if (rc == PHD_EFAILED && target && w.cls != HELM_FAIL_PENDING)
+		rc = helm_recover_after_rollback(h, ctx, &hist.revs[hist.n - 1], target);
 	phd_exec_result_clear(&res);
 	helm_watch_free(&w);
 out:
