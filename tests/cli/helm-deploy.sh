@@ -6,9 +6,13 @@
 # Job, pending release, another operation in progress, API faults), the
 # pending-release check and its recovery, rollback on failure, Ctrl-C.
 #
-# Five stand-ins run at once so the slow cases (helm's timeouts) overlap:
-# A (everything ready), B (posthog-web never ready: timeouts, Ctrl-C),
-# C (the migrate Job fails), P (pending releases), F (faults and rollback).
+# Independent chains run at once, each on its own stand-in, so the slow
+# cases (helm's timeouts) overlap: A (helm 4 install, status, redaction,
+# rollback), A3 (helm 3 install), B (posthog-web never ready: timeouts,
+# Ctrl-C), C (the migrate Job fails), P (a pending upgrade, helm 4 recovery,
+# another operation in progress), R (helm 3 recovery, the stuck record
+# deleted), Q (a pending install), F and F3 (rollback on failure, API
+# faults).  A chain's results are replayed in a fixed order once it ends.
 . "$top_srcdir/tests/tap/tap.sh"
 # Under ASan, clang 14's LeakSanitizer can crash at exit reading the dynamic
 # TLS of libraries dlopen'd with the plugin (libcurl's gnutls, p11-kit,
@@ -30,25 +34,23 @@ command -v python3 > /dev/null 2>&1 || skip_all "no python3 for tests/bin/kube-a
 [ -f "$chart" ] || skip_all "no chart fixture at $chart"
 tap_mktemp
 W=$TAPTMP
-stop_all() {
-	for d in A B C P F; do
-		[ -f "$W/$d/pid" ] && "$KA" stop "$W/$d" > /dev/null 2>&1
-	done
-	rm -rf "$W"
-}
-trap stop_all EXIT
+. "$top_srcdir/tests/tap/kube.sh"
+trap 'ka_stop_all; rm -rf "$W"' EXIT
 # the helm plugin alone: the kube plugin (Secrets) has its own tests, so the
 # Secrets examples/values.yaml names are created here with the real kubectl
 PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/helm/.libs
 HELM_CACHE_HOME=$W/helm/cache HELM_CONFIG_HOME=$W/helm/config HELM_DATA_HOME=$W/helm/data
-KUBECACHEDIR=$W/kubecache TMPDIR=$W/tmp
+KUBECACHEDIR=$W/kubecache TMPDIR=$W/tmp PHDEPLOY_KUBECTL=$T/kubectl
 export PHDEPLOY_PLUGIN_PATH HELM_CACHE_HOME HELM_CONFIG_HOME HELM_DATA_HOME KUBECACHEDIR TMPDIR
+export PHDEPLOY_KUBECTL
 mkdir -p "$TMPDIR"
-unset PHDEPLOY_HELM KUBECONFIG
+unset PHDEPLOY_HELM KUBECONFIG HELM_DRIVER
 
 # helm4/helm3 as phdeploy runs them: the real binary, its argv recorded in
 # $HELM_ARGV; with $HELM_GATE set, an upgrade waits for that file to exist
-# (so the test can start another helm operation between the check and it)
+# (so the test can start another helm operation between the check and it);
+# with $HELM_NO_ROLLBACK set, a rollback fails before it touches anything,
+# as a helm that cannot write its record would
 mkdir -p "$W/bin"
 for v in 4 3; do
 	cat > "$W/bin/helm$v" <<EOF
@@ -59,43 +61,22 @@ if [ "\$1" = upgrade ] && [ -n "\${HELM_GATE:-}" ]; then
 	: > "\$HELM_GATE.at"
 	while [ ! -f "\$HELM_GATE" ]; do sleep 0.1; done
 fi
+if [ "\$1" = rollback ] && [ -n "\${HELM_NO_ROLLBACK:-}" ]; then
+	echo "Error: rollback refused by the test's helm wrapper" >&2
+	exit 1
+fi
 exec "$T/helm$v" "\$@"
 EOF
 	chmod +x "$W/bin/helm$v"
 done
 
-echo '{"ready_after": "200ms"}' > "$W/A.json"
-echo '{"ready_after": "200ms", "never_ready": ["Deployment/posthog-web"]}' > "$W/B.json"
-echo '{"ready_after": "200ms", "job_fails": ["posthog-migrate-*"]}' > "$W/C.json"
-echo '{"ready_after": "200ms"}' > "$W/P.json"
-echo '{"ready_after": "200ms"}' > "$W/F.json"
-for d in A B C P F; do
-	"$KA" start "$W/$d" --scenario "$W/$d.json" > "$W/start-$d" 2>&1 || {
-		diag "$(cat "$W/start-$d" "$W/$d/kube-api.log" 2>/dev/null)"
-		echo "Bail out! kube-api $d did not start"
-		exit 1
-	}
-done
-# scenario SERVER JSON: the stand-in re-reads its scenario when the mtime changes
-scenario() {
-	_n=$(($(cat "$W/$1.gen" 2>/dev/null || echo 0) + 1))
-	echo "$_n" > "$W/$1.gen"
-	echo "$2" > "$W/$1.json.new"
-	touch -d "@$(($(date +%s) + _n))" "$W/$1.json.new"
-	mv "$W/$1.json.new" "$W/$1.json"
-	sleep 0.3 # the controllers read it on their next pass
-}
-k() { _s=$1; shift; "$T/kubectl" --kubeconfig "$W/$_s/kubeconfig" "$@"; }
+ready='{"ready_after": "200ms"}'
+web_never='{"ready_after": "200ms", "never_ready": ["Deployment/posthog-web"]}'
+ka_start A "$ready" A3 "$ready" B "$web_never" \
+	C '{"ready_after": "200ms", "job_fails": ["posthog-migrate-*"]}' \
+	P "$ready" R "$ready" Q "$ready" F "$ready" F3 "$ready"
+
 h() { _v=$1 _s=$2; shift 2; KUBECONFIG=$W/$_s/kubeconfig "$T/helm$_v" "$@"; }
-# secrets SERVER NAMESPACE: the namespace and the Secrets examples/values.yaml names
-secrets() {
-	k "$1" create namespace "$2" > /dev/null 2>&1
-	for s in posthog-secret:posthog-secret posthog-postgres:postgresql-password \
-		posthog-redis:redis-password posthog-clickhouse:admin-password; do
-		k "$1" -n "$2" create secret generic "${s%%:*}" --from-literal="${s##*:}=not-a-secret" \
-			> /dev/null || return 1
-	done
-}
 # config NAME NAMESPACE [yaml lines...]: $W/NAME.yaml, a local chart
 config() {
 	_c=$1 _ns=$2
@@ -128,34 +109,355 @@ run() { phd "$@"; get "$1"; }
 # writes SERVER: the requests since the log was emptied that changed something
 writes() { grep -v '^GET ' "$W/$1/requests.log" | grep -v ' 40[0-9]$'; }
 deploy='deploy --skip preflight,verify'
+# the cases that are not about the chart's rendering skip its second render
+# (helm template; helm-render.sh covers it)
+quick='deploy --skip preflight,verify,render'
 # matches TEXT ERE DESC
 matches() {
 	if printf '%s\n' "$1" | grep -Eq -- "$2"; then _tap_result 0 "$3"
 	else _tap_result 1 "$3"; diag "does not match '$2':" "$1"; fi
 }
+# rev N HELM SERVER NAMESPACE: revision N's line of real helm history
+rev() { h "$2" "$3" history posthog -n "$4" 2>&1 | grep "^$1 "; }
+# waiting FILE: helm (--debug) names the resource it waits for
+waiting() { grep -Eq 'waiting for resource .*posthog-web|is not ready: [a-z0-9]*/posthog-web' "$1"; }
+# stick SERVER HELM CONFIG NAMESPACE: a deploy whose helm is SIGKILLed as soon
+# as it has written its pending-* record, before it applied anything (every
+# request is slowed meanwhile so the chart's ~90 objects take seconds)
+stick() {
+	scenario "$1" '{"ready_after": "200ms", "slow": "50ms"}'
+	: > "$W/$1/requests.log"
+	KUBECONFIG=$W/$1/kubeconfig PHDEPLOY_STATE_DIR=$W/state-stick-$1 \
+		"$PHDEPLOY" --helm "$T/helm$2" -c "$W/$3.yaml" $quick > /dev/null 2>&1 &
+	_pk=$!
+	wait_until 300 grep -q "^POST /api/v1/namespaces/$4/secrets .* 201$" "$W/$1/requests.log" ||
+		diag "stick $1: helm wrote no release record"
+	kill -KILL $(pgrep -P $_pk) 2> /dev/null
+	wait $_pk
+	scenario "$1" "$ready"
+}
 
-# ---- B in the background: a Deployment never ready; helm 4 and helm 3 time
-# out (exit 9); Ctrl-C while each waits
-(
+# chain NAME: runs chain_NAME in the background; its results are written to
+# $W/NAME.tap ("R" STATUS DESC, or a diag line) and replayed by collect
+chain() {
+	(
+		_tap_result() { printf 'R\t%s\t%s\n' "$1" "$2"; }
+		"chain_$1"
+		echo "END"
+	) > "$W/$1.tap" 2> "$W/$1.stderr" &
+	eval "pid_$1=\$!"
+}
+collect() {
+	eval "wait \$pid_$1"
+	while IFS= read -r _l; do
+		case $_l in
+		R"	"*) _l=${_l#R	}; _tap_result "${_l%%	*}" "${_l#*	}" ;;
+		END) ;;
+		*) printf '%s\n' "$_l" ;;
+		esac
+	done < "$W/$1.tap"
+	ok "$(tail -n 1 "$W/$1.tap" | grep -qx END; echo $?)" "chain $1 ran to its end"
+	[ -s "$W/$1.stderr" ] && diag "chain $1 stderr:" "$(tail -n 5 "$W/$1.stderr")"
+}
+
+# configs more than one chain reads, written before any starts
+config base posthog
+config pw0 posthog "helm: { wait: false, wait_for_jobs: false }"
+config stuck posthog "rollback: { on_failure: true }"
+config recover posthog "helm: { recover_pending: true, timeout: 2m }"
+config fault posthog "rollback: { on_failure: true }"
+config nocontext posthog "rollback: { on_failure: true }" "kube: { context: missing }"
+sed -i '5d' "$W/nocontext.yaml" # the second kube: line replaces the first
+
+# ---- A: helm 4, a fresh install, status, upgrades, rollback -----------------
+chain_A() {
+	secrets A posthog
+	: > "$W/A/requests.log"
+	run i4 A 4 base $deploy
+	is "$rc" 0 "helm 4: a fresh install of the real chart succeeds"
+	[ "$rc" = 0 ] || diag "$(tail -n 30 "$W/i4.err")"
+	like "$argv" "upgrade --install -f $values --timeout 30m --create-namespace --namespace posthog posthog $chart --wait=watcher --wait-for-jobs --debug" \
+		"helm 4: the manual procedure's flags, --wait=watcher"
+	like "$argv" "--post-renderer phdeploy-postrender" "helm 4: the PDB post-renderer is named as a plugin"
+	like "$argv" "env HELM_PLUGINS=" "helm 4: ... found through a private HELM_PLUGINS"
+	like "$argv" "--kube-context stand-in" "helm 4: kube.context is passed on"
+	unlike "$argv" "--version" "a local chart gets no --version"
+	like "$(cat "$W/A/requests.log")" "PATCH /apis/policy/v1/namespaces/posthog/poddisruptionbudgets/" \
+		"helm 4: the post-rendered policy/v1 PDB reached the API server"
+	like "$err" 'Release "posthog" does not exist. Installing it now.' "helm's output is streamed"
+	like "$(h 4 A status posthog -n posthog 2>&1)" "STATUS: deployed" "helm 4 status: the release is deployed"
+
+	run s4 A 4 base status
+	is "$rc" 0 "status of a real release succeeds"
+	like "$out" '"revision":1' "status: revision"
+	like "$out" '"state":"deployed"' "status: state"
+	like "$out" '"chart_version":"30.46.0"' "status: chart version"
+	like "$out" '"app_version":"1.43.0"' "status: app version"
+	last=$(h 4 A status posthog -n posthog -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["last_deployed"])')
+	like "$out" "\"last_deployed\":\"$last\"" "status: last deployed, as helm status reports it"
+	unlike "$out$err" "not-a-secret" "status: no Secret value is shown"
+
+	# redaction of --debug (revisions 2 and 3)
+	config pw posthog "values: [\"$values\", \"$pwfile\"]"
+	sed -i "4d" "$W/pw.yaml" # the second values: line replaces the first
+	for mode in text json; do
+		run pw-$mode A 4 pw --output "$mode" $deploy
+		is "$rc" 0 "$mode: deploy with an inline password in a values file succeeds"
+		like "$out$err" "USER-SUPPLIED VALUES:" "$mode: helm printed its --debug sections"
+		unlike "$out$err" "$pw" "$mode: the password from the values file is never printed"
+		unlike "$out$err" "$pw64" "$mode: ... nor its base64 from the Secret manifest"
+	done
+	like "$(cat "$W/pw-json.out")" '"progress"' "json: progress events while helm waits"
+	matches "$(cat "$W/pw-json.out")" '"progress".*"message":"waiting for resource namespace=posthog name=[a-z0-9-]+ kind=[A-Za-z]+' \
+		"json: ... naming what helm waits for"
+	ok "$(grep -rqs -- "$pw" "$W"/state-* && echo 1 || echo 0)" \
+		"the password is not in the state dir (journal)"
+
+	run rb4 A 4 base rollback
+	is "$rc" 0 "phdeploy rollback of a real release succeeds"
+	like "$argv" "rollback posthog 2 --namespace posthog --wait=watcher --timeout 30m" \
+		"... with helm rollback to the revision before the newest, waiting"
+	matches "$(rev 4 4 A posthog)" "deployed.*Rollback to 2" \
+		"real helm history: revision 4 is the rollback to 2"
+	run s4b A 4 base status
+	like "$out" '"description":"Rollback to 2"' "status shows the rollback"
+	config other elsewhere
+	run none A 4 other status
+	like "$out" '"state":"not-installed"' "status: a missing release is not-installed"
+}
+
+# ---- A3: helm 3 ----------------------------------------------------------------
+chain_A3() {
+	secrets A3 p3
+	config p3 p3
+	run i3 A3 3 p3 $deploy
+	is "$rc" 0 "helm 3: a fresh install of the real chart succeeds"
+	[ "$rc" = 0 ] || diag "$(tail -n 30 "$W/i3.err")"
+	like "$argv" "--wait --wait-for-jobs --debug" "helm 3: plain --wait with --wait-for-jobs"
+	like "$argv" "--post-renderer /" "helm 3: the post-renderer is an executable path"
+	unlike "$argv" "HELM_PLUGINS" "helm 3: no private plugin dir"
+	like "$(h 3 A3 status posthog -n p3 2>&1)" "STATUS: deployed" "helm 3 status: deployed"
+	run s3 A3 3 p3 status
+	like "$out" '"state":"deployed"' "helm 3: phdeploy status reads it"
+}
+
+# ---- P: a release left pending-upgrade by a helm SIGKILLed mid-upgrade -------
+chain_P() {
+	secrets P posthog
+	run p0 P 4 pw0 $quick
+	is "$rc" 0 "P: revision 1 installed"
+	stick P 4 base posthog
+	like "$(rev 2 4 P posthog)" "pending-upgrade" \
+		"a helm upgrade SIGKILLed after it wrote its record left revision 2 pending-upgrade"
+	for v in 4 3; do
+		: > "$W/P/requests.log"
+		run stuck$v P $v stuck $quick
+		is "$rc" 8 "helm $v: the next deploy stops on the pending release (exit 8)"
+		like "$err" "release posthog in namespace posthog is stuck in pending-upgrade" "helm $v: ... saying so"
+		like "$err" "rollback posthog 1 --namespace posthog --wait" "helm $v: ... with the command that resolves it"
+		like "$err" "--timeout 30m --debug --kube-context stand-in" "helm $v: ... in full"
+		unlike "$argv" "upgrade --install" "helm $v: ... before any upgrade"
+		unlike "$argv" "rollback posthog" "helm $v: rollback.on_failure does not touch it"
+		is "$(writes P)" "" "helm $v: the run wrote nothing to the API server"
+	done
+
+	# helm.recover_pending: real helm 4 cannot roll revision 2 back (its
+	# migrate Job never existed) but records that, so the upgrade proceeds
+	run rec P 4 recover $quick
+	is "$rc" 0 "recover_pending, helm 4: the stuck release is upgraded"
+	[ "$rc" = 0 ] || diag "$(tail -n 20 "$W/rec.err")"
+	first=$(grep -n '^rollback posthog 1 ' "$W/rec.argv" | head -n 1 | cut -d: -f1)
+	second=$(grep -n '^upgrade --install' "$W/rec.argv" | cut -d: -f1)
+	ok "$([ -n "$first" ] && [ -n "$second" ] && [ "$first" -lt "$second" ]; echo $?)" \
+		"recover_pending: helm rollback to the last deployed revision first, then the upgrade"
+	like "$err" "helm could not roll posthog back to revision 1, but recorded that (revision 3 is failed" \
+		"recover_pending: the failed rollback is explained"
+	matches "$(rev 3 4 P posthog)" 'failed.*Rollback "posthog" failed: original object Job with the name "posthog-migrate-' \
+		"real helm history: helm's rollback failed on the migrate Job and said so"
+	like "$(rev 2 4 P posthog)" "superseded" "... the stuck revision is superseded"
+	matches "$(rev 4 4 P posthog)" "deployed.*Upgrade complete" "... and the upgrade is deployed"
+	like "$(cat "$W/state-rec/helm/recovery.jsonl" 2>&1)" \
+		'"action":"rollback-failed","stuck_revision":2,"stuck_status":"pending-upgrade","rollback_to":1,"recorded_revision":3' \
+		"recover_pending: the step is recorded in STATE/helm/recovery.jsonl"
+
+	# another operation in progress: a real helm rollback holds the release
+	# between phdeploy's check and its upgrade
+	scenario P "$web_never"
+	rm -f "$W/gate" "$W/gate.at"
+	HELM_GATE=$W/gate phd busy P 4 stuck $quick &
+	busy=$!
+	wait_until 300 test -f "$W/gate.at" || diag "busy: the upgrade never reached the gate"
+	h 4 P rollback posthog 1 -n posthog --wait --timeout 60s > /dev/null 2>&1 &
+	hold=$!
+	wait_until 300 sh -c "KUBECONFIG=$W/P/kubeconfig '$T/helm4' history posthog -n posthog 2> /dev/null | grep -q pending-rollback" ||
+		diag "busy: the rollback never showed pending-rollback"
+	: > "$W/gate"
+	wait $busy
+	get busy
+	is "$rc" 8 "a helm operation started after the check fails the upgrade (exit 8)"
+	like "$err" "another helm operation is in progress" "... classified"
+	like "$err" "UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress" \
+		"... quoting helm"
+	unlike "$argv" "rollback posthog" "... and not rolled back: the run changed nothing"
+	kill -KILL $hold 2> /dev/null
+	wait $hold 2> /dev/null
+}
+
+# ---- R: helm 3's recovery; a rollback that records nothing ---------------------
+chain_R() {
+	secrets R posthog
+	run r0 R 3 pw0 $quick
+	is "$rc" 0 "R: revision 1 installed with helm 3"
+	stick R 3 base posthog
+	like "$(rev 2 3 R posthog)" "pending-upgrade" "helm 3 SIGKILLed: revision 2 pending-upgrade"
+	run rec3 R 3 recover $quick
+	is "$rc" 0 "recover_pending, helm 3: the stuck release is upgraded"
+	[ "$rc" = 0 ] || diag "$(tail -n 20 "$W/rec3.err")"
+	like "$argv" "rollback posthog 1 --namespace posthog --wait --timeout 2m" "helm 3: ... after helm rollback"
+	matches "$(h 3 R history posthog -n posthog 2>&1 | tail -n 1)" "deployed.*Upgrade complete" \
+		"helm 3: real helm history ends in the upgrade, deployed"
+
+	# a helm rollback that fails before it records anything: the stuck
+	# record is backed up, deleted, and the upgrade runs from revision 4
+	stick R 3 base posthog
+	like "$(rev 5 3 R posthog)" "pending-upgrade" "helm 3 SIGKILLed again: revision 5 pending-upgrade"
+	: > "$W/R/requests.log"
+	HELM_NO_ROLLBACK=1
+	export HELM_NO_ROLLBACK
+	run norb R 3 recover $quick
+	unset HELM_NO_ROLLBACK
+	is "$rc" 0 "recover_pending, a rollback that records nothing: the release is upgraded"
+	[ "$rc" = 0 ] || diag "$(tail -n 20 "$W/norb.err")"
+	like "$err" "rollback refused by the test's helm wrapper" "... helm's error is quoted"
+	like "$err" "recorded nothing, so phdeploy deleted the record of the stuck revision 5 (pending-upgrade), making revision 4 current again" \
+		"... the deletion is explained"
+	like "$(writes R)" "DELETE /api/v1/namespaces/posthog/secrets/sh.helm.release.v1.posthog.v5 " \
+		"... kubectl deleted the record"
+	backup=$(ls "$W"/state-norb/helm/posthog.sh.helm.release.v1.posthog.v5.*.json 2>/dev/null)
+	like "$err" "backed up in $backup (mode 0600" "... the backup is named"
+	is "$(stat -c %a "$backup" 2>&1)" 600 "... it is mode 0600"
+	is "$(stat -c %a "$W/state-norb/helm" 2>&1)" 700 "... in a 0700 directory"
+	rel=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"]["release"][:64])' "$backup" 2>&1)
+	ok "$([ ${#rel} = 64 ]; echo $?)" "... it holds the release record"
+	unlike "$out$err" "$rel" "... which is never printed"
+	unlike "$(cat "$backup")" '"resourceVersion"' "... without the metadata the server sets"
+	matches "$(h 3 R history posthog -n posthog 2>&1 | tail -n 1)" "^5 .*deployed.*Upgrade complete" \
+		"real helm history: the upgrade took revision 5 again, deployed"
+	journal=$(cat "$W/state-norb/helm/recovery.jsonl" 2>&1)
+	like "$journal" '"action":"record-deleted","stuck_revision":5,"stuck_status":"pending-upgrade","current_revision":4' \
+		"the deletion is recorded in STATE/helm/recovery.jsonl"
+	# the restore command it recorded puts the record back once revision 5 is gone
+	restore=$(printf '%s\n' "$journal" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["restore"])')
+	like "$restore" "kubectl --context stand-in --namespace posthog create -f $backup" "... with the restore command"
+	k R -n posthog delete secret sh.helm.release.v1.posthog.v5 > /dev/null 2>&1
+	KUBECONFIG=$W/R/kubeconfig $restore > /dev/null 2>&1 # as the operator would type it
+	like "$(rev 5 3 R posthog)" "pending-upgrade" "... and it does: helm sees revision 5 pending-upgrade again"
+}
+
+# ---- Q: a first install left pending-install, recovered with helm uninstall -----
+chain_Q() {
+	secrets Q pi
+	config pi pi
+	stick Q 3 pi pi
+	like "$(rev 1 3 Q pi)" "pending-install" "helm 3 SIGKILLed during a first install: pending-install"
+	config pirec pi "helm: { recover_pending: true, timeout: 2m }"
+	run pirec Q 3 pirec $quick
+	is "$rc" 0 "helm 3, recover_pending: an install stuck in pending-install is uninstalled, then installed"
+	like "$argv" "uninstall posthog --namespace pi --wait" "... with helm uninstall"
+	matches "$(h 3 Q history posthog -n pi 2>&1 | tail -n 1)" "1 .*deployed" "... and installed afresh"
+}
+
+# ---- F, F3: a failed upgrade rolled back by real helm; API faults change nothing
+# fault NAME SERVER HELM SCENARIO CONFIG
+fault() {
+	scenario "$2" "$4"
+	: > "$W/$2/requests.log"
+	run "$1" "$2" "$3" "$5" $quick
+}
+# faults SERVER HELM
+faults() {
+	_fs=$1 v=$2
+	fault f403-$v $_fs $v '{"auth": "403"}' fault
+	is "$rc" 8 "helm $v, 403: the deploy fails (exit 8)"
+	like "$err" "deploy: reading the release's history before the upgrade (helm history posthog) failed (exit 1): the Kubernetes API could not be reached, refused access or failed" \
+		"helm $v, 403: the message names the phase and what was being done"
+	like "$err" 'secrets is forbidden: User "stand-in" cannot list resource "secrets"' "helm $v, 403: ... quoting helm"
+	fault f401-$v $_fs $v '{"auth": "401"}' fault
+	is "$rc" 8 "helm $v, 401: exit 8"
+	like "$err" "luster unreachable: the server has asked for the client to provide credentials" \
+		"helm $v, 401: helm's words"
+	like "$err" "the Kubernetes API could not be reached, refused access or failed; check kube.context" \
+		"helm $v, 401: classified, with what to check"
+	fault f500-$v $_fs $v '{"fail_500": ["GET /api/v1/namespaces/*/secrets"]}' fault
+	is "$rc" 8 "helm $v, 500 reading the release Secrets: exit 8"
+	like "$err" "failed to query with labels: Internal error occurred" "helm $v, 500: helm's words"
+	like "$err" "the Kubernetes API could not be reached, refused access or failed" "helm $v, 500: classified"
+	fault w500-$v $_fs $v '{"fail_500": ["POST /api/v1/namespaces/*/secrets"]}' fault
+	is "$rc" 8 "helm $v, 500 writing the release record: exit 8"
+	like "$argv" "upgrade --install" "helm $v, 500: the upgrade ran"
+	like "$err" "deploy: helm upgrade --install failed (exit 1): the Kubernetes API could not be reached" \
+		"helm $v, 500: classified"
+	unlike "$argv" "rollback posthog" "helm $v, 500: the release it could not change is not rolled back"
+	fault ctx-$v $_fs $v "$ready" nocontext
+	is "$rc" 8 "helm $v, a context missing from the kubeconfig: exit 8"
+	like "$err" "luster unreachable: context \"missing\" does not exist" "helm $v, missing context: helm's words"
+	for n in f403-$v f401-$v f500-$v ctx-$v; do
+		case $(cat "$W/$n.argv") in *"rollback posthog"*|*"upgrade --install"*) r=1 ;; *) r=0 ;; esac
+		ok $r "helm $v, $n: neither upgrade nor rollback ran"
+	done
+	is "$(writes $_fs)" "" "helm $v: nothing was written while the faults were on"
+	scenario $_fs "$ready"
+	is "$(h $v $_fs history posthog -n posthog 2>&1 | grep -c '^[0-9]')" "$revs" \
+		"helm $v: the faults left the release's history as it was"
+}
+chain_F() {
+	secrets F posthog
+	run f0 F 4 base $quick
+	is "$rc" 0 "F: revision 1 installed"
+	# revision 2 adds a Deployment that never becomes ready; the rollback to 1
+	# removes it again, so real helm can roll back and wait successfully
+	scenario F '{"ready_after": "200ms", "never_ready": ["Deployment/posthog-plugins-async"]}'
+	printf 'pluginsAsync:\n  enabled: true\n' > "$W/async.yaml"
+	config rb posthog "values: [\"$values\", \"$W/async.yaml\"]" "rollback: { on_failure: true }" \
+		"helm: { timeout: 15s }"
+	sed -i "4d" "$W/rb.yaml"
+	run rb F 4 rb $quick
+	is "$rc" 11 "rollback.on_failure: a failed upgrade is rolled back (exit 11)"
+	like "$err" "deploy failed and was rolled back" "... saying so"
+	like "$err" "Deployment/posthog/posthog-plugins-async not ready" "... quoting why the upgrade failed"
+	like "$argv" "rollback posthog 1 --namespace posthog --wait=watcher --timeout 15s" \
+		"... rolled back to the last deployed revision, waiting"
+	like "$err" "does not undo database migrations" "the rollback caveat is logged"
+	like "$(rev 2 4 F posthog)" "failed" "real helm history: revision 2 failed"
+	matches "$(rev 3 4 F posthog)" "deployed.*Rollback to 1" "... revision 3 is the rollback to 1"
+	revs=$(h 4 F history posthog -n posthog 2>&1 | grep -c '^[0-9]')
+	faults F 4
+}
+chain_F3() {
+	secrets F3 posthog
+	run f0-3 F3 3 pw0 $quick
+	is "$rc" 0 "F3: revision 1 installed with helm 3"
+	revs=1
+	faults F3 3
+}
+
+# ---- B: posthog-web never ready; helm 4 and helm 3 time out (exit 9); Ctrl-C
+# while each waits
+chain_B() {
 	for n in nr4 nr3 int4 int3; do secrets B $n; done
 	config nr4 nr4 "helm: { timeout: 20s }"
 	config nr3 nr3 "helm: { timeout: 20s }"
 	config int4 int4 "rollback: { on_failure: true }"
 	config int3 int3 "rollback: { on_failure: true }"
-	phd nr4 B 4 nr4 $deploy &
-	phd nr3 B 3 nr3 $deploy &
+	phd nr4 B 4 nr4 $quick &
+	phd nr3 B 3 nr3 $quick &
 	for v in 4 3; do
 		(
 			PHDEPLOY_STATE_DIR=$W/state-int$v HELM_ARGV=$W/int$v.argv \
 				KUBECONFIG=$W/B/kubeconfig "$PHDEPLOY" --helm "$W/bin/helm$v" \
-				-c "$W/int$v.yaml" $deploy > "$W/int$v.out" 2> "$W/int$v.err" &
+				-c "$W/int$v.yaml" $quick > "$W/int$v.out" 2> "$W/int$v.err" &
 			pid=$!
-			i=0 # helm is waiting once it names what it waits for
-			while ! grep -q 'posthog-web' "$W/int$v.err" && [ $i -lt 600 ]; do
-				sleep 0.1
-				i=$((i + 1))
-			done
-			sleep 1
+			wait_until 300 waiting "$W/int$v.err"
 			kill -INT $pid
 			wait $pid
 			echo $? > "$W/int$v.rc"
@@ -163,22 +465,53 @@ matches() {
 		) &
 	done
 	wait
-) &
-bg_b=$!
+	get nr4
+	is "$rc" 9 "helm 4: --wait timing out exits 9"
+	like "$err" "timed out; last waiting for: waiting for resource namespace=nr4 name=posthog-web kind=Deployment" \
+		"helm 4: the message says what helm was waiting for"
+	like "$err" "Error: resource Deployment/nr4/posthog-web not ready. status: InProgress" "helm 4: helm's line is quoted"
+	get nr3
+	is "$rc" 9 "helm 3: --wait timing out exits 9"
+	like "$err" "Error: context deadline exceeded" "helm 3: helm's line is quoted"
+	like "$err" "last waiting for: Deployment is not ready: nr3/posthog-web" "helm 3: ... and what it waited for"
+	for v in 4 3; do
+		get int$v
+		is "$rc" 8 "helm $v, Ctrl-C while helm waits: the deploy fails (exit 8, not 9 or 11)"
+		like "$err" "Release posthog has been cancelled." "helm $v, Ctrl-C: helm got the SIGINT"
+		matches "$err" "deploy interrupted after [0-9]+ s: helm cancelled the upgrade while it waited for the resources and records the revision it started as failed; nothing was rolled back" \
+			"helm $v, Ctrl-C: the message says what state the release is in"
+		unlike "$err" "rolled back to" "helm $v, Ctrl-C: no rollback despite rollback.on_failure"
+		like "$(tail -n 1 "$W/state-int$v/journal.jsonl" 2>/dev/null)" '"outcome":"interrupted"' \
+			"helm $v, Ctrl-C: the journal records the run as interrupted"
+		matches "$(rev 1 $v B int$v)" 'failed.*Release "posthog" failed: context canceled' \
+			"helm $v, Ctrl-C: real helm history shows the revision failed"
+	done
+}
 
-# ---- C in the background: the migrate Job fails.  Helm 3.17 retries a
-# failed Job 30 times, 2 s apart, before it names it: its timeout is 70 s.
-(
+# ---- C: the migrate Job fails.  Helm 3.17 retries a failed Job 30 times, 2 s
+# apart, before it names it: its timeout is 70 s.
+chain_C() {
 	secrets C jf4 && secrets C jf3
 	config jf4 jf4 "helm: { timeout: 60s }"
 	config jf3 jf3 "helm: { timeout: 70s }"
-	phd jf4 C 4 jf4 $deploy &
-	phd jf3 C 3 jf3 $deploy &
+	phd jf4 C 4 jf4 $quick &
+	phd jf3 C 3 jf3 $quick &
 	wait
-) &
-bg_c=$!
+	get jf4
+	is "$rc" 8 "helm 4: a failed migrate Job exits 8"
+	like "$err" "a Job (the database migration) failed" "helm 4: classified as a Job failure"
+	matches "$err" "Error: resource Job/jf4/posthog-migrate-[0-9-]* not ready. status: Failed, message: Job Failed. failed: 7/1" \
+		"helm 4: the Job is named"
+	get jf3
+	is "$rc" 8 "helm 3: a failed migrate Job exits 8"
+	like "$err" "a Job (the database migration) failed" "helm 3: classified as a Job failure"
+	like "$err" "Error: job is failed: jf3/posthog-migrate-" "helm 3: the Job is named"
+}
 
-# ---- config errors, positioned, before helm runs ---------------------------
+# the longest first: C waits 70 s for helm 3
+for c in C B P R A F F3 Q A3; do chain $c; done
+
+# ---- config errors, positioned, before helm runs (meanwhile, in the foreground)
 config badt posthog "helm:" "  timeout: soon"
 run badt A 4 badt $deploy
 ok "$([ "$rc" -ne 0 ]; echo $?)" "a bad helm.timeout stops the run"
@@ -192,269 +525,5 @@ run badw A 4 badw $deploy
 like "$err" "helm.wait_for_jobs: needs helm.wait: true" "wait_for_jobs without wait is refused"
 unlike "$argv" "upgrade" "... before helm runs"
 
-# ---- A: helm 4, a fresh install, status, an upgrade, rollback ---------------
-secrets A posthog
-config base posthog
-: > "$W/A/requests.log"
-run i4 A 4 base $deploy
-is "$rc" 0 "helm 4: a fresh install of the real chart succeeds"
-[ "$rc" = 0 ] || diag "$(tail -n 30 "$W/i4.err")"
-like "$argv" "upgrade --install -f $values --timeout 30m --create-namespace --namespace posthog posthog $chart --wait=watcher --wait-for-jobs --debug" \
-	"helm 4: the manual procedure's flags, --wait=watcher"
-like "$argv" "--post-renderer phdeploy-postrender" "helm 4: the PDB post-renderer is named as a plugin"
-like "$argv" "env HELM_PLUGINS=" "helm 4: ... found through a private HELM_PLUGINS"
-like "$argv" "--kube-context stand-in" "helm 4: kube.context is passed on"
-unlike "$argv" "--version" "a local chart gets no --version"
-like "$(cat "$W/A/requests.log")" "PATCH /apis/policy/v1/namespaces/posthog/poddisruptionbudgets/" \
-	"helm 4: the post-rendered policy/v1 PDB reached the API server"
-like "$err" 'Release "posthog" does not exist. Installing it now.' "helm's output is streamed"
-like "$(h 4 A status posthog -n posthog 2>&1)" "STATUS: deployed" "helm 4 status: the release is deployed"
-
-run s4 A 4 base status
-is "$rc" 0 "status of a real release succeeds"
-like "$out" '"revision":1' "status: revision"
-like "$out" '"state":"deployed"' "status: state"
-like "$out" '"chart_version":"30.46.0"' "status: chart version"
-like "$out" '"app_version":"1.43.0"' "status: app version"
-last=$(h 4 A status posthog -n posthog -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["last_deployed"])')
-like "$out" "\"last_deployed\":\"$last\"" "status: last deployed, as helm status reports it"
-unlike "$out$err" "not-a-secret" "status: no Secret value is shown"
-
-# ---- redaction of --debug (revisions 2 and 3) -------------------------------
-config pw posthog "values: [\"$values\", \"$pwfile\"]"
-sed -i "4d" "$W/pw.yaml" # the second values: line replaces the first
-for mode in text json; do
-	run pw-$mode A 4 pw --output "$mode" $deploy
-	is "$rc" 0 "$mode: deploy with an inline password in a values file succeeds"
-	like "$out$err" "USER-SUPPLIED VALUES:" "$mode: helm printed its --debug sections"
-	unlike "$out$err" "$pw" "$mode: the password from the values file is never printed"
-	unlike "$out$err" "$pw64" "$mode: ... nor its base64 from the Secret manifest"
-done
-like "$(cat "$W/pw-json.out")" '"progress"' "json: progress events while helm waits"
-like "$(cat "$W/pw-json.out")" 'waiting for resource namespace=posthog name=posthog-web kind=Deployment' \
-	"json: ... naming what helm waits for"
-ok "$(grep -rqs -- "$pw" "$W"/state-* && echo 1 || echo 0)" \
-	"the password is not in the state dir (journal)"
-
-# ---- phdeploy rollback and history ------------------------------------------
-run rb4 A 4 base rollback
-is "$rc" 0 "phdeploy rollback of a real release succeeds"
-like "$argv" "rollback posthog 2 --namespace posthog --wait=watcher --timeout 30m" \
-	"... with helm rollback to the revision before the newest, waiting"
-hist=$(h 4 A history posthog -n posthog 2>&1)
-matches "$(printf '%s\n' "$hist" | grep '^4 ')" "deployed.*Rollback to 2" \
-	"real helm history: revision 4 is the rollback to 2"
-run s4b A 4 base status
-like "$out" '"description":"Rollback to 2"' "status shows the rollback"
-config other elsewhere
-run none A 4 other status
-like "$out" '"state":"not-installed"' "status: a missing release is not-installed"
-
-# ---- A: helm 3 ---------------------------------------------------------------
-secrets A p3
-config p3 p3
-run i3 A 3 p3 $deploy
-is "$rc" 0 "helm 3: a fresh install of the real chart succeeds"
-[ "$rc" = 0 ] || diag "$(tail -n 30 "$W/i3.err")"
-like "$argv" "--wait --wait-for-jobs --debug" "helm 3: plain --wait with --wait-for-jobs"
-like "$argv" "--post-renderer /" "helm 3: the post-renderer is an executable path"
-unlike "$argv" "HELM_PLUGINS" "helm 3: no private plugin dir"
-like "$(h 3 A status posthog -n p3 2>&1)" "STATUS: deployed" "helm 3 status: deployed"
-run s3 A 3 p3 status
-like "$out" '"state":"deployed"' "helm 3: phdeploy status reads it"
-
-# ---- P: a release left pending-upgrade by a helm SIGKILLed mid-wait ----------
-# kill_mid_wait HELM CONFIG NAMESPACE STATE: a deploy on P whose helm is
-# SIGKILLed once the release shows STATE and helm waits
-kill_mid_wait() {
-	KUBECONFIG=$W/P/kubeconfig PHDEPLOY_STATE_DIR=$W/state-pk \
-		"$PHDEPLOY" --helm "$T/helm$1" -c "$W/$2.yaml" $deploy > /dev/null 2>&1 &
-	_pk=$!
-	_i=0
-	while [ $_i -lt 300 ]; do
-		h "$1" P history posthog -n "$3" 2> /dev/null | grep -q "$4" && break
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-	sleep 1 # it is waiting now
-	kill -KILL $(pgrep -P $_pk) 2> /dev/null
-	wait $_pk
-}
-secrets P posthog
-config pw0 posthog "helm: { wait: false, wait_for_jobs: false }"
-run p0 P 4 pw0 $deploy
-is "$rc" 0 "P: revision 1 installed"
-scenario P '{"ready_after": "200ms", "never_ready": ["Deployment/posthog-web"]}'
-kill_mid_wait 4 base posthog pending-upgrade
-hist=$(h 4 P history posthog -n posthog 2>&1)
-like "$(printf '%s\n' "$hist" | grep '^2 ')" "pending-upgrade" \
-	"a helm upgrade SIGKILLed mid-wait left revision 2 pending-upgrade"
-config stuck posthog "rollback: { on_failure: true }"
-for v in 4 3; do
-	: > "$W/P/requests.log"
-	run stuck$v P $v stuck $deploy
-	is "$rc" 8 "helm $v: the next deploy stops on the pending release (exit 8)"
-	like "$err" "release posthog in namespace posthog is stuck in pending-upgrade" "helm $v: ... saying so"
-	like "$err" "rollback posthog 1 --namespace posthog --wait" "helm $v: ... with the command that resolves it"
-	like "$err" "--timeout 30m --debug --kube-context stand-in" "helm $v: ... in full"
-	unlike "$argv" "upgrade --install" "helm $v: ... before any upgrade"
-	unlike "$argv" "rollback posthog" "helm $v: rollback.on_failure does not touch it"
-	is "$(writes P)" "" "helm $v: the run wrote nothing to the API server"
-done
-
-# helm.recover_pending: the stuck revision is rolled back for real, then upgraded
-scenario P '{"ready_after": "200ms"}'
-config recover posthog "helm: { recover_pending: true, timeout: 2m }"
-run rec P 4 recover $deploy
-is "$rc" 0 "recover_pending: the stuck release is rolled back, then upgraded"
-[ "$rc" = 0 ] || diag "$(tail -n 20 "$W/rec.err")"
-first=$(grep -n '^rollback posthog' "$W/rec.argv" | head -n 1 | cut -d: -f1)
-second=$(grep -n '^upgrade --install' "$W/rec.argv" | cut -d: -f1)
-ok "$([ -n "$first" ] && [ -n "$second" ] && [ "$first" -lt "$second" ]; echo $?)" \
-	"recover_pending: rollback before upgrade"
-hist=$(h 4 P history posthog -n posthog 2>&1)
-like "$(printf '%s\n' "$hist" | tail -n 2 | head -n 1)" "Rollback to" "real helm history: the recovery's rollback"
-matches "$(printf '%s\n' "$hist" | tail -n 1)" "deployed.*Upgrade complete" "... then the upgrade, deployed"
-
-# another operation in progress: a real helm rollback holds the release
-# between phdeploy's check and its upgrade
-scenario P '{"ready_after": "200ms", "never_ready": ["Deployment/posthog-web"]}'
-rm -f "$W/gate" "$W/gate.at"
-HELM_GATE=$W/gate phd busy P 4 stuck $deploy &
-busy=$!
-i=0
-while [ ! -f "$W/gate.at" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-h 4 P rollback posthog 1 -n posthog --wait --timeout 60s > /dev/null 2>&1 &
-hold=$!
-i=0
-while [ $i -lt 300 ]; do
-	h 4 P history posthog -n posthog 2> /dev/null | grep -q pending-rollback && break
-	sleep 0.1
-	i=$((i + 1))
-done
-: > "$W/gate"
-wait $busy
-get busy
-is "$rc" 8 "a helm operation started after the check fails the upgrade (exit 8)"
-like "$err" "another helm operation is in progress" "... classified"
-like "$err" "UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress" \
-	"... quoting helm"
-unlike "$argv" "rollback posthog" "... and not rolled back: the run changed nothing"
-kill -KILL $hold 2> /dev/null
-wait $hold 2> /dev/null
-
-# a first install left pending-install: recovered with helm uninstall
-secrets P pi
-config pi posthog
-sed -i 's/^namespace: posthog/namespace: pi/' "$W/pi.yaml"
-scenario P '{"ready_after": "200ms", "never_ready": ["Deployment/posthog-web"]}'
-kill_mid_wait 3 pi pi pending-install
-scenario P '{"ready_after": "200ms"}'
-config pirec pi "helm: { recover_pending: true, timeout: 2m }"
-run pirec P 3 pirec $deploy
-is "$rc" 0 "helm 3, recover_pending: an install stuck in pending-install is uninstalled, then installed"
-like "$argv" "uninstall posthog --namespace pi --wait" "... with helm uninstall"
-matches "$(h 3 P history posthog -n pi 2>&1 | tail -n 1)" "1 .*deployed" "... and installed afresh"
-
-# ---- F: a failed upgrade rolled back by real helm; API faults change nothing --
-secrets F posthog
-run f0 F 4 base $deploy
-is "$rc" 0 "F: revision 1 installed"
-# revision 2 adds a Deployment that never becomes ready; the rollback to 1
-# removes it again, so real helm can roll back and wait successfully
-scenario F '{"ready_after": "200ms", "never_ready": ["Deployment/posthog-plugins-async"]}'
-printf 'pluginsAsync:\n  enabled: true\n' > "$W/async.yaml"
-config rb posthog "values: [\"$values\", \"$W/async.yaml\"]" "rollback: { on_failure: true }" \
-	"helm: { timeout: 15s }"
-sed -i "4d" "$W/rb.yaml"
-run rb F 4 rb $deploy
-is "$rc" 11 "rollback.on_failure: a failed upgrade is rolled back (exit 11)"
-like "$err" "deploy failed and was rolled back" "... saying so"
-like "$err" "Deployment/posthog/posthog-plugins-async not ready" "... quoting why the upgrade failed"
-like "$argv" "rollback posthog 1 --namespace posthog --wait=watcher --timeout 15s" \
-	"... rolled back to the last deployed revision, waiting"
-like "$err" "does not undo database migrations" "the rollback caveat is logged"
-hist=$(h 4 F history posthog -n posthog 2>&1)
-like "$(printf '%s\n' "$hist" | grep '^2 ')" "failed" "real helm history: revision 2 failed"
-matches "$(printf '%s\n' "$hist" | grep '^3 ')" "deployed.*Rollback to 1" "... revision 3 is the rollback to 1"
-revs=$(printf '%s\n' "$hist" | grep -c '^[0-9]')
-
-config fault posthog "rollback: { on_failure: true }"
-config nocontext posthog "rollback: { on_failure: true }" "kube: { context: missing }"
-sed -i '5d' "$W/nocontext.yaml" # the second kube: line replaces the first
-fault() { # name helm scenario config
-	scenario F "$3"
-	: > "$W/F/requests.log"
-	run "$1" F "$2" "$4" $deploy
-}
-for v in 4 3; do
-	fault f403-$v $v '{"auth": "403"}' fault
-	is "$rc" 8 "helm $v, 403: the deploy fails (exit 8)"
-	like "$err" "deploy: reading the release's history before the upgrade (helm history posthog) failed (exit 1): the Kubernetes API could not be reached, refused access or failed" \
-		"helm $v, 403: the message names the phase and what was being done"
-	like "$err" 'secrets is forbidden: User "stand-in" cannot list resource "secrets"' "helm $v, 403: ... quoting helm"
-	fault f401-$v $v '{"auth": "401"}' fault
-	is "$rc" 8 "helm $v, 401: exit 8"
-	like "$err" "luster unreachable: the server has asked for the client to provide credentials" \
-		"helm $v, 401: helm's words"
-	like "$err" "the Kubernetes API could not be reached, refused access or failed; check kube.context" \
-		"helm $v, 401: classified, with what to check"
-	fault f500-$v $v '{"fail_500": ["GET /api/v1/namespaces/*/secrets"]}' fault
-	is "$rc" 8 "helm $v, 500 reading the release Secrets: exit 8"
-	like "$err" "failed to query with labels: Internal error occurred" "helm $v, 500: helm's words"
-	like "$err" "the Kubernetes API could not be reached, refused access or failed" "helm $v, 500: classified"
-	fault w500-$v $v '{"fail_500": ["POST /api/v1/namespaces/*/secrets"]}' fault
-	is "$rc" 8 "helm $v, 500 writing the release record: exit 8"
-	like "$argv" "upgrade --install" "helm $v, 500: the upgrade ran"
-	like "$err" "deploy: helm upgrade --install failed (exit 1): the Kubernetes API could not be reached" \
-		"helm $v, 500: classified"
-	unlike "$argv" "rollback posthog" "helm $v, 500: the release it could not change is not rolled back"
-	fault ctx-$v $v '{"ready_after": "200ms"}' nocontext
-	is "$rc" 8 "helm $v, a context missing from the kubeconfig: exit 8"
-	like "$err" "luster unreachable: context \"missing\" does not exist" "helm $v, missing context: helm's words"
-	for n in f403-$v f401-$v f500-$v ctx-$v; do
-		case $(cat "$W/$n.argv") in *"rollback posthog"*|*"upgrade --install"*) r=1 ;; *) r=0 ;; esac
-		ok $r "helm $v, $n: neither upgrade nor rollback ran"
-	done
-	is "$(writes F)" "" "helm $v: nothing was written while the faults were on"
-done
-scenario F '{"ready_after": "200ms"}'
-is "$(h 4 F history posthog -n posthog 2>&1 | grep -c '^[0-9]')" "$revs" \
-	"the faults left the release's history as it was"
-
-# ---- B's results: timeouts and Ctrl-C ---------------------------------------
-wait $bg_b
-get nr4
-is "$rc" 9 "helm 4: --wait timing out exits 9"
-like "$err" "timed out; last waiting for: waiting for resource namespace=nr4 name=posthog-web kind=Deployment" \
-	"helm 4: the message says what helm was waiting for"
-like "$err" "Error: resource Deployment/nr4/posthog-web not ready. status: InProgress" "helm 4: helm's line is quoted"
-get nr3
-is "$rc" 9 "helm 3: --wait timing out exits 9"
-like "$err" "Error: context deadline exceeded" "helm 3: helm's line is quoted"
-like "$err" "last waiting for: Deployment is not ready: nr3/posthog-web" "helm 3: ... and what it waited for"
-for v in 4 3; do
-	get int$v
-	is "$rc" 8 "helm $v, Ctrl-C while helm waits: the deploy fails (exit 8, not 9 or 11)"
-	like "$err" "Release posthog has been cancelled." "helm $v, Ctrl-C: helm got the SIGINT"
-	matches "$err" "deploy interrupted after [0-9]+ s: helm cancelled the upgrade while it waited for the resources and records the revision it started as failed; nothing was rolled back" \
-		"helm $v, Ctrl-C: the message says what state the release is in"
-	unlike "$err" "rolled back to" "helm $v, Ctrl-C: no rollback despite rollback.on_failure"
-	like "$(tail -n 1 "$W/state-int$v/journal.jsonl" 2>/dev/null)" '"outcome":"interrupted"' \
-		"helm $v, Ctrl-C: the journal records the run as interrupted"
-	matches "$(h $v B history posthog -n int$v 2>&1 | grep '^1 ')" 'failed.*Release "posthog" failed: context canceled' \
-		"helm $v, Ctrl-C: real helm history shows the revision failed"
-done
-
-# ---- C's results: the migrate Job fails --------------------------------------
-wait $bg_c
-get jf4
-is "$rc" 8 "helm 4: a failed migrate Job exits 8"
-like "$err" "a Job (the database migration) failed" "helm 4: classified as a Job failure"
-matches "$err" "Error: resource Job/jf4/posthog-migrate-[0-9-]* not ready. status: Failed, message: Job Failed. failed: 7/1" \
-	"helm 4: the Job is named"
-get jf3
-is "$rc" 8 "helm 3: a failed migrate Job exits 8"
-like "$err" "a Job (the database migration) failed" "helm 3: classified as a Job failure"
-like "$err" "Error: job is failed: jf3/posthog-migrate-" "helm 3: the Job is named"
+for c in A A3 P R Q F F3 B C; do collect $c; done
 done_testing
