@@ -9,7 +9,7 @@
 # Independent chains run at once, each on its own stand-in, so the slow
 # cases (helm's timeouts) overlap: A (helm 4 install, status, redaction,
 # rollback), A2 (--output json), A3 (helm 3 install), B (posthog-web never
-# ready: timeouts, Ctrl-C), C (the migrate Job fails), P (a pending upgrade,
+# ready: timeouts), I (Ctrl-C), C (the migrate Job fails), P (a pending upgrade,
 # helm 4 recovery, another operation in progress), R (helm 3 recovery), R2
 # (the stuck record deleted), Q (a pending install), F (rollback on
 # failure), F4 and F3 (API faults).  A chain's results are replayed in a
@@ -73,7 +73,7 @@ done
 
 ready='{"ready_after": "200ms"}'
 web_never='{"ready_after": "200ms", "never_ready": ["Deployment/posthog-web"]}'
-ka_start A "$ready" A2 "$ready" A3 "$ready" B "$web_never" \
+ka_start A "$ready" A2 "$ready" A3 "$ready" B "$web_never" I "$web_never" \
 	C '{"ready_after": "200ms", "job_fails": ["posthog-migrate-*"]}' \
 	P "$ready" R "$ready" R2 "$ready" Q "$ready" F "$ready" F4 "$ready" F3 "$ready"
 
@@ -448,44 +448,24 @@ chain_F() {
 	like "$(rev 2 4 F posthog)" "failed" "real helm history: revision 2 failed"
 	matches "$(rev 3 4 F posthog)" "deployed.*Rollback to 1" "... revision 3 is the rollback to 1"
 }
-chain_F4() {
-	secrets F4 posthog
-	run f0-4 F4 4 pw0 $quick
-	is "$rc" 0 "F4: revision 1 installed with helm 4"
+# fault_chain SERVER HELM: one revision, then the faults
+fault_chain() {
+	secrets "$1" posthog
+	run f0-$2 "$1" "$2" pw0 $quick
+	is "$rc" 0 "$1: revision 1 installed with helm $2"
 	revs=1
-	faults F4 4
+	faults "$1" "$2"
 }
-chain_F3() {
-	secrets F3 posthog
-	run f0-3 F3 3 pw0 $quick
-	is "$rc" 0 "F3: revision 1 installed with helm 3"
-	revs=1
-	faults F3 3
-}
+chain_F4() { fault_chain F4 4; }
+chain_F3() { fault_chain F3 3; }
 
-# ---- B: posthog-web never ready; helm 4 and helm 3 time out (exit 9); Ctrl-C
-# while each waits
+# ---- B: posthog-web never ready; helm 4 and helm 3 time out (exit 9)
 chain_B() {
-	for n in nr4 nr3 int4 int3; do secrets B $n; done
+	for n in nr4 nr3; do secrets B $n; done
 	config nr4 nr4 "helm: { timeout: 20s }"
 	config nr3 nr3 "helm: { timeout: 20s }"
-	config int4 int4 "rollback: { on_failure: true }"
-	config int3 int3 "rollback: { on_failure: true }"
 	phd nr4 B 4 nr4 $quick &
 	phd nr3 B 3 nr3 $quick &
-	for v in 4 3; do
-		(
-			PHDEPLOY_STATE_DIR=$W/state-int$v HELM_ARGV=$W/int$v.argv \
-				KUBECONFIG=$W/B/kubeconfig "$PHDEPLOY" --helm "$W/bin/helm$v" \
-				-c "$W/int$v.yaml" $quick > "$W/int$v.out" 2> "$W/int$v.err" &
-			pid=$!
-			wait_until 300 waiting "$W/int$v.err"
-			kill -INT $pid
-			wait $pid
-			echo $? > "$W/int$v.rc"
-			: > "$W/int$v.argv"
-		) &
-	done
 	wait
 	get nr4
 	is "$rc" 9 "helm 4: --wait timing out exits 9"
@@ -498,6 +478,27 @@ chain_B() {
 	is "$rc" 9 "helm 3: --wait timing out exits 9"
 	like "$err" "Error: context deadline exceeded" "helm 3: helm's line is quoted"
 	matches "$err" "last waiting for: [A-Za-z]+ is not ready: nr3/" "helm 3: ... and what it waited for"
+}
+
+# ---- I: Ctrl-C while helm waits for posthog-web, which never becomes ready
+chain_I() {
+	for n in int4 int3; do secrets I $n; done
+	config int4 int4 "rollback: { on_failure: true }"
+	config int3 int3 "rollback: { on_failure: true }"
+	for v in 4 3; do
+		(
+			PHDEPLOY_STATE_DIR=$W/state-int$v HELM_ARGV=$W/int$v.argv \
+				KUBECONFIG=$W/I/kubeconfig "$PHDEPLOY" --helm "$W/bin/helm$v" \
+				-c "$W/int$v.yaml" $quick > "$W/int$v.out" 2> "$W/int$v.err" &
+			pid=$!
+			wait_until 300 waiting "$W/int$v.err"
+			kill -INT $pid
+			wait $pid
+			echo $? > "$W/int$v.rc"
+			: > "$W/int$v.argv"
+		) &
+	done
+	wait
 	for v in 4 3; do
 		get int$v
 		is "$rc" 8 "helm $v, Ctrl-C while helm waits: the deploy fails (exit 8, not 9 or 11)"
@@ -507,7 +508,7 @@ chain_B() {
 		unlike "$err" "rolled back to" "helm $v, Ctrl-C: no rollback despite rollback.on_failure"
 		like "$(tail -n 1 "$W/state-int$v/journal.jsonl" 2>/dev/null)" '"outcome":"interrupted"' \
 			"helm $v, Ctrl-C: the journal records the run as interrupted"
-		matches "$(rev 1 $v B int$v)" 'failed.*Release "posthog" failed: context canceled' \
+		matches "$(rev 1 $v I int$v)" 'failed.*Release "posthog" failed: context canceled' \
 			"helm $v, Ctrl-C: real helm history shows the revision failed"
 	done
 }
@@ -533,7 +534,7 @@ chain_C() {
 }
 
 # the longest first: C waits 70 s for helm 3
-for c in C B P R R2 A F F4 F3 Q A2 A3; do chain $c; done
+for c in C B I P R R2 A F F4 F3 Q A2 A3; do chain $c; done
 
 # ---- config errors, positioned, before helm runs (meanwhile, in the foreground)
 config badt posthog "helm:" "  timeout: soon"
@@ -549,5 +550,5 @@ run badw A 4 badw $deploy
 like "$err" "helm.wait_for_jobs: needs helm.wait: true" "wait_for_jobs without wait is refused"
 unlike "$argv" "upgrade" "... before helm runs"
 
-for c in A A2 A3 P R R2 Q F F4 F3 B C; do collect $c; done
+for c in A A2 A3 P R R2 Q F F4 F3 B I C; do collect $c; done
 done_testing
