@@ -300,7 +300,6 @@ struct phd_ctx {
 };
 
 /* ctx.c */
-PHD_HIDDEN const char *phd_ctx_state_dir(phd_ctx *ctx);
 /* chart.c */
 PHD_HIDDEN void phd_chart_free(phd_ctx *ctx);
 /* config.c */

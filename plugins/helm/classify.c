@@ -24,7 +24,9 @@ struct pattern {
 	int cls;
 };
 
-/* Order matters only within a line: the first match names its class. */
+/* Order matters only within a line: the first match names its class.  The
+ * texts are what real helm 4.1 and 3.17 print against an API server (see
+ * tests/cli/helm-deploy.sh and the header of tests/bin/kube-api). */
 static const struct pattern patterns[] = {
 	{ "another operation (install/upgrade/rollback) is in progress", 0, HELM_FAIL_PENDING },
 	{ "INVALID VALUES", 0, HELM_FAIL_RENDER },
@@ -45,6 +47,8 @@ static const struct pattern patterns[] = {
 	{ "x509: ", 0, HELM_FAIL_CLUSTER },
 	{ "provide credentials", 0, HELM_FAIL_CLUSTER },
 	{ "is forbidden", 0, HELM_FAIL_CLUSTER },
+	/* the API server's 500 InternalError, e.g. on the release Secrets */
+	{ "Internal error occurred", 0, HELM_FAIL_CLUSTER },
 	{ "context deadline exceeded", 0, HELM_FAIL_TIMEOUT },
 	{ "timed out waiting", 1, HELM_FAIL_TIMEOUT },
 };
@@ -75,7 +79,8 @@ const char *helm_failure_name(int cls)
 	case HELM_FAIL_TIMEOUT: return "timed out";
 	case HELM_FAIL_JOB: return "a Job (the database migration) failed";
 	case HELM_FAIL_RENDER: return "the chart did not render or validate";
-	case HELM_FAIL_CLUSTER: return "the cluster could not be reached or refused access";
+	case HELM_FAIL_CLUSTER: return "the Kubernetes API could not be reached, refused access "
+				       "or failed";
 	case HELM_FAIL_PENDING: return "another helm operation is in progress";
 	default: return "helm failed";
 	}
@@ -166,6 +171,10 @@ int helm_watch_line(int stream, const char *line, void *payload)
 	struct helm_watch *w = payload;
 	int cls;
 
+	/* helm's SIGINT handler says so on stdout: it cancels the operation
+	 * and, once the release record exists, marks that revision failed */
+	if (stream == 1 && !strncmp(line, "Release ", 8) && strstr(line, " has been cancelled."))
+		w->cancelled = 1;
 	if (helm_filter_line(&w->filter, stream, line))
 		return 1;
 	/* helm logs and errors go to stderr; stdout carries manifests and

@@ -42,6 +42,32 @@ static const char *hint_for(int cls, phd_ctx *ctx, const struct helm_watch *w, c
 	}
 }
 
+/* What an interrupted upgrade left, from helm's own words: its SIGINT
+ * handler prints "Release NAME has been cancelled." and records the revision
+ * it started as failed; a helm that had to be killed recorded nothing more,
+ * so its revision stays pending-*. */
+static int interrupted(phd_ctx *ctx, const struct helm_watch *w,
+		       const struct phd_exec_result *res)
+{
+	const char *rel = phd_ctx_release(ctx), *ns = phd_ctx_namespace(ctx);
+
+	if (w->cancelled && !res->term_signal)
+		return phd_set_error(ctx, PHD_EINTR, "%s: deploy interrupted after %lld s: helm "
+				     "cancelled the upgrade%s and records the revision it started "
+				     "as failed; nothing was rolled back.  `helm history %s "
+				     "--namespace %s` shows it; the next deploy upgrades from "
+				     "there", HELM_PLUGIN, res->ms / 1000,
+				     *w->last_progress ? " while it waited for the resources" : "",
+				     rel, ns);
+	return phd_set_error(ctx, PHD_EINTR, "%s: deploy interrupted after %lld s: helm was "
+			     "stopped before it could record the outcome (%s %d), so the release "
+			     "is probably left pending-upgrade or pending-install; the next deploy "
+			     "detects it and names the command that resolves it "
+			     "(helm.recover_pending: true runs it)", HELM_PLUGIN, res->ms / 1000,
+			     res->term_signal ? "signal" : "exit",
+			     res->term_signal ? res->term_signal : res->exit_code);
+}
+
 int helm_deploy_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 {
 	struct helm *h = userdata;
@@ -73,10 +99,7 @@ int helm_deploy_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	phd_ctx_set_release_changed(ctx);  /* from here a failure may be rolled back */
 	rc = helm_run(ctx, phase, &sv, env, PHD_EXEC_EMIT, deadline_ms(h->timeout_ms), &w, &res);
 	if (rc == PHD_EINTR || res.interrupted) {
-		rc = phd_set_error(ctx, PHD_EINTR, "%s: deploy interrupted: helm was stopped after "
-				   "%lld s; the release is probably left pending-upgrade or "
-				   "pending-install, which the next deploy detects and explains "
-				   "(helm.recover_pending: true repairs it)", HELM_PLUGIN, res.ms / 1000);
+		rc = interrupted(ctx, &w, &res);
 	} else if (rc == PHD_ETIMEOUT || res.timed_out) {
 		phd_ctx_set_timed_out(ctx);
 		rc = phd_set_error(ctx, PHD_ETIMEOUT, "%s: helm did not exit within %lld s (helm."
@@ -85,12 +108,12 @@ int helm_deploy_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 				   *w.last_progress ? "; last waiting for: " : "", w.last_progress);
 	} else if (rc == 0 && res.exit_code != 0) {
 		int cls = w.cls;
-		rc = helm_fail(ctx, "helm upgrade --install", rc, &res, &w,
+		rc = helm_fail(ctx, "deploy: helm upgrade --install", rc, &res, &w,
 			       hint_for(cls, ctx, &w, hint, sizeof(hint)));
 		if (cls == HELM_FAIL_TIMEOUT)
 			phd_ctx_set_timed_out(ctx);
 	} else if (rc) {
-		rc = helm_fail(ctx, "helm upgrade --install", rc, &res, &w, NULL);
+		rc = helm_fail(ctx, "deploy: helm upgrade --install", rc, &res, &w, NULL);
 	} else {
 		phd_log(ctx, PHD_LOG_INFO, "%s: release %s deployed in %lld s", HELM_PLUGIN,
 			phd_ctx_release(ctx), res.ms / 1000);

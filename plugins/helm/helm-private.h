@@ -112,7 +112,9 @@ struct helm_history {
 	size_t n;
 	int not_found;           /* the release does not exist */
 };
-int helm_history_get(struct helm *h, phd_ctx *ctx, struct helm_history *out);
+/* doing: what the query is for, for the error message ("checking ... before
+ * the upgrade"). */
+int helm_history_get(struct helm *h, phd_ctx *ctx, const char *doing, struct helm_history *out);
 void helm_history_free(struct helm_history *hist);
 int helm_history_parse(struct helm_history *out, const char *json, size_t len,
 		       char *err, size_t errlen);
@@ -124,6 +126,11 @@ int helm_status_json(phd_ctx *ctx, char **out, void *userdata);
 int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 /* Stop (or, with recover_pending, repair) a release stuck in pending-*. */
 int helm_check_pending(struct helm *h, phd_ctx *ctx);
+/* After `helm rollback` to target failed on the stuck revision: 0 when the
+ * release can be upgraded now (helm recorded its failure, or the stuck
+ * record was backed up under the state dir and deleted). */
+int helm_recover_after_rollback(struct helm *h, phd_ctx *ctx, const struct helm_rev *stuck,
+				long long target);
 
 /* ---- chart repository index (semver.c, index.c, fetch.c) ------------ */
 struct semver {
@@ -185,7 +192,10 @@ struct helm_watch;
 int helm_run(phd_ctx *ctx, int phase, struct strv *sv, const char *env, unsigned flags,
 	     long long timeout_ms, struct helm_watch *w, struct phd_exec_result *res);
 /* 0 when helm ran and exited 0; else sets the error (what failed, the
- * failure class, hint, helm's key lines) and returns the code. */
+ * failure class, hint, helm's key lines) and returns the code:
+ * PHD_ETIMEOUT for a timeout, PHD_EUNREACHABLE when the API could not be
+ * read or refused (the release's state is unknown: nothing is rolled back),
+ * else PHD_EFAILED. */
 int helm_fail(phd_ctx *ctx, const char *what, int rc, const struct phd_exec_result *res,
 	      const struct helm_watch *w, const char *hint);
 
@@ -213,6 +223,7 @@ struct helm_watch {
 	int log_stderr;                 /* log helm's stderr (when it is not emitted) */
 	size_t cont;                    /* 1 + the quoted "Error:" line that indented
 					   lines continue (Helm 4), 0: none (run.c) */
+	int cancelled;                  /* helm said "Release NAME has been cancelled." */
 };
 int helm_watch_line(int stream, const char *line, void *payload);
 void helm_watch_free(struct helm_watch *w);

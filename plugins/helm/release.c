@@ -103,12 +103,12 @@ static int not_found(const struct phd_exec_result *res)
 
 /* helm status|history -o json into res (stdout captured, never shown:
  * status carries the release's values and manifest). */
-static int query(phd_ctx *ctx, int phase, const char *verb, struct phd_exec_result *res,
-		 int *missing)
+static int query(phd_ctx *ctx, int phase, const char *verb, const char *doing,
+		 struct phd_exec_result *res, int *missing)
 {
 	struct helm_watch w = { 0 };
 	struct strv sv = { 0 };
-	char what[64];
+	char what[256];
 	int rc;
 
 	query_argv(&sv, ctx, verb);
@@ -116,10 +116,12 @@ static int query(phd_ctx *ctx, int phase, const char *verb, struct phd_exec_resu
 		strv_add(&sv, "--max");
 		strv_add(&sv, "256");
 	}
-	rc = helm_run(ctx, phase, &sv, NULL, PHD_EXEC_CAPTURE_STDOUT | PHD_EXEC_CAPTURE_STDERR,
+	/* raw: the JSON is one line, far over the 64 KiB a captured line may
+	 * hold once helm status includes the chart (the real one: ~1 MB) */
+	rc = helm_run(ctx, phase, &sv, NULL, PHD_EXEC_RAW_STDOUT | PHD_EXEC_CAPTURE_STDERR,
 		      QUERY_TIMEOUT_MS, &w, res);
 	*missing = rc == 0 && not_found(res);
-	snprintf(what, sizeof(what), "helm %s %s", verb, phd_ctx_release(ctx));
+	snprintf(what, sizeof(what), "%s (helm %s %s)", doing, verb, phd_ctx_release(ctx));
 	if (!*missing)
 		rc = helm_fail(ctx, what, rc, res, &w, NULL);
 	helm_watch_free(&w);
@@ -127,7 +129,8 @@ static int query(phd_ctx *ctx, int phase, const char *verb, struct phd_exec_resu
 	return rc;
 }
 
-int helm_history_get(struct helm *h, phd_ctx *ctx, struct helm_history *out)
+int helm_history_get(struct helm *h, phd_ctx *ctx, const char *doing,
+		     struct helm_history *out)
 {
 	struct phd_exec_result res;
 	char err[256];
@@ -135,7 +138,7 @@ int helm_history_get(struct helm *h, phd_ctx *ctx, struct helm_history *out)
 
 	(void)h;
 	memset(out, 0, sizeof(*out));
-	rc = query(ctx, PHD_PHASE_DEPLOY, "history", &res, &missing);
+	rc = query(ctx, PHD_PHASE_DEPLOY, "history", doing, &res, &missing);
 	if (!rc && missing)
 		out->not_found = 1;
 	else if (!rc && (rc = helm_history_parse(out, res.out ? res.out : "", res.out_len, err,
@@ -183,7 +186,8 @@ int helm_check_pending(struct helm *h, phd_ctx *ctx)
 	int rc;
 	long long target;
 
-	if ((rc = helm_history_get(h, ctx, &hist)))
+	if ((rc = helm_history_get(h, ctx, "deploy: reading the release's history before the upgrade",
+				   &hist)))
 		return rc;
 	state = helm_history_state(&hist);
 	if (hist.not_found || !state || strncmp(state, "pending-", 8)) {
@@ -230,6 +234,10 @@ int helm_check_pending(struct helm *h, phd_ctx *ctx)
 		      h->timeout_ms + QUERY_TIMEOUT_MS, &w, &res);
 	rc = helm_fail(ctx, target ? "recovering the pending release (helm rollback)" :
 		       "recovering the pending install (helm uninstall)", rc, &res, &w, NULL);
+	/* helm ran and refused: not the cluster, a timeout, Ctrl-C or another
+	 * helm holding the release (whose record must stay) */
+	if (rc == PHD_EFAILED && target && w.cls != HELM_FAIL_PENDING)
+		rc = helm_recover_after_rollback(h, ctx, &hist.revs[hist.n - 1], target);
 	phd_exec_result_clear(&res);
 	helm_watch_free(&w);
 out:
@@ -302,6 +310,17 @@ static void history_fields(json_t *obj, const struct helm_history *hist)
 			json_object_set_new(obj, "app_version", jstr(cur->app_version));
 		if (!json_is_string(json_object_get(obj, "state")))
 			json_object_set_new(obj, "state", jstr(cur->status));
+		/* real helm status -o json carries no chart: history's "NAME-VERSION" */
+		if (!json_is_string(json_object_get(obj, "chart_version"))) {
+			const char *d = strrchr(cur->chart, '-');
+			while (d && d > cur->chart && !(d[1] >= '0' && d[1] <= '9'))
+				d = memrchr(cur->chart, '-', (size_t)(d - cur->chart));
+			if (d && d > cur->chart) {
+				json_object_set_new(obj, "chart_name",
+						    json_stringn(cur->chart, (size_t)(d - cur->chart)));
+				json_object_set_new(obj, "chart_version", jstr(d + 1));
+			}
+		}
 	}
 }
 
@@ -319,7 +338,8 @@ int helm_status_json(phd_ctx *ctx, char **out, void *userdata)
 		return PHD_ENOMEM;
 	json_object_set_new(obj, "release", jstr(phd_ctx_release(ctx)));
 	json_object_set_new(obj, "namespace", jstr(phd_ctx_namespace(ctx)));
-	rc = query(ctx, PHD_PHASE_DEPLOY, "status", &res, &missing);
+	rc = query(ctx, PHD_PHASE_DEPLOY, "status", "status: reading the release's status", &res,
+		   &missing);
 	if (!rc && missing) {
 		json_object_set_new(obj, "state", json_string("not-installed"));
 	} else if (!rc) {
@@ -328,7 +348,8 @@ int helm_status_json(phd_ctx *ctx, char **out, void *userdata)
 			phd_set_error(ctx, rc, "%s: %s", HELM_PLUGIN, err);
 	}
 	phd_exec_result_clear(&res);
-	if (!rc && !missing && !(rc = helm_history_get(h, ctx, &hist)))
+	if (!rc && !missing &&
+	    !(rc = helm_history_get(h, ctx, "status: reading the release's history", &hist)))
 		history_fields(obj, &hist);
 	helm_history_free(&hist);
 	if (!rc && !(*out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER)))
@@ -371,7 +392,7 @@ int helm_rollback_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 		strv_free(&sv);
 		return 0;
 	}
-	if ((rc = helm_history_get(h, ctx, &hist)))
+	if ((rc = helm_history_get(h, ctx, "rollback: finding the revision to roll back to", &hist)))
 		return rc;
 	if (helm_history_state(&hist) && !strncmp(helm_history_state(&hist), "pending-", 8)) {
 		/* the deploy stopped on it, or another helm holds it: not ours to undo */
@@ -418,7 +439,7 @@ roll:
 	helm_argv_rollback(&sv, h, ctx, rev);
 	rc = helm_run(ctx, phase, &sv, NULL, PHD_EXEC_EMIT, h->timeout_ms + QUERY_TIMEOUT_MS, &w,
 		      &res);
-	if ((rc = helm_fail(ctx, "helm rollback", rc, &res, &w, NULL)) == 0)
+	if ((rc = helm_fail(ctx, "rollback: helm rollback", rc, &res, &w, NULL)) == 0)
 		phd_log(ctx, PHD_LOG_INFO, "%s: rolled %s back to revision %lld", HELM_PLUGIN,
 			phd_ctx_release(ctx), target);
 	phd_exec_result_clear(&res);

@@ -73,7 +73,11 @@ int helm_fail(phd_ctx *ctx, const char *what, int rc, const struct phd_exec_resu
 		return phd_set_error(ctx, rc, "%s: %s: %s", HELM_PLUGIN, what, phd_strerror(rc));
 	if (res->exit_code == 0)
 		return 0;
-	code = w->cls == HELM_FAIL_TIMEOUT ? PHD_ETIMEOUT : PHD_EFAILED;
+	code = w->cls == HELM_FAIL_TIMEOUT ? PHD_ETIMEOUT
+	       : w->cls == HELM_FAIL_CLUSTER ? PHD_EUNREACHABLE : PHD_EFAILED;
+	if (!hint && w->cls == HELM_FAIL_CLUSTER)
+		hint = "check kube.context / --kube-context, the kubeconfig and the cluster "
+		       "credentials";
 	q = helm_watch_quote(w);
 	phd_set_error(ctx, code, "%s: %s failed (%s %d): %s%s%s%s", HELM_PLUGIN, what,
 		      res->term_signal ? "signal" : "exit",

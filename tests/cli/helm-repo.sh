@@ -15,8 +15,14 @@ index=$PHD_FIXTURES/charts-clickhouse-index.yaml
 chart=$PHD_FIXTURES/posthog-30.46.0.tgz
 [ -x "$PHDEPLOY" ] || skip_all "no phdeploy binary at $PHDEPLOY"
 [ -f "$index" ] && [ -f "$chart" ] || skip_all "no fixtures at $PHD_FIXTURES"
+[ -x "$PHD_TOOLS/helm4" ] && [ -x "$PHD_TOOLS/helm3" ] && command -v python3 > /dev/null ||
+	skip_all "needs helm4/helm3 in $PHD_TOOLS and python3"
 tap_mktemp
-standin=$top_srcdir/tests/bin/stand-in-helm
+# the real helm 4, its argv recorded in $TAPTMP/log
+helm4=$TAPTMP/helm4
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >> "%s/log"\nexec "%s/helm4" "$@"\n' "$TAPTMP" "$PHD_TOOLS" \
+	> "$helm4"
+chmod +x "$helm4"
 values=$top_srcdir/tests/data/helm/values.yaml
 PHDEPLOY_PLUGIN_PATH=$top_builddir/plugins/helm/.libs
 export PHDEPLOY_PLUGIN_PATH
@@ -74,8 +80,7 @@ config() { # name url version-line [extra]
 run() { # helm config verb...
 	h=$1 c=$2; shift 2
 	: > "$TAPTMP/log"
-	STANDIN_DIR=$top_srcdir/tests/data/helm/standin/fresh STANDIN_LOG=$TAPTMP/log \
-		"$PHDEPLOY" --helm "$h" -c "$TAPTMP/$c.yaml" "$@" > "$TAPTMP/out" 2> "$TAPTMP/err"
+	"$PHDEPLOY" --helm "$h" -c "$TAPTMP/$c.yaml" "$@" > "$TAPTMP/out" 2> "$TAPTMP/err"
 	rc=$?
 	out=$(cat "$TAPTMP/out")
 	err=$(cat "$TAPTMP/err")
@@ -102,7 +107,7 @@ config preok "$furl" "version: $pre" "allow_prerelease: true"
 config unpinned "$furl" ""
 
 # ---- plan: the archive is fetched and verified, helm gets it -----------------------
-run "$standin" pinned plan --skip preflight
+run "$helm4" pinned plan --skip preflight
 is "$rc" 0 "plan with the chart pinned in the real index succeeds"
 all="$out
 $err"
@@ -121,22 +126,22 @@ like "$err" "chart posthog 30.46.0 sha256:$sum (repo: $TAPTMP/run/phdeploy-" \
 	"text: one line names the chart version and digest used"
 
 # ---- versions from the real index ------------------------------------------------
-run "$standin" unknown repo
+run "$helm4" unknown repo
 is "$rc" 6 "an unknown version fails the repo phase (exit 6)"
 like "$err" "30.46.1 not found; nearest: 30.46.0, 30.45.0" "... naming the nearest versions"
-run "$standin" pre repo
+run "$helm4" pre repo
 is "$rc" 6 "a pre-release pin is refused (exit 6)"
 like "$err" "allow_prerelease" "... telling how to allow it"
-run "$standin" preok plan --skip preflight
+run "$helm4" preok plan --skip preflight
 is "$rc" 0 "a pre-release is accepted with chart.allow_prerelease (absolute file:// URL)"
 like "$out$err" "/posthog-$pre.tgz --wait=watcher" "... and deployed as pinned"
-run "$standin" unpinned plan --skip preflight
+run "$helm4" unpinned plan --skip preflight
 is "$rc" 0 "an unpinned chart resolves"
 like "$err" "not pinned" "... with a warning"
 like "$out$err" "/posthog-30.46.0.tgz --wait=watcher" "... to the newest stable version"
 
 # ---- what was resolved is published: JSON event, journal -------------------------
-run "$standin" pinned --output json render
+run "$helm4" pinned --output json render
 is "$rc" 0 "render --output json succeeds"
 ev=$(printf '%s\n' "$out" | grep '"event":"chart"')
 like "$ev" '"event":"chart","phase":"repo","name":"posthog","version":"30.46.0","digest":"sha256:'"$sum"'"' \
@@ -146,12 +151,19 @@ like "$ev" '/posthog-30.46.0.tgz","source":"repo"}' "json: ... from a repository
 like "$(tail -n 1 "$PHDEPLOY_STATE_DIR/journal.jsonl")" \
 	'"version":"30.46.0","chart_resolved":{"name":"posthog","version":"30.46.0","digest":"sha256:'"$sum"'"}' \
 	"the journal records the pin and the resolved version and digest"
-run "$standin" pinned validate
+run "$helm4" pinned validate
 like "$(tail -n 1 "$PHDEPLOY_STATE_DIR/journal.jsonl")" '"chart_resolved":null' \
 	"a run without the repo phase records no resolved chart"
 
-# ---- deploy (stand-in helm where a cluster would answer) -------------------------
-run "$standin" pinned deploy --skip preflight,verify
+# ---- deploy, against tests/bin/kube-api -----------------------------------------
+echo '{"ready_after": "200ms"}' > "$TAPTMP/api.json"
+"$top_srcdir/tests/bin/kube-api" start "$TAPTMP/api" --scenario "$TAPTMP/api.json" > /dev/null 2>&1
+KUBECONFIG=$TAPTMP/api/kubeconfig
+export KUBECONFIG
+run "$helm4" pinned deploy --skip preflight,verify
+[ "$rc" = 0 ] || diag "$(tail -n 20 "$TAPTMP/err")"
+unset KUBECONFIG
+"$top_srcdir/tests/bin/kube-api" stop "$TAPTMP/api" > /dev/null 2>&1
 is "$rc" 0 "deploy of a repository chart succeeds"
 like "$log" "upgrade --install -f $values --timeout 30m --create-namespace --namespace posthog posthog $TAPTMP/run/phdeploy-" \
 	"deploy: helm upgrade gets the run's archive"
@@ -165,7 +177,7 @@ mkdir -p "$TAPTMP/badrepo"
 cp "$chart" "$TAPTMP/badrepo/"
 point "$index" 30.46.0 "$real_sum" posthog-30.46.0.tgz > "$TAPTMP/badrepo/index.yaml"
 config bad "file://$TAPTMP/badrepo/" "version: 30.46.0"
-run "$standin" bad render
+run "$helm4" bad render
 is "$rc" 6 "the repackaged fixture does not match the published digest (exit 6)"
 like "$err" "digest mismatch for posthog-30.46.0.tgz" "... and the message says so"
 like "$err" "sha256 $real_sum" "... quoting the index's digest"
@@ -182,8 +194,7 @@ printf 'apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    urls: [a\n
 	echo "  version: 1.0.0"
 } > "$TAPTMP/broken.yaml.cfg"
 : > "$TAPTMP/log"
-STANDIN_DIR=$top_srcdir/tests/data/helm/standin/fresh STANDIN_LOG=$TAPTMP/log \
-	"$PHDEPLOY" --helm "$standin" -c "$TAPTMP/broken.yaml.cfg" repo > /dev/null 2> "$TAPTMP/err"
+"$PHDEPLOY" --helm "$helm4" -c "$TAPTMP/broken.yaml.cfg" repo > /dev/null 2> "$TAPTMP/err"
 is "$?" 6 "a malformed index fails the repo phase"
 like "$(cat "$TAPTMP/err")" "broken.yaml:6:1: malformed index YAML" "... with its line and column"
 
@@ -195,11 +206,6 @@ point "$index" 30.46.0 "$sum" "file://$TAPTMP/frepo/posthog-30.46.0.tgz" > "$rep
 point "$index" 30.46.0 "$sum" stalled.tgz > "$TAPTMP/srv/stall/index.yaml"
 
 # ---- real helm against a repository on 127.0.0.1 ---------------------------------
-if [ ! -x "$PHD_TOOLS/helm4" ] || [ ! -x "$PHD_TOOLS/helm3" ] || ! command -v python3 > /dev/null; then
-	skip 26 "needs helm4/helm3 in $PHD_TOOLS and python3"
-	done_testing
-	exit
-fi
 SERVE_DIR_STALL=/stalled.tgz \
 	"$top_srcdir/tests/bin/serve-dir" "$TAPTMP/srv" "$TAPTMP/port" "$TAPTMP/requests" &
 srv=$!

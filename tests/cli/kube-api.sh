@@ -26,6 +26,8 @@ command -v python3 > /dev/null 2>&1 || skip_all "no python3"
 
 tap_mktemp
 W=$TAPTMP
+# k SERVER kubectl-args, secrets SERVER NAMESPACE
+. "$top_srcdir/tests/tap/kube.sh"
 stop_all() {
 	for d in A B C F; do
 		[ -f "$W/$d/pid" ] && "$KA" stop "$W/$d"
@@ -56,18 +58,8 @@ runtimeConfig:
     - command: $W/pdb-v1
 EOF
 
-k() { _s=$1; shift; "$T/kubectl" --kubeconfig "$W/$_s/kubeconfig" "$@"; }
 h4() { _s=$1; shift; HELM_PLUGINS=$W/plugins KUBECONFIG=$W/$_s/kubeconfig "$T/helm4" "$@"; }
 h3() { _s=$1; shift; KUBECONFIG=$W/$_s/kubeconfig "$T/helm3" "$@"; }
-# the Secrets examples/values.yaml names as existingSecret
-secrets() { # server namespace
-	k "$1" create namespace "$2" > /dev/null 2>&1
-	for s in posthog-secret:posthog-secret posthog-postgres:postgresql-password \
-		posthog-redis:redis-password posthog-clickhouse:admin-password; do
-		k "$1" -n "$2" create secret generic "${s%%:*}" --from-literal="${s##*:}=not-a-secret" \
-			> /dev/null || return 1
-	done
-}
 install4() { # server namespace timeout [helm args]
 	_s=$1 _n=$2 _t=$3; shift 3
 	h4 "$_s" upgrade --install posthog "$chart" -f "$values" --namespace "$_n" \

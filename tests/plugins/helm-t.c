@@ -365,20 +365,42 @@ static void check_filter(void)
 
 static void check_classify(void)
 {
+	/* what real helm 4.1.4 (h4) and 3.17.2 (h3) print against tests/bin/kube-api
+	 * (tests/cli/helm-deploy.sh proves each end to end) */
 	static const struct { const char *line; int cls; } cases[] = {
-		{ "Error: UPGRADE FAILED: context deadline exceeded", HELM_FAIL_TIMEOUT },
+		/* --wait timing out: h4 names the resource, h3 only the deadline */
+		{ "Error: resource Deployment/nr4/posthog-web not ready. status: InProgress, "
+		  "message: Available: 0/1", HELM_FAIL_OTHER },
+		{ "context deadline exceeded", HELM_FAIL_TIMEOUT },
+		{ "Error: context deadline exceeded", HELM_FAIL_TIMEOUT },
 		{ "Error: UPGRADE FAILED: timed out waiting for the condition", HELM_FAIL_TIMEOUT },
-		{ "Error: UPGRADE FAILED: job is failed: posthog/posthog-migrate-2024", HELM_FAIL_JOB },
-		{ "Error: UPGRADE FAILED: resource Job/posthog/posthog-migrate-1 not ready. status: "
-		  "Failed, message: Job Failed. failed: 1/1", HELM_FAIL_JOB },
+		/* the migrate Job failing */
+		{ "Error: resource Job/jf4/posthog-migrate-2026-12-06-01-58-18 not ready. status: "
+		  "Failed, message: Job Failed. failed: 7/1", HELM_FAIL_JOB },
+		{ "Error: job is failed: jf3/posthog-migrate-2026-12-06-01-58-18", HELM_FAIL_JOB },
+		{ "Error received when checking status of resource posthog-migrate-2026. Error: "
+		  "'job is failed: jf3/posthog-migrate-2026', Resource details: 'Resource: "
+		  "\"batch/v1, Resource=jobs\"'", HELM_FAIL_JOB },
 		{ "  Warning  BackoffLimitExceeded  job/posthog-migrate", HELM_FAIL_JOB },
 		{ "Error: execution error at (posthog/templates/error-on-invalid-values.yaml:5:4): ",
 		  HELM_FAIL_RENDER },
 		{ "==== INVALID VALUES ====", HELM_FAIL_RENDER },
+		/* API faults, both majors */
+		{ "Error: query: failed to query with labels: secrets is forbidden: User "
+		  "\"stand-in\" cannot list resource \"secrets\" in API group \"\" in the "
+		  "namespace \"f\"", HELM_FAIL_CLUSTER },
+		{ "Error: kubernetes cluster unreachable: the server has asked for the client to "
+		  "provide credentials", HELM_FAIL_CLUSTER },
+		{ "Error: Kubernetes cluster unreachable: the server has asked for the client to "
+		  "provide credentials", HELM_FAIL_CLUSTER },
+		{ "Error: query: failed to query with labels: Internal error occurred: injected fault "
+		  "(stand-in scenario fail_500 GET /api/v1/namespaces/*/secrets)", HELM_FAIL_CLUSTER },
+		{ "Error: kubernetes cluster unreachable: context \"missing\" does not exist",
+		  HELM_FAIL_CLUSTER },
+		{ "Error: Kubernetes cluster unreachable: context \"missing\" does not exist",
+		  HELM_FAIL_CLUSTER },
 		{ "Error: kubernetes cluster unreachable: Get \"http://localhost:8080/version\": dial "
 		  "tcp 127.0.0.1:8080: connect: connection refused", HELM_FAIL_CLUSTER },
-		{ "Error: INSTALLATION FAILED: Kubernetes cluster unreachable", HELM_FAIL_CLUSTER },
-		{ "error: You must be logged in to the server (Unauthorized)", HELM_FAIL_CLUSTER },
 		{ "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress",
 		  HELM_FAIL_PENDING },
 		{ "level=DEBUG msg=\"waiting for resource\" name=posthog-web", HELM_FAIL_OTHER },
@@ -394,6 +416,14 @@ static void check_classify(void)
 		}
 	}
 	tap_ok(good, "failure lines of Helm 3 and 4 fall in the right class");
+	{
+		struct helm_watch w = { 0 };
+		helm_watch_line(2, "Release posthog has been cancelled.", &w);
+		tap_ok(!w.cancelled, "helm's cancel notice is not taken from stderr");
+		helm_watch_line(1, "Release posthog has been cancelled.", &w);
+		tap_ok(w.cancelled, "... but from stdout, where helm's SIGINT handler prints it");
+		helm_watch_free(&w);
+	}
 	tap_is_str(helm_progress_text("wait.go:48: 2024-02-12 14:20:05.9 +0000 UTC m=+4.8 [debug] "
 				      "beginning wait for 87 resources with timeout of 30m0s",
 				      buf, sizeof(buf)),

@@ -275,6 +275,9 @@ PHD_EXTERN long long phd_ctx_rollback_revision(const phd_ctx *ctx);
 /* A scratch directory private to this run (0700, removed at free; a
  * plan's is the state directory's plan/NAMESPACE.RELEASE, kept). */
 PHD_EXTERN const char *phd_ctx_tmpdir(phd_ctx *ctx);
+/* The state directory (journal, locks; kept between runs), not created
+ * here: for a file a later run or an operator must find again. */
+PHD_EXTERN const char *phd_ctx_state_dir(phd_ctx *ctx);
 /* Publish the chart the repo phase resolved (strings copied; ref NULL
  * forgets it) and emit a PHD_EV_CHART event.  PHD_EINVAL for a missing
  * archive, an unknown source or a digest that is not "sha256:<64 hex>". */

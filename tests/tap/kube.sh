@@ -1,0 +1,60 @@
+# Shell helpers for tests on tests/bin/kube-api, the Kubernetes API
+# stand-in, with the real kubectl and helm.  Source it after tap.sh, with
+# $W (the test's work dir), $T ($PHD_TOOLS) and $KA (tests/bin/kube-api) set.
+# A server is named by a letter or word: its dir is $W/NAME, its scenario
+# $W/NAME.json.
+#
+# Functions: ka_start NAME SCENARIO-JSON..., ka_stop_all, scenario NAME JSON,
+# k NAME kubectl-args..., secrets NAME NAMESPACE, wait_until SECONDS CMD...
+
+# ka_start NAME JSON [NAME JSON...]: start each server on its scenario, or
+# bail out with what it printed
+ka_start() {
+	while [ $# -ge 2 ]; do
+		echo "$2" > "$W/$1.json"
+		"$KA" start "$W/$1" --scenario "$W/$1.json" > "$W/start-$1" 2>&1 || {
+			diag "$(cat "$W/start-$1" "$W/$1/kube-api.log" 2>/dev/null)"
+			echo "Bail out! kube-api $1 did not start"
+			exit 1
+		}
+		shift 2
+	done
+}
+# ka_stop_all: stop every server started under $W (for the EXIT trap)
+ka_stop_all() {
+	for _d in "$W"/*/pid; do
+		[ -f "$_d" ] && "$KA" stop "${_d%/pid}" > /dev/null 2>&1
+	done
+}
+k() { _s=$1; shift; "$T/kubectl" --kubeconfig "$W/$_s/kubeconfig" "$@"; }
+# scenario NAME JSON: the server re-reads its scenario when the file's mtime
+# changes, on its next request: one request makes that happen now (the
+# controllers follow on their next 50 ms pass)
+scenario() {
+	_n=$(($(cat "$W/$1.gen" 2>/dev/null || echo 0) + 1))
+	echo "$_n" > "$W/$1.gen"
+	echo "$2" > "$W/$1.json.new"
+	touch -d "@$(($(date +%s) + _n))" "$W/$1.json.new"
+	mv "$W/$1.json.new" "$W/$1.json"
+	k "$1" get --raw /version > /dev/null 2>&1
+}
+# secrets NAME NAMESPACE: the namespace and the Secrets examples/values.yaml
+# names as existingSecret
+secrets() {
+	k "$1" create namespace "$2" > /dev/null 2>&1
+	for _p in posthog-secret:posthog-secret posthog-postgres:postgresql-password \
+		posthog-redis:redis-password posthog-clickhouse:admin-password; do
+		k "$1" -n "$2" create secret generic "${_p%%:*}" --from-literal="${_p##*:}=not-a-secret" \
+			> /dev/null || return 1
+	done
+}
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds (0) or
+# the deadline passes (1)
+wait_until() {
+	_dl=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$_dl" ] || return 1
+		sleep 0.1
+	done
+}
