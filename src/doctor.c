@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 
 #define DOCTOR_TOOL_MS 10000LL    /* helm/kubectl answering about themselves */
 #define DOCTOR_CLUSTER_S 5        /* the API server's answer: a short wait */
+#define DOCTOR_REPO_S 15           /* the index: 2.5 MB for PostHog's repository */
 #define DOCTOR_POSTHOG_REPO "https://posthog.github.io/charts-clickhouse/"
 
 enum { D_OK, D_WARN, D_FAIL };
@@ -296,6 +298,38 @@ static char *index_location(phd_ctx *ctx, const char *repo)
 	return out;
 }
 
+/* The index fetch has no deadline of its own short enough for a doctor:
+ * an alarm interrupts the context, which the transfer polls. */
+static phd_ctx *volatile alarm_ctx;
+static volatile sig_atomic_t alarm_fired;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarm_fired = 1;
+	if (alarm_ctx)
+		phd_ctx_interrupt(alarm_ctx);
+}
+
+static int fetch_index(struct doctor *d, const char *src, char **buf, size_t *len)
+{
+	struct sigaction sa, old;
+	int rc;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	alarm_ctx = d->ctx;
+	alarm_fired = 0;
+	sigaction(SIGALRM, &sa, &old);
+	alarm(DOCTOR_REPO_S);
+	rc = helm_index_fetch(d->ctx, src, HELM_INDEX_MAX, buf, len);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	alarm_ctx = NULL;
+	return rc;
+}
+
 static void check_repo_chart(struct doctor *d, const char *chart)
 {
 	const char *slash = strchr(chart, '/'), *want = phd_ctx_chart_version(d->ctx);
@@ -313,7 +347,11 @@ static void check_repo_chart(struct doctor *d, const char *chart)
 		     "%s: no URL known for repository \"%s\"", chart, repo);
 		return;
 	}
-	if ((rc = helm_index_fetch(d->ctx, src, HELM_INDEX_MAX, &buf, &len))) {
+	if ((rc = fetch_index(d, src, &buf, &len)) && alarm_fired) {
+		item(d, D_FAIL, "chart", "check that the repository answers from here (proxy, "
+		     "firewall) and is not overloaded", "%s: no complete answer within %d s",
+		     src, DOCTOR_REPO_S);
+	} else if (rc) {
 		item(d, D_FAIL, "chart", "check chart.repo.url and that the repository answers "
 		     "from here (proxy, firewall)", "%s", phd_ctx_errmsg(d->ctx));
 	} else if ((rc = helm_index_parse(&idx, buf, len, slash + 1, src, err, sizeof err))) {
@@ -406,11 +444,15 @@ static int check_config(struct doctor *d)
 		if (f->severity >= PHD_SEV_ERROR && !errors++)
 			first = f;
 	}
-	if (rc && first)
+	if (rc && first) {
+		char where[320] = "";
+		if (first->file)
+			snprintf(where, sizeof where, "%s:%u:%u: ", first->file, first->line,
+				 first->column);
 		item(d, D_FAIL, "config", "run phdeploy validate for every finding; phdeploy "
-		     "explain RULE says why it matters", "%zu error%s; first %s:%u:%u: %s (%s)",
-		     errors, errors == 1 ? "" : "s", first->file ? first->file : "-", first->line,
-		     first->column, first->message, first->rule);
+		     "explain RULE says why it matters", "validate: %zu error%s: %s%s (%s)",
+		     errors, errors == 1 ? "" : "s, the first", where, first->message, first->rule);
+	}
 	else if (rc)
 		item(d, D_FAIL, "config", "run phdeploy validate", "%s", phd_ctx_errmsg(d->ctx));
 	else

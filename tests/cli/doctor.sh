@@ -1,12 +1,13 @@
 #!/bin/sh
 # phdeploy doctor with the REAL helm 4 and kubectl against tests/bin/kube-api
 # and a chart repository served on 127.0.0.1 (tests/bin/serve-dir, the real
-# PostHog index): everything ok (exit 0); then one thing wrong at a time,
-# each a "fail" line with its fix and exit 14: a context the kubeconfig does
-# not have, a cluster that does not answer (kube-api stopped, within the
-# short timeout), a helm that does not exist, a pinned chart version the
-# repository does not list; an API server that accepts and never answers
-# (the 5 s request timeout); an unpinned chart is a warning.
+# PostHog index): everything ok (exit 0), nothing written to the cluster, no
+# archive downloaded; then one thing wrong at a time, each a "fail" line with
+# its fix and exit 14: a context the kubeconfig does not have, a pinned chart
+# version the repository does not list, a helm that does not exist, an API
+# server that accepts and never answers (the 5 s request timeout), a
+# repository that stalls (the 15 s deadline), the repository gone, kube-api
+# stopped; an unpinned chart is a warning (exit 14 too).
 . "$top_srcdir/tests/tap/tap.sh"
 KA=$top_srcdir/tests/bin/kube-api
 H=$PHD_TOOLS/helm4
@@ -76,6 +77,23 @@ like "$out" 'fail  context   context "nowhere" is not in the kubeconfig; fix: ku
 like "$out" "fail  cluster   not checked: no usable kube context" "the cluster is not tried"
 like "$out" "ok    helm" "the other items are still checked"
 
+printf 'release: posthog\nnamespace: posthog\nchrat: {}\n' > site/typo.yaml
+"$PHDEPLOY" -c site/typo.yaml doctor > out 2> err
+rc=$? out=$(cat out)
+is "$rc" 14 "a config that does not load: exit 14"
+like "$out" "fail  config    site/typo.yaml:3:1: unknown key 'chrat' (did you mean 'chart'?); fix: " \
+	"the config fails at its position"
+like "$out" "fail  chart     not checked: the config does not load" "the chart is not guessed"
+like "$out" 'ok    cluster' "the cluster is still checked"
+
+printf 'postgresql:\n  enabled: true\n' > site/one.yaml
+doctor -f site/values.yaml -f site/one.yaml
+is "$rc" 14 "values that fail validate: exit 14"
+like "$out" "fail  config    validate: 1 error: site/values.yaml:" \
+	"the config fails with validate's error count and the error's position"
+like "$out" "postgresql.enabled is true: the chart stops with INVALID VALUES; to use RDS set postgresql.enabled: false (posthog-external-mixed); fix: run phdeploy validate" \
+	"... its message, rule and the fix"
+
 doctor --chart-version 30.99.0
 is "$rc" 14 "a pinned version the repository lacks: exit 14"
 like "$out" "fail  chart     posthog/posthog: 30.99.0 not found; nearest:" \
@@ -93,6 +111,24 @@ doctor --helm "$TAPTMP/no-such-helm"
 is "$rc" 14 "a helm that does not exist: exit 14"
 like "$out" "fail  helm      $TAPTMP/no-such-helm: not found; fix: install helm 3.7+ or 4" \
 	"helm fails, with the fix"
+
+# a repository that sends the index's first kilobyte and then nothing
+sed "s|url: $url|url: http://127.0.0.1:\$(cat stall.port)/charts|" site/phdeploy.yaml \
+	> site/stall.yaml
+SERVE_DIR_STALL=/index.yaml "$top_srcdir/tests/bin/serve-dir" "$TAPTMP/srv" "$TAPTMP/stall.port" &
+stall=$!
+i=0
+while [ ! -s stall.port ] && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+sed -i "s|\$(cat stall.port)|$(cat stall.port)|" site/stall.yaml
+t0=$(date +%s)
+"$PHDEPLOY" -c site/stall.yaml doctor > out 2> err
+rc=$? out=$(cat out)
+t1=$(date +%s)
+kill $stall 2>/dev/null
+is "$rc" 14 "a repository that stalls: exit 14"
+like "$out" "fail  chart     http://127.0.0.1:$(cat stall.port)/charts/index.yaml: no complete answer within 15 s" \
+	"the chart fails at the doctor's deadline"
+ok "$([ $((t1 - t0)) -ge 14 ] && [ $((t1 - t0)) -le 25 ]; echo $?)" "after 15 s ($((t1 - t0)) s)"
 
 kill $srv 2>/dev/null
 wait $srv 2>/dev/null
