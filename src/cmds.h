@@ -18,4 +18,13 @@ int cmd_explain(const char *topic);
  * force is 0 (nothing written), 1 when a file cannot be written. */
 int cmd_init(const char *dir, int force, int json);
 
+/* The exit status of a doctor that found a problem (a warning or a
+ * failure): phdeploy(1) EXIT STATUS. */
+#define EXIT_DOCTOR 16
+
+/* Check helm, kubectl, the kube context and its cluster, the chart and
+ * the config (loaded and validated), one line per item: 0 when all are
+ * ok, else EXIT_DOCTOR. */
+int cmd_doctor(phd_ctx *ctx, int json);
+
 #endif

@@ -54,7 +54,7 @@ int cmd_explain(const char *topic)
 		return 0;
 	near = name_suggest(topic, names, n);
 	fprintf(stderr, "phdeploy: nothing to explain for '%s'%s%s%s\n"
-		"Try an exit status (0 to 15) or a rule id from a finding's [brackets].\n", topic,
+		"Try an exit status (0 to 16) or a rule id from a finding's [brackets].\n", topic,
 		near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
 	return 2;
 }

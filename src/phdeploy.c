@@ -397,7 +397,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 static int phaseless(const char *verb)
 {
 	static const char *const names[] = { "plugins", "status", "explain", "init", "history",
-					     NULL };
+					     "doctor", NULL };
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(verb, names[i]))
 			return 1;
@@ -638,6 +638,8 @@ int main(int argc, char **argv)
 		code = cmd_status(ctx, &o);
 	else if (!strcmp(cli.verb, "history"))
 		code = cmd_history(ctx, &o);
+	else if (!strcmp(cli.verb, "doctor"))
+		code = cmd_doctor(ctx, o.json);
 	else
 		code = cmd_run(ctx, &cli, &o, mask);
 	out_flush(&o);

@@ -50,6 +50,10 @@ static const struct verb verbs[] = {
 	{ "status", "summarize the release", "namespace release kube-context helm",
 	  "phdeploy status -o json" },
 	{ "plugins", "list the loaded plugins", "", "phdeploy plugins -o json" },
+	{ "doctor", "check helm, kubectl, the kube context, the chart and the config",
+	  "values set set-string set-file namespace release chart chart-version kube-context "
+	  "helm kubectl",
+	  "phdeploy doctor --kube-context prod" },
 	{ "explain", "what an exit status or a rule id means and how to fix it", "",
 	  "phdeploy explain 5; phdeploy explain posthog-external" },
 	{ "help", "this help, or a verb's", "", "phdeploy help deploy" },
@@ -216,7 +220,7 @@ void usage(FILE *f)
 	      "5 preflight, 6 repo, 7 render, 8 deploy failed, 9 deploy timed out,\n"
 	      "10 verify, 11 rolled back after a failure, 12 another run holds the lock,\n"
 	      "13 not confirmed, 14 diff --exit-code found changes, 15 diff could not\n"
-	      "read the cluster.  'phdeploy explain CODE' says more.\n"
+	      "read the cluster, 16 doctor found a problem.  'phdeploy explain CODE' says more.\n"
 	      "'phdeploy help VERB' shows a verb's options and an example.\n"
 	      "See phdeploy(1), phdeploy.yaml(5).\n", f);
 }

@@ -6,7 +6,15 @@ real headers, so a mismatch is a compile error, not a crash.
 
 Where the headers and the library come from:
   PHDEPLOY_CFLAGS / PHDEPLOY_LIBS  when set (the build tree in `make check`),
-  else `pkg-config --cflags --libs libphdeploy` (an installed libphdeploy).
+  else `pkg-config --cflags --libs libphdeploy` (an installed libphdeploy;
+  PKG_CONFIG_PATH finds one in any prefix).
+
+Where the extension finds the library at import: a RUNPATH to the
+library's directory (pkg-config's libdir without PKG_CONFIG_SYSROOT_DIR,
+which is where a staged DESTDIR tree will be installed; or the -L
+directories of PHDEPLOY_LIBS), so a prefix outside the loader's default
+path needs no LD_LIBRARY_PATH.  The linker's default directories get none.
+PHDEPLOY_RPATH (colon-separated; empty: none) overrides it.
 
 Run directly to build into a directory:  python3 build_capi.py OUTDIR
 """
@@ -14,6 +22,7 @@ import os
 import shlex
 import subprocess
 import sys
+import sysconfig
 
 from cffi import FFI
 
@@ -267,6 +276,43 @@ def _pkg_config_flags():
     return cflags, libs
 
 
+def _pkg_config_libdir():
+    """pkg-config's libdir of libphdeploy where it will be at run time:
+    pkgconf prefixes PKG_CONFIG_SYSROOT_DIR, a staging directory."""
+    pkg_config = os.environ.get("PKG_CONFIG", "pkg-config")
+    try:
+        libdir = subprocess.run([pkg_config, "--variable=libdir", "libphdeploy"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    sysroot = os.environ.get("PKG_CONFIG_SYSROOT_DIR", "").rstrip("/")
+    if sysroot and libdir.startswith(sysroot + "/"):
+        libdir = libdir[len(sysroot):]
+    return libdir or None
+
+
+def _default_libdirs():
+    """Directories the dynamic loader searches anyway: no RUNPATH for them."""
+    dirs = {"/lib", "/usr/lib", "/lib64", "/usr/lib64"}
+    multiarch = sysconfig.get_config_var("MULTIARCH")
+    if multiarch:
+        dirs |= {"/lib/" + multiarch, "/usr/lib/" + multiarch}
+    return dirs
+
+
+def _runtime_dirs(library_dirs):
+    """The RUNPATH of the extension (see the module's docstring)."""
+    if "PHDEPLOY_RPATH" in os.environ:
+        return [d for d in os.environ["PHDEPLOY_RPATH"].split(":") if d]
+    if "PHDEPLOY_LIBS" in os.environ and "PHDEPLOY_CFLAGS" in os.environ:
+        dirs = library_dirs
+    else:
+        libdir = _pkg_config_libdir()
+        dirs = [libdir] if libdir else library_dirs
+    skip = _default_libdirs()
+    return [os.path.abspath(d) for d in dirs if os.path.normpath(d) not in skip]
+
+
 def _source_kwargs():
     cflags, libs = _pkg_config_flags()
     kw = {"include_dirs": [], "library_dirs": [], "libraries": [],
@@ -285,6 +331,7 @@ def _source_kwargs():
             kw["extra_link_args"].append(a)
     if "phdeploy" not in kw["libraries"]:
         kw["libraries"].append("phdeploy")
+    kw["runtime_library_dirs"] = _runtime_dirs(kw["library_dirs"])
     return kw
 
 

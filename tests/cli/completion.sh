@@ -26,7 +26,7 @@ comp() {
 }
 
 is "$(comp phdeploy '')" \
-	"deploy explain help history init plan plugins preflight render repo rollback secrets status validate verify" \
+	"deploy doctor explain help history init plan plugins preflight render repo rollback secrets status validate verify" \
 	"an empty word offers every verb"
 is "$(comp phdeploy re)" "render repo" "a prefix narrows the verbs"
 is "$(comp phdeploy --ou)" "--output" "options complete"
@@ -44,7 +44,7 @@ is "$(comp phdeploy --skip validate,pre)" "validate,preflight" \
 is "$(comp phdeploy deploy '')" "" "no second verb"
 is "$(comp phdeploy deploy --dry)" "--dry-run" "but options still complete after the verb"
 is "$(comp phdeploy -n validate '')" \
-	"deploy explain help history init plan plugins preflight render repo rollback secrets status validate verify" \
+	"deploy doctor explain help history init plan plugins preflight render repo rollback secrets status validate verify" \
 	"an option's argument named like a verb is not the verb"
 is "$(comp phdeploy -r '')" "" "no guesses for a release name"
 # --kube-context: the contexts of the kubeconfig, through kubectl
