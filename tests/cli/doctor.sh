@@ -176,8 +176,8 @@ like "$out" 'fail  cluster   context "stand-in": the API server does not answer:
 like "$out" "fix: check the network path to the API server" "with the fix"
 ok "$([ $((t1 - t0)) -le 15 ]; echo $?)" "within the short timeout ($((t1 - t0)) s)"
 
-"$PHDEPLOY" explain 14 > out 2>&1
-is $? 0 "explain 14 exits 0"
+"$PHDEPLOY" explain 16 > out 2>&1
+is $? 0 "explain 16 exits 0"
 like "$(cat out)" "doctor" "and explains the doctor's status"
 
 done_testing
