@@ -271,6 +271,7 @@ static int spawn_child(struct run *r, const char *prog, char **env)
 		rc = cannot_run(r->ctx, spec->argv[0], spawn_rc);
 		goto out;
 	}
+	phd_lock_note_child(r->ctx, r->pid, r->what);
 	if (in[1] >= 0) {
 		fcntl(in[1], F_SETFL, O_NONBLOCK);
 		r->in_fd = in[1];
@@ -370,6 +371,10 @@ static void reap(struct run *r, int block)
 		w = r->pid;
 	}
 	if (w == r->pid) {
+		/* what the child left in its group (helm's own children, a
+		 * hook's background job) ends with it */
+		kill(-r->pid, SIGKILL);
+		phd_lock_note_child(r->ctx, 0, NULL);
 		r->reaped = 1;
 		r->grace_until = phd_now_ms() + 2000; /* orphans holding the pipes */
 	}

@@ -126,9 +126,15 @@ int phd_hooks_run(phd_ctx *ctx, int phase, int when, int outcome)
 	list = phd_node_child(phd_node_child(phd_node_child(ctx->config, "hooks"),
 					     phd_phase_name(phase)), when_names[when]);
 	for (size_t i = 0; i < phd_node_len(list); i++) {
+		/* a signal ends the list between hooks, post hooks too: a stop
+		 * asked for must not wait for hundreds more commands */
+		if (ctx->interrupted)
+			return phd_set_error(ctx, PHD_EINTR, "%s.%s hooks: interrupted, %zu of %zu "
+					     "not run", phd_phase_name(phase), when_names[when],
+					     phd_node_len(list) - i, phd_node_len(list));
 		rc = run_config_hook(ctx, phase, when, outcome, phd_node_at(list, i), i);
 		/* post/fail hooks all run; only a failing pre hook stops the run */
-		if (rc && when == PHD_HOOK_PRE)
+		if (rc && (when == PHD_HOOK_PRE || rc == PHD_EINTR))
 			return rc;
 	}
 	return 0;

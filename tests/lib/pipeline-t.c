@@ -436,5 +436,23 @@ int main(void)
 			 "the message points at the entry");
 		phd_ctx_free(ctx);
 	}
+
+	/* the forms children print a secret in: a connection string
+	 * percent-encodes it, JSON escapes it (go also escapes < > &) */
+	{
+		static const char pw[] = "PgZq7Leak-Alpha+9/x=\"<&";
+		char *red;
+		ctx = make(base, NULL, 0, 0);
+		tap_is_int(phd_redact_add(ctx, pw, sizeof pw - 1), 0, "a secret with + / = \" < &");
+		red = phd_redact(ctx, "url=postgres://posthog:PgZq7Leak-Alpha%2B9%2Fx%3D%22%3C%26@db "
+				 "lc=PgZq7Leak-Alpha%2b9%2fx%3d%22%3c%26 "
+				 "json={\"p\":\"PgZq7Leak-Alpha+9/x=\\\"<&\"} "
+				 "go={\"p\":\"PgZq7Leak-Alpha+9/x=\\\"\\u003c\\u0026\"}");
+		tap_is_str(red, "url=postgres://posthog:****@db lc=**** json={\"p\":\"****\"} "
+			   "go={\"p\":\"****\"}",
+			   "the redactor masks its percent-encoded and JSON-escaped forms");
+		free(red);
+		phd_ctx_free(ctx);
+	}
 	return tap_done();
 }
