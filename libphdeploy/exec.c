@@ -100,7 +100,9 @@ static void process_line(struct run *r, struct stream *s, const char *line, size
 static void feed(struct run *r, struct stream *s, const char *p, size_t n)
 {
 	if (s->raw) {
-		if (s->raw->len + n > PHD_MAX_CAPTURE || phd_buf_add(s->raw, p, n))
+		/* past the limit nothing more is kept, and police() ends the
+		 * child: memory stays bounded by the limit, not by the child */
+		if (r->too_big || s->raw->len + n > PHD_MAX_RAW || phd_buf_add(s->raw, p, n))
 			r->too_big = 1;
 		return;
 	}
@@ -471,8 +473,8 @@ static int conclude(struct run *r)
 	res->err_len = r->err.len;
 	r->out.s = r->err.s = NULL;
 	if (r->too_big)
-		return phd_set_error(r->ctx, PHD_ETOOBIG, "%s: output larger than 512 MiB, stopped",
-				     what);
+		return phd_set_error(r->ctx, PHD_ETOOBIG, "%s: output larger than %s, stopped",
+				     what, r->so.raw ? "1 MiB" : "512 MiB");
 	if (res->timed_out)
 		return phd_set_error(r->ctx, PHD_ETIMEOUT, "%s: no result within %lld s, stopped",
 				     what, r->spec->timeout_ms / 1000);

@@ -18,6 +18,8 @@
 #define PHD_MAX_DEPTH          128
 #define PHD_MAX_NODES          (8u << 20)    /* per parse, aliases included */
 #define PHD_MAX_CAPTURE        (512u << 20)  /* captured child output */
+/* raw (secret) stdout: a Kubernetes Secret holds at most 1 MiB */
+#define PHD_MAX_RAW            (1u << 20)
 #define PHD_MAX_LINE           (64u << 10)
 /* Secret values shorter than this are not masked: "on" or "a1" would
  * mangle every line of output while hiding next to nothing.  They are still
