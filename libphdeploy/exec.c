@@ -259,6 +259,7 @@ static int spawn_child(struct run *r, const char *prog, char **env)
 	sigaddset(&defs, SIGPIPE);
 	sigaddset(&defs, SIGHUP);
 	sigaddset(&defs, SIGQUIT);
+	sigaddset(&defs, SIGXFSZ);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defs);
 	/* own process group: deadline kills reach helm's children too */

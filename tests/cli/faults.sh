@@ -106,6 +106,31 @@ TMPDIR=$TAPTMP/no-such-tmp $P -c quick.yaml validate 2>err; r=$?
 ok "$([ "$r" -ne 0 ]; echo $?)" "a TMPDIR that does not exist stops the run at its start"
 like "$(cat err)" "TMPDIR=$TAPTMP/no-such-tmp" "the message names TMPDIR"
 
+# ---- the state dir's disk is full -----------------------------------------
+# a 64 KiB tmpfs filled up where mount works (root), else a file size limit
+# of 0 (ulimit -f): either way the lock holder and the journal cannot be
+# written, and the run must say so and end cleanly, not die or hang
+mkdir -p full
+full_how=
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
+	full_how=tmpfs
+	trap 'umount "$TAPTMP/full" 2>/dev/null; cleanup' EXIT
+	dd if=/dev/zero of=full/fill bs=4k 2>/dev/null
+	PHDEPLOY_STATE_DIR=$TAPTMP/full $P -c quick.yaml secrets >out 2>err; r=$?
+	nospace="No space left on device"
+else
+	full_how="ulimit -f 0"
+	(ulimit -f 0; PHDEPLOY_STATE_DIR=$TAPTMP/full exec $P -c quick.yaml secrets) >out 2>err; r=$?
+	nospace="File too large"
+fi
+diag "disk full by $full_how"
+is "$r" 0 "disk full for the state dir ($full_how): the run itself ends ok"
+like "$(cat err)" "journal: write failed: $nospace" "... and warns that it was not recorded"
+like "$(cat err)" "cannot record the holder" "... and that the lock holder is not written"
+ok "$(flock -n -E 99 full/locks/posthog.posthog.lock true 2>/dev/null; echo $?)" \
+	"... the lock is released"
+[ "$full_how" != tmpfs ] || umount full
+
 # ---- children end with their run ----------------------------------------
 cat > bg.yaml <<Y
 release: posthog
