@@ -27,20 +27,28 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size)
 }
 
 #include <phdeploy/phdeploy.h>
-/* A context without config, journal or lock, for parsers that log or
- * emit events through one; made once, on first use. */
+/* A context without config, journal or lock, for parsers that log,
+ * emit events or add secrets through one.  A parser that adds secrets
+ * gets a fresh one per input (fuzz_ctx_new), so that nothing accumulates. */
+static inline phd_ctx *fuzz_ctx_new(void)
+{
+	struct phd_options o = PHD_OPTIONS_INIT;
+	phd_ctx *ctx = NULL;
+
+	o.flags = PHD_OPT_NO_CONFIG | PHD_OPT_NO_JOURNAL | PHD_OPT_NO_LOCK | PHD_OPT_DRY_RUN;
+	o.release = "posthog";
+	o.namespace_ = "posthog";
+	if (phd_ctx_new(&ctx, &o) != 0 || !ctx)
+		abort();
+	return ctx;
+}
+
 static inline phd_ctx *fuzz_ctx(void)
 {
 	static phd_ctx *ctx;
 
-	if (!ctx) {
-		struct phd_options o = PHD_OPTIONS_INIT;
-		o.flags = PHD_OPT_NO_CONFIG | PHD_OPT_NO_JOURNAL | PHD_OPT_NO_LOCK | PHD_OPT_DRY_RUN;
-		o.release = "posthog";
-		o.namespace_ = "posthog";
-		if (phd_ctx_new(&ctx, &o) != 0 || !ctx)
-			abort();
-	}
+	if (!ctx)
+		ctx = fuzz_ctx_new();
 	return ctx;
 }
 
