@@ -98,7 +98,15 @@ static int invoke_hook(phd_ctx *ctx, struct phd_reg *r, void *arg)
 	char *name = phd_asprintf("%s.%s:%s", phd_phase_name(c->phase), when_names[c->when],
 				  r->plugin->name);
 	long long t0 = phd_now_ms();
-	int rc = ((phd_hook_fn)r->fn)(ctx, c->phase, c->when, c->outcome, r->userdata);
+	int rc;
+
+	/* plugins' hooks stop at a signal as the config's do */
+	if (ctx->interrupted) {
+		free(name);
+		return phd_set_error(ctx, PHD_EINTR, "%s.%s hooks: interrupted",
+				     phd_phase_name(c->phase), when_names[c->when]);
+	}
+	rc = ((phd_hook_fn)r->fn)(ctx, c->phase, c->when, c->outcome, r->userdata);
 
 	emit_hook(ctx, c->phase, name ? name : "hook", rc == 0, phd_now_ms() - t0,
 		  rc == 0 ? "ok" : (ctx->errmsg && *ctx->errmsg ? ctx->errmsg : phd_strerror(rc)));

@@ -115,6 +115,22 @@ static phd_ctx *make(const char *yaml, struct rec *r, unsigned flags, int with_p
 
 static const char *base = "release: posthog\nnamespace: posthog\n";
 
+/* Post hooks of validate: the first interrupts the run (as a signal
+ * would), the others count how many still ran. */
+static int interrupting_hook(phd_ctx *ctx, int phase, int when, int outcome, void *ud)
+{
+	(void)phase; (void)when; (void)outcome; (void)ud;
+	phd_ctx_interrupt(ctx);
+	return 0;
+}
+
+static int counting_hook(phd_ctx *ctx, int phase, int when, int outcome, void *ud)
+{
+	(void)ctx; (void)phase; (void)when; (void)outcome;
+	(*(int *)ud)++;
+	return 0;
+}
+
 int main(void)
 {
 	struct rec r;
@@ -434,6 +450,24 @@ int main(void)
 		tap_is_int(phd_exit_code(ctx, rc), 3, "an unknown secret provider fails validate (exit 3)");
 		tap_like(phd_ctx_errmsg(ctx), "phdeploy.yaml:4:16: unknown secret provider 'nope'",
 			 "the message points at the entry");
+		phd_ctx_free(ctx);
+	}
+
+	/* a signal between plugins' hooks stops the list, post hooks too */
+	{
+		int later = 0;
+		phd_plugin *p;
+		ctx = make(base, NULL, 0, 0);
+		if (phd_ctx_add_plugin(&p, ctx, "stopper", "1") == 0) {
+			phd_register_hook(p, PHD_PHASE_VALIDATE, PHD_HOOK_POST, interrupting_hook,
+					  NULL, NULL);
+			for (int i = 0; i < 5; i++)
+				phd_register_hook(p, PHD_PHASE_VALIDATE, PHD_HOOK_POST, counting_hook,
+						  &later, NULL);
+		}
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		tap_is_int(rc, PHD_EINTR, "an interrupt during post hooks ends the run interrupted");
+		tap_is_int(later, 0, "... and none of the plugin hooks after it runs");
 		phd_ctx_free(ctx);
 	}
 
