@@ -61,6 +61,34 @@ ok "$(! grep -qF -- "$SECRET_VALUE" hook.env; echo $?)" \
 	"an env provider's value is not in a hook's environment before the secrets phase"
 ok "$(! grep -q '^PHD_FAULT_SECRET=' hook.env; echo $?)" "... nor its variable"
 ok "$(! grep -qF -- "$SECRET_VALUE" out err; echo $?)" "... and what the hook prints is masked"
+
+# render: helm version/show/template (and what helm starts: the
+# post-renderer) run before the secrets phase too
+helm_plugin=$(printf '%s\n' "$all_plugins" | tr : '\n' | grep '/plugins/helm/' | head -n 1)
+if [ -n "$helm_plugin" ] && [ -n "$env_plugin" ]; then
+	cat > fakehelm <<W
+#!/bin/sh
+env >> "$TAPTMP/helm.env"
+exec "$top_srcdir/tests/bin/stand-in-helm" "\$@"
+W
+	chmod +x fakehelm
+	: > chart.tgz
+	cat > render.yaml <<Y
+release: posthog
+namespace: posthog
+chart: { name: "$TAPTMP/chart.tgz", version: 30.46.0 }
+secrets:
+  - {provider: env, name: posthog-redis, keys: {redis-password: PHD_FAULT_SECRET}}
+Y
+	STANDIN_DIR=$top_srcdir/tests/data/helm/standin/ok \
+	PHDEPLOY_PLUGIN_PATH=$env_plugin:$helm_plugin $P --helm "$TAPTMP/fakehelm" -c render.yaml \
+		render >out 2>err
+	ok "$([ -s helm.env ]; echo $?)" "render ran helm (with an env secret configured)"
+	ok "$(! grep -qF -- "$SECRET_VALUE" helm.env; echo $?)" \
+		"an env provider's value is not in helm's environment at render"
+else
+	skip 2 "the helm or secret-env plugin is not built"
+fi
 unset PHD_FAULT_SECRET
 
 # ---- a signal between hooks --------------------------------------------
