@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -29,7 +30,7 @@ struct running {
 	const phd_node *config;
 	int required;
 	long long timeout, start, ms;
-	pid_t pid;
+	pid_t pid, parent;        /* parent: the run, for the child to check */
 	int fd;
 	int done, have_rc, rc, status, timed_out;
 	struct phd_buf in;
@@ -124,6 +125,16 @@ static void run_child(phd_ctx *ctx, struct running *c, int fd)
 	char num[16];
 	signal(SIGINT, SIG_IGN); /* the parent decides when we stop */
 	signal(SIGPIPE, SIG_IGN);
+	/* the run's lock is an flock shared with every fork: a check still
+	 * waiting on its server after the run died would hold it */
+	if (ctx->lock_fd >= 0) {
+		close(ctx->lock_fd);
+		ctx->lock_fd = -1;
+	}
+	/* and a check ends with the run that asked for it, SIGKILL included */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != c->parent)
+		_exit(127);
 	ctx->in_check = &chk;
 	rc = ((phd_check_fn)c->reg->fn)(&chk, c->reg->userdata);
 	if (rc && rc != PHD_EIGNORE && ctx->errmsg && *ctx->errmsg)
@@ -298,6 +309,7 @@ static size_t spawn_all(phd_ctx *ctx, struct running *cs, size_t n)
 			continue;
 		}
 		c->start = phd_now_ms();
+		c->parent = getpid();
 		c->pid = fork();
 		if (c->pid == 0) {
 			close(p[0]);

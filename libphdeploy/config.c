@@ -451,6 +451,12 @@ static int load_values(phd_ctx *ctx, char **path, int kind, const phd_node *from
 		return phd_set_error(ctx, rc, "%s: values file not found", name);
 	if (rc == PHD_ETOOBIG)
 		return phd_set_error(ctx, rc, "%s:1:1: values file larger than 16 MiB", name);
+	if (rc == PHD_EINVAL && from)
+		return bad(ctx, rc, from, "values file %s is %s, not a regular file", name,
+			   phd_path_kind(*path));
+	if (rc == PHD_EINVAL)
+		return phd_set_error(ctx, rc, "%s:1:1: values file is %s, not a regular file", name,
+				     phd_path_kind(*path));
 	if (rc && from) {
 		const char *why = strerror(errno);
 		return bad(ctx, rc, from, "cannot read values file %s: %s", name, why);
@@ -503,6 +509,9 @@ static int read_config(phd_ctx *ctx)
 		return phd_set_error(ctx, rc, "%s: config file not found", path);
 	if (rc == PHD_ETOOBIG)
 		return phd_set_error(ctx, rc, "%s:1:1: config file larger than 16 MiB", path);
+	if (rc == PHD_EINVAL)
+		return phd_set_error(ctx, rc, "%s:1:1: config file is %s, not a regular file", path,
+				     phd_path_kind(path));
 	if (rc)
 		return phd_set_error(ctx, rc, "%s: cannot read config file: %s", path,
 				     strerror(errno));

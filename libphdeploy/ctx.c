@@ -203,6 +203,8 @@ PHD_EXTERN int phd_ctx_load(phd_ctx *ctx)
 	ctx->loaded = 1;
 	rc = phd_config_load(ctx);
 	if (rc == 0)
+		rc = phd_secrets_env_prescan(ctx);
+	if (rc == 0)
 		rc = phd_plugins_load(ctx);
 	if (rc == 0)
 		rc = phd_config_check_declared(ctx);

@@ -100,7 +100,9 @@ static void process_line(struct run *r, struct stream *s, const char *line, size
 static void feed(struct run *r, struct stream *s, const char *p, size_t n)
 {
 	if (s->raw) {
-		if (s->raw->len + n > PHD_MAX_CAPTURE || phd_buf_add(s->raw, p, n))
+		/* past the limit nothing more is kept, and police() ends the
+		 * child: memory stays bounded by the limit, not by the child */
+		if (r->too_big || s->raw->len + n > PHD_MAX_RAW || phd_buf_add(s->raw, p, n))
 			r->too_big = 1;
 		return;
 	}
@@ -257,6 +259,7 @@ static int spawn_child(struct run *r, const char *prog, char **env)
 	sigaddset(&defs, SIGPIPE);
 	sigaddset(&defs, SIGHUP);
 	sigaddset(&defs, SIGQUIT);
+	sigaddset(&defs, SIGXFSZ);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &defs);
 	/* own process group: deadline kills reach helm's children too */
@@ -271,6 +274,7 @@ static int spawn_child(struct run *r, const char *prog, char **env)
 		rc = cannot_run(r->ctx, spec->argv[0], spawn_rc);
 		goto out;
 	}
+	phd_lock_note_child(r->ctx, r->pid, r->what);
 	if (in[1] >= 0) {
 		fcntl(in[1], F_SETFL, O_NONBLOCK);
 		r->in_fd = in[1];
@@ -370,6 +374,10 @@ static void reap(struct run *r, int block)
 		w = r->pid;
 	}
 	if (w == r->pid) {
+		/* what the child left in its group (helm's own children, a
+		 * hook's background job) ends with it */
+		kill(-r->pid, SIGKILL);
+		phd_lock_note_child(r->ctx, 0, NULL);
 		r->reaped = 1;
 		r->grace_until = phd_now_ms() + 2000; /* orphans holding the pipes */
 	}
@@ -466,8 +474,8 @@ static int conclude(struct run *r)
 	res->err_len = r->err.len;
 	r->out.s = r->err.s = NULL;
 	if (r->too_big)
-		return phd_set_error(r->ctx, PHD_ETOOBIG, "%s: output larger than 512 MiB, stopped",
-				     what);
+		return phd_set_error(r->ctx, PHD_ETOOBIG, "%s: output larger than %s, stopped",
+				     what, r->so.raw ? "1 MiB" : "512 MiB");
 	if (res->timed_out)
 		return phd_set_error(r->ctx, PHD_ETIMEOUT, "%s: no result within %lld s, stopped",
 				     what, r->spec->timeout_ms / 1000);

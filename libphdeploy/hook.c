@@ -98,7 +98,15 @@ static int invoke_hook(phd_ctx *ctx, struct phd_reg *r, void *arg)
 	char *name = phd_asprintf("%s.%s:%s", phd_phase_name(c->phase), when_names[c->when],
 				  r->plugin->name);
 	long long t0 = phd_now_ms();
-	int rc = ((phd_hook_fn)r->fn)(ctx, c->phase, c->when, c->outcome, r->userdata);
+	int rc;
+
+	/* plugins' hooks stop at a signal as the config's do */
+	if (ctx->interrupted) {
+		free(name);
+		return phd_set_error(ctx, PHD_EINTR, "%s.%s hooks: interrupted",
+				     phd_phase_name(c->phase), when_names[c->when]);
+	}
+	rc = ((phd_hook_fn)r->fn)(ctx, c->phase, c->when, c->outcome, r->userdata);
 
 	emit_hook(ctx, c->phase, name ? name : "hook", rc == 0, phd_now_ms() - t0,
 		  rc == 0 ? "ok" : (ctx->errmsg && *ctx->errmsg ? ctx->errmsg : phd_strerror(rc)));
@@ -126,9 +134,15 @@ int phd_hooks_run(phd_ctx *ctx, int phase, int when, int outcome)
 	list = phd_node_child(phd_node_child(phd_node_child(ctx->config, "hooks"),
 					     phd_phase_name(phase)), when_names[when]);
 	for (size_t i = 0; i < phd_node_len(list); i++) {
+		/* a signal ends the list between hooks, post hooks too: a stop
+		 * asked for must not wait for hundreds more commands */
+		if (ctx->interrupted)
+			return phd_set_error(ctx, PHD_EINTR, "%s.%s hooks: interrupted, %zu of %zu "
+					     "not run", phd_phase_name(phase), when_names[when],
+					     phd_node_len(list) - i, phd_node_len(list));
 		rc = run_config_hook(ctx, phase, when, outcome, phd_node_at(list, i), i);
 		/* post/fail hooks all run; only a failing pre hook stops the run */
-		if (rc && when == PHD_HOOK_PRE)
+		if (rc && (when == PHD_HOOK_PRE || rc == PHD_EINTR))
 			return rc;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc)
 	char when[32], *path, *red;
 	time_t now = time(NULL);
 	struct tm tm;
+	struct stat st;
 	int fd;
 
 	if (!dir || phd_mkdir_p(dir, 0700) != 0)
@@ -78,12 +80,18 @@ int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc)
 		free(path);
 		return PHD_ENOMEM;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	free(path);
-	if (fd < 0) {
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		/* a FIFO would block the end of the run, a directory lose the line */
+		phd_log(ctx, PHD_LOG_WARN, "journal %s is %s: this run is not recorded", path,
+			fd < 0 && errno != EISDIR ? strerror(errno) : phd_path_kind(path));
+		if (fd >= 0)
+			close(fd);
+		free(path);
 		free(red);
 		return PHD_EIO;
 	}
+	free(path);
 	flock(fd, LOCK_EX);
 	if (write(fd, red, strlen(red)) < 0)
 		phd_log(ctx, PHD_LOG_WARN, "journal: write failed: %s", strerror(errno));
@@ -91,4 +99,22 @@ int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc)
 	close(fd);
 	free(red);
 	return 0;
+}
+
+int phd_journal_check(phd_ctx *ctx)
+{
+	const char *dir = phd_ctx_state_dir(ctx);
+	char *path = dir ? phd_path_join(dir, "journal.jsonl") : NULL;
+	struct stat st;
+	int rc = 0;
+
+	if (path && lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		rc = phd_set_error(ctx, PHD_EIO, "journal %s is %s, not a regular file; remove "
+				   "it (or point state_dir elsewhere) so that runs can be recorded",
+				   path, phd_path_kind(path));
+	else if (path && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		rc = phd_set_error(ctx, PHD_EIO, "journal %s leads to %s, not a regular file",
+				   path, phd_path_kind(path));
+	free(path);
+	return rc;
 }

@@ -151,8 +151,15 @@ static int run_phase(phd_ctx *ctx, int phase, int asked, int mode)
 	if (full) {
 		/* the phase's own error is what the operator needs, not a hook's */
 		char *saved = phd_err_save(ctx);
-		phd_hooks_run(ctx, phase, rc == 0 ? PHD_HOOK_POST : PHD_HOOK_FAIL, rc);
-		phd_err_restore(ctx, saved, 0);
+		int hrc = phd_hooks_run(ctx, phase, rc == 0 ? PHD_HOOK_POST : PHD_HOOK_FAIL, rc);
+		/* ...unless a signal stopped the hooks of a phase that went well:
+		 * then the run ends interrupted, with the hooks' message */
+		if (hrc == PHD_EINTR && rc == 0) {
+			free(saved);
+			rc = PHD_EINTR;
+		} else {
+			phd_err_restore(ctx, saved, 0);
+		}
 	}
 	phd_emit_simple(ctx, PHD_EV_PHASE_END, phase, ctx->status[phase], ctx->ms[phase],
 			phd_phase_name(phase), ctx->phase_msg[phase]);
@@ -255,6 +262,11 @@ PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask)
 		phd_emit_simple(ctx, PHD_EV_PHASE_END, PHD_PHASE_VALIDATE, PHD_STATUS_FAILED, 0,
 				"validate", phd_ctx_errmsg(ctx));
 		goto out;
+	}
+	if ((rc = phd_tmpdir_check(ctx)) != 0 ||
+	    (!(ctx->opt.flags & PHD_OPT_NO_JOURNAL) && (rc = phd_journal_check(ctx)) != 0)) {
+		ctx->failed_phase = -1;
+		return rc;
 	}
 	if (wants_lock(ctx, mask) && (rc = phd_lock_take(ctx)) != 0)
 		goto out;

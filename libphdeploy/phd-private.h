@@ -18,6 +18,8 @@
 #define PHD_MAX_DEPTH          128
 #define PHD_MAX_NODES          (8u << 20)    /* per parse, aliases included */
 #define PHD_MAX_CAPTURE        (512u << 20)  /* captured child output */
+/* raw (secret) stdout: a Kubernetes Secret holds at most 1 MiB */
+#define PHD_MAX_RAW            (1u << 20)
 #define PHD_MAX_LINE           (64u << 10)
 /* Secret values shorter than this are not masked: "on" or "a1" would
  * mangle every line of output while hiding next to nothing.  They are still
@@ -46,10 +48,16 @@ PHD_HIDDEN char *phd_asprintf(const char *fmt, ...) PHD_PRINTF(1, 2);
 PHD_HIDDEN long long phd_now_ms(void);
 PHD_HIDDEN char *phd_path_join(const char *dir, const char *name);
 PHD_HIDDEN char *phd_dirname(const char *path);
-/* Read a whole file with a limit; PHD_ENOTFOUND, PHD_EIO, PHD_ETOOBIG. */
+/* Read a whole regular file with a limit; PHD_ENOTFOUND, PHD_EIO,
+ * PHD_ETOOBIG, PHD_EINVAL for anything else (FIFO, device, directory:
+ * never opened for reading in a way that could block). */
 PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t *len);
 /* A new file (O_EXCL, no symlink followed) holding buf; removed on failure. */
 PHD_HIDDEN int phd_write_file(const char *path, const void *buf, size_t len, int mode);
+/* "a FIFO", "a directory", "a character device"... for messages. */
+PHD_HIDDEN const char *phd_path_kind(const char *path);
+/* $TMPDIR (or /tmp) is a writable directory, or an error naming it. */
+PHD_HIDDEN int phd_tmpdir_check(phd_ctx *ctx);
 PHD_HIDDEN int phd_mkdir_p(const char *path, mode_t mode);
 PHD_HIDDEN int phd_rm_rf(const char *path);
 PHD_HIDDEN int phd_check_option_names(phd_ctx *ctx); /* ctx.c: -r/-n, PHD_EINVAL */
@@ -133,6 +141,8 @@ struct phd_redactor {
 	size_t n, cap;
 };
 PHD_HIDDEN int phd_redactor_add(struct phd_redactor *r, const void *v, size_t len);
+/* The value and its base64, percent-encoded and JSON-escaped forms. */
+PHD_HIDDEN int phd_redactor_add_forms(struct phd_redactor *r, const void *v, size_t len);
 /* Returns a malloc'd redacted copy (NULL on ENOMEM). */
 PHD_HIDDEN char *phd_redactor_apply(const struct phd_redactor *r, const char *s, size_t len,
 				    size_t *outlen);
@@ -222,6 +232,7 @@ struct phd_secret_sink {
 };
 PHD_HIDDEN void phd_secrets_free(phd_ctx *ctx);
 /* Run every provider of the config's `secrets:` list. */
+PHD_HIDDEN int phd_secrets_env_prescan(phd_ctx *ctx);
 PHD_HIDDEN int phd_secrets_resolve(phd_ctx *ctx);
 /* Does the environment value contain a secret-store value? */
 PHD_HIDDEN int phd_secrets_in(const phd_ctx *ctx, const char *s);
@@ -338,8 +349,13 @@ PHD_HIDDEN int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt);
 PHD_HIDDEN int phd_hooks_run(phd_ctx *ctx, int phase, int when, int outcome);
 /* journal.c, lock.c */
 PHD_HIDDEN int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc);
+/* A journal path that exists but is no regular file refuses the run
+ * before it starts (a FIFO would block its end). */
+PHD_HIDDEN int phd_journal_check(phd_ctx *ctx);
 PHD_HIDDEN int phd_lock_take(phd_ctx *ctx);
 PHD_HIDDEN void phd_lock_release(phd_ctx *ctx);
+/* Record (pid > 0) or forget (0) the child the lock holder runs. */
+PHD_HIDDEN void phd_lock_note_child(phd_ctx *ctx, pid_t pid, const char *what);
 /* exec.c: build the child environment (scrubbed) */
 PHD_HIDDEN char **phd_exec_env(phd_ctx *ctx, const char *const *extra);
 

@@ -2,6 +2,7 @@
  * leaves the library (logs, events, child output, error messages). */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,22 +123,95 @@ void phd_redactor_free(struct phd_redactor *r)
 	memset(r, 0, sizeof *r);
 }
 
-PHD_EXTERN int phd_redact_add(phd_ctx *ctx, const void *value, size_t len)
+/* Percent-encoding as URLs and connection strings carry a value: every
+ * byte but RFC 3986's unreserved ones, in upper or lower hex. */
+static char *url_encoded(const unsigned char *v, size_t len, int lower)
+{
+	const char *hex = lower ? "0123456789abcdef" : "0123456789ABCDEF";
+	char *out = malloc(len * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = v[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* A JSON string's body: quote, backslash and control bytes escaped; go
+ * also escapes <, > and & (encoding/json's HTML-safe default, which helm
+ * and kubectl print). */
+static char *json_escaped(const unsigned char *v, size_t len, int go_html)
+{
+	char *out = malloc(len * 6 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = v[i];
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c == '\n') {
+			o += sprintf(o, "\\n");
+		} else if (c == '\t') {
+			o += sprintf(o, "\\t");
+		} else if (c == '\r') {
+			o += sprintf(o, "\\r");
+		} else if (c < 0x20 || (go_html && (c == '<' || c == '>' || c == '&'))) {
+			o += sprintf(o, "\\u%04x", c);
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int add_form(struct phd_redactor *r, char *form)
 {
 	int rc;
-	char *b64;
+
+	if (!form)
+		return PHD_ENOMEM;
+	rc = phd_redactor_add(r, form, strlen(form));
+	phd_wipe(form, strlen(form));
+	free(form);
+	return rc;
+}
+
+/* The value and the forms children print it in (man/phd_redact_add.3):
+ * base64 (Secret data), percent-encoded (URLs), JSON-escaped.  Forms equal
+ * to the value itself are not added twice (phd_redactor_add skips them). */
+int phd_redactor_add_forms(struct phd_redactor *r, const void *value, size_t len)
+{
+	int rc = phd_redactor_add(r, value, len);
+
+	if (rc || len < PHD_REDACT_MIN)
+		return rc;
+	if ((rc = add_form(r, phd_base64(value, len))) ||
+	    (rc = add_form(r, url_encoded(value, len, 0))) ||
+	    (rc = add_form(r, url_encoded(value, len, 1))) ||
+	    (rc = add_form(r, json_escaped(value, len, 0))) ||
+	    (rc = add_form(r, json_escaped(value, len, 1))))
+		return rc;
+	return 0;
+}
+
+PHD_EXTERN int phd_redact_add(phd_ctx *ctx, const void *value, size_t len)
+{
 	if (!ctx || (!value && len))
 		return PHD_EINVAL;
-	rc = phd_redactor_add(&ctx->redact, value, len);
-	if (rc == 0 && len >= PHD_REDACT_MIN) {
-		b64 = phd_base64(value, len);
-		if (!b64)
-			return PHD_ENOMEM;
-		rc = phd_redactor_add(&ctx->redact, b64, strlen(b64));
-		phd_wipe(b64, strlen(b64));
-		free(b64);
-	}
-	return rc;
+	return phd_redactor_add_forms(&ctx->redact, value, len);
 }
 
 PHD_EXTERN char *phd_redact(const phd_ctx *ctx, const char *s)

@@ -271,6 +271,37 @@ int phd_secrets_in(const phd_ctx *ctx, const char *s)
 	return phd_redactor_hits(&ctx->env_scrub, s);
 }
 
+/* The env provider's values are in our own environment from the start,
+ * but become known secrets only in the secrets phase: hooks, helm and
+ * the post-renderer run before it (validate, render) and would inherit
+ * them.  So the variables that `{provider: env}` entries name are
+ * withheld from every child and masked from the moment the config is
+ * loaded. */
+int phd_secrets_env_prescan(phd_ctx *ctx)
+{
+	const phd_node *list = phd_node_child(ctx->config, "secrets");
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < phd_node_len(list); i++) {
+		const phd_node *e = phd_node_at(list, i);
+		const char *prov = phd_node_str(phd_node_child(e, "provider"));
+		const phd_node *keys = phd_node_child(e, "keys");
+
+		if (!prov || strcmp(prov, "env") != 0 || !keys || keys->type != PHD_NODE_MAP)
+			continue;
+		for (size_t k = 0; rc == 0 && k < keys->n; k++) {
+			const char *var = phd_node_str(keys->kids[k]);
+			const char *val = var ? getenv(var) : NULL;
+			if (!val || !*val)
+				continue;
+			rc = phd_redact_add(ctx, val, strlen(val));
+			if (rc == 0)
+				rc = phd_redactor_add(&ctx->env_scrub, val, strlen(val));
+		}
+	}
+	return rc;
+}
+
 int phd_secrets_resolve(phd_ctx *ctx)
 {
 	const phd_node *list = phd_node_child(ctx->config, "secrets");

@@ -162,27 +162,44 @@ char *phd_dirname(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
+const char *phd_path_kind(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return "unreadable";
+	return S_ISREG(st.st_mode) ? "a regular file" : S_ISDIR(st.st_mode) ? "a directory"
+		: S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISCHR(st.st_mode) ? "a character device"
+		: S_ISBLK(st.st_mode) ? "a block device" : S_ISSOCK(st.st_mode) ? "a socket"
+		: "not a regular file";
+}
+
 int phd_read_file(const char *path, size_t limit, char **out, size_t *len)
 {
 	struct stat st;
 	struct phd_buf b = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	char chunk[65536];
 
 	*out = NULL;
 	*len = 0;
 	if (fd < 0)
 		return errno == ENOENT ? PHD_ENOTFOUND : PHD_EIO;
-	if (fstat(fd, &st) == 0) {
-		if (S_ISDIR(st.st_mode)) {
-			close(fd);
-			errno = EISDIR;
-			return PHD_EIO;
-		}
-		if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > limit) {
-			close(fd);
-			return PHD_ETOOBIG;
-		}
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return PHD_EIO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return PHD_EINVAL;
+	}
+	if ((unsigned long long)st.st_size > limit) {
+		close(fd);
+		return PHD_ETOOBIG;
 	}
 	for (;;) {
 		ssize_t r = read(fd, chunk, sizeof chunk);
@@ -448,4 +465,24 @@ int phd_write_file(const char *path, const void *buf, size_t len, int mode)
 		len -= (size_t)w;
 	}
 	return close(fd) ? PHD_EIO : 0;
+}
+
+int phd_tmpdir_check(phd_ctx *ctx)
+{
+	const char *env = getenv("TMPDIR");
+	const char *dir = env && *env ? env : "/tmp";
+	struct stat st;
+
+	/* helm, the post-renderer and our own temp files live there: say so
+	 * now, by name, rather than at render with a message about a file */
+	if (stat(dir, &st) != 0)
+		return phd_set_error(ctx, PHD_EIO, "%s%s: temporary directory: %s",
+				     env && *env ? "TMPDIR=" : "", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return phd_set_error(ctx, PHD_EIO, "%s%s: temporary directory is %s",
+				     env && *env ? "TMPDIR=" : "", dir, phd_path_kind(dir));
+	if (access(dir, W_OK | X_OK) != 0)
+		return phd_set_error(ctx, PHD_EIO, "%s%s: temporary directory is not writable: %s",
+				     env && *env ? "TMPDIR=" : "", dir, strerror(errno));
+	return 0;
 }

@@ -454,6 +454,9 @@ static int open_ctx(const struct cli *cli, struct out *o, phd_ctx **out)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* past a file size limit (ulimit -f) a write must fail with EFBIG and
+	 * be reported, not kill the run between two steps */
+	signal(SIGXFSZ, SIG_IGN);
 	return CLI_CONTINUE;
 }
 

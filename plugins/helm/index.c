@@ -115,14 +115,18 @@ static int next_key(struct ip *ip, const char **key)
 	return 0;
 }
 
+/* key points into the current event, which next() frees: the message
+ * needs a copy (all keys read here are short literals). */
 static int scalar_value(struct ip *ip, const char *key, char **out)
 {
-	int rc = next(ip);
+	char name[32];
+	int rc;
 
-	if (rc)
+	snprintf(name, sizeof name, "%s", key);
+	if ((rc = next(ip)))
 		return rc;
 	if (ip->ev.type != YAML_SCALAR_EVENT)
-		return fail_at(ip, &ip->ev.start_mark, PHD_ESYNTAX, "%s is not a scalar", key);
+		return fail_at(ip, &ip->ev.start_mark, PHD_ESYNTAX, "%s is not a scalar", name);
 	free(*out);
 	*out = strdup((const char *)ip->ev.data.scalar.value);
 	return *out ? 0 : PHD_ENOMEM;

@@ -13,6 +13,9 @@
 
 #define MAX_INPUT ((size_t)512 << 20)
 
+int postrender_filter(FILE *out, const char *buf, size_t len, unsigned *rewrites);
+
+#ifndef PHD_POSTRENDER_NO_MAIN
 static char *read_all(FILE *in, size_t *len)
 {
 	size_t cap = 1 << 16, n = 0;
@@ -48,6 +51,8 @@ static char *read_all(FILE *in, size_t *len)
 	*len = n;
 	return buf;
 }
+
+#endif
 
 static int is_separator(const char *l, size_t n)
 {
@@ -108,9 +113,31 @@ static int emit_doc(FILE *out, const char *buf, size_t from, size_t to, unsigned
 	return fwrite(buf + api_end, 1, to - api_end, out) == to - api_end ? 0 : -1;
 }
 
+/* The rewrite of a whole stream held in buf; a document runs up to (not
+ * including) the next separator line.  -1 when out fails. */
+int postrender_filter(FILE *out, const char *buf, size_t len, unsigned *rewrites)
+{
+	size_t from = 0, p = 0;
+
+	while (p < len) {
+		const char *nl = memchr(buf + p, '\n', len - p);
+		size_t e = nl ? (size_t)(nl - buf) : len;
+		if (p > from && is_separator(buf + p, e - p)) {
+			if (emit_doc(out, buf, from, p, rewrites))
+				return -1;
+			from = p;
+		}
+		p = nl ? e + 1 : len;
+	}
+	if (from < len && emit_doc(out, buf, from, len, rewrites))
+		return -1;
+	return 0;
+}
+
+#ifndef PHD_POSTRENDER_NO_MAIN
 int main(int argc, char **argv)
 {
-	size_t len = 0, from = 0, p = 0;
+	size_t len = 0;
 	unsigned rewrites = 0;
 	char *buf;
 
@@ -123,18 +150,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "phdeploy-postrender: cannot read the manifests\n");
 		return 1;
 	}
-	/* a document runs up to (not including) the next separator line */
-	while (p < len) {
-		const char *nl = memchr(buf + p, '\n', len - p);
-		size_t e = nl ? (size_t)(nl - buf) : len;
-		if (p > from && is_separator(buf + p, e - p)) {
-			if (emit_doc(stdout, buf, from, p, &rewrites))
-				goto fail;
-			from = p;
-		}
-		p = nl ? e + 1 : len;
-	}
-	if (from < len && emit_doc(stdout, buf, from, len, &rewrites))
+	if (postrender_filter(stdout, buf, len, &rewrites))
 		goto fail;
 	free(buf);
 	if (fflush(stdout) == EOF)
@@ -149,3 +165,4 @@ fail_nobuf:
 	fprintf(stderr, "phdeploy-postrender: cannot write the manifests\n");
 	return 1;
 }
+#endif

@@ -147,24 +147,15 @@ static int call(struct phd_net *c, struct wbuf *w, unsigned char **resp, size_t 
 	return 0;
 }
 
-/* The highest Metadata version in [1, 12] the broker accepts, or -1. */
-static int metadata_version(struct phd_net *c)
+int kafka_wire_read_versions(const unsigned char *p, size_t len)
 {
-	struct wbuf w;
-	struct rbuf r = { 0 };
-	unsigned char *resp = NULL;
+	struct rbuf r = { .p = p, .n = len };
 	int32_t i, n;
 	int v = -1;
 
-	header(&w, API_VERSIONS, 0, 1, 0);
-	if (call(c, &w, &resp, &r.n))
-		return -1;
-	r.p = resp;
 	get32(&r);                                   /* correlation id */
-	if (get16(&r) != 0) {                        /* error code */
-		free(resp);
+	if (get16(&r) != 0)                          /* error code */
 		return -1;
-	}
 	n = get32(&r);
 	for (i = 0; i < n && !r.bad; i++) {
 		int key = get16(&r), lo = get16(&r), hi = get16(&r);
@@ -174,8 +165,23 @@ static int metadata_version(struct phd_net *c)
 				v = -1;
 		}
 	}
-	free(resp);
 	return r.bad ? -1 : v;
+}
+
+/* The highest Metadata version in [1, 12] the broker accepts, or -1. */
+static int metadata_version(struct phd_net *c)
+{
+	struct wbuf w;
+	struct rbuf r = { 0 };
+	unsigned char *resp = NULL;
+	int v;
+
+	header(&w, API_VERSIONS, 0, 1, 0);
+	if (call(c, &w, &resp, &r.n))
+		return -1;
+	v = kafka_wire_read_versions(resp, r.n);
+	free(resp);
+	return v;
 }
 
 static int read_brokers(struct rbuf *r, int ver, struct kafka_cluster *cl)
@@ -208,6 +214,14 @@ static int read_brokers(struct rbuf *r, int ver, struct kafka_cluster *cl)
 			}
 	}
 	return r->bad ? -1 : 0;
+}
+
+int kafka_wire_read_metadata(const unsigned char *p, size_t len, int ver,
+			      struct kafka_cluster *cl)
+{
+	struct rbuf r = { .p = p, .n = len };
+
+	return read_brokers(&r, ver, cl);
 }
 
 int kafka_wire_racks(const struct kafka_target *t, const char *host, int port,

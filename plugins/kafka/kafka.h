@@ -67,4 +67,11 @@ void kafka_cluster_clear(struct kafka_cluster *c);
 int kafka_wire_racks(const struct kafka_target *t, const char *host, int port,
 		     long long deadline_ms, struct kafka_cluster *c, char *msg, size_t msgsz);
 
+/* The parsers of the two answers, on a response body after its size
+ * field (for the fuzz target).  The highest usable Metadata version or
+ * -1; 0 or -1 (malformed) with the racks of c's brokers filled. */
+int kafka_wire_read_versions(const unsigned char *p, size_t len);
+int kafka_wire_read_metadata(const unsigned char *p, size_t len, int ver,
+			     struct kafka_cluster *c);
+
 #endif

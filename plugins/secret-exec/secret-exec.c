@@ -168,6 +168,10 @@ static int run_failed(phd_ctx *ctx, const struct job *j, int rc,
 	if (rc == PHD_ENOTFOUND)
 		return phd_set_error(ctx, PHD_ENOTFOUND, "%s: %s: cannot run %s (not found)",
 				     sc_pos(&pos, at), PLUGIN, j->argv[0]);
+	if (rc == PHD_ETOOBIG)
+		return phd_set_error(ctx, PHD_ETOOBIG, "%s: %s: %s printed more than the %u-byte "
+				     "limit and was stopped", sc_pos(&pos, at), PLUGIN, j->prog,
+				     SC_MAX_INPUT);
 	if (rc)
 		return phd_set_error(ctx, rc, "%s: %s: running %s failed: %s", sc_pos(&pos, at),
 				     PLUGIN, j->prog, phd_strerror(rc));

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <phdeploy/plugin.h>
 
@@ -29,6 +30,7 @@ static void resolve(char *out, size_t n, const phd_node *entry, const char *path
 static int slurp(phd_ctx *ctx, const char *path, const phd_node *at, struct sc_buf *b)
 {
 	struct sc_pos pos;
+	struct stat st;
 	int err, rc = sc_read_file(path, b, &err);
 
 	sc_pos(&pos, at);
@@ -41,6 +43,10 @@ static int slurp(phd_ctx *ctx, const char *path, const phd_node *at, struct sc_b
 	if (rc)
 		return phd_set_error(ctx, rc, "%s: %s: cannot open %s: %s", pos.s, PLUGIN, path,
 				     err ? strerror(err) : phd_strerror(rc));
+	/* read it anyway (it is the operator's file), but say who else can */
+	if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+		phd_log(ctx, PHD_LOG_WARN, "%s: %s: %s is readable by every user (mode %04o); "
+			"chmod 600 it", pos.s, PLUGIN, path, (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 

@@ -411,7 +411,8 @@ static void test_huge_file(void)
 	expect_refused_quickly("a 100 MiB values file", path, 3000, "1:1", "larger than");
 }
 
-/* A FIFO has no size to look at: the core must stop reading at its limit. */
+/* A FIFO has no size to look at and may never end (or never get a
+ * writer): it is refused as input at once, whatever is behind it. */
 static void test_huge_stream(void)
 {
 	char path[512];
@@ -445,7 +446,8 @@ static void test_huge_stream(void)
 		_exit(0);
 	}
 	close(res[1]);
-	expect_refused_quickly("a 100 MiB values stream", path, 5000, NULL, "larger than");
+	expect_refused_quickly("a 100 MiB values stream", path, 5000, NULL,
+			       "is a FIFO, not a regular file");
 	/* the reader is gone: the writer ends on EPIPE; if it was never
 	 * opened it is blocked and gets killed */
 	kill(writer, SIGTERM);
@@ -456,6 +458,18 @@ static void test_huge_stream(void)
 	if (!tap_ok(written >= 0 && written < 100 * MiB,
 		    "the stream was not read to its end (the core stopped at its limit)"))
 		tap_diag("writer wrote %lld bytes", written);
+
+	/* no writer at all: opening it for reading must not wait for one */
+	snprintf(path, sizeof path, "%s/nowriter.yaml", tap_tmpdir());
+	if (mkfifo(path, 0600) != 0) {
+		tap_skip(1, "cannot create a FIFO: %s", strerror(errno));
+		return;
+	}
+	expect_refused_quickly("a values FIFO without a writer", path, 3000, NULL,
+			       "is a FIFO, not a regular file");
+	unlink(path);
+	expect_refused_quickly("a character device as values", "/dev/zero", 3000, NULL,
+			       "is a character device, not a regular file");
 }
 
 static void test_deep_nesting(void)

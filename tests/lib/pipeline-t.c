@@ -115,6 +115,22 @@ static phd_ctx *make(const char *yaml, struct rec *r, unsigned flags, int with_p
 
 static const char *base = "release: posthog\nnamespace: posthog\n";
 
+/* Post hooks of validate: the first interrupts the run (as a signal
+ * would), the others count how many still ran. */
+static int interrupting_hook(phd_ctx *ctx, int phase, int when, int outcome, void *ud)
+{
+	(void)phase; (void)when; (void)outcome; (void)ud;
+	phd_ctx_interrupt(ctx);
+	return 0;
+}
+
+static int counting_hook(phd_ctx *ctx, int phase, int when, int outcome, void *ud)
+{
+	(void)ctx; (void)phase; (void)when; (void)outcome;
+	(*(int *)ud)++;
+	return 0;
+}
+
 int main(void)
 {
 	struct rec r;
@@ -434,6 +450,42 @@ int main(void)
 		tap_is_int(phd_exit_code(ctx, rc), 3, "an unknown secret provider fails validate (exit 3)");
 		tap_like(phd_ctx_errmsg(ctx), "phdeploy.yaml:4:16: unknown secret provider 'nope'",
 			 "the message points at the entry");
+		phd_ctx_free(ctx);
+	}
+
+	/* a signal between plugins' hooks stops the list, post hooks too */
+	{
+		int later = 0;
+		phd_plugin *p;
+		ctx = make(base, NULL, 0, 0);
+		if (phd_ctx_add_plugin(&p, ctx, "stopper", "1") == 0) {
+			phd_register_hook(p, PHD_PHASE_VALIDATE, PHD_HOOK_POST, interrupting_hook,
+					  NULL, NULL);
+			for (int i = 0; i < 5; i++)
+				phd_register_hook(p, PHD_PHASE_VALIDATE, PHD_HOOK_POST, counting_hook,
+						  &later, NULL);
+		}
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+		tap_is_int(rc, PHD_EINTR, "an interrupt during post hooks ends the run interrupted");
+		tap_is_int(later, 0, "... and none of the plugin hooks after it runs");
+		phd_ctx_free(ctx);
+	}
+
+	/* the forms children print a secret in: a connection string
+	 * percent-encodes it, JSON escapes it (go also escapes < > &) */
+	{
+		static const char pw[] = "PgZq7Leak-Alpha+9/x=\"<&";
+		char *red;
+		ctx = make(base, NULL, 0, 0);
+		tap_is_int(phd_redact_add(ctx, pw, sizeof pw - 1), 0, "a secret with + / = \" < &");
+		red = phd_redact(ctx, "url=postgres://posthog:PgZq7Leak-Alpha%2B9%2Fx%3D%22%3C%26@db "
+				 "lc=PgZq7Leak-Alpha%2b9%2fx%3d%22%3c%26 "
+				 "json={\"p\":\"PgZq7Leak-Alpha+9/x=\\\"<&\"} "
+				 "go={\"p\":\"PgZq7Leak-Alpha+9/x=\\\"\\u003c\\u0026\"}");
+		tap_is_str(red, "url=postgres://posthog:****@db lc=**** json={\"p\":\"****\"} "
+			   "go={\"p\":\"****\"}",
+			   "the redactor masks its percent-encoded and JSON-escaped forms");
+		free(red);
 		phd_ctx_free(ctx);
 	}
 	return tap_done();

@@ -80,6 +80,8 @@ static void check_bad_index(phd_ctx *ctx)
 	static const char broken[] = "apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n"
 				     "    urls: [a, b\n";
 	static const char shape[] = "apiVersion: v1\nentries: [1, 2]\n";
+	static const char nested[] = "apiVersion: v1\nentries:\n  posthog:\n  - created: {a: b}\n"
+				     "    version: 1.0.0\n";
 	struct helm_index idx;
 	char err[512], *big, *buf = NULL, url[4200];
 	size_t len = 0;
@@ -93,6 +95,13 @@ static void check_bad_index(phd_ctx *ctx)
 			      sizeof(err));
 	tap_ok(rc == PHD_ESYNTAX && strstr(err, "idx.yaml:2:10: expected entries: to be a mapping"),
 	       "an index of the wrong shape is refused at the offending node");
+	/* the key named in the message belongs to an event already freed when
+	 * the value turns out not to be a scalar (ASan: heap-use-after-free) */
+	rc = helm_index_parse(&idx, nested, sizeof(nested) - 1, "posthog", "idx.yaml", err,
+			      sizeof(err));
+	tap_is_int(rc, PHD_ESYNTAX, "created: {a: b} in an entry is a syntax error");
+	tap_is_str(err, "idx.yaml:4:14: created is not a scalar",
+		   "... naming the key, not freed memory");
 	big = tap_write_file("big-index.yaml", "", 0);
 	fd = big ? open(big, O_WRONLY) : -1;
 	tap_ok(fd >= 0 && ftruncate(fd, (off_t)HELM_INDEX_MAX + 1) == 0, "a sparse 64 MB+ index");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <phdeploy/plugin.h>
@@ -131,6 +132,25 @@ static void failures(void)
 		 "a hanging command is killed at its deadline");
 	tap_ok(s < 8.0, "... promptly (%.1f s)", s);
 	st_done(&r);
+
+	/* a command that never stops printing: stopped at the 1 MiB limit,
+	 * with no more than that held in memory (it once grew to 535 MB) */
+	{
+		struct rusage ru0, ru1;
+		getrusage(RUSAGE_SELF, &ru0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		run_mode(&r, "flood", ", format: raw, name: flood, key: k, timeout: 120s");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		getrusage(RUSAGE_SELF, &ru1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		tap_like(r.err, "secret-cmd printed more than the 1048576-byte limit and was stopped",
+			 "an endless output is refused at the limit");
+		tap_ok(s < 20.0, "... and the command stopped long before its deadline (%.1f s)", s);
+		tap_ok(ru1.ru_maxrss - ru0.ru_maxrss < 64 * 1024,
+		       "... holding at most a few MiB meanwhile (peak grew %ld KiB)",
+		       ru1.ru_maxrss - ru0.ru_maxrss);
+		st_done(&r);
+	}
 }
 
 static void redaction(void)

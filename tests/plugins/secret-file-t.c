@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <phdeploy/plugin.h>
 
@@ -233,6 +234,28 @@ static void good(void)
 	st_done(&r);
 }
 
+/* A manifest every user can read still loads, with a warning naming it;
+ * one only its owner reads gets none. */
+static void world_readable(void)
+{
+	const char *dir = st_dir();
+	char path[4096];
+	struct st_run r;
+
+	st_file(dir, "postgres.secret.yaml", postgres);
+	snprintf(path, sizeof path, "%s/postgres.secret.yaml", dir);
+	chmod(path, 0644);
+	st_run(&r, dir, "secrets:\n  - {provider: file, path: postgres.secret.yaml}\n");
+	tap_is_int(r.rc, 0, "a world-readable manifest loads");
+	tap_like(r.out, "postgres.secret.yaml is readable by every user (mode 0644); chmod 600 it",
+		 "... with a warning naming it and its mode");
+	st_done(&r);
+	chmod(path, 0600);
+	st_run(&r, dir, "secrets:\n  - {provider: file, path: postgres.secret.yaml}\n");
+	tap_unlike(r.out, "readable by every user", "a mode 0600 manifest gets no warning");
+	st_done(&r);
+}
+
 static void across_files(void)
 {
 	const char *dir = st_dir();
@@ -277,6 +300,7 @@ int main(void)
 {
 	st_init();
 	good();
+	world_readable();
 	across_files();
 	examples();
 	malformed();
