@@ -1,4 +1,4 @@
-/* AWS answers (plugins/secret-aws): GetSecretValue's JSON (whole string,
+/* AWS answers (plugins/secret-aws, plugins/common/aws): GetSecretValue's JSON (whole string,
  * key map, SecretBinary), STS AssumeRoleWithWebIdentity's XML (success
  * and error), and the credentials JSON of IMDS and the container
  * endpoint.  First byte: which one.  The plugin's statics are compiled in;
@@ -6,7 +6,7 @@
 #include "fuzz/fuzz.h"
 #include "phd-private.h"
 #include "../plugins/secret-aws/secret-aws.c"
-#include "../plugins/secret-aws/webid.c"
+#include "../plugins/common/aws/webid.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
