@@ -71,6 +71,13 @@ static int ac_check(phd_check *chk, void *userdata)
 	memset(&a, 0, sizeof a);
 	phd_dc_init(&a.dc, chk, PLUGIN);
 	a.cfg = phd_check_config(chk);
+	/* opt-in: a site without AWS (the quickstart, another cloud) loads the
+	 * bundled plugins too, and must not fail preflight on this check */
+	if (!a.cfg) {
+		phd_check_summary(chk, "skipped: not configured (add checks.aws: {} to check that "
+				  "RDS, ElastiCache, MSK and EKS are highly available)");
+		return PHD_EIGNORE;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		phd_dc_note(&a.dc, PHD_SEV_ERROR, "curl_global_init failed");
 		return PHD_EFAILED;
