@@ -390,7 +390,8 @@ static int read_stdin_values(phd_ctx *ctx, char **path, char **buf, size_t *len)
 	if (ctx->stdin_read)
 		return phd_set_error(ctx, PHD_EINVAL, "-f -: standard input can be read once only");
 	ctx->stdin_read = 1;
-	rc = phd_read_file("/dev/stdin", PHD_MAX_CONFIG_BYTES, buf, len);
+	/* stdin is a pipe or a terminal by design: read it, bounded */
+	rc = phd_read_fd(STDIN_FILENO, PHD_MAX_CONFIG_BYTES, buf, len);
 	if (rc == PHD_ETOOBIG)
 		return phd_set_error(ctx, rc, "<stdin>:1:1: values larger than 16 MiB");
 	if (rc)

@@ -52,6 +52,9 @@ PHD_HIDDEN char *phd_dirname(const char *path);
  * PHD_ETOOBIG, PHD_EINVAL for anything else (FIFO, device, directory:
  * never opened for reading in a way that could block). */
 PHD_HIDDEN int phd_read_file(const char *path, size_t limit, char **out, size_t *len);
+/* Read fd to its end, at most limit bytes (PHD_ETOOBIG past it): for a
+ * pipe the user hands over on purpose, as `-f -`. */
+PHD_HIDDEN int phd_read_fd(int fd, size_t limit, char **out, size_t *len);
 /* A new file (O_EXCL, no symlink followed) holding buf; removed on failure. */
 PHD_HIDDEN int phd_write_file(const char *path, const void *buf, size_t len, int mode);
 /* "a FIFO", "a directory", "a character device"... for messages. */

@@ -174,13 +174,47 @@ const char *phd_path_kind(const char *path)
 		: "not a regular file";
 }
 
+int phd_read_fd(int fd, size_t limit, char **out, size_t *len)
+{
+	struct phd_buf b = { 0 };
+	char chunk[65536];
+
+	*out = NULL;
+	*len = 0;
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			phd_buf_free(&b);
+			errno = e;
+			return PHD_EIO;
+		}
+		if (r == 0)
+			break;
+		if (b.len + (size_t)r > limit) {
+			phd_buf_free(&b);
+			return PHD_ETOOBIG;
+		}
+		if (phd_buf_add(&b, chunk, (size_t)r)) {
+			phd_buf_free(&b);
+			return PHD_ENOMEM;
+		}
+	}
+	if (!b.s && phd_buf_add(&b, "", 0))
+		return PHD_ENOMEM;
+	*out = b.s;
+	*len = b.len;
+	return 0;
+}
+
 int phd_read_file(const char *path, size_t limit, char **out, size_t *len)
 {
 	struct stat st;
-	struct phd_buf b = { 0 };
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	char chunk[65536];
+	int rc;
 
 	*out = NULL;
 	*len = 0;
@@ -201,36 +235,9 @@ int phd_read_file(const char *path, size_t limit, char **out, size_t *len)
 		close(fd);
 		return PHD_ETOOBIG;
 	}
-	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof chunk);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			phd_buf_free(&b);
-			errno = e;
-			return PHD_EIO;
-		}
-		if (r == 0)
-			break;
-		if (b.len + (size_t)r > limit) {
-			close(fd);
-			phd_buf_free(&b);
-			return PHD_ETOOBIG;
-		}
-		if (phd_buf_add(&b, chunk, (size_t)r)) {
-			close(fd);
-			phd_buf_free(&b);
-			return PHD_ENOMEM;
-		}
-	}
+	rc = phd_read_fd(fd, limit, out, len);
 	close(fd);
-	if (!b.s && phd_buf_add(&b, "", 0))
-		return PHD_ENOMEM;
-	*out = b.s;
-	*len = b.len;
-	return 0;
+	return rc;
 }
 
 int phd_mkdir_p(const char *path, mode_t mode)

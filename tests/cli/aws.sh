@@ -136,6 +136,8 @@ run() { # run CHECKS-AWS-SETTINGS
 	out=$(PHDEPLOY_PLUGIN_PATH="$B/plugins/aws/.libs" "$B/src/phdeploy" -c "$TAPTMP/phdeploy.yaml" \
 		--only preflight ${RUNARGS:-} preflight 2>&1)
 	rc=$?
+	# the text output wraps a check's notes at 100 columns: join them back
+	out=$(printf '%s\n' "$out" | sed -e ':a' -e 'N' -e '$!ba' -e 's/\n         */ /g')
 }
 calls() { grep -c "\"action\": \"$1\"" "$TAPTMP/log.jsonl"; }
 

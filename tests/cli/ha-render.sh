@@ -54,7 +54,8 @@ is "$?" 0 "the same chart and values without the wrong shape render"
 config nopr "" "post_render: false"
 (cd "$TAPTMP" && "$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c nopr.yaml --only render render) \
 	>/dev/null 2>"$TAPTMP/errpr"
-like "$(cat "$TAPTMP/errpr")" "removed-api] PodDisruptionBudget/posthog-posthog-zookeeper: policy/v1beta1 PodDisruptionBudget was removed in Kubernetes 1.25 and helm.post_render is false: the post-render step that rewrites it to policy/v1 is off, so the API server rejects it; remove helm.post_render or set it to auto (nopr.yaml:26:16)" \
+prline=$(grep -n 'post_render: false' "$TAPTMP/nopr.yaml" | cut -d: -f1)
+like "$(cat "$TAPTMP/errpr")" "removed-api] PodDisruptionBudget/posthog-posthog-zookeeper: policy/v1beta1 PodDisruptionBudget was removed in Kubernetes 1.25 and helm.post_render is false: the post-render step that rewrites it to policy/v1 is off, so the API server rejects it; remove helm.post_render or set it to auto (nopr.yaml:$prline:16)" \
 	"a post-render step turned off in the config: the finding names helm.post_render"
 
 # The manifest rules on the real chart's rendered objects.

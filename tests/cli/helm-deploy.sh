@@ -194,7 +194,7 @@ chain_A() {
 	like "$err" 'Release "posthog" does not exist. Installing it now.' "helm's output is streamed"
 	like "$(h 4 A status posthog -n posthog 2>&1)" "STATUS: deployed" "helm 4 status: the release is deployed"
 
-	run s4 A 4 base status
+	run s4 A 4 base -o json status
 	is "$rc" 0 "status of a real release succeeds"
 	like "$out" '"revision":1' "status: revision"
 	like "$out" '"state":"deployed"' "status: state"
@@ -214,10 +214,10 @@ chain_A() {
 		"... with helm rollback to the revision before the newest, waiting"
 	matches "$(rev 3 4 A posthog)" "deployed.*Rollback to 1" \
 		"real helm history: revision 3 is the rollback to 1"
-	run s4b A 4 base status
+	run s4b A 4 base -o json status
 	like "$out" '"description":"Rollback to 1"' "status shows the rollback"
 	config other elsewhere
-	run none A 4 other status
+	run none A 4 other -o json status
 	like "$out" '"state":"not-installed"' "status: a missing release is not-installed"
 }
 
@@ -250,7 +250,7 @@ chain_A3() {
 	like "$argv" "--post-renderer /" "helm 3: the post-renderer is an executable path"
 	unlike "$argv" "HELM_PLUGINS" "helm 3: no private plugin dir"
 	like "$(h 3 A3 status posthog -n p3 2>&1)" "STATUS: deployed" "helm 3 status: deployed"
-	run s3 A3 3 p3 status
+	run s3 A3 3 p3 -o json status
 	like "$out" '"state":"deployed"' "helm 3: phdeploy status reads it"
 }
 

@@ -112,17 +112,17 @@ is "$rc" 0 "plan with the chart pinned in the real index succeeds"
 all="$out
 $err"
 upgrade=$(printf '%s\n' "$all" | grep 'would run: .*upgrade --install')
-like "$upgrade" "upgrade --install -f $values --timeout 30m --create-namespace --namespace posthog posthog $TAPTMP/run/phdeploy-" \
-	"plan shows the upgrade with the manual procedure's flags, naming the run's archive"
+like "$upgrade" "upgrade --install -f $values --timeout 30m --create-namespace --namespace posthog posthog $TAPTMP/state/plan/posthog.posthog/" \
+	"plan shows the upgrade with the manual procedure's flags, naming the archive it keeps"
 like "$upgrade" "/posthog-30.46.0.tgz --wait=watcher --wait-for-jobs --debug" \
 	"... the verified posthog-30.46.0.tgz (relative URL resolved against the repository)"
-unlike "$upgrade" "posthog/posthog" "... not the repository reference helm would fetch again"
+unlike "$upgrade" " posthog/posthog " "... not the repository reference helm would fetch again"
 unlike "$upgrade" "--version" "... and no --version (the archive is the version)"
 unlike "$all" "repo add" "plan neither shows nor runs helm repo add"
 unlike "$all$log" "repo update" "... nor helm repo update"
-like "$log" "template posthog $TAPTMP/run/phdeploy-" "render ran helm template on the archive"
+like "$log" "template posthog $TAPTMP/state/plan/posthog.posthog/" "render ran helm template on the archive"
 unlike "$log" "upgrade" "plan runs no helm upgrade"
-like "$err" "chart posthog 30.46.0 sha256:$sum (repo: $TAPTMP/run/phdeploy-" \
+like "$err" "chart posthog 30.46.0 sha256:$sum (repo: $TAPTMP/state/plan/posthog.posthog/" \
 	"text: one line names the chart version and digest used"
 
 # ---- versions from the real index ------------------------------------------------

@@ -29,8 +29,9 @@ like "$err" "a local Kubernetes API stand-in (tests/bin/kube-api): no pods run" 
 like "$err" "ok preflight" "the dependency checks pass against the local stand-ins"
 like "$err" "ok deploy" "the deploy ran"
 like "$err" "ok verify" "verify passed"
-like "$(cat "$TAPTMP/out")" '"state":"deployed"' "phdeploy status: deployed"
-like "$(cat "$TAPTMP/out")" '"revision":1' "... revision 1"
+# status prints a readable table (-o json gives the JSON)
+like "$(cat "$TAPTMP/out")" 'state               deployed' "phdeploy status: deployed"
+like "$(cat "$TAPTMP/out")" 'revision            1' "... revision 1"
 # every server it started is gone: the kube-api pid it printed, its work dir
 pid=$(sed -n 's/^kube-api: listening on .* (pid \([0-9]*\)).*/\1/p' "$TAPTMP/err")
 i=0   # its last threads may take a moment after the pid file is gone
