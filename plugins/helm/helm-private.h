@@ -54,6 +54,15 @@ void helm_fmt_duration(char *buf, size_t len, long long ms);
 int helm_config_parse(struct helm *h, phd_ctx *ctx, const phd_node *cfg);
 /* Detect and cache helm's major version (3 or 4). */
 int helm_major(struct helm *h, phd_ctx *ctx);
+/* helm's major (3, 4) and minor (-1: not recorded) from the Go build info
+ * embedded in the binary exe (buildinfo.c); -1 when it cannot tell (not a
+ * Go binary, Helm 3 older than 3.7...): then run helm version. */
+int helm_buildinfo_version(const char *exe, int *major, int *minor);
+/* exe as execvp finds it (malloc'd), NULL when not found. */
+char *helm_exe_path(const char *helm);
+/* A local chart's Chart.yaml text (malloc'd) read without helm: dir/Chart.yaml
+ * or the .tgz's top-level one; NULL when it cannot (chartmeta.c). */
+char *helm_chart_yaml(const char *chart, int dir);
 /* Whether the PDB post-render step applies to this run. */
 int helm_post_render_wanted(struct helm *h, phd_ctx *ctx);
 /* The chart version to use: the resolved one, else the configured pin
