@@ -159,6 +159,17 @@ struct helm_index {
 int helm_index_parse(struct helm_index *idx, const char *buf, size_t len,
 		     const char *chart, const char *origin, char *err, size_t errlen);
 void helm_index_free(struct helm_index *idx);
+/* The same without libyaml, for the block style helm writes (indexfast.c):
+ * 0, PHD_ENOMEM, or HELM_FAST_NO when the text is
+ * outside that subset: then helm_index_parse's libyaml path reads it. */
+#define HELM_FAST_NO 1
+/* Newest first, as both parses leave the entries. */
+void helm_index_sort(struct helm_index *idx);
+int helm_index_parse_fast(struct helm_index *idx, const char *buf, size_t len,
+			  const char *chart);
+/* helm_index_parse with libyaml only (for tests comparing both). */
+int helm_index_parse_yaml(struct helm_index *idx, const char *buf, size_t len,
+			  const char *chart, const char *origin, char *err, size_t errlen);
 /* want NULL: newest stable (newest at all with allow_pre).  0,
  * PHD_ENOTFOUND (err lists the nearest versions), PHD_EINVAL (a
  * pre-release without allow_pre). */

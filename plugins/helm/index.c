@@ -309,6 +309,30 @@ static int newest_first(const void *a, const void *b)
 int helm_index_parse(struct helm_index *idx, const char *buf, size_t len,
 		     const char *chart, const char *origin, char *err, size_t errlen)
 {
+	int rc;
+
+	memset(idx, 0, sizeof(*idx));
+	if (len > HELM_INDEX_MAX) {
+		snprintf(err, errlen, "%s: index is %zu bytes, over the %zu MB limit", origin, len,
+			 HELM_INDEX_MAX >> 20);
+		return PHD_ETOOBIG;
+	}
+	/* helm's own block style line by line; anything else through libyaml */
+	if ((rc = helm_index_parse_fast(idx, buf, len, chart)) == HELM_FAST_NO)
+		return helm_index_parse_yaml(idx, buf, len, chart, origin, err, errlen);
+	return rc;
+}
+
+void helm_index_sort(struct helm_index *idx)
+{
+	/* the sort re-points nothing: sv.pre points into each entry's own string */
+	if (idx->n)
+		qsort(idx->e, idx->n, sizeof(*idx->e), newest_first);
+}
+
+int helm_index_parse_yaml(struct helm_index *idx, const char *buf, size_t len,
+			  const char *chart, const char *origin, char *err, size_t errlen)
+{
 	struct ip ip = { .origin = origin, .err = err, .errlen = errlen, .idx = idx, .chart = chart };
 	int rc;
 
@@ -329,9 +353,7 @@ int helm_index_parse(struct helm_index *idx, const char *buf, size_t len,
 		helm_index_free(idx);
 		return rc;
 	}
-	/* the sort re-points nothing: sv.pre points into each entry's own string */
-	if (idx->n)
-		qsort(idx->e, idx->n, sizeof(*idx->e), newest_first);
+	helm_index_sort(idx);
 	return 0;
 }
 
