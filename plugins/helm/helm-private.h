@@ -163,6 +163,9 @@ void helm_index_free(struct helm_index *idx);
  * 0, PHD_ENOMEM, or HELM_FAST_NO when the text is
  * outside that subset: then helm_index_parse's libyaml path reads it. */
 #define HELM_FAST_NO 1
+/* Append e (moved: *e is zeroed); PHD_ETOOBIG past the entry bound. */
+int helm_index_add(struct helm_index *idx, struct helm_index_entry *e);
+void helm_index_entry_clear(struct helm_index_entry *e);
 /* Newest first, as both parses leave the entries. */
 void helm_index_sort(struct helm_index *idx);
 int helm_index_parse_fast(struct helm_index *idx, const char *buf, size_t len,

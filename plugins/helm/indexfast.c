@@ -16,7 +16,6 @@
 #include "helm-private.h"
 
 #define FAST_MAX_DEPTH 64
-#define FAST_MAX_ENTRIES 100000
 
 struct level {
 	int indent;
@@ -142,16 +141,6 @@ static char *dup_range(const char *s, const char *e)
 	return o;
 }
 
-static void entry_clear(struct helm_index_entry *e)
-{
-	free(e->version);
-	free(e->digest);
-	free(e->app_version);
-	free(e->created);
-	free(e->url);
-	memset(e, 0, sizeof(*e));
-}
-
 /* The entry being read is complete: keep it as the libyaml path does. */
 static int entry_end(struct fast *f)
 {
@@ -163,22 +152,17 @@ static int entry_end(struct fast *f)
 	f->url_taken = 0;
 	if (!f->cur.version || semver_parse(&f->cur.sv, f->cur.version)) {
 		idx->skipped++;
-		entry_clear(&f->cur);
+		helm_index_entry_clear(&f->cur);
 		return 0;
 	}
-	if (idx->n == idx->cap) {
-		size_t cap = idx->cap ? idx->cap * 2 : 64;
-		struct helm_index_entry *ne;
-		if (cap > FAST_MAX_ENTRIES)
-			return -1;   /* libyaml says so, with a position */
-		if (!(ne = realloc(idx->e, cap * sizeof(*ne))))
-			return PHD_ENOMEM;
-		idx->e = ne;
-		idx->cap = cap;
+	switch (helm_index_add(idx, &f->cur)) {
+	case 0:
+		return 0;
+	case PHD_ENOMEM:
+		return PHD_ENOMEM;
+	default:
+		return -1;   /* too many: libyaml says so, with a position */
 	}
-	idx->e[idx->n++] = f->cur;
-	memset(&f->cur, 0, sizeof(f->cur));
-	return 0;
 }
 
 /* Close collections deeper than indent (or, for a sequence item at that
@@ -435,7 +419,7 @@ int helm_index_parse_fast(struct helm_index *idx, const char *buf, size_t len,
 	}
 	if (rc == 0 && (!f.seen_entries || (f.pending && f.pending_role != R_OTHER)))
 		rc = -1;
-	entry_clear(&f.cur);
+	helm_index_entry_clear(&f.cur);
 	if (rc) {
 		helm_index_free(idx);
 		return rc == PHD_ENOMEM ? PHD_ENOMEM : HELM_FAST_NO;
