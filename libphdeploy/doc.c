@@ -36,16 +36,26 @@ void phd_arena_free(struct phd_arena *a)
 	free(a);
 }
 
-void *phd_arena_alloc(struct phd_arena *a, size_t n)
+/* n bytes at a multiple of align (a power of two, at most max_align_t's):
+ * nodes and pointer arrays take 8, strings 1, so a stream of short
+ * scalars does not pay 16-byte rounding on each. */
+static void *arena_take(struct phd_arena *a, size_t n, size_t align)
 {
 	struct phd_chunk *c = a->head;
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	if (!c || c->size - c->used < n) {
+	size_t at;
+
+	if (c) {
+		at = (c->used + align - 1) & ~(align - 1);
+		if (at <= c->size && c->size - at >= n) {
+			c->used = at + n;
+			return (char *)c->data + at;
+		}
+	}
+	{
 		size_t size = n > 65536 ? n : 65536;
 		struct phd_chunk *nc = malloc(sizeof *nc + size);
 		if (!nc)
 			return NULL;
-		nc->used = 0;
 		nc->size = size;
 		if (c && n > 65536) { /* keep the current chunk in front */
 			nc->next = c->next;
@@ -53,18 +63,22 @@ void *phd_arena_alloc(struct phd_arena *a, size_t n)
 			nc->used = n;
 			return nc->data;
 		}
+		nc->used = n;
 		nc->next = c;
-		a->head = c = nc;
+		a->head = nc;
+		return nc->data;
 	}
-	void *p = (char *)c->data + c->used;
-	c->used += n;
-	return p;
+}
+
+void *phd_arena_alloc(struct phd_arena *a, size_t n)
+{
+	return arena_take(a, n, sizeof(max_align_t));
 }
 
 const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p = phd_arena_alloc(a, n);
+	char *p = arena_take(a, n, 1);
 	if (p)
 		memcpy(p, s, n);
 	return p;
@@ -72,7 +86,7 @@ const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 
 static const char *arena_strndup(struct phd_arena *a, const char *s, size_t n)
 {
-	char *p = phd_arena_alloc(a, n + 1);
+	char *p = arena_take(a, n + 1, 1);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = '\0';
@@ -155,7 +169,7 @@ static int perr(struct parser *p, int code, unsigned line, unsigned col, const c
 
 static struct phd_node *new_node(struct parser *p, int type, const yaml_mark_t *m)
 {
-	struct phd_node *n = phd_arena_alloc(p->a, sizeof *n);
+	struct phd_node *n = arena_take(p->a, sizeof *n, _Alignof(struct phd_node));
 	if (!n)
 		return NULL;
 	memset(n, 0, sizeof *n);
@@ -324,20 +338,21 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 	}
 	n->n = f->kids.n;
 	if (n->n) {
-		n->kids = phd_arena_alloc(p->a, n->n * sizeof *n->kids);
+		n->kids = arena_take(p->a, n->n * sizeof *n->kids, _Alignof(struct phd_node *));
 		if (!n->kids) {
 			frame_reset(f);
 			return PHD_ENOMEM;
 		}
 		memcpy(n->kids, f->kids.v, n->n * sizeof *n->kids);
 		if (n->type == PHD_NODE_MAP) {
-			n->keys = phd_arena_alloc(p->a, n->n * sizeof *n->keys);
+			n->keys = arena_take(p->a, n->n * sizeof *n->keys, _Alignof(const char *));
 			if (!n->keys) {
 				frame_reset(f);
 				return PHD_ENOMEM;
 			}
 			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
-			n->knodes = phd_arena_alloc(p->a, n->n * sizeof *n->knodes);
+			n->knodes = arena_take(p->a, n->n * sizeof *n->knodes,
+					       _Alignof(struct phd_node *));
 			if (!n->knodes) {
 				frame_reset(f);
 				return PHD_ENOMEM;
