@@ -152,7 +152,7 @@ static int load_one(phd_ctx *ctx, const char *path)
 	const struct phd_plugin_desc *d;
 	struct phd_plugin *p;
 
-	dl = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		const char *e = dlerror();
 		return phd_set_error(ctx, PHD_EPLUGIN,
