@@ -18,7 +18,5 @@ values: ["$values"]
 kube: { version: "1.29" }
 helm: { post_render: false }
 CFG
-h=$(run_n "helm template" "$helm" template posthog "$chart" --namespace posthog -f "$values" \
-	--kube-version 1.29)
-p=$(run_n "phdeploy render" "$PHDEPLOY" --helm "$helm" -c "$tmp/phdeploy.yaml" render)
-report "helm template" "phdeploy render" "$h" "$p"
+measure "helm template=$helm template posthog $chart --namespace posthog -f $values --kube-version 1.29" \
+	"phdeploy render=$PHDEPLOY --helm $helm -c $tmp/phdeploy.yaml render"

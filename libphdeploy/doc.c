@@ -36,16 +36,26 @@ void phd_arena_free(struct phd_arena *a)
 	free(a);
 }
 
-void *phd_arena_alloc(struct phd_arena *a, size_t n)
+/* n bytes at a multiple of align (a power of two, at most max_align_t's):
+ * nodes and pointer arrays take 8, strings 1, so a stream of short
+ * scalars does not pay 16-byte rounding on each. */
+static void *arena_take(struct phd_arena *a, size_t n, size_t align)
 {
 	struct phd_chunk *c = a->head;
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
-	if (!c || c->size - c->used < n) {
+	size_t at;
+
+	if (c) {
+		at = (c->used + align - 1) & ~(align - 1);
+		if (at <= c->size && c->size - at >= n) {
+			c->used = at + n;
+			return (char *)c->data + at;
+		}
+	}
+	{
 		size_t size = n > 65536 ? n : 65536;
 		struct phd_chunk *nc = malloc(sizeof *nc + size);
 		if (!nc)
 			return NULL;
-		nc->used = 0;
 		nc->size = size;
 		if (c && n > 65536) { /* keep the current chunk in front */
 			nc->next = c->next;
@@ -53,18 +63,22 @@ void *phd_arena_alloc(struct phd_arena *a, size_t n)
 			nc->used = n;
 			return nc->data;
 		}
+		nc->used = n;
 		nc->next = c;
-		a->head = c = nc;
+		a->head = nc;
+		return nc->data;
 	}
-	void *p = (char *)c->data + c->used;
-	c->used += n;
-	return p;
+}
+
+void *phd_arena_alloc(struct phd_arena *a, size_t n)
+{
+	return arena_take(a, n, sizeof(max_align_t));
 }
 
 const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p = phd_arena_alloc(a, n);
+	char *p = arena_take(a, n, 1);
 	if (p)
 		memcpy(p, s, n);
 	return p;
@@ -72,7 +86,7 @@ const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 
 static const char *arena_strndup(struct phd_arena *a, const char *s, size_t n)
 {
-	char *p = phd_arena_alloc(a, n + 1);
+	char *p = arena_take(a, n + 1, 1);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = '\0';
@@ -106,7 +120,7 @@ static long frame_find(struct frame *f, const char *key)
 	if (f->index.cap)
 		return phd_strset_get(&f->index, key, &at) ? (long)at : -1;
 	for (size_t i = 0; i < f->keys.n; i++)
-		if (!strcmp(f->keys.v[i], key))
+		if (((const char *)f->keys.v[i])[0] == key[0] && !strcmp(f->keys.v[i], key))
 			return (long)i;
 	return -1;
 }
@@ -127,6 +141,7 @@ struct parser {
 	const char *name;
 	struct frame *st;
 	size_t depth, cap;
+	size_t used;              /* frames ever initialised (their vectors kept) */
 	struct anchor *anchors;
 	size_t nanchors, capanchors;
 	struct phd_strset anchor_index;
@@ -154,7 +169,7 @@ static int perr(struct parser *p, int code, unsigned line, unsigned col, const c
 
 static struct phd_node *new_node(struct parser *p, int type, const yaml_mark_t *m)
 {
-	struct phd_node *n = phd_arena_alloc(p->a, sizeof *n);
+	struct phd_node *n = arena_take(p->a, sizeof *n, _Alignof(struct phd_node));
 	if (!n)
 		return NULL;
 	memset(n, 0, sizeof *n);
@@ -258,13 +273,16 @@ static int push_frame(struct parser *p, struct phd_node *n, const char *anchor)
 			    "nesting deeper than 128 levels");
 	if (p->depth == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
-		struct frame *ns = realloc(p->st, cap * sizeof *ns);
+		struct frame *ns = realloc(p->st, cap * sizeof *ns);   /* frames move: vectors stay */
 		if (!ns)
 			return PHD_ENOMEM;
 		p->st = ns;
 		p->cap = cap;
 	}
-	memset(&p->st[p->depth], 0, sizeof p->st[p->depth]);
+	if (p->depth == p->used) {   /* a level never reached before */
+		memset(&p->st[p->depth], 0, sizeof p->st[p->depth]);
+		p->used++;
+	}
 	p->st[p->depth].node = n;
 	p->st[p->depth].want_key = n->type == PHD_NODE_MAP;
 	p->st[p->depth].anchor = anchor ? phd_arena_strdup(p->a, anchor) : NULL;
@@ -279,6 +297,17 @@ static void frame_free(struct frame *f)
 	phd_vec_free(&f->keynodes, NULL);
 	phd_vec_free(&f->merges, NULL);
 	phd_strset_free(&f->index);
+}
+
+/* A closed frame keeps its vectors for the next collection at its depth:
+ * a manifest stream opens millions of small collections, and a malloc,
+ * realloc and free each was a fifth of the parse. */
+static void frame_reset(struct frame *f)
+{
+	f->kids.n = f->keys.n = f->keynodes.n = f->merges.n = 0;
+	if (f->index.cap)
+		phd_strset_free(&f->index);
+	f->anchor = NULL;
 }
 
 static int pop_frame(struct parser *p, struct phd_vec *docs)
@@ -297,11 +326,11 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 			    phd_vec_push(&f->keynodes, src->knodes ? src->knodes[i]
 								   : src->kids[i]) ||
 			    phd_vec_push(&f->kids, src->kids[i])) {
-				frame_free(f);
+				frame_reset(f);
 				return PHD_ENOMEM;
 			}
 			if (frame_index(f)) {
-				frame_free(f);
+				frame_reset(f);
 				return PHD_ENOMEM;
 			}
 			n->weight += src->kids[i]->weight;
@@ -309,29 +338,30 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 	}
 	n->n = f->kids.n;
 	if (n->n) {
-		n->kids = phd_arena_alloc(p->a, n->n * sizeof *n->kids);
+		n->kids = arena_take(p->a, n->n * sizeof *n->kids, _Alignof(struct phd_node *));
 		if (!n->kids) {
-			frame_free(f);
+			frame_reset(f);
 			return PHD_ENOMEM;
 		}
 		memcpy(n->kids, f->kids.v, n->n * sizeof *n->kids);
 		if (n->type == PHD_NODE_MAP) {
-			n->keys = phd_arena_alloc(p->a, n->n * sizeof *n->keys);
+			n->keys = arena_take(p->a, n->n * sizeof *n->keys, _Alignof(const char *));
 			if (!n->keys) {
-				frame_free(f);
+				frame_reset(f);
 				return PHD_ENOMEM;
 			}
 			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
-			n->knodes = phd_arena_alloc(p->a, n->n * sizeof *n->knodes);
+			n->knodes = arena_take(p->a, n->n * sizeof *n->knodes,
+					       _Alignof(struct phd_node *));
 			if (!n->knodes) {
-				frame_free(f);
+				frame_reset(f);
 				return PHD_ENOMEM;
 			}
 			memcpy(n->knodes, f->keynodes.v, n->n * sizeof *n->knodes);
 		}
 	}
 	rc = remember_anchor(p, f->anchor, n);
-	frame_free(f);
+	frame_reset(f);
 	if (rc)
 		return rc;
 	if ((rc = add_weight(p, n)) != 0)
@@ -467,8 +497,8 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&yp);
-	while (p.depth > 0)
-		frame_free(&p.st[--p.depth]);
+	while (p.used > 0)
+		frame_free(&p.st[--p.used]);
 	free(p.st);
 	free(p.anchors);
 	phd_strset_free(&p.anchor_index);
@@ -584,8 +614,9 @@ const phd_node *phd_node_child(const phd_node *n, const char *key)
 {
 	if (!n || n->type != PHD_NODE_MAP)
 		return NULL;
+	/* the first byte settles most misses without a call */
 	for (size_t i = 0; i < n->n; i++)
-		if (!strcmp(n->keys[i], key))
+		if (n->keys[i][0] == key[0] && !strcmp(n->keys[i], key))
 			return n->kids[i];
 	return NULL;
 }

@@ -94,8 +94,6 @@ PHD_HIDDEN void phd_strset_free(struct phd_strset *s);
 struct phd_arena;
 
 struct phd_node {
-	int type;
-	int plain;          /* scalar was unquoted */
 	const char *str;    /* scalar text */
 	size_t n;           /* children */
 	const char **keys;  /* map keys (n), NULL for sequences */
@@ -103,8 +101,12 @@ struct phd_node {
 	struct phd_node **kids;
 	const char *file;
 	unsigned line, col;
-	size_t weight;      /* nodes below, aliases expanded (billion laughs) */
-};
+	/* nodes below, aliases expanded (billion laughs); bounded by the
+	 * parse's PHD_MAX_NODES + its length (< 2^32) */
+	uint32_t weight;
+	unsigned char type;
+	unsigned char plain; /* scalar was unquoted */
+};                          /* 64 bytes: millions of them in a big stream */
 
 /* A set of parsed documents sharing one arena. */
 struct phd_docset {

@@ -1,6 +1,6 @@
-/* Loading a repository index (libcurl for URLs, plain reads for paths),
- * downloading a chart archive (libcurl, hashed while it is written) and
- * hashing a local chart. */
+/* Loading a repository index (libcurl for URLs, plain reads for paths and
+ * plain file:// URLs), downloading a chart archive (libcurl, or a copy for
+ * file://, hashed while it is written) and hashing a local chart. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -144,6 +144,69 @@ static int transfer(phd_ctx *ctx, const char *what, const char *url, int allow_f
 	return 0;
 }
 
+/* The path of a plain file:// URL (no host, no %-escapes, query or
+ * fragment), read directly: libcurl and its library tree load only for
+ * what needs them.  NULL: leave the URL to libcurl. */
+static const char *file_path(const char *url)
+{
+	const char *p;
+
+	if (!strncmp(url, "file:///", 8))
+		p = url + 7;
+	else if (!strncmp(url, "file://localhost/", 17))
+		p = url + 16;
+	else
+		return NULL;
+	return strpbrk(p, "%?#") ? NULL : p;
+}
+
+/* A local archive copied into x's file, hashed on the way, bounded and
+ * interruptible like a transfer. */
+static int copy_file(phd_ctx *ctx, const char *url, const char *path, struct xfer *x)
+{
+	char chunk[1 << 16];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		rc = phd_set_error(ctx, PHD_EIO, "%s: cannot fetch chart archive %s: %s", HELM_PLUGIN,
+				   url, fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof chunk);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = phd_set_error(ctx, PHD_EIO, "%s: cannot fetch chart archive %s: %s",
+					   HELM_PLUGIN, url, strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		if (phd_ctx_interrupted(ctx)) {
+			rc = phd_set_error(ctx, PHD_EINTR, "%s: fetching chart archive %s interrupted",
+					   HELM_PLUGIN, url);
+			break;
+		}
+		if ((size_t)r > x->max - x->len) {
+			rc = phd_set_error(ctx, PHD_ETOOBIG, "%s: chart archive %s is larger than %zu MB; "
+					   "refusing it", HELM_PLUGIN, url, x->max >> 20);
+			break;
+		}
+		if (to_file(x, chunk, (size_t)r) != (size_t)r) {
+			rc = phd_set_error(ctx, PHD_EIO, "%s: cannot store chart archive %s: %s",
+					   HELM_PLUGIN, url, strerror(x->io_err));
+			break;
+		}
+		x->len += (size_t)r;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int fetch_url(phd_ctx *ctx, const char *url, size_t max, char **buf, size_t *len)
 {
 	struct xfer x = { .ctx = ctx, .max = max, .fd = -1 };
@@ -187,7 +250,8 @@ int helm_download(phd_ctx *ctx, const char *url, int allow_file, const char *pat
 		rc = PHD_ENOMEM;
 		goto out;
 	}
-	if ((rc = transfer(ctx, "chart archive", url, allow_file, &x)))
+	if ((rc = allow_file && file_path(url) ? copy_file(ctx, url, file_path(url), &x)
+					       : transfer(ctx, "chart archive", url, allow_file, &x)))
 		goto out;
 	if (!EVP_DigestFinal_ex(x.md, md, &mdlen) || mdlen != 32) {
 		rc = phd_set_error(ctx, PHD_EINTERNAL, "%s: sha256 failed", HELM_PLUGIN);
@@ -219,6 +283,14 @@ char *helm_url_resolve(const char *base, const char *ref)
 		return NULL;
 	if (strstr(ref, "://"))
 		return strdup(ref);
+	/* a plain name next to a plain file:// base, as libcurl would join it */
+	if (file_path(base) && !strpbrk(ref, "%?#:") && ref[0] != '/' && ref[0] != '.' &&
+	    !strstr(ref, "/.") && !strstr(ref, "//")) {
+		size_t n = (size_t)(strrchr(base, '/') - base) + 1;
+		if (asprintf(&out, "%.*s%s", (int)n, base, ref) < 0)
+			return NULL;
+		return out;
+	}
 	if (!(u = curl_url()))
 		return NULL;
 	/* a relative URL set on a handle holding a URL is resolved against it */
@@ -279,6 +351,8 @@ int helm_index_fetch(phd_ctx *ctx, const char *src, size_t max, char **buf, size
 {
 	*buf = NULL;
 	*len = 0;
+	if (file_path(src))
+		return read_path(ctx, file_path(src), max, buf, len);
 	if (!strncmp(src, "http://", 7) || !strncmp(src, "https://", 8) ||
 	    !strncmp(src, "file://", 7))
 		return fetch_url(ctx, src, max, buf, len);

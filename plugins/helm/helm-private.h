@@ -54,6 +54,15 @@ void helm_fmt_duration(char *buf, size_t len, long long ms);
 int helm_config_parse(struct helm *h, phd_ctx *ctx, const phd_node *cfg);
 /* Detect and cache helm's major version (3 or 4). */
 int helm_major(struct helm *h, phd_ctx *ctx);
+/* helm's major (3, 4) and minor (-1: not recorded) from the Go build info
+ * embedded in the binary exe (buildinfo.c); -1 when it cannot tell (not a
+ * Go binary, Helm 3 older than 3.7...): then run helm version. */
+int helm_buildinfo_version(const char *exe, int *major, int *minor);
+/* exe as execvp finds it (malloc'd), NULL when not found. */
+char *helm_exe_path(const char *helm);
+/* A local chart's Chart.yaml text (malloc'd) read without helm: dir/Chart.yaml
+ * or the .tgz's top-level one; NULL when it cannot (chartmeta.c). */
+char *helm_chart_yaml(const char *chart, int dir);
 /* Whether the PDB post-render step applies to this run. */
 int helm_post_render_wanted(struct helm *h, phd_ctx *ctx);
 /* The chart version to use: the resolved one, else the configured pin
@@ -157,6 +166,20 @@ struct helm_index {
 int helm_index_parse(struct helm_index *idx, const char *buf, size_t len,
 		     const char *chart, const char *origin, char *err, size_t errlen);
 void helm_index_free(struct helm_index *idx);
+/* The same without libyaml, for the block style helm writes (indexfast.c):
+ * 0, PHD_ENOMEM, or HELM_FAST_NO when the text is
+ * outside that subset: then helm_index_parse's libyaml path reads it. */
+#define HELM_FAST_NO 1
+/* Append e (moved: *e is zeroed); PHD_ETOOBIG past the entry bound. */
+int helm_index_add(struct helm_index *idx, struct helm_index_entry *e);
+void helm_index_entry_clear(struct helm_index_entry *e);
+/* Newest first, as both parses leave the entries. */
+void helm_index_sort(struct helm_index *idx);
+int helm_index_parse_fast(struct helm_index *idx, const char *buf, size_t len,
+			  const char *chart);
+/* helm_index_parse with libyaml only (for tests comparing both). */
+int helm_index_parse_yaml(struct helm_index *idx, const char *buf, size_t len,
+			  const char *chart, const char *origin, char *err, size_t errlen);
 /* want NULL: newest stable (newest at all with allow_pre).  0,
  * PHD_ENOTFOUND (err lists the nearest versions), PHD_EINVAL (a
  * pre-release without allow_pre). */

@@ -156,7 +156,7 @@ static int urls_value(struct ip *ip, char **out)
 	}
 }
 
-static void entry_free(struct helm_index_entry *e)
+void helm_index_entry_clear(struct helm_index_entry *e)
 {
 	free(e->version);
 	free(e->digest);
@@ -166,17 +166,14 @@ static void entry_free(struct helm_index_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static int push(struct ip *ip, struct helm_index_entry *e)
+int helm_index_add(struct helm_index *idx, struct helm_index_entry *e)
 {
-	struct helm_index *idx = ip->idx;
-
 	if (idx->n == idx->cap) {
 		size_t cap = idx->cap ? idx->cap * 2 : 64;
 		struct helm_index_entry *ne;
 
 		if (cap > INDEX_MAX_ENTRIES)
-			return fail_at(ip, &ip->ev.start_mark, PHD_ETOOBIG,
-				       "more than %d entries for chart %s", INDEX_MAX_ENTRIES, ip->chart);
+			return PHD_ETOOBIG;
 		ne = realloc(idx->e, cap * sizeof(*ne));
 		if (!ne)
 			return PHD_ENOMEM;
@@ -184,7 +181,18 @@ static int push(struct ip *ip, struct helm_index_entry *e)
 		idx->cap = cap;
 	}
 	idx->e[idx->n++] = *e;
+	memset(e, 0, sizeof(*e));
 	return 0;
+}
+
+static int push(struct ip *ip, struct helm_index_entry *e)
+{
+	int rc = helm_index_add(ip->idx, e);
+
+	if (rc == PHD_ETOOBIG)
+		return fail_at(ip, &ip->ev.start_mark, PHD_ETOOBIG,
+			       "more than %d entries for chart %s", INDEX_MAX_ENTRIES, ip->chart);
+	return rc;
 }
 
 static int parse_entry(struct ip *ip)
@@ -216,13 +224,13 @@ static int parse_entry(struct ip *ip)
 	if (!e.version || semver_parse(&e.sv, e.version)) {
 		/* helm itself skips such entries; so do we, and count them */
 		ip->idx->skipped++;
-		entry_free(&e);
+		helm_index_entry_clear(&e);
 		return 0;
 	}
 	if ((rc = push(ip, &e)) == 0)
 		return 0;
 out:
-	entry_free(&e);
+	helm_index_entry_clear(&e);
 	return rc;
 }
 
@@ -313,6 +321,26 @@ static int newest_first(const void *a, const void *b)
 int helm_index_parse(struct helm_index *idx, const char *buf, size_t len,
 		     const char *chart, const char *origin, char *err, size_t errlen)
 {
+	int rc;
+
+	/* helm's own block style line by line; anything else (and the size
+	 * bound's message) through libyaml */
+	if (len > HELM_INDEX_MAX ||
+	    (rc = helm_index_parse_fast(idx, buf, len, chart)) == HELM_FAST_NO)
+		return helm_index_parse_yaml(idx, buf, len, chart, origin, err, errlen);
+	return rc;
+}
+
+void helm_index_sort(struct helm_index *idx)
+{
+	/* the sort re-points nothing: sv.pre points into each entry's own string */
+	if (idx->n)
+		qsort(idx->e, idx->n, sizeof(*idx->e), newest_first);
+}
+
+int helm_index_parse_yaml(struct helm_index *idx, const char *buf, size_t len,
+			  const char *chart, const char *origin, char *err, size_t errlen)
+{
 	struct ip ip = { .origin = origin, .err = err, .errlen = errlen, .idx = idx, .chart = chart };
 	int rc;
 
@@ -333,16 +361,14 @@ int helm_index_parse(struct helm_index *idx, const char *buf, size_t len,
 		helm_index_free(idx);
 		return rc;
 	}
-	/* the sort re-points nothing: sv.pre points into each entry's own string */
-	if (idx->n)
-		qsort(idx->e, idx->n, sizeof(*idx->e), newest_first);
+	helm_index_sort(idx);
 	return 0;
 }
 
 void helm_index_free(struct helm_index *idx)
 {
 	for (size_t i = 0; i < idx->n; i++)
-		entry_free(&idx->e[i]);
+		helm_index_entry_clear(&idx->e[i]);
 	free(idx->e);
 	memset(idx, 0, sizeof(*idx));
 }

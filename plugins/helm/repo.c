@@ -325,14 +325,15 @@ static void chart_field(const char *yaml, const char *key, char *out, size_t len
 	}
 }
 
-/* Name and version from helm show chart (Chart.yaml), the pin checked,
+/* Name and version from Chart.yaml (helm show chart when it cannot be
+ * read in-process), the pin checked,
  * a .tgz hashed: the record then says what a local chart was. */
 static int local_chart(struct helm *h, phd_ctx *ctx, int phase, const char *chart)
 {
 	struct strv sv = { 0 };
 	struct phd_exec_result res = { 0 };
 	const char *pin = phd_ctx_chart_version(ctx);
-	char name[128] = "", got[128] = "", hex[65];
+	char name[128] = "", got[128] = "", hex[65], *meta;
 	struct stat st;
 	int r, dir;
 
@@ -343,16 +344,24 @@ static int local_chart(struct helm *h, phd_ctx *ctx, int phase, const char *char
 	if (!dir && helm_sha256_file(chart, hex, sizeof(hex)))
 		return phd_set_error(ctx, PHD_EIO, "%s: cannot read local chart %s: %s",
 				     HELM_PLUGIN, chart, strerror(errno));
-	helm_argv_start(&sv, ctx);
-	strv_add(&sv, "show");
-	strv_add(&sv, "chart");
-	strv_add(&sv, chart);
-	r = run_step(ctx, phase, &sv, "helm show chart", PHD_EXEC_CAPTURE_STDOUT |
-		     PHD_EXEC_CAPTURE_STDERR, &res);
-	if (r)
-		goto out;
-	chart_field(res.out ? res.out : "", "name", name, sizeof(name));
-	chart_field(res.out ? res.out : "", "version", got, sizeof(got));
+	/* read in-process; helm show chart only for what that cannot read */
+	if ((meta = helm_chart_yaml(chart, dir))) {
+		chart_field(meta, "name", name, sizeof(name));
+		chart_field(meta, "version", got, sizeof(got));
+		free(meta);
+	}
+	if (!*name || !*got) {
+		helm_argv_start(&sv, ctx);
+		strv_add(&sv, "show");
+		strv_add(&sv, "chart");
+		strv_add(&sv, chart);
+		r = run_step(ctx, phase, &sv, "helm show chart", PHD_EXEC_CAPTURE_STDOUT |
+			     PHD_EXEC_CAPTURE_STDERR, &res);
+		if (r)
+			goto out;
+		chart_field(res.out ? res.out : "", "name", name, sizeof(name));
+		chart_field(res.out ? res.out : "", "version", got, sizeof(got));
+	}
 	if (pin && strcmp(pin, got)) {
 		r = phd_set_error(ctx, PHD_EINVAL, "%s: local chart %s is version %s but "
 				  "chart.version pins %s", HELM_PLUGIN, chart, *got ? got : "(none)",

@@ -239,7 +239,8 @@ static PGconn *pg_connect(struct phd_dc *dc, const struct pg_target *t, char *pr
 		free(pw);
 	}
 	if (!c) {
-		phd_dc_note(dc, PHD_SEV_ERROR, "out of memory");
+		phd_dc_note(dc, PHD_SEV_ERROR, "cannot start a connection: %s",
+			    PQerrorMessage(NULL));
 		return NULL;
 	}
 	/* libpq prints server notices to stderr by default; a plugin never prints */

@@ -308,6 +308,10 @@ static int use_answer(struct call *c, phd_secret_sink *sink, const struct aws_re
 	return rc;
 }
 
+/* libcurl is loaded on first use (lazycurl.c), so not in init: listing
+ * or validating never loads it.  fini balances a successful init. */
+static int curl_ready;
+
 static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 		   void *userdata)
 {
@@ -317,6 +321,12 @@ static int provide(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink,
 	struct sc_pos pos;
 	int rc;
 
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return phd_set_error(ctx, PHD_EPLUGIN, "%s: curl_global_init failed: %s",
+					     PLUGIN, curl_easy_strerror(CURLE_FAILED_INIT));
+		curl_ready = 1;
+	}
 	memset(&c, 0, sizeof c);
 	memset(&cr, 0, sizeof cr);
 	memset(&r, 0, sizeof r);
@@ -355,10 +365,6 @@ static int init(phd_plugin *p, const phd_node *config)
 	long long ms;
 	int rc;
 
-	/* curl counts its users; the core calls fini even after a failed
-	 * init, so initialise first and let fini always balance it */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return phd_set_error(ctx, PHD_EPLUGIN, "%s: curl_global_init failed", PLUGIN);
 	if (config && (rc = sc_check_entry(ctx, PLUGIN, config, own_keys)))
 		return rc;
 	if (config && ((rc = sc_get_timeout(ctx, PLUGIN, config, "timeout", 1, &ms)) ||
@@ -379,7 +385,9 @@ static int init(phd_plugin *p, const phd_node *config)
 static void fini(phd_plugin *p)
 {
 	(void)p;
-	curl_global_cleanup();
+	if (curl_ready)
+		curl_global_cleanup();
+	curl_ready = 0;
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =

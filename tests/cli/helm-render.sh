@@ -103,4 +103,59 @@ sed 's/^chart: .*/chart: { name: "'"$(printf '%s' "$chart" | sed 's/[\/&]/\\&/g'
 is "$?" 6 "a local chart whose version is not the pin fails the repo phase (exit 6)"
 like "$(cat "$TAPTMP/errpin")" "is version 30.46.0 but chart.version pins 30.45.0" "... saying both versions"
 
+# the major follows the binary, with nothing cached: helm 4, then helm 3
+# copied over it at the same path (same inode), then helm 4 again
+mkdir -p "$TAPTMP/bin"
+for v in 4 3 4; do
+	cp "$PHD_TOOLS/helm$v" "$TAPTMP/bin/helm"
+	"$PHDEPLOY" --helm "$TAPTMP/bin/helm" -c "$TAPTMP/k129.yaml" -v render \
+		> "$TAPTMP/sw$v" 2> "$TAPTMP/swerr$v"
+	like "$(cat "$TAPTMP/swerr$v")" "with Helm $v in" \
+		"helm $v copied over the same path: render runs it as Helm $v"
+	like "$(cat "$TAPTMP/sw$v")" "apiVersion: policy/v1
+kind: PodDisruptionBudget" "... through that major's post-renderer"
+done
+
+# render prints the bytes deploy sends: the command plan prints for deploy,
+# run with helm 4's --dry-run=client against kube-api, holds the same
+# documents byte for byte (helm 4 re-serializes post-rendered manifests, so
+# this is what render must match); only the chart's Job names, stamped with
+# the time of rendering, are masked; kube.version is the stand-in's (the
+# chart prints the version it renders for).  Helm 3 builds the objects against the
+# API even in a client dry run and the stand-in has no ClickHouse CRD.
+docs_sorted() { # FILE: one line per document, sorted
+	# blank lines closing a section are helm's framing (template trims the
+	# stream, a dry run prints each section with a newline after it)
+	awk 'function out() { sub(/(\\n)+$/, "", d); if (d != "") print d; d = "" }
+	/^---$/ { out(); next }
+	{ gsub(/-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9]-[0-9][0-9]/, "-TIME"); d = d $0 "\\n" }
+	END { out() }' "$1" | LC_ALL=C sort
+}
+if "$top_srcdir/tests/bin/kube-api" start "$TAPTMP/ka" > /dev/null 2>&1; then
+	sed 's/^kube: .*/kube: { context: stand-in, version: "1.35.0" }/' "$TAPTMP/k129.yaml" \
+		> "$TAPTMP/ka.yaml"
+	KUBECONFIG=$TAPTMP/ka/kubeconfig
+	export KUBECONFIG
+	"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/ka.yaml" render > "$TAPTMP/r4" 2>/dev/null
+	"$PHDEPLOY" --helm "$PHD_TOOLS/helm4" -c "$TAPTMP/ka.yaml" --skip preflight plan \
+		> /dev/null 2> "$TAPTMP/plan4"
+	cmd=$(sed -n 's/^  would run: \(.*upgrade --install .*\)$/\1/p' "$TAPTMP/plan4")
+	like "$cmd" "--post-renderer phdeploy-postrender" "plan's deploy command post-renders"
+	eval "$cmd --dry-run=client" > "$TAPTMP/dry4" 2> /dev/null
+	is "$?" 0 "... and runs with helm 4 --dry-run=client"
+	# its HOOKS: and MANIFEST: sections, up to NOTES:
+	sed -n '/^HOOKS:$/,/^NOTES:$/p' "$TAPTMP/dry4" | grep -v -e '^HOOKS:$' -e '^MANIFEST:$' \
+		-e '^NOTES:$' > "$TAPTMP/sent4"
+	docs_sorted "$TAPTMP/r4" > "$TAPTMP/r4.d"
+	docs_sorted "$TAPTMP/sent4" > "$TAPTMP/sent4.d"
+	is "$(wc -l < "$TAPTMP/r4.d")" "$(wc -l < "$TAPTMP/sent4.d")" \
+		"render prints as many documents as deploy sends"
+	cmp -s "$TAPTMP/r4.d" "$TAPTMP/sent4.d"
+	ok $? "... and each is byte-identical to the one deploy sends after post-rendering"
+	"$top_srcdir/tests/bin/kube-api" stop "$TAPTMP/ka" > /dev/null 2>&1
+	unset KUBECONFIG
+else
+	skip 4 "kube-api stand-in did not start"
+fi
+
 done_testing

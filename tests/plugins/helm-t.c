@@ -75,6 +75,100 @@ static void check_real_index(void)
 	free(buf);
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* Both parses of text agree: entries (in order), charts, skipped. */
+static int same_index(const char *text, size_t len, const char *chart, int *fast_took)
+{
+	struct helm_index f, y;
+	char err[512];
+	int rf, ry, same;
+
+	rf = helm_index_parse_fast(&f, text, len, chart);
+	ry = helm_index_parse_yaml(&y, text, len, chart, "t.yaml", err, sizeof(err));
+	*fast_took = rf == 0;
+	if (rf == HELM_FAST_NO)
+		same = 1;   /* not its subset: libyaml reads it, nothing to compare */
+	else
+		same = rf == 0 && ry == 0 && f.n == y.n && f.charts == y.charts &&
+		       f.skipped == y.skipped;
+	for (size_t i = 0; same && rf == 0 && i < f.n; i++)
+		same = same_str(f.e[i].version, y.e[i].version) &&
+		       same_str(f.e[i].digest, y.e[i].digest) &&
+		       same_str(f.e[i].app_version, y.e[i].app_version) &&
+		       same_str(f.e[i].created, y.e[i].created) && same_str(f.e[i].url, y.e[i].url);
+	if (!same)
+		tap_diag("fast %d (%zu entries, %zu charts, %zu skipped), libyaml %d (%zu, %zu, %zu): %s",
+			 rf, rf ? 0 : f.n, rf ? 0 : f.charts, rf ? 0 : f.skipped, ry, y.n, y.charts,
+			 y.skipped, ry ? err : "");
+	if (rf == 0)
+		helm_index_free(&f);
+	if (ry == 0)
+		helm_index_free(&y);
+	return same;
+}
+
+static void check_fast_index(void)
+{
+	/* in the subset, each read as libyaml reads it */
+	static const char *const in[] = {
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    digest: \"ab\"\n"
+		"    urls:\n    - 'https://x/a.tgz'\n    - b\n    description: |\n      text: here\n\n"
+		"      - more\n    appVersion: 1\n  - created: \"2024\"\n    version: 2.0.0-rc.1\n"
+		"  other:\n  - version: 9.9.9\n    dependencies:\n    - name: x\n      version: 1\n"
+		"generated: \"now\"\n",
+		"entries:\n    posthog:\n        -   version: 1.0.0\n            urls:\n"
+		"                - u\n# a comment\n\n        -   version: not-semver\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    version: 1.0.1\n"
+		"    keywords:\n    - a\n    urls: []\n",
+	};
+	/* outside it, so libyaml reads them (or refuses them, positioned) */
+	static const char *const out[] = {
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: \"1.0\\u0030\"\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: &v 1.0.0\n  - version: *v\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - {version: 1.0.0}\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n\turls: []\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n      continued\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - version:\n      - 1.0.0\n",
+		"apiVersion: v1\nentries:\n  posthog: 1\n",
+		"apiVersion: v1\nentries:\n  posthog:\n    version: 1.0.0\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    urls:\n      x: y\n",
+		"---\napiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n",
+		"  apiVersion: v1\nentries: {}\n",
+		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    description: |\n"
+		"        deep\n      shallow\n",
+	};
+	int ok_in = 1, ok_out = 1, took;
+	size_t i;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		if (!same_index(in[i], strlen(in[i]), "posthog", &took) || !took) {
+			tap_diag("in[%zu] %s", i, took ? "differs" : "was not taken by the fast path");
+			ok_in = 0;
+		}
+	}
+	tap_ok(ok_in, "index fast path: helm's block style is read as libyaml reads it");
+	for (i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		if (!same_index(out[i], strlen(out[i]), "posthog", &took) || took) {
+			tap_diag("out[%zu] %s", i, took ? "was taken by the fast path" : "differs");
+			ok_out = 0;
+		}
+	}
+	tap_ok(ok_out, "... escapes, anchors, flow, tabs, continuations, wrong shapes go to libyaml");
+	if (!have_fixtures) {
+		tap_skip(1, "no fixtures at $PHD_FIXTURES (the real index.yaml)");
+	} else {
+		size_t len;
+		char *buf = tap_slurp(fixtures_index, &len);
+		tap_ok(same_index(buf, len, "posthog", &took) && took,
+		       "... and the real index takes it, every entry the same as libyaml's");
+		free(buf);
+	}
+}
+
 static void check_bad_index(phd_ctx *ctx)
 {
 	static const char broken[] = "apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n"
@@ -116,7 +210,7 @@ static void check_bad_index(phd_ctx *ctx)
 	} else {
 		snprintf(url, sizeof(url), "file://%s", fixtures_index);
 		rc = helm_index_fetch(ctx, url, HELM_INDEX_MAX, &buf, &len);
-		tap_ok(rc == 0 && len > 2000000, "a file:// index is fetched through libcurl");
+		tap_ok(rc == 0 && len > 2000000, "a file:// index is read (as a plain path: no libcurl)");
 	}
 	free(buf);
 	free(big);
@@ -576,6 +670,7 @@ int main(void)
 
 	check_semver();
 	check_real_index();
+	check_fast_index();
 	check_filter();
 	check_classify();
 
