@@ -138,8 +138,8 @@ static void check_fast_index(void)
 		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    urls:\n      x: y\n",
 		"---\napiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n",
 		"  apiVersion: v1\nentries: {}\n",
-		"apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    description: |\n"
-		"        deep\n      shallow\n",
+		("apiVersion: v1\nentries:\n  posthog:\n  - version: 1.0.0\n    description: |\n"
+		 "        deep\n      shallow\n"),
 	};
 	int ok_in = 1, ok_out = 1, took;
 	size_t i;
