@@ -8,6 +8,8 @@
 set -eu
 PHDEPLOY=${PHDEPLOY:-${BUILDDIR:+$BUILDDIR/src/phdeploy}}
 . "$(dirname "$0")/helm-lib.sh"
+# wall clock in nanoseconds (GNU date); fresh_ms divides
+now() { date +%s%N; }
 n=${N:-5}
 build=${BUILDDIR:-$top}
 kubectl=${KUBECTL:-$tools/kubectl}
