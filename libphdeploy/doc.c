@@ -243,7 +243,7 @@ static int attach(struct parser *p, struct phd_node *n, struct phd_vec *docs)
 	f->want_key = 1;
 	{
 		const struct phd_node *k = f->keynodes.v[f->keynodes.n - 1];
-		if (k->plain && !strcmp(k->str, "<<") &&
+		if (k->plain && k->str[0] == '<' && !strcmp(k->str, "<<") &&
 		    (n->type == PHD_NODE_MAP || n->type == PHD_NODE_SEQ)) {
 			/* merge key: applied when the mapping closes */
 			f->keys.n--;
@@ -373,6 +373,9 @@ static int is_null_scalar(const yaml_event_t *ev)
 {
 	const char *v = (const char *)ev->data.scalar.value;
 	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	/* most plain scalars: one byte says they are not null */
+	if (*v && *v != '~' && *v != 'n' && *v != 'N')
 		return 0;
 	if (ev->data.scalar.tag && strcmp((const char *)ev->data.scalar.tag, "!") != 0 &&
 	    strcmp((const char *)ev->data.scalar.tag, YAML_NULL_TAG) != 0)
