@@ -104,6 +104,7 @@ struct frame {
 	struct phd_strset index;  /* maps: key -> position, once large */
 	const char *anchor;
 	int want_key;             /* maps: next scalar is a key */
+	int merge_key;            /* maps: the last key was a plain "<<" */
 };
 
 struct anchor {
@@ -148,6 +149,11 @@ struct parser {
 	size_t weight, max_weight;
 	char *err;
 	int code;
+	/* manifest streams: keys keep their text but no node (a node per key
+	 * was a third of the tree; only configuration errors point at keys,
+	 * and phd_node's users fall back to the value's position) */
+	int keyless;
+	struct phd_node key_scratch;
 };
 
 static int perr(struct parser *p, int code, unsigned line, unsigned col, const char *fmt, ...)
@@ -238,13 +244,12 @@ static int attach(struct parser *p, struct phd_node *n, struct phd_vec *docs)
 		    frame_index(f))
 			return PHD_ENOMEM;
 		f->want_key = 0;
+		f->merge_key = n->plain && n->str[0] == '<' && !strcmp(n->str, "<<");
 		return 0;
 	}
 	f->want_key = 1;
 	{
-		const struct phd_node *k = f->keynodes.v[f->keynodes.n - 1];
-		if (k->plain && !strcmp(k->str, "<<") &&
-		    (n->type == PHD_NODE_MAP || n->type == PHD_NODE_SEQ)) {
+		if (f->merge_key && (n->type == PHD_NODE_MAP || n->type == PHD_NODE_SEQ)) {
 			/* merge key: applied when the mapping closes */
 			f->keys.n--;
 			f->keynodes.n--;
@@ -305,6 +310,7 @@ static void frame_free(struct frame *f)
 static void frame_reset(struct frame *f)
 {
 	f->kids.n = f->keys.n = f->keynodes.n = f->merges.n = 0;
+	f->merge_key = 0;
 	if (f->index.cap)
 		phd_strset_free(&f->index);
 	f->anchor = NULL;
@@ -351,6 +357,8 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 				return PHD_ENOMEM;
 			}
 			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
+			if (p->keyless)
+				goto keys_done;
 			n->knodes = arena_take(p->a, n->n * sizeof *n->knodes,
 					       _Alignof(struct phd_node *));
 			if (!n->knodes) {
@@ -360,6 +368,7 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 			memcpy(n->knodes, f->keynodes.v, n->n * sizeof *n->knodes);
 		}
 	}
+keys_done:
 	rc = remember_anchor(p, f->anchor, n);
 	frame_reset(f);
 	if (rc)
@@ -374,6 +383,9 @@ static int is_null_scalar(const yaml_event_t *ev)
 	const char *v = (const char *)ev->data.scalar.value;
 	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return 0;
+	/* most plain scalars: one byte says they are not null */
+	if (*v && *v != '~' && *v != 'n' && *v != 'N')
+		return 0;
 	if (ev->data.scalar.tag && strcmp((const char *)ev->data.scalar.tag, "!") != 0 &&
 	    strcmp((const char *)ev->data.scalar.tag, YAML_NULL_TAG) != 0)
 		return 0;
@@ -386,8 +398,20 @@ static int on_event(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 	struct phd_node *n;
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		n = new_node(p, is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR,
-			     &ev->start_mark);
+		if (p->keyless && p->depth && p->st[p->depth - 1].want_key &&
+		    !ev->data.scalar.anchor) {
+			/* a key of a manifest: its node lives until attach() */
+			n = &p->key_scratch;
+			memset(n, 0, sizeof *n);
+			n->type = is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR;
+			n->file = p->name;
+			n->line = (unsigned)ev->start_mark.line + 1;
+			n->col = (unsigned)ev->start_mark.column + 1;
+			n->weight = 1;
+		} else {
+			n = new_node(p, is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR,
+				     &ev->start_mark);
+		}
 		if (!n)
 			return PHD_ENOMEM;
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -450,6 +474,7 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 	/* without aliases a node needs at least one byte of input; aliases may
 	 * expand, but only to a bounded multiple of what was read */
 	p.max_weight = PHD_MAX_NODES + len;
+	p.keyless = multi;
 	p.name = phd_arena_strdup(p.a, name);
 	if (!p.name || !yaml_parser_initialize(&yp)) {
 		phd_arena_free(p.a);

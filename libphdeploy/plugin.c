@@ -8,8 +8,11 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "phd-private.h"
 
@@ -143,6 +146,93 @@ static int init_plugin(phd_ctx *ctx, struct phd_plugin *p)
 	return 0;
 }
 
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* The descriptor's head read from the file, before dlopen runs anything of
+ * the plugin (its constructors, its libraries'): the dynamic symbol
+ * phd_plugin_desc, located through its section.  -1 when the file is not
+ * a 64-bit little-endian ELF this can read; the head is checked after
+ * dlopen in every case. */
+static int head_from_file(const char *path, struct desc_head *out)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr *sh = NULL;
+	Elf64_Sym sym;
+	char name[sizeof PHD_PLUGIN_SYMBOL];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	if (fd < 0 || pread_all(fd, &eh, sizeof eh, 0) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_ident[EI_DATA] != ELFDATA2LSB ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) || !eh.e_shnum || eh.e_shnum > 4096)
+		goto out;
+	if (!(sh = calloc(eh.e_shnum, sizeof *sh)) ||
+	    pread_all(fd, sh, eh.e_shnum * sizeof *sh, eh.e_shoff))
+		goto out;
+	for (size_t i = 0; i < eh.e_shnum; i++) {
+		const Elf64_Shdr *str;
+		if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_entsize != sizeof sym ||
+		    sh[i].sh_link >= eh.e_shnum)
+			continue;
+		str = &sh[sh[i].sh_link];
+		for (uint64_t k = 1; k < sh[i].sh_size / sizeof sym; k++) {
+			const Elf64_Shdr *sec;
+			size_t nl;
+			if (pread_all(fd, &sym, sizeof sym, sh[i].sh_offset + k * sizeof sym))
+				goto out;
+			if (sym.st_shndx == SHN_UNDEF || sym.st_shndx >= eh.e_shnum ||
+			    sym.st_name >= str->sh_size || sym.st_size < sizeof *out)
+				continue;
+			nl = str->sh_size - sym.st_name < sizeof name ? str->sh_size - sym.st_name
+								      : sizeof name;
+			memset(name, 0, sizeof name);
+			if (pread_all(fd, name, nl, str->sh_offset + sym.st_name) ||
+			    memcmp(name, PHD_PLUGIN_SYMBOL, sizeof name))
+				continue;
+			sec = &sh[sym.st_shndx];
+			if (sec->sh_type != SHT_NOBITS && sym.st_value >= sec->sh_addr &&
+			    sym.st_value - sec->sh_addr + sizeof *out <= sec->sh_size &&
+			    !pread_all(fd, out, sizeof *out,
+				       sec->sh_offset + (sym.st_value - sec->sh_addr)))
+				rc = 0;
+			goto out;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(sh);
+	return rc;
+}
+
+/* The ABI check of a descriptor head; 0 or the error (ctx's message set). */
+static int check_head(phd_ctx *ctx, const char *path, const struct desc_head *head)
+{
+	if (head->abi_major != PHD_PLUGIN_ABI_MAJOR)
+		return phd_set_error(ctx, PHD_EABI,
+				     "%s: plugin ABI %u.%u, this libphdeploy speaks ABI %d.%d: "
+				     "rebuild the plugin against this version", path,
+				     (unsigned)head->abi_major, (unsigned)head->abi_minor,
+				     PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
+	if (head->abi_minor > PHD_PLUGIN_ABI_MINOR)
+		return phd_set_error(ctx, PHD_EABI,
+				     "%s: plugin needs ABI %d.%u but this libphdeploy offers %d.%d: "
+				     "upgrade libphdeploy", path, PHD_PLUGIN_ABI_MAJOR,
+				     (unsigned)head->abi_minor, PHD_PLUGIN_ABI_MAJOR,
+				     PHD_PLUGIN_ABI_MINOR);
+	return 0;
+}
+
 /* Load one shared object.  Returns 0, or an error with ctx's message set;
  * *skipped when a plugin of that name is already loaded or disabled. */
 static int load_one(phd_ctx *ctx, const char *path)
@@ -151,7 +241,12 @@ static int load_one(phd_ctx *ctx, const char *path)
 	const struct desc_head *head;
 	const struct phd_plugin_desc *d;
 	struct phd_plugin *p;
+	struct desc_head pre, h;
+	int rc;
 
+	/* refused before dlopen runs any of its code, when the file says so */
+	if (head_from_file(path, &pre) == 0 && (rc = check_head(ctx, path, &pre)))
+		return rc;
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		const char *e = dlerror();
@@ -168,21 +263,10 @@ static int load_one(phd_ctx *ctx, const char *path)
 				     "%s: not a phdeploy plugin: it exports no '%s' descriptor "
 				     "(use PHD_PLUGIN_DEFINE)", path, PHD_PLUGIN_SYMBOL);
 	}
-	if (head->abi_major != PHD_PLUGIN_ABI_MAJOR) {
-		unsigned maj = head->abi_major, min = head->abi_minor;
+	h = *head;   /* read before the object is unmapped */
+	if ((rc = check_head(ctx, path, &h))) {
 		dlclose(dl);
-		return phd_set_error(ctx, PHD_EABI,
-				     "%s: plugin ABI %u.%u, this libphdeploy speaks ABI %d.%d: "
-				     "rebuild the plugin against this version", path, maj, min,
-				     PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
-	}
-	if (head->abi_minor > PHD_PLUGIN_ABI_MINOR) {
-		unsigned min = head->abi_minor;
-		dlclose(dl);
-		return phd_set_error(ctx, PHD_EABI,
-				     "%s: plugin needs ABI %d.%u but this libphdeploy offers %d.%d: "
-				     "upgrade libphdeploy", path, PHD_PLUGIN_ABI_MAJOR, min,
-				     PHD_PLUGIN_ABI_MAJOR, PHD_PLUGIN_ABI_MINOR);
+		return rc;
 	}
 	d = (const struct phd_plugin_desc *)head;
 	if (head->struct_size < sizeof(struct phd_plugin_desc) || head->struct_size > 4096 ||

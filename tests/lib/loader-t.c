@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <phdeploy/plugin.h>
 
@@ -138,7 +139,16 @@ int main(void)
 	tap_like(pi ? pi->provides : NULL, "validator:good", "... and its validator");
 	phd_ctx_free(ctx);
 
-	rc = load_with("abi-major", &ctx, NULL);
+	{
+		char mark[4096];
+		snprintf(mark, sizeof mark, "%s/ctor-ran", tap_tmpdir());
+		setenv("PHD_TEST_CTOR_MARK", mark, 1);
+		rc = load_with("abi-major", &ctx, NULL);
+		unsetenv("PHD_TEST_CTOR_MARK");
+		tap_ok(access(mark, F_OK) != 0,
+		       "its ABI is read from the file: refused before any of its code ran "
+		       "(its constructor did not)");
+	}
 	tap_is_int(rc, PHD_EABI, "a plugin built for another ABI major is refused");
 	tap_like(phd_ctx_errmsg(ctx), "abi-major.so", "the message names the file");
 	snprintf(want, sizeof want, "plugin ABI %d.0", PHD_PLUGIN_ABI_MAJOR + 1);

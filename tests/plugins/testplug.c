@@ -74,6 +74,15 @@ PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
 	PHD_PLUGIN_DEFINE("good", "1.2.3", init, NULL);
 
 #elif defined(VARIANT_ABI_MAJOR)
+#include <fcntl.h>
+/* dlopen runs this: the loader must refuse the plugin before (loader-t) */
+__attribute__((constructor)) static void mark(void)
+{
+	const char *m = getenv("PHD_TEST_CTOR_MARK");
+	int fd = m ? open(m, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) : -1;
+	if (fd >= 0)
+		close(fd);
+}
 static int init(phd_plugin *p, const phd_node *c) { (void)p; (void)c; return 0; }
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc = {
 	PHD_PLUGIN_ABI_MAJOR + 1, 0, sizeof(struct phd_plugin_desc), "abi-major", "1", init, NULL, { 0 }
