@@ -266,6 +266,8 @@ static int helm_init(phd_plugin *p, const phd_node *config)
 	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
 		if ((rc = phd_register_phase_handler(p, phases[i], fns[i], h, NULL)))
 			return rc;
+	if ((rc = helm_stored_register(p)))
+		return rc;
 	return phd_register_status(p, helm_status_json, h, NULL);
 }
 

@@ -1,0 +1,78 @@
+#!/bin/sh
+# A release installed by the REAL helm 4 (no post-renderer) while the
+# cluster served policy/v1beta1 stores the ZooKeeper PDB as policy/v1beta1;
+# once the cluster stops serving it (kube-api's served_removed_apis goes):
+# preflight's stored-release check exits 5 naming the object and the remedy,
+# and the real helm upgrade fails as it does on EKS 1.25+.
+. "$top_srcdir/tests/tap/tap.sh"
+KA=$top_srcdir/tests/bin/kube-api
+T=$PHD_TOOLS
+H=$T/helm4
+KC=$T/kubectl
+CHART=$PHD_FIXTURES/posthog-30.46.0.tgz
+command -v python3 > /dev/null 2>&1 || skip_all "no python3"
+[ -x "$H" ] && [ -x "$KC" ] || skip_all "no helm4/kubectl in $PHD_TOOLS (run scripts/fetch-tools)"
+[ -f "$CHART" ] || skip_all "no chart fixture at $CHART"
+tap_mktemp
+W=$TAPTMP
+. "$top_srcdir/tests/tap/kube.sh"
+cd "$W" || exit 1
+trap ka_stop_all EXIT
+HELM_CACHE_HOME=$TAPTMP/helm/cache HELM_CONFIG_HOME=$TAPTMP/helm/config
+HELM_DATA_HOME=$TAPTMP/helm/data KUBECACHEDIR=$TAPTMP/kubecache
+export HELM_CACHE_HOME HELM_CONFIG_HOME HELM_DATA_HOME KUBECACHEDIR
+export PHDEPLOY_STATE_DIR="$TAPTMP/state" PHDEPLOY_HELM="$H" PHDEPLOY_KUBECTL="$KC"
+P=$PHDEPLOY
+K="$KC --context stand-in -n posthog"
+B=$top_builddir/plugins
+# preflight with the helm plugin's check alone (no database to reach here)
+PF="env PHDEPLOY_PLUGIN_PATH=$B/helm/.libs:$B/secret-file/.libs $P"
+cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
+chmod 600 ./*.secret.yaml
+ka_start k '{"served_removed_apis": ["policy/v1beta1"]}'
+export KUBECONFIG=$TAPTMP/k/kubeconfig
+cat > phdeploy.yaml <<Y
+release: posthog
+namespace: posthog
+chart: { name: $CHART, version: 30.46.0 }
+values: [values.yaml]
+kube: { context: stand-in, version: "1.31" }
+helm: { timeout: 2m, wait: false, wait_for_jobs: false }
+secrets:
+  - { provider: file, path: postgres.secret.yaml }
+  - { provider: file, path: redis.secret.yaml }
+  - { provider: file, path: posthog.secret.yaml }
+rules: { probes: warn, replicas: warn }
+Y
+
+$PF preflight -r fresh > out 2> err; is $? 0 "no release yet: preflight passes"
+like "$(cat err)" "release fresh: not installed yet" "the check says there is nothing stored"
+
+# a release made before 1.25: the chart as helm renders it, no post-renderer
+$KC create namespace posthog > /dev/null
+$H upgrade --install posthog "$CHART" -n posthog -f values.yaml > helm.out 2>&1
+is $? 0 "the real helm 4 installs the chart while policy/v1beta1 is served"
+$H get manifest posthog -n posthog > stored.yaml
+like "$(grep -A1 '^apiVersion: policy/v1beta1' stored.yaml)" "kind: PodDisruptionBudget" \
+	"its stored manifest holds the ZooKeeper PDB as policy/v1beta1"
+$PF preflight > out 2> err; is $? 0 "while the cluster serves it, preflight passes"
+like "$(cat err)" "use served APIs" "and the check says why"
+
+scenario k '{}'
+like "$($KC api-versions)" "policy/v1" "the upgraded cluster serves policy/v1"
+unlike "$($KC api-versions)" "policy/v1beta1" "and no longer policy/v1beta1"
+
+$PF -o json preflight > out 2> err; is $? 5 "preflight fails (exit 5) on the stored removed API"
+like "$(cat out)" '"rule":"stored-release"' "a JSON finding with the check's rule"
+like "$(cat out)" "PodDisruptionBudget/posthog-posthog-zookeeper is policy/v1beta1, removed in Kubernetes 1.25" \
+	"the object and its API are named"
+like "$(cat out)" "rewrites it to policy/v1" "with the replacement"
+like "$(cat out)" "run \`phdeploy migrate-release\`" "and the remedy"
+
+# the premise: helm itself cannot upgrade, whatever the new render holds
+$H upgrade posthog "$CHART" -n posthog -f values.yaml --set zookeeper.replicaCount=1 > up.out 2>&1
+ok "$(($? != 0 ? 0 : 1))" "the real helm 4 upgrade fails"
+like "$(cat up.out)" "unable to build kubernetes objects from current release manifest" \
+	"with helm's own message"
+
+done_testing
