@@ -158,6 +158,10 @@ char *helm_state_dir(phd_ctx *ctx);
  * values. */
 struct json_t;
 void helm_note(phd_ctx *ctx, const char *file, struct json_t *obj);
+/* Server-set metadata dropped from a Secret read with kubectl, so it can
+ * be written again; resourceVersion kept when keep_rv (a replace then
+ * fails if the object changed since it was read). */
+void helm_record_strip(struct json_t *obj, int keep_rv);
 /* A Secret as `kubectl get -o json` printed it, made creatable again (no
  * server-set metadata), written 0600 to a new file under STATE/helm;
  * path gets its name. */
@@ -207,6 +211,8 @@ int helm_unserved_find(struct helm_served *s, const struct helm_mobjs *objs,
 void helm_unserved_describe(const struct helm_unserved *u, char *buf, size_t cap);
 /* Register the preflight check `stored-release`. */
 int helm_stored_register(phd_plugin *p);
+/* Register the action `migrate-release` (migrate.c). */
+int helm_migrate_register(phd_plugin *p);
 
 /* ---- chart repository index (semver.c, index.c, fetch.c) ------------ */
 struct semver {

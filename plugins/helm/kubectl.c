@@ -107,6 +107,17 @@ int helm_kubectl(phd_ctx *ctx, struct strv *sv, const void *in, size_t inlen, un
 
 /* The record as kubectl printed it, made creatable again (no server-set
  * metadata), written 0600 to a new file; *path gets its name. */
+void helm_record_strip(json_t *obj, int keep_rv)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+
+	for (const char *const *k = (const char *const[]){ "uid", "creationTimestamp",
+	     "managedFields", "selfLink", "generation", NULL }; *k; k++)
+		json_object_del(meta, *k);
+	if (!keep_rv)
+		json_object_del(meta, "resourceVersion");
+}
+
 int helm_record_save(phd_ctx *ctx, const char *json, size_t len, const char *name,
 		       char *path, size_t pathlen)
 {
@@ -124,9 +135,7 @@ int helm_record_save(phd_ctx *ctx, const char *json, size_t len, const char *nam
 				   "object", HELM_PLUGIN, name);
 		goto out;
 	}
-	for (const char *const *k = (const char *const[]){ "resourceVersion", "uid",
-	     "creationTimestamp", "managedFields", "selfLink", "generation", NULL }; *k; k++)
-		json_object_del(meta, *k);
+	helm_record_strip(rec, 0);
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
 	if (!(dir = helm_state_dir(ctx)) ||

@@ -50,9 +50,13 @@ like "$(cat err)" "release fresh: not installed yet" "the check says there is no
 
 # a release made before 1.25: the chart as helm renders it, no post-renderer
 $KC create namespace posthog > /dev/null
-$H upgrade --install posthog "$CHART" -n posthog -f values.yaml > helm.out 2>&1
+# a value that stands for a password in the release's values: never shown
+SECRET=Zq9-stored-value-7Hk
+$H upgrade --install posthog "$CHART" -n posthog -f values.yaml \
+	--set-string "phdeployTest.password=$SECRET" > helm.out 2>&1
 is $? 0 "the real helm 4 installs the chart while policy/v1beta1 is served"
 $H get manifest posthog -n posthog > stored.yaml
+like "$($H get values posthog -n posthog)" "$SECRET" "the release record holds the stand-in password"
 like "$(grep -A1 '^apiVersion: policy/v1beta1' stored.yaml)" "kind: PodDisruptionBudget" \
 	"its stored manifest holds the ZooKeeper PDB as policy/v1beta1"
 $PF preflight > out 2> err; is $? 0 "while the cluster serves it, preflight passes"
@@ -74,5 +78,63 @@ $H upgrade posthog "$CHART" -n posthog -f values.yaml --set zookeeper.replicaCou
 ok "$(($? != 0 ? 0 : 1))" "the real helm 4 upgrade fails"
 like "$(cat up.out)" "unable to build kubernetes objects from current release manifest" \
 	"with helm's own message"
+
+# ---- migrate-release: dry run, backup, rewrite, helm reads it back
+REC=sh.helm.release.v1.posthog.v1
+BAK=phdeploy-backup.$REC
+writes() { awk '$1 != "GET" {print $1, $2, $NF}' k/requests.log; }
+$K get secret $REC -o jsonpath='{.data.release}' > orig.release
+: > k/requests.log
+$P migrate-release --dry-run > out 2> err; is $? 0 "migrate-release --dry-run exits 0"
+like "$(cat err)" "1 object(s) of $REC (revision 1) would be rewritten; nothing was changed" \
+	"it says what it would rewrite"
+is "$(writes)" "" "and writes nothing"
+$P migrate-release > out 2> err; is $? 0 "migrate-release rewrites the stored release"
+like "$(cat err)" "rewrote 1 object(s) of $REC (revision 1)" "it says what it rewrote"
+like "$(cat err)" "kept in the Secret $BAK" "and where the original is kept"
+is "$(writes)" "POST /api/v1/namespaces/posthog/secrets 201
+PUT /api/v1/namespaces/posthog/secrets/$REC 200" \
+	"its only writes: the backup's creation, then the release record"
+is "$($K get secret $BAK -o jsonpath='{.data.release}')" "$(cat orig.release)" \
+	"the backup holds the original record byte for byte"
+$H get manifest posthog -n posthog > migrated.yaml; is $? 0 "the real helm 4 reads the rewritten record"
+like "$(grep -A1 '^# Source: posthog/charts/zookeeper/templates/poddisruptionbudget.yaml' migrated.yaml)" \
+	"apiVersion: policy/v1" "helm get manifest shows the PDB as policy/v1"
+unlike "$(cat migrated.yaml)" "policy/v1beta1" "and no policy/v1beta1 left"
+is "$(diff stored.yaml migrated.yaml | grep -c '^[<>]')" 2 "only that one line of the manifest changed"
+like "$($H history posthog -n posthog)" "deployed" "helm history is intact"
+if [ -x "$T/helm3" ]; then
+	like "$($T/helm3 get manifest posthog -n posthog | grep -A1 zookeeper/templates/poddisruptionbudget)" \
+		"apiVersion: policy/v1" "the real helm 3 reads it too"
+else
+	skip 1 "no helm3"
+fi
+$PF preflight > out 2> err; is $? 0 "preflight passes after the migration"
+grep '"action":"migrate-release"' state/journal.jsonl > journal
+is "$(wc -l < journal | tr -d ' ')" 2 "the journal has a line for the dry run and the migration"
+like "$(cat state/helm/migrations.jsonl)" '"from":"policy/v1beta1","to":"policy/v1"' \
+	"the migration is noted with what it rewrote"
+unlike "$(cat out err journal state/helm/migrations.jsonl)" "$SECRET" "no stored value is shown or kept"
+unlike "$(ls -R state)" "$REC" "no copy of the record in the state directory"
+
+# ---- --undo: the original back, byte for byte
+: > k/requests.log
+$P migrate-release --undo > out 2> err; is $? 0 "migrate-release --undo exits 0"
+is "$($K get secret $REC -o jsonpath='{.data.release}')" "$(cat orig.release)" \
+	"the release record is the original again, byte for byte"
+$K get secret $BAK > /dev/null 2>&1; is $? 1 "the used backup is gone"
+is "$(writes)" "PUT /api/v1/namespaces/posthog/secrets/$REC 200
+DELETE /api/v1/namespaces/posthog/secrets/$BAK 200" "undo writes the record and deletes the backup only"
+$P migrate-release --undo > out 2> err; is $? 8 "a second --undo finds no backup (exit 8)"
+like "$(cat err)" "no backup of release posthog" "and says so"
+$PF preflight > out 2> err; is $? 5 "undone: preflight fails again"
+
+# ---- migrate, then the real upgrade through phdeploy succeeds
+$P migrate-release --yes > out 2> err; is $? 0 "migrate again"
+$P -q deploy --yes --skip preflight,verify > out 2> err; is $? 0 "phdeploy deploy upgrades the migrated release"
+like "$($H history posthog -n posthog | tail -n 1)" "deployed" "revision 2 is deployed"
+$P migrate-release --undo --kube-context nosuch > out 2> err; ok "$(($? != 0 ? 0 : 1))" \
+	"a cluster that cannot be read fails the verb"
+$P preflight --undo > out 2> err; is $? 2 "--undo is for migrate-release only (usage)"
 
 done_testing
