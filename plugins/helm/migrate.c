@@ -360,6 +360,47 @@ static json_t *backup_of(phd_ctx *ctx, json_t *rec, const char *name, long long 
 	return b;
 }
 
+/* The release's backups (a List), by label: a missing one is no error. */
+static json_t *backups(phd_ctx *ctx)
+{
+	char sel[320];
+
+	snprintf(sel, sizeof(sel), "%s=release-backup,%s=%s", LABEL_KIND, LABEL_RELEASE,
+		 phd_ctx_release(ctx));
+	return get_secrets(ctx, NULL, sel, "reading the release record's backups");
+}
+
+/* Create the backup; one left by an earlier run whose record write failed
+ * is used when it holds these very bytes, and refused otherwise (it is the
+ * only copy of another state of the record). */
+static int make_backup(phd_ctx *ctx, json_t *backup, const char *name)
+{
+	const char *bname = str_at(backup, "metadata", "name");
+	json_t *list = backups(ctx), *it;
+	size_t i;
+	int rc = 0, found = 0;
+
+	if (!list)
+		return PHD_EFAILED;
+	json_array_foreach(json_object_get(list, "items"), i, it) {
+		const char *have = str_at(it, "data", "release");
+		if (strcmp(str_at(it, "metadata", "name") ? str_at(it, "metadata", "name") : "",
+			   bname))
+			continue;
+		found = 1;
+		if (!have || strcmp(have, str_at(backup, "data", "release")))
+			rc = phd_set_error(ctx, PHD_EFAILED, "%s: migrate-release: the Secret %s "
+					   "already holds another copy of %s (an earlier migration "
+					   "not undone?); nothing was changed: `phdeploy "
+					   "migrate-release --undo` puts it back, or delete it",
+					   HELM_PLUGIN, bname, name);
+	}
+	json_decref(list);
+	if (!rc && !found)
+		rc = put_secret(ctx, "create", backup, "backing up the release record");
+	return rc;
+}
+
 static int migrate(phd_ctx *ctx, int mode)
 {
 	long long rev;
@@ -421,7 +462,7 @@ static int migrate(phd_ctx *ctx, int mode)
 		goto out;
 	}
 	/* the backup first: without it, nothing is written */
-	if ((rc = put_secret(ctx, "create", backup, "backing up the release record")))
+	if ((rc = make_backup(ctx, backup, name)))
 		goto out;
 	helm_record_strip(rec, 1);
 	json_object_set_new(json_object_get(rec, "data"), "release", json_string(data2));
@@ -447,6 +488,10 @@ static int migrate(phd_ctx *ctx, int mode)
 			"revision", (json_int_t)rev, "backup", BACKUP_PREFIX, name, "", "objects",
 			objs));
 	}
+	if (p.unknown)
+		rc = phd_set_error(ctx, PHD_EFAILED, "%s: migrate-release: %zu object(s) of %s have "
+				   "no known replacement and still stop helm upgrade (see above)",
+				   HELM_PLUGIN, p.unknown, name);
 out:
 	if (json)
 		wipe_free(json, jlen);
@@ -466,15 +511,12 @@ out:
  * for byte; then the backup goes (the original is the record again). */
 static int undo(phd_ctx *ctx, int mode)
 {
-	char sel[320];
 	json_t *list, *it, *best = NULL, *rec = NULL;
 	const char *of = NULL, *best_ts = "";
 	size_t i;
 	int rc = 0;
 
-	snprintf(sel, sizeof(sel), "%s=release-backup,%s=%s", LABEL_KIND, LABEL_RELEASE,
-		 phd_ctx_release(ctx));
-	if (!(list = get_secrets(ctx, NULL, sel, "reading the release record's backups")))
+	if (!(list = backups(ctx)))
 		return PHD_EFAILED;
 	json_array_foreach(json_object_get(list, "items"), i, it) {
 		const char *ts = str_at(it, "metadata", "creationTimestamp");
@@ -485,8 +527,9 @@ static int undo(phd_ctx *ctx, int mode)
 	}
 	if (!best) {
 		rc = phd_set_error(ctx, PHD_ENOTFOUND, "%s: migrate-release --undo: no backup of "
-				   "release %s in namespace %s (label %s)", HELM_PLUGIN,
-				   phd_ctx_release(ctx), phd_ctx_namespace(ctx), sel);
+				   "release %s in namespace %s (label %s=%s)", HELM_PLUGIN,
+				   phd_ctx_release(ctx), phd_ctx_namespace(ctx), LABEL_RELEASE,
+				   phd_ctx_release(ctx));
 		goto out;
 	}
 	of = json_string_value(json_object_get(json_object_get(json_object_get(best,

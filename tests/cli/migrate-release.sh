@@ -89,6 +89,13 @@ $P migrate-release --dry-run > out 2> err; is $? 0 "migrate-release --dry-run ex
 like "$(cat err)" "1 object(s) of $REC (revision 1) would be rewritten; nothing was changed" \
 	"it says what it would rewrite"
 is "$(writes)" "" "and writes nothing"
+if command -v script > /dev/null 2>&1; then
+	printf 'n\n' | script -qec "$P migrate-release" /dev/null > pty.out 2>&1
+	is $? 13 "not confirmed at the terminal's prompt: exit 13"
+	is "$(writes)" "" "and nothing written"
+else
+	skip 2 "no script(1) for a terminal"
+fi
 $P migrate-release > out 2> err; is $? 0 "migrate-release rewrites the stored release"
 like "$(cat err)" "rewrote 1 object(s) of $REC (revision 1)" "it says what it rewrote"
 like "$(cat err)" "kept in the Secret $BAK" "and where the original is kept"
@@ -129,8 +136,20 @@ $P migrate-release --undo > out 2> err; is $? 8 "a second --undo finds no backup
 like "$(cat err)" "no backup of release posthog" "and says so"
 $PF preflight > out 2> err; is $? 5 "undone: preflight fails again"
 
-# ---- migrate, then the real upgrade through phdeploy succeeds
-$P migrate-release --yes > out 2> err; is $? 0 "migrate again"
+# ---- the record's write refused after the backup: nothing lost, the retry
+# uses the backup it left
+scenario k "{\"fail_500\": [\"PUT /api/v1/namespaces/posthog/secrets/$REC\"]}"
+$P migrate-release --yes > out 2> err; is $? 8 "the API server refuses the record's write: exit 8"
+like "$(cat err)" "the record is unchanged; its backup $BAK stays" "it says the record is unchanged"
+is "$($K get secret $REC -o jsonpath='{.data.release}')" "$(cat orig.release)" "and it is"
+is "$($K get secret $BAK -o jsonpath='{.data.release}')" "$(cat orig.release)" \
+	"the backup was made before the write"
+scenario k '{}'
+: > k/requests.log
+$P migrate-release --yes > out 2> err; is $? 0 "the retry migrates"
+is "$(writes)" "PUT /api/v1/namespaces/posthog/secrets/$REC 200" "reusing the backup it finds"
+
+# ---- then the real upgrade through phdeploy succeeds
 $P -q deploy --yes --skip preflight,verify > out 2> err; is $? 0 "phdeploy deploy upgrades the migrated release"
 like "$($H history posthog -n posthog | tail -n 1)" "deployed" "revision 2 is deployed"
 $P migrate-release --undo --kube-context nosuch > out 2> err; ok "$(($? != 0 ? 0 : 1))" \
