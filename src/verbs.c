@@ -46,7 +46,7 @@ static const struct verb verbs[] = {
 	  "namespace release kube-context helm to-revision dry-run yes",
 	  "phdeploy rollback --to-revision 3 --yes" },
 	{ "migrate-release", "rewrite removed APIs in the deployed release's stored manifest",
-	  "namespace release kube-context kubectl helm undo dry-run yes",
+	  "namespace release kube-context kubectl undo dry-run yes",
 	  "phdeploy migrate-release --dry-run" },
 	{ "history", "list the release's revisions", "namespace release kube-context helm",
 	  "phdeploy history -o json" },
