@@ -72,6 +72,11 @@ like "$(cat out)" "PodDisruptionBudget/posthog-posthog-zookeeper is policy/v1bet
 	"the object and its API are named"
 like "$(cat out)" "rewrites it to policy/v1" "with the replacement"
 like "$(cat out)" "run \`phdeploy migrate-release\`" "and the remedy"
+if [ -x "$T/helm3" ]; then
+	$PF --helm "$T/helm3" preflight > out 2> err; is $? 5 "the check reads the record with helm 3 too"
+else
+	skip 1 "no helm3"
+fi
 
 # the premise: helm itself cannot upgrade, whatever the new render holds
 $H upgrade posthog "$CHART" -n posthog -f values.yaml --set zookeeper.replicaCount=1 > up.out 2>&1
