@@ -160,5 +160,15 @@ like "$($H history posthog -n posthog | tail -n 1)" "deployed" "revision 2 is de
 $P migrate-release --undo --kube-context nosuch > out 2> err; ok "$(($? != 0 ? 0 : 1))" \
 	"a cluster that cannot be read fails the verb"
 $P preflight --undo > out 2> err; is $? 2 "--undo is for migrate-release only (usage)"
+$P -r fresh migrate-release --yes > out 2> err; is $? 0 "a release never installed: exit 0"
+like "$(cat err)" "release fresh has no deployed revision in namespace posthog: nothing to migrate" \
+	"nothing to migrate"
+# a record helm did not write: refused, not half-read
+$K create secret generic sh.helm.release.v1.bogus.v1 --from-literal=release=not-a-record > /dev/null
+$K label secret sh.helm.release.v1.bogus.v1 owner=helm name=bogus status=deployed version=1 > /dev/null
+: > k/requests.log
+$P -r bogus migrate-release --yes > out 2> err; is $? 8 "a record that is no helm release: exit 8"
+like "$(cat err)" "sh.helm.release.v1.bogus.v1 is not a release record helm wrote" "named as such"
+is "$(writes)" "" "and nothing is written"
 
 done_testing
