@@ -51,6 +51,12 @@ int phd_journal_append(phd_ctx *ctx, unsigned mask, int rc)
 	} else {
 		phd_buf_puts(&b, "null");
 	}
+	if (ctx->action) {
+		phd_buf_puts(&b, ",\"action\":");
+		phd_buf_json_str(&b, ctx->action);
+		phd_buf_printf(&b, ",\"undo\":%s",
+			       ctx->action_flags & PHD_ACTION_UNDO ? "true" : "false");
+	}
 	phd_buf_printf(&b, ",\"dry_run\":%s,\"phases\":[", phd_ctx_dry_run(ctx) ? "true" : "false");
 	for (int p = 0, first = 1; p < PHD_PHASE_COUNT; p++) {
 		if (ctx->status[p] == PHD_STATUS_NOTRUN && !(mask & PHD_PHASE_BIT(p)))

@@ -334,6 +334,46 @@ PHD_EXTERN long long phd_ctx_rollback_revision(const phd_ctx *ctx)
 	return ctx ? ctx->rollback_revision : 0;
 }
 
+/* An action is a verb of its own: it runs no phase, but it changes the
+ * release as a deploy does, so it takes the same lock and leaves the same
+ * journal line (with its name). */
+PHD_EXTERN int phd_run_action(phd_ctx *ctx, const char *name, unsigned flags)
+{
+	struct phd_reg *r;
+	int rc;
+
+	if (!ctx || !name)
+		return PHD_EINVAL;
+	reset_results(ctx);
+	if ((rc = phd_ctx_load(ctx)) != 0)
+		return rc;
+	if ((rc = phd_tmpdir_check(ctx)) != 0 ||
+	    (!(ctx->opt.flags & PHD_OPT_NO_JOURNAL) && (rc = phd_journal_check(ctx)) != 0))
+		return rc;
+	if (!(r = phd_dispatch_find(ctx, PHD_REG_ACTION, name)))
+		return phd_set_error(ctx, PHD_ENOPROVIDER, "%s: no loaded plugin provides this "
+				     "action (see 'phdeploy plugins')", name);
+	if (!phd_ctx_dry_run(ctx) && !(ctx->opt.flags & PHD_OPT_NO_LOCK) &&
+	    (rc = phd_lock_take(ctx)) != 0)
+		goto out;
+	rc = ((phd_action_fn)r->fn)(ctx, phd_ctx_dry_run(ctx) ? PHD_MODE_SHOW : PHD_MODE_APPLY,
+				    flags, r->userdata);
+	if (ctx->interrupted && rc == 0)
+		rc = phd_set_error(ctx, PHD_EINTR, "%s: interrupted", name);
+out:
+	if (!(ctx->opt.flags & PHD_OPT_NO_JOURNAL)) {
+		char *saved = phd_err_save(ctx);
+		ctx->action = name;
+		ctx->action_flags = flags;
+		phd_journal_append(ctx, 0, rc);
+		ctx->action = NULL;
+		phd_err_restore(ctx, saved, 0);
+	}
+	phd_lock_release(ctx);
+	ctx->interrupted = 0;
+	return rc;
+}
+
 PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json)
 {
 	int rc;

@@ -164,6 +164,7 @@ enum phd_reg_kind {
 	PHD_REG_HANDLER,
 	PHD_REG_STATUS,
 	PHD_REG_HOOK,
+	PHD_REG_ACTION,
 	PHD_REG_KINDS
 };
 /* Control flags, as PAM's: what a failing registration does to its phase. */
@@ -286,6 +287,8 @@ struct phd_ctx {
 	int table_ok;
 	int release_changed;          /* this run started changing the release */
 	long long rollback_revision;  /* phd_ctx_set_rollback_revision(); 0: automatic */
+	const char *action;           /* phd_run_action()'s name while it runs (journal) */
+	unsigned action_flags;        /* and its PHD_ACTION_* */
 
 	struct phd_vec secrets;       /* struct phd_secret * */
 	int secrets_resolved;

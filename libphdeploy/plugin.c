@@ -685,6 +685,20 @@ PHD_EXTERN int phd_register_phase_handler(phd_plugin *p, int phase, phd_phase_fn
 		       "handler");
 }
 
+PHD_EXTERN int phd_register_action(phd_plugin *p, const char *name, phd_action_fn fn,
+				   void *userdata, phd_destroy_fn destroy)
+{
+	if (p && (!valid_name(name) || find_named(p->ctx, PHD_REG_ACTION, name))) {
+		if (destroy)
+			destroy(userdata);
+		return phd_set_error(p->ctx, PHD_EINVAL,
+				     "plugin '%s': action name '%s' is invalid or taken", p->name,
+				     name ? name : "(null)");
+	}
+	return add_reg(p, PHD_REG_ACTION, name, -1, 0, (void (*)(void))fn, userdata, destroy,
+		       "action");
+}
+
 PHD_EXTERN int phd_register_status(phd_plugin *p, phd_status_fn fn, void *userdata,
 				   phd_destroy_fn destroy)
 {

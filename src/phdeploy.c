@@ -197,7 +197,7 @@ struct cli {
 	struct valsrc { int kind; const char *arg; } *vals; /* -f, --set*: in order */
 	size_t nvals;
 	unsigned only, skip;
-	int format, verbosity, help, yes, force, exit_code;
+	int format, verbosity, help, yes, force, exit_code, undo;
 	long long to_revision;      /* rollback --to-revision; 0: the last good one */
 	const char *verb;
 	char **args;                /* the verb's operands */
@@ -251,7 +251,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	enum { O_CHART = 256, O_CHART_VERSION, O_ONLY, O_SKIP, O_HELM, O_KUBECTL,
 	       O_DRY_RUN, O_VERSION, O_KUBE_CONTEXT, O_SET, O_SET_STRING, O_SET_FILE,
-	       O_FORCE, O_TO_REVISION, O_EXIT_CODE };
+	       O_FORCE, O_TO_REVISION, O_EXIT_CODE, O_UNDO };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "values", required_argument, NULL, 'f' },
@@ -272,6 +272,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ "force", no_argument, NULL, O_FORCE },
 		{ "exit-code", no_argument, NULL, O_EXIT_CODE },
+		{ "undo", no_argument, NULL, O_UNDO },
 		{ "to-revision", required_argument, NULL, O_TO_REVISION },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -322,6 +323,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		case O_DRY_RUN: opts->flags |= PHD_OPT_DRY_RUN; break;
 		case O_FORCE: cli->force = 1; break;
 		case O_EXIT_CODE: cli->exit_code = 1; break;
+		case O_UNDO: cli->undo = 1; break;
 		case O_TO_REVISION: {
 			char *end;
 			errno = 0;
@@ -385,6 +387,10 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 		fprintf(stderr, "phdeploy: --exit-code is for diff, not %s\n", cli->verb);
 		return bad_usage(cli->verb);
 	}
+	if (cli->undo && strcmp(cli->verb, "migrate-release")) {
+		fprintf(stderr, "phdeploy: --undo is for migrate-release, not %s\n", cli->verb);
+		return bad_usage(cli->verb);
+	}
 	if (!strcmp(cli->verb, "explain") && cli->nargs != 1) {
 		fprintf(stderr, "phdeploy: explain needs an exit status or a rule id\n");
 		return bad_usage(cli->verb);
@@ -397,7 +403,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 static int phaseless(const char *verb)
 {
 	static const char *const names[] = { "plugins", "status", "explain", "init", "history",
-					     "doctor", NULL };
+					     "doctor", "migrate-release", NULL };
 	for (size_t i = 0; names[i]; i++)
 		if (!strcmp(verb, names[i]))
 			return 1;
@@ -527,7 +533,10 @@ static int confirm_target(phd_ctx *ctx, const struct cli *cli, struct out *o)
 		ctxname ? ctxname : "(the kubeconfig's current context)",
 		server ? server : "(unknown: kubectl config view gave nothing)",
 		phd_ctx_namespace(ctx), phd_ctx_release(ctx), phd_ctx_chart(ctx),
-		version ? version : !strcmp(cli->verb, "rollback") ? "" : "(newest)");
+		version ? version : strcmp(cli->verb, "deploy") ? "" : "(newest)");
+	if (!strcmp(cli->verb, "migrate-release"))
+		fprintf(stderr, "  rewrite        %s\n", cli->undo ? "put the backed-up release "
+			"record back" : "the deployed revision's removed APIs (backed up first)");
 	if (!strcmp(cli->verb, "rollback")) {
 		if (cli->to_revision)
 			fprintf(stderr, "  to revision    %lld\n", cli->to_revision);
@@ -576,6 +585,30 @@ static int diff_status(phd_ctx *ctx, const struct cli *cli, struct out *o)
 		fprintf(stderr, "phdeploy: diff: %zu object(s) or value set(s) would change; "
 			"nothing was changed\n", changes);
 	return changes && cli->exit_code ? EXIT_DIFF_CHANGES : 0;
+}
+
+/* migrate-release: the helm plugin's action, after the target is shown
+ * (and confirmed).  0, 2 (usage), 12 (locked), 13 (not confirmed), or 8:
+ * the record was not changed or not restored (the message says which). */
+static int cmd_migrate(phd_ctx *ctx, const struct cli *cli, struct out *o)
+{
+	int rc, code;
+
+	if ((rc = phd_ctx_load(ctx))) {
+		code = rc == PHD_EPLUGIN || rc == PHD_EABI || rc == PHD_ENOMEM ? 1 : 3;
+		out_error(o, code, phd_ctx_errmsg(ctx));
+		return code;
+	}
+	if (!(cli->opts.flags & PHD_OPT_DRY_RUN) &&
+	    (code = confirm_target(ctx, cli, o)) != CLI_CONTINUE)
+		return code;
+	rc = phd_run_action(ctx, "migrate-release", cli->undo ? PHD_ACTION_UNDO : 0);
+	if (!rc)
+		return 0;
+	code = rc == PHD_ELOCKED ? 12 : rc == PHD_EINVAL ? EXIT_USAGE
+	       : rc == PHD_ENOPROVIDER || rc == PHD_EPLUGIN || rc == PHD_EABI ? 1 : 8;
+	out_error(o, code, phd_ctx_errmsg(ctx));
+	return code;
 }
 
 /* Run the phases; render alone in text mode prints the manifests. */
@@ -643,6 +676,8 @@ int main(int argc, char **argv)
 		code = cmd_history(ctx, &o);
 	else if (!strcmp(cli.verb, "doctor"))
 		code = cmd_doctor(ctx, o.json);
+	else if (!strcmp(cli.verb, "migrate-release"))
+		code = cmd_migrate(ctx, &cli, &o);
 	else
 		code = cmd_run(ctx, &cli, &o, mask);
 	out_flush(&o);

@@ -141,6 +141,79 @@ int helm_check_pending(struct helm *h, phd_ctx *ctx);
 int helm_recover_after_rollback(struct helm *h, phd_ctx *ctx, const struct helm_rev *stuck,
 				long long target);
 
+/* ---- kubectl, and the state kept for release-record edits (kubectl.c) -- */
+#define HELM_KUBECTL_TIMEOUT_MS (2LL * 60 * 1000)
+/* kubectl [--context C] --namespace NS: the caller adds the rest. */
+void helm_kubectl_argv(struct strv *sv, phd_ctx *ctx);
+/* Run it (stderr captured; in, when not NULL, on stdin: the only way a
+ * release record's bytes reach kubectl).  timeout_ms 0: the default.  0
+ * when it exited 0, else the error is set naming `what`. */
+int helm_kubectl(phd_ctx *ctx, struct strv *sv, const void *in, size_t inlen, unsigned flags,
+		 long long timeout_ms, const char *what, struct phd_exec_result *res);
+/* STATE/helm, made 0700 (the backups hold the release's values);
+ * malloc'd, NULL when there is no state directory. */
+char *helm_state_dir(phd_ctx *ctx);
+/* Append obj (consumed) as one JSON line to STATE/helm/file, with the
+ * time, release and namespace: what was done and how to undo it, never
+ * values. */
+struct json_t;
+void helm_note(phd_ctx *ctx, const char *file, struct json_t *obj);
+/* Server-set metadata dropped from a Secret read with kubectl, so it can
+ * be written again; resourceVersion kept when keep_rv (a replace then
+ * fails if the object changed since it was read). */
+void helm_record_strip(struct json_t *obj, int keep_rv);
+/* A Secret as `kubectl get -o json` printed it, made creatable again (no
+ * server-set metadata), written 0600 to a new file under STATE/helm;
+ * path gets its name. */
+int helm_record_save(phd_ctx *ctx, const char *json, size_t len, const char *name,
+		     char *path, size_t pathlen);
+
+/* ---- stored manifest against served APIs (storedapis.c) ------------- */
+/* A removed API: kind under gv is gone since Kubernetes removed_in; to is
+ * its replacement (NULL: none). */
+struct helm_removed {
+	const char *gv, *kind, *to, *removed_in;
+};
+const struct helm_removed *helm_removed_find(const char *gv, const char *kind);
+/* One object of a manifest, with byte offsets into the text. */
+struct helm_mobj {
+	char gv[128], kind[64], name[254];
+	size_t doc, doc_end;      /* the document, from its "---" line */
+	size_t av, av_end;        /* the apiVersion's value */
+};
+struct helm_mobjs {
+	struct helm_mobj *v;
+	size_t n;
+};
+/* The objects of a multi-document manifest as helm stores it (top-level
+ * keys at column 0, metadata.name two spaces in).  0 or PHD_ENOMEM. */
+int helm_manifest_objects(const char *m, size_t len, struct helm_mobjs *out);
+void helm_mobjs_free(struct helm_mobjs *objs);
+/* The cluster's discovery, read once (kubectl api-versions). */
+struct helm_served {
+	phd_ctx *ctx;
+	long long timeout_ms;
+	char *gvs;                /* '\n'-separated group versions */
+};
+int helm_served_read(phd_ctx *ctx, long long timeout_ms, struct helm_served *s);
+void helm_served_free(struct helm_served *s);
+/* 1 when the cluster serves kind under gv, 0 when not, -1: cannot tell. */
+int helm_served(struct helm_served *s, const char *gv, const char *kind);
+struct helm_unserved {
+	const struct helm_mobj *obj;       /* borrowed from the helm_mobjs */
+	const struct helm_removed *known;  /* NULL: not a known removal */
+	int to_served;                     /* the replacement is served */
+};
+/* Every object of objs the cluster does not serve (*out malloc'd). */
+int helm_unserved_find(struct helm_served *s, const struct helm_mobjs *objs,
+		       struct helm_unserved **out, size_t *n);
+/* "Kind/name is GV, removed in ...: remedy" */
+void helm_unserved_describe(const struct helm_unserved *u, char *buf, size_t cap);
+/* Register the preflight check `stored-release`. */
+int helm_stored_register(phd_plugin *p);
+/* Register the action `migrate-release` (migrate.c). */
+int helm_migrate_register(phd_plugin *p);
+
 /* ---- chart repository index (semver.c, index.c, fetch.c) ------------ */
 struct semver {
 	unsigned long long major, minor, patch;

@@ -266,8 +266,10 @@ static int helm_init(phd_plugin *p, const phd_node *config)
 	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
 		if ((rc = phd_register_phase_handler(p, phases[i], fns[i], h, NULL)))
 			return rc;
+	if ((rc = helm_stored_register(p)) || (rc = helm_migrate_register(p)))
+		return rc;
 	return phd_register_status(p, helm_status_json, h, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("helm", "2.0", helm_init, NULL);
+	PHD_PLUGIN_DEFINE("helm", "2.1", helm_init, NULL);

@@ -26,14 +26,14 @@ comp() {
 }
 
 is "$(comp phdeploy '')" \
-	"deploy doctor explain help history init plan plugins preflight render repo rollback secrets status validate verify" \
+	"deploy doctor explain help history init migrate-release plan plugins preflight render repo rollback secrets status validate verify" \
 	"an empty word offers every verb"
 is "$(comp phdeploy re)" "render repo" "a prefix narrows the verbs"
 is "$(comp phdeploy --ou)" "--output" "options complete"
 is "$(comp phdeploy -o j)" "json junit" "-o completes like --output"
 is "$(comp phdeploy -)" "$(printf '%s\n' -c --config -f --values --set --set-string --set-file \
 	-n --namespace -r --release --chart --chart-version --kube-context --only --skip --helm \
-	--kubectl -o --output --dry-run --force --to-revision -y --yes -v --verbose -q --quiet --version -h --help | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
+	--kubectl -o --output --dry-run --force --to-revision --undo -y --yes -v --verbose -q --quiet --version -h --help | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
 	"a lone dash offers every option"
 is "$(comp phdeploy --output '')" "json junit sarif text" "--output offers the four formats"
 is "$(comp phdeploy --output = j)" "json junit" "... also as --output=VALUE"
@@ -44,7 +44,7 @@ is "$(comp phdeploy --skip validate,pre)" "validate,preflight" \
 is "$(comp phdeploy deploy '')" "" "no second verb"
 is "$(comp phdeploy deploy --dry)" "--dry-run" "but options still complete after the verb"
 is "$(comp phdeploy -n validate '')" \
-	"deploy doctor explain help history init plan plugins preflight render repo rollback secrets status validate verify" \
+	"deploy doctor explain help history init migrate-release plan plugins preflight render repo rollback secrets status validate verify" \
 	"an option's argument named like a verb is not the verb"
 is "$(comp phdeploy -r '')" "" "no guesses for a release name"
 # --kube-context: the contexts of the kubeconfig, through kubectl

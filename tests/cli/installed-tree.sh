@@ -107,7 +107,7 @@ config site
 
 "$phd" -c site.yaml plugins > out 2> err
 is $? 0 "the installed phdeploy loads the site plugins (plugins.path, plugins.load)"
-like "$(cat out)" "change-window  2.0      ABI 2.0  hook:secrets.pre hook:deploy.pre" \
+like "$(cat out)" "change-window  2.0      ABI 2.1  hook:secrets.pre hook:deploy.pre" \
 	"change-window guards secrets and deploy by default"
 like "$(cat out)" "hook:secrets.post hook:secrets.fail hook:deploy.post hook:deploy.fail" \
 	"webhook hooks post and fail of the configured phases"

@@ -656,6 +656,62 @@ static void check_real_helm(phd_ctx *ctx)
 	free(pr);
 }
 
+/* The stored manifest read by lines (storedapis.c): kind, API and name of
+ * each document with the apiVersion's byte range, whatever the quoting;
+ * nested names and documents without a kind do not count. */
+static void check_manifest_objects(void)
+{
+	static const char m[] =
+		"# before the first document\n"
+		"---\n# Source: posthog/charts/zookeeper/templates/poddisruptionbudget.yaml\n"
+		"apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n"
+		"  labels:\n    name: not-this\n  name: posthog-posthog-zookeeper\n"
+		"spec:\n  maxUnavailable: 1\n"
+		"---\n# Source: only a comment\n"
+		"--- # a document after a comment\n"
+		"apiVersion: \"apps/v1\"\r\nkind: 'Deployment'\r\nmetadata:\r\n"
+		"  name: web # the web pods\r\n"
+		"---\ndata:\n  x: |\n    ---\n    apiVersion: v9\n"
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flow}\n";
+	struct helm_mobjs objs;
+	const struct helm_removed *r;
+	char junk[512];
+
+	tap_is_int(helm_manifest_objects(m, sizeof(m) - 1, &objs), 0, "a stored manifest is read");
+	tap_is_int((long long)objs.n, 3, "three documents name a kind (comments only: none)");
+	if (objs.n == 3) {
+		tap_is_str(objs.v[0].kind, "PodDisruptionBudget", "the kind");
+		tap_is_str(objs.v[0].gv, "policy/v1beta1", "its API");
+		tap_is_str(objs.v[0].name, "posthog-posthog-zookeeper",
+			   "metadata.name, not a label called name");
+		tap_ok(objs.v[0].av_end - objs.v[0].av == 14 &&
+		       !memcmp(m + objs.v[0].av, "policy/v1beta1", 14),
+		       "the apiVersion's bytes are located for the rewrite");
+		tap_ok(!strncmp(m + objs.v[0].doc, "---\n# Source: posthog/charts/zoo", 32) &&
+		       !strncmp(m + objs.v[0].doc_end, "---\n# Source: only", 18),
+		       "the document's range, from its --- line to the next");
+		tap_ok(!strcmp(objs.v[1].gv, "apps/v1") && !strcmp(objs.v[1].kind, "Deployment") &&
+		       !strcmp(objs.v[1].name, "web"),
+		       "quotes, CRLF and a trailing comment are not part of the values");
+		tap_ok(!strcmp(objs.v[2].gv, "v1") && !objs.v[2].name[0],
+		       "an indented --- in a block scalar starts no document; a flow-style "
+		       "metadata has no name found (it is only reported)");
+	}
+	helm_mobjs_free(&objs);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 37 + 11);
+	tap_is_int(helm_manifest_objects(junk, sizeof(junk), &objs), 0, "bytes that are no YAML");
+	tap_is_int((long long)objs.n, 0, "... name no object and do not crash");
+	helm_mobjs_free(&objs);
+	r = helm_removed_find("policy/v1beta1", "PodDisruptionBudget");
+	tap_ok(r && !strcmp(r->to, "policy/v1") && !strcmp(r->removed_in, "1.25"),
+	       "policy/v1beta1 PodDisruptionBudget: policy/v1 since 1.25");
+	r = helm_removed_find("policy/v1beta1", "PodSecurityPolicy");
+	tap_ok(r && !r->to, "policy/v1beta1 PodSecurityPolicy: removed without a replacement");
+	tap_ok(!helm_removed_find("policy/v1", "PodDisruptionBudget") &&
+	       !helm_removed_find("extensions/v1beta1", "Pod"), "served APIs are no removals");
+}
+
 int main(void)
 {
 	const char *fx = tap_env("PHD_FIXTURES", "");
@@ -673,6 +729,7 @@ int main(void)
 	check_fast_index();
 	check_filter();
 	check_classify();
+	check_manifest_objects();
 
 	values = tap_write_file("values.yaml", "cloud: aws\n", 11);
 	values_list[0] = values;

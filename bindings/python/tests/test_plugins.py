@@ -14,7 +14,7 @@ def test_a_loaded_plugin_is_listed_with_its_version_and_what_it_provides(
                 % test_plugin("good"))
     with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
         good = [p for p in d.plugins if p.name == "good"]
-        assert good and good[0].version == "1.2.3" and good[0].abi == (2, 0)
+        assert good and good[0].version == "1.2.3" and good[0].abi == phdeploy.PLUGIN_ABI == (2, 1)
         assert {"check:good", "validator:good", "secret:good"} <= set(good[0].provides)
 
 

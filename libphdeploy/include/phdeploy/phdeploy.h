@@ -273,6 +273,13 @@ PHD_EXTERN int phd_ctx_interrupted(const phd_ctx *ctx);
 /* The release's current state through the helm plugin, as a JSON text
  * (caller frees with free()). */
 PHD_EXTERN int phd_status(phd_ctx *ctx, char **out_json);
+/* What phd_run_action() asks of an action. */
+#define PHD_ACTION_UNDO 0x01u /* put back what the action changed last */
+/* Run the action a plugin registered as name (phd_register_action) with
+ * flags (PHD_ACTION_*): config and values loaded, the release lock taken
+ * unless a dry run, one journal line.  PHD_ENOPROVIDER when no loaded
+ * plugin provides it. */
+PHD_EXTERN int phd_run_action(phd_ctx *ctx, const char *name, unsigned flags);
 
 /* The revision the rollback phase rolls back to (rollback --to-revision):
  * 1 or more; 0 (the default) lets the handler pick the last good one.

@@ -29,7 +29,7 @@ extern "C" {
  * the major when a plugin built for the old value cannot work correctly,
  * the minor when functions or trailing fields are only added. */
 #define PHD_PLUGIN_ABI_MAJOR 2
-#define PHD_PLUGIN_ABI_MINOR 0
+#define PHD_PLUGIN_ABI_MINOR 1
 
 typedef struct phd_plugin phd_plugin;
 
@@ -282,6 +282,15 @@ PHD_EXTERN const char *phd_ctx_state_dir(phd_ctx *ctx);
  * forgets it) and emit a PHD_EV_CHART event.  PHD_EINVAL for a missing
  * archive, an unknown source or a digest that is not "sha256:<64 hex>". */
 PHD_EXTERN int phd_ctx_set_chart_resolved(phd_ctx *ctx, const struct phd_chart_ref *ref);
+
+/* ---- actions: verbs outside the pipeline (ABI 2.1) ----------------- */
+
+/* An operation a verb runs on its own, under the release lock
+ * (`phdeploy migrate-release`).  mode: PHD_MODE_APPLY, or PHD_MODE_SHOW
+ * under a dry run (say what would change, change nothing). */
+typedef int (*phd_action_fn)(phd_ctx *ctx, int mode, unsigned flags, void *userdata);
+PHD_EXTERN int phd_register_action(phd_plugin *p, const char *name, phd_action_fn fn,
+				   void *userdata, phd_destroy_fn destroy);
 
 /* ---- hooks --------------------------------------------------------- */
 
