@@ -285,6 +285,7 @@ struct phd_ctx {
 	struct phd_vec table[PHD_REG_KINDS][PHD_PHASE_COUNT + 1]; /* dispatch.c */
 	int table_ok;
 	int release_changed;          /* this run started changing the release */
+	unsigned run_mask;            /* phases the running phd_run() was asked for */
 	long long rollback_revision;  /* phd_ctx_set_rollback_revision(); 0: automatic */
 
 	struct phd_vec secrets;       /* struct phd_secret * */

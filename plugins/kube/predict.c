@@ -1,0 +1,431 @@
+/* The --wait predictions' shared part: quantities, pod requests, nodes,
+ * and the run's cluster snapshot, read with kubectl get (nothing else) on
+ * first use, then the RENDER-phase validator that runs every predictor. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube.h"
+#include "objdiff.h"
+#include "predict.h"
+
+/* ---- quantities --------------------------------------------------------- */
+
+/* v * 10^e10 * 2^e2 in *out, rounded up like the API server rounds a
+ * quantity finer than a milli-unit; -1 on overflow. */
+static int scale(long long v, int e10, int e2, long long *out)
+{
+	int inexact = 0;
+
+	for (; e2 > 0; e2--)
+		if (__builtin_mul_overflow(v, 2, &v))
+			return -1;
+	for (; e10 > 0; e10--)
+		if (__builtin_mul_overflow(v, 10, &v))
+			return -1;
+	for (; e10 < 0; e10++) {
+		inexact |= v % 10 != 0;
+		v /= 10;
+	}
+	*out = v + inexact;
+	return 0;
+}
+
+int kube_quantity_milli(const char *s, long long *out)
+{
+	static const struct { const char *sfx; int e10, e2; } units[] = {
+		{ "Ki", 0, 10 }, { "Mi", 0, 20 }, { "Gi", 0, 30 }, { "Ti", 0, 40 },
+		{ "Pi", 0, 50 }, { "Ei", 0, 60 }, { "n", -9, 0 }, { "u", -6, 0 },
+		{ "m", -3, 0 }, { "k", 3, 0 }, { "M", 6, 0 }, { "G", 9, 0 }, { "T", 12, 0 },
+		{ "P", 15, 0 }, { "E", 18, 0 }, { "", 0, 0 },
+	};
+	long long v = 0;
+	int frac = 0, digits = 0, e10 = 3, e2 = 0, neg = 0;
+	const char *p = s;
+
+	if (!s)
+		return -1;
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	for (int dot = 0; isdigit((unsigned char)*p) || (*p == '.' && !dot); p++) {
+		if (*p == '.') {
+			dot = 1;
+			continue;
+		}
+		/* digits past what a long long holds only add precision: drop them */
+		if (v > (__LONG_LONG_MAX__ - 9) / 10) {
+			if (!dot)
+				e10++;
+			continue;
+		}
+		v = v * 10 + (*p - '0');
+		frac += dot;
+		digits++;
+	}
+	if (!digits)
+		return -1;
+	e10 -= frac;
+	if ((*p == 'e' || *p == 'E') && (isdigit((unsigned char)p[1]) ||
+	    ((p[1] == '-' || p[1] == '+') && isdigit((unsigned char)p[2])))) {
+		char *end;
+		long e = strtol(p + 1, &end, 10);
+		if (e > 40 || e < -40)
+			return -1;
+		e10 += (int)e;
+		p = end;
+	} else {
+		size_t i;
+		for (i = 0; i < sizeof units / sizeof units[0]; i++)
+			if (!strcmp(p, units[i].sfx))
+				break;
+		if (i == sizeof units / sizeof units[0])
+			return -1;
+		e10 += units[i].e10;
+		e2 = units[i].e2;
+		p += strlen(p);
+	}
+	if (*p || scale(v, e10, e2, out) < 0)
+		return -1;
+	if (neg)
+		*out = -*out;
+	return 0;
+}
+
+int kube_quantity_json(json_t *v, long long *out)
+{
+	char buf[64];
+
+	if (json_is_string(v))
+		return kube_quantity_milli(json_string_value(v), out);
+	if (json_is_integer(v))
+		snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, sizeof buf, "%.9g", json_real_value(v));
+	else
+		return -1;
+	return kube_quantity_milli(buf, out);
+}
+
+/* One container's request for a resource: the request, else the limit
+ * (the API server copies a limit into an unset request). */
+static long long container_req(json_t *c, const char *res)
+{
+	json_t *r = json_object_get(c, "resources");
+	json_t *v = json_object_get(json_object_get(r, "requests"), res);
+	long long q = 0;
+
+	if (!v)
+		v = json_object_get(json_object_get(r, "limits"), res);
+	if (v && kube_quantity_json(v, &q) < 0)
+		q = 0;
+	return q < 0 ? 0 : q;
+}
+
+void kube_pod_requests(json_t *podspec, struct kube_res *r)
+{
+	static const char *const res[2] = { "cpu", "memory" };
+	long long sum[2] = { 0, 0 }, init[2] = { 0, 0 };
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(podspec, "containers"), i, c)
+		for (int k = 0; k < 2; k++)
+			sum[k] += container_req(c, res[k]);
+	json_array_foreach(json_object_get(podspec, "initContainers"), i, c)
+		for (int k = 0; k < 2; k++) {
+			long long q = container_req(c, res[k]);
+			/* a sidecar (restartPolicy Always) runs beside the containers */
+			if (!strcmp(kube_jstr(c, "restartPolicy"), "Always"))
+				sum[k] += q;
+			else if (q > init[k])
+				init[k] = q;
+		}
+	for (int k = 0; k < 2; k++) {
+		long long o = 0;
+		json_t *ov = json_object_get(json_object_get(podspec, "overhead"), res[k]);
+		if (ov && kube_quantity_json(ov, &o) == 0 && o > 0)
+			sum[k] += o;
+		if (init[k] > sum[k])
+			sum[k] = init[k];
+	}
+	r->cpu = sum[0];
+	r->mem = sum[1];
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+const char *kube_node_zone(json_t *node)
+{
+	json_t *labels = json_object_get(json_object_get(node, "metadata"), "labels");
+	const char *z = kube_jstr(labels, "topology.kubernetes.io/zone");
+
+	if (!*z)
+		z = kube_jstr(labels, "failure-domain.beta.kubernetes.io/zone");
+	return *z ? z : NULL;
+}
+
+int kube_node_ready(json_t *node)
+{
+	json_t *spec = json_object_get(node, "spec"), *c;
+	size_t i;
+
+	if (json_is_true(json_object_get(spec, "unschedulable")))
+		return 0;
+	json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c)
+		if (!strcmp(kube_jstr(c, "type"), "Ready"))
+			return !strcmp(kube_jstr(c, "status"), "True");
+	return 0;
+}
+
+static int toleration_matches(json_t *tol, json_t *taint)
+{
+	const char *key = kube_jstr(tol, "key"), *op = kube_jstr(tol, "operator");
+	const char *eff = kube_jstr(tol, "effect");
+
+	if (*eff && strcmp(eff, kube_jstr(taint, "effect")))
+		return 0;
+	if (!*key)  /* an empty key with Exists tolerates every taint */
+		return !strcmp(op, "Exists");
+	if (strcmp(key, kube_jstr(taint, "key")))
+		return 0;
+	return !strcmp(op, "Exists") || !strcmp(kube_jstr(tol, "value"), kube_jstr(taint, "value"));
+}
+
+int kube_node_tolerates(json_t *node, json_t *podspec)
+{
+	json_t *taint, *tol;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(json_object_get(node, "spec"), "taints"), i, taint) {
+		const char *eff = kube_jstr(taint, "effect");
+		int ok = 0;
+		if (strcmp(eff, "NoSchedule") && strcmp(eff, "NoExecute"))
+			continue;  /* PreferNoSchedule only steers */
+		json_array_foreach(json_object_get(podspec, "tolerations"), j, tol)
+			if ((ok = toleration_matches(tol, taint)))
+				break;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* One matchExpressions / nodeSelectorTerms requirement against labels. */
+static int requirement_met(json_t *req, json_t *labels)
+{
+	const char *op = kube_jstr(req, "operator");
+	json_t *have = json_object_get(labels, kube_jstr(req, "key")), *v;
+	const char *hv = json_string_value(have);
+	int in = 0;
+	size_t i;
+
+	json_array_foreach(json_object_get(req, "values"), i, v)
+		in |= hv && json_is_string(v) && !strcmp(json_string_value(v), hv);
+	if (!strcmp(op, "In"))
+		return in;
+	if (!strcmp(op, "NotIn"))
+		return !in;
+	if (!strcmp(op, "Exists"))
+		return have != NULL;
+	if (!strcmp(op, "DoesNotExist"))
+		return have == NULL;
+	return 0;  /* Gt/Lt and unknown operators: not taken as met */
+}
+
+int kube_selector_matches(json_t *selector, json_t *labels)
+{
+	const char *k;
+	json_t *v, *req;
+	size_t i;
+
+	if (!json_is_object(selector))
+		return 0;
+	json_object_foreach(json_object_get(selector, "matchLabels"), k, v)
+		if (!json_is_string(v) || strcmp(kube_jstr(labels, k), json_string_value(v)) ||
+		    !json_object_get(labels, k))
+			return 0;
+	json_array_foreach(json_object_get(selector, "matchExpressions"), i, req)
+		if (!requirement_met(req, labels))
+			return 0;
+	return 1;
+}
+
+int kube_node_admits(json_t *node, json_t *podspec)
+{
+	json_t *labels = json_object_get(json_object_get(node, "metadata"), "labels");
+	json_t *na = json_object_get(json_object_get(podspec, "affinity"), "nodeAffinity");
+	json_t *terms = json_object_get(json_object_get(na,
+		"requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms");
+	json_t *v, *term, *req;
+	const char *k;
+	size_t i, j;
+	int any = 0;
+
+	json_object_foreach(json_object_get(podspec, "nodeSelector"), k, v)
+		if (!json_is_string(v) || strcmp(kube_jstr(labels, k), json_string_value(v)) ||
+		    !json_object_get(labels, k))
+			return 0;
+	/* terms are ORed, a term's expressions ANDed */
+	json_array_foreach(terms, i, term) {
+		int all = 1;
+		json_array_foreach(json_object_get(term, "matchExpressions"), j, req)
+			all &= requirement_met(req, labels);
+		any |= all;
+	}
+	return json_array_size(terms) == 0 || any;
+}
+
+/* ---- the cluster snapshot ---------------------------------------------- */
+
+static const struct {
+	const char *what, *resource;
+	int namespaced, all_namespaces;
+} sets[KUBE_LIVE_COUNT] = {
+	[KUBE_LIVE_NODES] = { "nodes", "nodes", 0, 0 },
+	[KUBE_LIVE_PODS] = { "pods", "pods", 0, 1 },
+	[KUBE_LIVE_STORAGECLASSES] = { "storage classes", "storageclasses.storage.k8s.io", 0, 0 },
+	[KUBE_LIVE_PVCS] = { "persistent volume claims", "persistentvolumeclaims", 1, 0 },
+	[KUBE_LIVE_PVS] = { "persistent volumes", "persistentvolumes", 0, 0 },
+};
+
+int kube_predict_off(struct kube_predict *p, const char *rule)
+{
+	const phd_node *rules = phd_node_get(phd_ctx_config(p->ctx), "rules");
+	const char *s = NULL;
+
+	for (size_t i = 0; i < phd_node_len(rules); i++)
+		if (phd_node_key_at(rules, i) && !strcmp(phd_node_key_at(rules, i), rule))
+			s = phd_node_str(phd_node_at(rules, i));
+	return s && !strcmp(s, "off");
+}
+
+json_t *kube_predict_live(struct kube_predict *p, enum kube_live_set set, const char *rule)
+{
+	struct kube_argv a;
+	struct phd_exec_result res;
+	json_t *list;
+	int rc;
+
+	if (p->tried[set])
+		goto out;
+	p->tried[set] = 1;
+	kube_argv_init(&a, p->ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, sets[set].resource);
+	if (sets[set].namespaced) {
+		kube_argv_add(&a, "-n");
+		kube_argv_add(&a, p->ns);
+	} else if (sets[set].all_namespaces) {
+		kube_argv_add(&a, "--all-namespaces");
+	}
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, "json");
+	rc = kube_run(p->ctx, p->cf, &a, NULL, 0, 0, &res);
+	if (rc == 0 && res.exit_code != 0) {
+		char what[80];
+		snprintf(what, sizeof what, "cannot read the %s", sets[set].what);
+		rc = kube_fail(p->ctx, PHD_EUNREACHABLE, &a, &res, what);
+	}
+	if (rc == 0) {
+		list = json_loadb(res.out ? res.out : "", res.out_len, 0, NULL);
+		if (json_is_array(json_object_get(list, "items")))
+			p->live[set] = json_incref(json_object_get(list, "items"));
+		else
+			phd_set_error(p->ctx, PHD_EPLUGIN, "kube: `kubectl get %s` answered no List",
+				      sets[set].resource);
+		json_decref(list);
+	}
+	if (!p->live[set]) {
+		/* kept for every rule that needs this set: each says it could not predict */
+		p->unread = 1;
+		free(p->why[set]);
+		p->why[set] = strdup(phd_ctx_errmsg(p->ctx));
+	}
+	phd_exec_result_clear(&res);
+	kube_argv_free(&a);
+out:
+	if (!p->live[set])
+		phd_validation_report(p->v, rule, PHD_SEV_WARN, "cluster", NULL, NULL,
+				      "could not predict whether --wait fails on it: %s",
+				      p->why[set] ? p->why[set] : "the cluster could not be read");
+	return p->live[set];
+}
+
+long long kube_replicas(json_t *obj)
+{
+	json_t *r = json_object_get(json_object_get(obj, "spec"), "replicas");
+
+	return json_is_integer(r) ? (long long)json_integer_value(r) : 1;
+}
+
+void kube_predict_workloads(struct kube_predict *p, kube_workload_fn fn, void *payload)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(p->rendered, i, o) {
+		const char *kind = kube_jstr(o, "kind");
+		if (strcmp(kind, "Deployment") && strcmp(kind, "StatefulSet"))
+			continue;
+		if (*kube_jstr(json_object_get(json_object_get(o, "metadata"), "annotations"),
+			       "helm.sh/hook"))
+			continue;
+		fn(p, o, payload);
+	}
+}
+
+/* ---- the validator ------------------------------------------------------ */
+
+static const struct {
+	int (*declare)(phd_plugin *plugin);
+	void (*run)(struct kube_predict *p);
+} predictors[] = {
+	{ kube_predict_cluster_rules, kube_predict_cluster },
+};
+
+int kube_predict_declare(phd_plugin *plugin)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < sizeof predictors / sizeof predictors[0]; i++)
+		rc = predictors[i].declare(plugin);
+	return rc;
+}
+
+/* Whether this run goes on to the cluster: deploy and plan reach the
+ * deploy phase, diff and --dry-run compare with it.  A plain `render` is
+ * an offline `helm template` and must stay one. */
+static int predicting(phd_ctx *ctx)
+{
+	return phd_ctx_dry_run(ctx) ||
+	       (phd_ctx_run_phases(ctx) & PHD_PHASE_BIT(PHD_PHASE_DEPLOY)) != 0;
+}
+
+int kube_predict_validator(phd_validation *v, void *userdata)
+{
+	struct kube_predict p = { .v = v, .cf = userdata };
+	const char *text;
+	char err[256];
+	size_t len;
+
+	p.ctx = phd_validation_ctx(v);
+	if (!predicting(p.ctx))
+		return 0;
+	p.release = phd_ctx_release(p.ctx);
+	p.ns = phd_ctx_namespace(p.ctx);
+	text = phd_rendered(p.ctx, &len);
+	if (!p.release || !p.ns || !text)
+		return 0;
+	if (!(p.rendered = kube_yaml_objects(text, len, err, sizeof err)))
+		return phd_set_error(p.ctx, PHD_EPLUGIN, "kube: predict: cannot read the rendered "
+				     "manifests: %s", err);
+	for (size_t i = 0; i < sizeof predictors / sizeof predictors[0]; i++)
+		predictors[i].run(&p);
+	for (int s = 0; s < KUBE_LIVE_COUNT; s++) {
+		json_decref(p.live[s]);
+		free(p.why[s]);
+	}
+	json_decref(p.rendered);
+	return 0;
+}
