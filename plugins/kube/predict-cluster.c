@@ -30,6 +30,7 @@ struct node {
 
 struct wl {
 	json_t *obj, *pod, *labels, *one;  /* one: [obj], for kube_owned_pod */
+	const char *ns;
 	char key[300];
 	long long replicas, surge, npods;
 	struct kube_res req;
@@ -127,13 +128,36 @@ static void read_constraints(struct wl *w)
 	}
 }
 
+/* The pods a workload runs once its autoscaler acts: an HPA's
+ * minReplicas when one targets it (the chart leaves spec.replicas unset
+ * then, and the API server defaults it to 1). */
+static long long replicas_of(struct kube_predict *p, json_t *obj)
+{
+	long long n = kube_replicas(obj);
+	const char *name = kube_jstr(json_object_get(obj, "metadata"), "name");
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(p->rendered, i, o) {
+		json_t *spec = json_object_get(o, "spec"), *min;
+		json_t *ref = json_object_get(spec, "scaleTargetRef");
+		if (strcmp(kube_jstr(o, "kind"), "HorizontalPodAutoscaler") ||
+		    strcmp(kube_jstr(ref, "kind"), kube_jstr(obj, "kind")) ||
+		    strcmp(kube_jstr(ref, "name"), name))
+			continue;
+		min = json_object_get(spec, "minReplicas");
+		if (json_is_integer(min) && json_integer_value(min) > n)
+			n = json_integer_value(min);
+	}
+	return n;
+}
+
 static void add_workload(struct kube_predict *p, json_t *obj, void *payload)
 {
 	struct cstate *c = payload;
 	json_t *tmpl = json_object_get(json_object_get(obj, "spec"), "template");
 	struct wl *w;
 
-	(void)p;
 	if (c->nw == c->capw) {
 		size_t cap = c->capw ? c->capw * 2 : 16;
 		struct wl *nw = realloc(c->w, cap * sizeof *nw);
@@ -152,7 +176,10 @@ static void add_workload(struct kube_predict *p, json_t *obj, void *payload)
 		return;
 	snprintf(w->key, sizeof w->key, "%s/%s", kube_jstr(obj, "kind"),
 		 kube_jstr(json_object_get(obj, "metadata"), "name"));
-	w->replicas = kube_replicas(obj);
+	w->replicas = replicas_of(p, obj);
+	w->ns = kube_jstr(json_object_get(obj, "metadata"), "namespace");
+	if (!*w->ns)
+		w->ns = p->ns;
 	w->surge = surge_of(obj, w->replicas);
 	kube_pod_requests(w->pod, &w->req);
 	read_constraints(w);
@@ -231,10 +258,10 @@ static int subtract_pods(struct cstate *c)
 		int own = 0;
 		if (!n || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
 			continue;
-		if (!strcmp(kube_jstr(json_object_get(pod, "metadata"), "namespace"), c->p->ns))
-			for (size_t j = 0; j < c->nw && !own; j++)
-				if (kube_owned_pod(pod, c->w[j].one))
-					own = c->w[j].running = 1;
+		for (size_t j = 0; j < c->nw && !own; j++)
+			if (!strcmp(kube_jstr(json_object_get(pod, "metadata"), "namespace"),
+				    c->w[j].ns) && kube_owned_pod(pod, c->w[j].one))
+				own = c->w[j].running = 1;
 		if (own)
 			continue;
 		kube_pod_requests(spec, &r);
@@ -341,7 +368,10 @@ static void predict_zones(struct cstate *c)
 	}
 	fclose(fx);
 	fclose(f);
-	phd_validation_report(c->p->v, R_ZONES, PHD_SEV_ERROR, "cluster", NULL, NULL,
+	/* one zone: losing it stops everything; two for a quorum: its majority
+	 * is in one of them, the rest still runs */
+	phd_validation_report(c->p->v, R_ZONES, have < 2 ? PHD_SEV_ERROR : PHD_SEV_WARN, "cluster",
+			      NULL, NULL,
 			      "the release's pods can be scheduled in %d zone(s)%s%s%s, the HA layout "
 			      "needs %d (%s runs %s pods: losing %s stops %s)%s; fix: add schedulable "
 			      "nodes in %d more zone(s)%s",
@@ -411,7 +441,7 @@ static struct node *pick(struct cstate *c, const struct wl *w, const long long *
 static void report_unplaced(struct cstate *c, const struct wl *w, long long placed,
 			    const long long *zc, enum block why)
 {
-	long long left = w->npods - placed, free_cpu = 0, free_mem = 0;
+	long long left = w->npods - placed;
 	char rc[32], rm[32], *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -421,10 +451,12 @@ static void report_unplaced(struct cstate *c, const struct wl *w, long long plac
 		return;
 	fmt_cpu(w->req.cpu, rc, sizeof rc);
 	fmt_mem(w->req.mem, rm, sizeof rm);
-	fprintf(f, "%lld of its %lld pod(s) (%lld replicas%s%lld surge) cannot be scheduled: "
-		"%s pod requests cpu %s, memory %s", left, w->npods, w->replicas,
-		w->surge && w->running ? " + " : ", no rollout surge: not running yet, ",
-		w->surge && w->running ? w->surge : 0, w->key, rc, rm);
+	fprintf(f, "%lld of its %lld pod(s) cannot be scheduled (", left, w->npods);
+	if (w->surge && w->running)
+		fprintf(f, "%lld replicas + %lld rollout surge", w->replicas, w->surge);
+	else
+		fprintf(f, "%lld replicas", w->replicas);
+	fprintf(f, ", each requesting cpu %s, memory %s)", rc, rm);
 	if (why == B_ZONES) {
 		fprintf(f, "; its required %s puts at most %s in each zone and %zu zone(s) can take "
 			"its pods; fix: add nodes in %lld more zone(s) or relax the constraint",
@@ -438,39 +470,41 @@ static void report_unplaced(struct cstate *c, const struct wl *w, long long plac
 			"while the old pods run: or set maxSurge 0)" : "", left);
 	} else {
 		int spread = w->zone_anti || w->zone_skew;
-		fputs("; missing", f);
-		for (size_t z = 0; z < c->nz; z++) {
-			long long zc_cpu = 0, zc_mem = 0, want;
-			char mc[32], mm[32];
-			for (size_t i = 0; i < c->nn; i++)
-				if (c->n[i].zi == (int)z && usable(&c->n[i], w)) {
-					zc_cpu += c->n[i].cpu > 0 ? c->n[i].cpu : 0;
-					zc_mem += c->n[i].mem > 0 ? c->n[i].mem : 0;
-				}
-			free_cpu += zc_cpu;
-			free_mem += zc_mem;
-			if (!spread)
-				continue;
-			/* spread: each zone must take its even share */
-			want = (w->npods + (long long)c->nz - 1) / (long long)c->nz - zc[z];
-			if (want <= 0)
-				continue;
-			fmt_cpu(want * w->req.cpu > zc_cpu ? want * w->req.cpu - zc_cpu : 0, mc, sizeof mc);
-			fmt_mem(want * w->req.mem > zc_mem ? want * w->req.mem - zc_mem : 0, mm, sizeof mm);
-			fprintf(f, " in zone %s: cpu %s, memory %s for %lld pod(s);", c->zones[z], mc, mm,
-				want);
+		/* pods that found no node: whatever is left is in pieces smaller
+		 * than one pod, so the whole request of each is missing */
+		for (size_t z = 0; z < (spread ? c->nz : 1); z++) {
+			long long most_cpu = 0, most_mem = 0, want = left;
+			char mc[32], mm[32], lc[32], lm[32];
+			for (size_t i = 0; i < c->nn; i++) {
+				const struct node *n = &c->n[i];
+				if ((spread && n->zi != (int)z) || !usable(n, w) || (w->host_anti && n->mine))
+					continue;
+				most_cpu = n->cpu > most_cpu ? n->cpu : most_cpu;
+				most_mem = n->mem > most_mem ? n->mem : most_mem;
+			}
+			if (spread) {
+				/* each zone must take its even share */
+				want = (w->npods + (long long)c->nz - 1) / (long long)c->nz - zc[z];
+				if (want <= 0)
+					continue;
+			}
+			fmt_cpu(want * w->req.cpu, mc, sizeof mc);
+			fmt_mem(want * w->req.mem, mm, sizeof mm);
+			fmt_cpu(most_cpu, lc, sizeof lc);
+			fmt_mem(most_mem, lm, sizeof lm);
+			fprintf(f, "; missing %s%s for %lld pod(s):", spread ? "in zone " : "in the cluster",
+				spread ? c->zones[z] : "", want);
+			if (most_cpu < w->req.cpu)
+				fprintf(f, " cpu %s (the most a node there has left: %s)", mc, lc);
+			if (most_mem < w->req.mem)
+				fprintf(f, "%s memory %s (the most a node there has left: %s)",
+					most_cpu < w->req.cpu ? "," : "", mm, lm);
+			if (most_cpu >= w->req.cpu && most_mem >= w->req.mem)
+				fprintf(f, " a node with cpu %s and memory %s left", mc, mm);
 		}
-		if (!spread) {
-			char mc[32], mm[32];
-			fmt_cpu(left * w->req.cpu > free_cpu ? left * w->req.cpu - free_cpu : 0, mc,
-				sizeof mc);
-			fmt_mem(left * w->req.mem > free_mem ? left * w->req.mem - free_mem : 0, mm,
-				sizeof mm);
-			fprintf(f, " cpu %s, memory %s in any zone (pods must fit on one node each);",
-				mc, mm);
-		}
-		fprintf(f, " fix: add nodes%s or lower the requests of its containers (the "
-			"component's resources.requests in the values)", spread ? " in those zones" : "");
+		fprintf(f, "; fix: add nodes%s or lower the requests of its containers (the "
+			"component's resources.requests in the values)", spread ? " in those zones" :
+			"");
 	}
 	fclose(f);
 	phd_validation_report(c->p->v, rule, PHD_SEV_ERROR, w->key, NULL, NULL,
