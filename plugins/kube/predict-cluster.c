@@ -463,11 +463,14 @@ static void report_unplaced(struct cstate *c, const struct wl *w, long long plac
 			w->zone_anti ? "zone anti-affinity" : "zone spread (DoNotSchedule)",
 			w->zone_anti ? "one pod" : "maxSkew more pods", c->nz, left);
 	} else if (why == B_NODES) {
-		fprintf(f, "; its required %s allows one pod per node, so it needs %lld node(s) "
-			"where it has fewer%s; fix: add %lld node(s)",
+		size_t have = 0;
+		for (size_t i = 0; i < c->nn; i++)
+			have += usable(&c->n[i], w);
+		fprintf(f, "; its required %s allows one pod per node: it needs %lld schedulable "
+			"node(s) and has %zu%s; fix: add %lld node(s)",
 			w->host_anti ? "hostname anti-affinity" : "hostname spread (DoNotSchedule)",
-			w->npods, w->surge && w->running ? " (the rollout surge needs its own nodes "
-			"while the old pods run: or set maxSurge 0)" : "", left);
+			w->npods, have, w->surge && w->running ? " (the rollout surge needs nodes of "
+			"its own while the old pods run: or set maxSurge 0)" : "", left);
 	} else {
 		int spread = w->zone_anti || w->zone_skew;
 		/* pods that found no node: whatever is left is in pieces smaller
@@ -816,11 +819,11 @@ static void predict_volume_zones(struct cstate *c)
 		if (!ok)
 			phd_validation_report(c->p->v, R_VOLZONE, PHD_SEV_ERROR, objkey, NULL, NULL,
 					      "helm --wait will time out: %s stays Pending: its volume %s "
-					      "is in zone %s, where no node can take the pod%s; fix: %s a "
+					      "is in zone %s, where no node can take the pod%s; fix: %s "
 					      "schedulable node in zone %s (a volume does not move between "
 					      "zones)", pod, vol, zl ? zl : "?", nl && *nl ? nl : " (none "
-					      "there)", nl && *nl ? "make schedulable again or add" : "add",
-					      zl ? zl : "?");
+					      "there)", nl && *nl ? "make a node above schedulable again, or add a"
+					      : "add a", zl ? zl : "?");
 		free(zl);
 		free(nl);
 		json_decref(zones);
