@@ -446,9 +446,15 @@ static void report_unplaced(struct cstate *c, const struct wl *w, long long plac
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	const char *rule = why == B_ZONES ? R_ZONES : R_CAPACITY;
+	int zok[256] = { 0 };
+	long long nzw = 0;
 
 	if (!f)
 		return;
+	/* the zones w may use: its spread counts only those */
+	for (size_t i = 0; i < c->nn; i++)
+		if (usable(&c->n[i], w) && !zok[c->n[i].zi]++)
+			nzw++;
 	fmt_cpu(w->req.cpu, rc, sizeof rc);
 	fmt_mem(w->req.mem, rm, sizeof rm);
 	fprintf(f, "%lld of its %lld pod(s) cannot be scheduled (", left, w->npods);
@@ -458,10 +464,15 @@ static void report_unplaced(struct cstate *c, const struct wl *w, long long plac
 		fprintf(f, "%lld replicas", w->replicas);
 	fprintf(f, ", each requesting cpu %s, memory %s)", rc, rm);
 	if (why == B_ZONES) {
-		fprintf(f, "; its required %s puts at most %s in each zone and %zu zone(s) can take "
-			"its pods; fix: add nodes in %lld more zone(s) or relax the constraint",
-			w->zone_anti ? "zone anti-affinity" : "zone spread (DoNotSchedule)",
-			w->zone_anti ? "one pod" : "maxSkew more pods", c->nz, left);
+		if (w->zone_anti)
+			fprintf(f, "; its required zone anti-affinity puts one pod in each zone and "
+				"%lld zone(s) can take its pods; fix: add nodes in %lld more zone(s) or "
+				"relax the anti-affinity", nzw, left);
+		else
+			fprintf(f, "; its zone spread (DoNotSchedule, maxSkew %lld) keeps each of the "
+				"%lld zone(s) it can use within %lld pod(s) of the emptiest; fix: add "
+				"nodes in the zones that lack room, or whenUnsatisfiable: ScheduleAnyway",
+				w->zone_skew, nzw, w->zone_skew);
 	} else if (why == B_NODES) {
 		size_t have = 0;
 		for (size_t i = 0; i < c->nn; i++)
@@ -486,8 +497,10 @@ static void report_unplaced(struct cstate *c, const struct wl *w, long long plac
 				most_mem = n->mem > most_mem ? n->mem : most_mem;
 			}
 			if (spread) {
-				/* each zone must take its even share */
-				want = (w->npods + (long long)c->nz - 1) / (long long)c->nz - zc[z];
+				/* each zone it may use must take its even share */
+				if (!zok[z])
+					continue;
+				want = (w->npods + nzw - 1) / nzw - zc[z];
 				if (want <= 0)
 					continue;
 			}

@@ -47,6 +47,7 @@ ka_start fit '{}' \
 	small "{\"nodes\":[$(node a us-east-1a 1 4Gi),$(node b us-east-1b 1 4Gi),$(node c us-east-1c 1 4Gi)]}" \
 	nosc '{"storage_classes":[]}' \
 	imm '{"storage_classes":[{"name":"gp2","provisioner":"ebs.csi.aws.com","volumeBindingMode":"Immediate","default":true}]}' \
+	zc "{\"nodes\":[$(node a us-east-1a 8 32Gi),$(node b us-east-1b 8 32Gi),$(node c us-east-1c 400m 32Gi)]}" \
 	vz "{\"nodes\":[$(node node-a us-east-1a 4 16Gi),$(node node-b us-east-1b 4 16Gi),$(node node-c us-east-1c 4 16Gi),$(node node-d us-east-1a 4 16Gi)]}"
 
 # ---- a cluster that fits: quiet, read-only; render offline ---------------
@@ -79,6 +80,21 @@ is "$rc" 0 "two zones: a warning, not a failure"
 like "$(cat err)" "warn [wait-zones] cluster: the release's pods can be scheduled in 2 zone(s) (us-east-1a, us-east-1b), the HA layout needs 3 (StatefulSet/posthog-posthog-zookeeper runs a quorum" \
 	"a ZooKeeper quorum in two zones: losing one loses its majority"
 
+# three web pods, one per zone (required zone anti-affinity)
+cat > web-zone.yaml <<'Y'
+web:
+  hpa: { minpods: 3 }
+  affinity:
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - labelSelector: { matchLabels: { role: web } }
+          topologyKey: topology.kubernetes.io/zone
+Y
+predict two -f values.yaml -f web-zone.yaml
+is "$rc" 7 "one pod per zone, three pods, two zones: plan fails"
+like "$(cat err)" "error [wait-zones] Deployment/posthog-web: helm --wait will time out on Deployment/posthog-web: 1 of its 3 pod(s) cannot be scheduled (3 replicas, each requesting cpu 500m, memory 1Gi); its required zone anti-affinity puts one pod in each zone and 2 zone(s) can take its pods" \
+	"a required zone anti-affinity wider than the zones is a wait-zones finding"
+
 k vz cordon node-b > /dev/null
 k vz taint nodes node-c dedicated=infra:NoSchedule > /dev/null
 predict vz
@@ -99,6 +115,13 @@ like "$(cat err)" "error [wait-capacity] Deployment/posthog-web: helm --wait wil
 	"wait-capacity names the workload, its pods and the cpu missing"
 like "$(cat err)" "fix: add nodes or lower the requests" "and the fix"
 unlike "$(cat err)" "[wait-zones]" "three zones with room for nothing is not a zone finding"
+
+predict zc -f values.yaml -f web-zone.yaml
+is "$rc" 7 "the zone a pod must go to lacks room: plan fails"
+like "$(cat err)" "error [wait-capacity] Deployment/posthog-web: helm --wait will time out on Deployment/posthog-web: 1 of its 3 pod(s) cannot be scheduled (3 replicas, each requesting cpu 500m, memory 1Gi); missing in zone us-east-1c for 1 pod(s): cpu 500m (the most a node there has left: 400m); fix: add nodes in those zones" \
+	"the zone that lacks room is named, with what is missing there"
+predict zc
+unlike "$(cat err)" "[wait-capacity]" "without the zone anti-affinity the same pods fit elsewhere"
 
 # the release deployed: its own running pods are replaced, not added to
 KUBECONFIG=$W/fit/kubeconfig $P -q deploy --yes --skip preflight,verify > out 2> err
