@@ -18,6 +18,8 @@
 #define R_VOLZONE "wait-volume-zone"
 
 #define HOSTNAME_KEY "kubernetes.io/hostname"
+/* placing a pod scans every node: a bound for a render asking millions */
+#define KUBE_PREDICT_MAX_PODS 20000
 
 struct node {
 	json_t *obj;
@@ -265,8 +267,8 @@ static int subtract_pods(struct cstate *c)
 		if (own)
 			continue;
 		kube_pod_requests(spec, &r);
-		n->cpu -= r.cpu;
-		n->mem -= r.mem;
+		n->cpu = kube_sat_add(n->cpu, -r.cpu);
+		n->mem = kube_sat_add(n->mem, -r.mem);
 	}
 	return 0;
 }
@@ -331,7 +333,7 @@ static void predict_zones(struct cstate *c)
 	int need = zones_needed(c, &why), have = 0;
 	int usable_zone[256] = { 0 };
 	char *buf = NULL, *ex = NULL;
-	size_t len = 0, exlen = 0, nex = 0;
+	size_t len = 0, exlen = 0, nex = 0, nlabel = 0;
 	FILE *f, *fx;
 
 	if (need == 0 || read_nodes(c, R_ZONES) < 0)
@@ -360,6 +362,11 @@ static void predict_zones(struct cstate *c)
 		for (size_t j = 0; j < c->nw && !pod; j++)
 			if (!strcmp(c->w[j].key, why))
 				pod = c->w[j].pod;
+		if (!*c->n[i].zone && c->n[i].ready && nlabel++ < 6) {
+			fprintf(fx, "; node %s has no topology.kubernetes.io/zone label and counts in no "
+				"zone", c->n[i].name);
+			continue;
+		}
 		if (!*c->n[i].zone || usable_zone[c->n[i].zi])
 			continue;
 		why_not(&c->n[i], pod, reason, sizeof reason);
@@ -379,7 +386,8 @@ static void predict_zones(struct cstate *c)
 			      need >= 3 ? "a quorum of 3 or more" : "several",
 			      have == 1 ? "that zone" : "a zone",
 			      need >= 3 ? "its majority" : "all of them", ex ? ex : "", need - have,
-			      nex ? " or make the nodes above schedulable again" : "");
+			      nex ? " or make the nodes above schedulable again" :
+			      nlabel ? " or label the nodes above with their zone" : "");
 	free(buf);
 	free(ex);
 }
@@ -504,8 +512,8 @@ static void report_unplaced(struct cstate *c, const struct wl *w, long long plac
 				if (want <= 0)
 					continue;
 			}
-			fmt_cpu(want * w->req.cpu, mc, sizeof mc);
-			fmt_mem(want * w->req.mem, mm, sizeof mm);
+			fmt_cpu(kube_sat_mul(want, w->req.cpu), mc, sizeof mc);
+			fmt_mem(kube_sat_mul(want, w->req.mem), mm, sizeof mm);
 			fmt_cpu(most_cpu, lc, sizeof lc);
 			fmt_mem(most_mem, lm, sizeof lm);
 			fprintf(f, "; missing %s%s for %lld pod(s):", spread ? "in zone " : "in the cluster",
@@ -548,19 +556,23 @@ static void predict_capacity(struct cstate *c)
 		memset(zc, 0, (c->nz + 1) * sizeof *zc);
 		for (size_t k = 0; k < c->nn; k++)
 			c->n[k].mine = 0;
-		for (long long k = 0; k < w->npods; k++) {
+		if (w->npods > KUBE_PREDICT_MAX_PODS)
+			phd_log(c->p->ctx, PHD_LOG_WARN, "kube: predict: %s asks for %lld pods; only "
+				"the first %d are placed", w->key, w->npods, KUBE_PREDICT_MAX_PODS);
+		for (long long k = 0; k < w->npods && k < KUBE_PREDICT_MAX_PODS; k++) {
 			struct node *n = pick(c, w, zc, &why);
 			if (!n) {
-				first = first ? first : why ? why : B_CAPACITY;
-				continue;
+				/* nothing changed: the pods after it find no node either */
+				first = why ? why : B_CAPACITY;
+				break;
 			}
-			n->cpu -= w->req.cpu;
-			n->mem -= w->req.mem;
+			n->cpu = kube_sat_add(n->cpu, -w->req.cpu);
+			n->mem = kube_sat_add(n->mem, -w->req.mem);
 			n->mine++;
 			zc[n->zi]++;
 			placed++;
 		}
-		if (placed < w->npods && !kube_predict_off(c->p, first == B_ZONES ? R_ZONES
+		if (first != B_NONE && !kube_predict_off(c->p, first == B_ZONES ? R_ZONES
 							   : R_CAPACITY))
 			report_unplaced(c, w, placed, zc, first);
 	}

@@ -175,6 +175,9 @@ json_t *kube_predict_live(struct kube_predict *p, enum kube_live_set set, const 
 	} else if (sets[set].all_namespaces) {
 		kube_argv_add(&a, "--all-namespaces");
 	}
+	/* pods that ended hold nothing: the server leaves them out */
+	if (set == KUBE_LIVE_PODS)
+		kube_argv_add(&a, "--field-selector=status.phase!=Succeeded,status.phase!=Failed");
 	kube_argv_add(&a, "-o");
 	kube_argv_add(&a, "json");
 	rc = kube_run(p->ctx, p->cf, &a, NULL, 0, 0, &res);

@@ -21,6 +21,11 @@
 int kube_quantity_milli(const char *s, long long *out);
 int kube_quantity_json(json_t *v, long long *out);
 
+/* a + b and a * b held at the limits of a long long instead of
+ * overflowing: a manifest may ask for absurd quantities. */
+long long kube_sat_add(long long a, long long b);
+long long kube_sat_mul(long long a, long long b);
+
 /* What a pod asks the scheduler for, in milli-units (kube_quantity_milli):
  * the containers' requests summed, at least the largest init container's,
  * plus spec.overhead; a limit stands in for a request that is not set, as
@@ -51,7 +56,7 @@ int kube_node_admits(json_t *node, json_t *podspec);
 
 enum kube_live_set {
 	KUBE_LIVE_NODES = 0,
-	KUBE_LIVE_PODS,             /* every namespace's pods */
+	KUBE_LIVE_PODS,             /* every namespace's pods that have not ended */
 	KUBE_LIVE_STORAGECLASSES,
 	KUBE_LIVE_PVCS,             /* the release namespace's claims */
 	KUBE_LIVE_PVS,

@@ -90,6 +90,24 @@ int kube_quantity_milli(const char *s, long long *out)
 	return 0;
 }
 
+long long kube_sat_add(long long a, long long b)
+{
+	long long r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? __LONG_LONG_MAX__ : -__LONG_LONG_MAX__ - 1;
+	return r;
+}
+
+long long kube_sat_mul(long long a, long long b)
+{
+	long long r;
+
+	if (__builtin_mul_overflow(a, b, &r))
+		return (a < 0) != (b < 0) ? -__LONG_LONG_MAX__ - 1 : __LONG_LONG_MAX__;
+	return r;
+}
+
 int kube_quantity_json(json_t *v, long long *out)
 {
 	char buf[64];
@@ -129,14 +147,14 @@ void kube_pod_requests(json_t *podspec, struct kube_res *r)
 
 	json_array_foreach(json_object_get(podspec, "containers"), i, c)
 		for (int k = 0; k < 2; k++)
-			sum[k] += container_req(c, res[k]);
+			sum[k] = kube_sat_add(sum[k], container_req(c, res[k]));
 	json_array_foreach(json_object_get(podspec, "initContainers"), i, c)
 		for (int k = 0; k < 2; k++) {
 			long long q = container_req(c, res[k]);
 			/* a sidecar (restartPolicy Always) runs beside the containers */
 			if (json_is_string(json_object_get(c, "restartPolicy")) &&
 			    !strcmp(json_string_value(json_object_get(c, "restartPolicy")), "Always"))
-				sum[k] += q;
+				sum[k] = kube_sat_add(sum[k], q);
 			else if (q > init[k])
 				init[k] = q;
 		}
@@ -144,7 +162,7 @@ void kube_pod_requests(json_t *podspec, struct kube_res *r)
 		long long o = 0;
 		json_t *ov = json_object_get(json_object_get(podspec, "overhead"), res[k]);
 		if (ov && kube_quantity_json(ov, &o) == 0 && o > 0)
-			sum[k] += o;
+			sum[k] = kube_sat_add(sum[k], o);
 		if (init[k] > sum[k])
 			sum[k] = init[k];
 	}

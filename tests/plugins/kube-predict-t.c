@@ -86,6 +86,16 @@ int main(void)
 	tap_is_int(kube_quantity_json(v, &got), -1, "true is not a quantity");
 	json_decref(v);
 
+	/* saturating arithmetic */
+	tap_is_int(kube_sat_add(__LONG_LONG_MAX__, 1), __LONG_LONG_MAX__, "a sum held at the top");
+	tap_is_int(kube_sat_add(-__LONG_LONG_MAX__ - 1, -1), -__LONG_LONG_MAX__ - 1,
+		   "a difference held at the bottom");
+	tap_is_int(kube_sat_add(5, -7), -2, "a small sum is exact");
+	tap_is_int(kube_sat_mul(1LL << 40, 1LL << 40), __LONG_LONG_MAX__, "a product held at the top");
+	tap_is_int(kube_sat_mul(-(1LL << 40), 1LL << 40), -__LONG_LONG_MAX__ - 1,
+		   "a negative product held at the bottom");
+	tap_is_int(kube_sat_mul(3, 500), 1500, "a small product is exact");
+
 	/* pod requests */
 	req_is("{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}},"
 	       "{\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"}}}]}",
@@ -103,6 +113,9 @@ int main(void)
 	       "\"overhead\":{\"cpu\":\"50m\",\"memory\":\"10Mi\"}}", 150, 10 * MI,
 	       "the pod overhead is added");
 	req_is("{\"containers\":[{\"name\":\"x\"}]}", 0, 0, "no resources: nothing requested");
+	req_is("{\"containers\":[{\"resources\":{\"requests\":{\"memory\":\"5Pi\"}}},"
+	       "{\"resources\":{\"requests\":{\"memory\":\"5Pi\"}}}]}", 0, __LONG_LONG_MAX__,
+	       "absurd requests add up to the limit, not round a long long");
 	req_is("{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}", 0, 0,
 	       "a request that is not a quantity counts as nothing");
 	return tap_done();
