@@ -72,6 +72,9 @@ like "$(cat err)" "fix: add schedulable nodes in 2 more zone(s)" "wait-zones say
 KUBECONFIG=$W/one/kubeconfig $P -q deploy --yes --skip preflight,verify > out 2> err
 is "$?" 7 "a deploy stops at render on the prediction (exit 7)"
 is "$(writes one)" 0 "and applied nothing: no namespace, no Secret, no helm upgrade"
+KUBECONFIG=$W/one/kubeconfig $P diff > out 2> err
+is "$?" 7 "diff predicts too, and fails at render on an error"
+like "$(cat err)" "error [wait-zones] cluster:" "diff shows the prediction"
 KUBECONFIG=$W/one/kubeconfig $P -c off.yaml plan --skip preflight > out 2> err
 is "$?" 0 "rules: {wait-zones: off} switches the prediction off"
 unlike "$(cat err)" "[wait-zones]" "no wait-zones finding then"
