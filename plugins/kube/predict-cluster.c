@@ -292,11 +292,11 @@ static void why_not(const struct node *n, json_t *podspec, char *buf, size_t cap
 	else if (!kube_node_tolerates(n->obj, podspec))
 		json_array_foreach(json_object_get(json_object_get(n->obj, "spec"), "taints"), i,
 				   taint) {
-			const char *eff = kube_jstr(taint, "effect");
-			if (strcmp(eff, "NoSchedule") && strcmp(eff, "NoExecute"))
+			if (kube_taint_tolerated(taint, podspec))
 				continue;
 			snprintf(buf, cap, "tainted %s%s%s:%s, not tolerated", kube_jstr(taint, "key"),
-				 *kube_jstr(taint, "value") ? "=" : "", kube_jstr(taint, "value"), eff);
+				 *kube_jstr(taint, "value") ? "=" : "", kube_jstr(taint, "value"),
+				 kube_jstr(taint, "effect"));
 			break;
 		}
 	else if (podspec && !kube_node_admits(n->obj, podspec))

@@ -12,7 +12,7 @@
 
 #include "kube.h"
 
-/* ---- quantities (predict.c) ------------------------------------------- */
+/* ---- quantities (sched.c) --------------------------------------------- */
 
 /* A Kubernetes resource quantity ("500m", "1Gi", "1e3", "0.5", "128974848",
  * a JSON number) in thousandths of its unit, so that cpu and memory share
@@ -35,7 +35,7 @@ struct kube_res {
 };
 void kube_pod_requests(json_t *podspec, struct kube_res *r);
 
-/* ---- nodes (predict.c) ------------------------------------------------ */
+/* ---- nodes (sched.c) -------------------------------------------------- */
 
 /* The zone label of a node (topology.kubernetes.io/zone, else the beta
  * failure-domain label), borrowed; NULL when it has none. */
@@ -45,6 +45,8 @@ int kube_node_ready(json_t *node);
 /* Whether a pod (its spec) tolerates every NoSchedule/NoExecute taint of
  * node; podspec NULL tolerates nothing. */
 int kube_node_tolerates(json_t *node, json_t *podspec);
+/* Whether one taint of a node leaves the pod free to go there. */
+int kube_taint_tolerated(json_t *taint, json_t *podspec);
 
 /* Whether a label selector ({matchLabels, matchExpressions}) selects
  * labels; an empty selector selects everything, NULL nothing. */

@@ -1,6 +1,7 @@
-/* The arithmetic of the --wait predictions (plugins/kube/quantity.c):
- * Kubernetes quantities in milli-units and what a pod asks the scheduler
- * for, as the API server and the scheduler count them. */
+/* What the scheduler computes, for the --wait predictions
+ * (plugins/kube/sched.c): Kubernetes quantities in milli-units, what a pod
+ * asks for, and which nodes it may go to (readiness, cordons, taints and
+ * tolerations, node selectors and affinity, label selectors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,15 @@ static void req_is(const char *podspec, long long cpu, long long mem, const char
 	tap_ok(r.cpu == cpu && r.mem == mem, "%s: cpu %lld, memory %lld (got %lld, %lld)", what,
 	       cpu, mem, r.cpu, r.mem);
 	json_decref(spec);
+}
+
+static json_t *J(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+
+	if (!j)
+		tap_diag("bad test JSON: %s", text);
+	return j;
 }
 
 #define GI (1024LL * 1024 * 1024 * 1000)
@@ -118,5 +128,80 @@ int main(void)
 	       "absurd requests add up to the limit, not round a long long");
 	req_is("{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"lots\"}}}]}", 0, 0,
 	       "a request that is not a quantity counts as nothing");
+
+	/* nodes */
+	{
+		json_t *n = J("{\"metadata\":{\"name\":\"n\",\"labels\":{\"topology.kubernetes.io/zone\":"
+			      "\"us-east-1a\",\"disk\":\"ssd\"}},\"spec\":{\"taints\":[{\"key\":"
+			      "\"dedicated\",\"value\":\"infra\",\"effect\":\"NoSchedule\"},{\"key\":\"x\","
+			      "\"effect\":\"PreferNoSchedule\"}]},\"status\":{\"conditions\":[{\"type\":"
+			      "\"Ready\",\"status\":\"True\"}]}}");
+		json_t *old = J("{\"metadata\":{\"labels\":{\"failure-domain.beta.kubernetes.io/zone\":"
+				"\"b\"}},\"spec\":{\"unschedulable\":true},\"status\":{\"conditions\":"
+				"[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
+		json_t *down = J("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":"
+				 "\"Unknown\"}]}}");
+		json_t *none = J("{}");
+		json_t *tol_eq = J("{\"tolerations\":[{\"key\":\"dedicated\",\"value\":\"infra\","
+				   "\"effect\":\"NoSchedule\"}]}");
+		json_t *tol_other = J("{\"tolerations\":[{\"key\":\"dedicated\",\"value\":\"db\"}]}");
+		json_t *tol_all = J("{\"tolerations\":[{\"operator\":\"Exists\"}]}");
+		json_t *tol_key = J("{\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Exists\","
+				    "\"effect\":\"NoExecute\"}]}");
+		json_t *sel_ok = J("{\"nodeSelector\":{\"disk\":\"ssd\"}}");
+		json_t *sel_no = J("{\"nodeSelector\":{\"disk\":\"hdd\"}}");
+		json_t *aff = J("{\"affinity\":{\"nodeAffinity\":{\"requiredDuringScheduling"
+				"IgnoredDuringExecution\":{\"nodeSelectorTerms\":[{\"matchExpressions\":"
+				"[{\"key\":\"disk\",\"operator\":\"In\",\"values\":[\"nvme\"]}]},"
+				"{\"matchExpressions\":[{\"key\":\"topology.kubernetes.io/zone\","
+				"\"operator\":\"NotIn\",\"values\":[\"us-east-1b\"]}]}]}}}}");
+		json_t *aff_no = J("{\"affinity\":{\"nodeAffinity\":{\"requiredDuringScheduling"
+				   "IgnoredDuringExecution\":{\"nodeSelectorTerms\":[{\"matchExpressions\":"
+				   "[{\"key\":\"gpu\",\"operator\":\"Exists\"}]}]}}}}");
+
+		tap_is_str(kube_node_zone(n), "us-east-1a", "the zone label");
+		tap_is_str(kube_node_zone(old), "b", "the beta failure-domain label when the new one is absent");
+		tap_ok(kube_node_zone(none) == NULL, "no zone label: NULL");
+		tap_ok(kube_node_ready(n), "Ready True and not cordoned: ready");
+		tap_ok(!kube_node_ready(old), "cordoned: not ready for new pods");
+		tap_ok(!kube_node_ready(down), "Ready Unknown: not ready");
+		tap_ok(!kube_node_ready(none), "no Ready condition: not ready");
+		tap_ok(!kube_node_tolerates(n, none), "a NoSchedule taint keeps a pod without tolerations off");
+		tap_ok(!kube_node_tolerates(n, NULL), "... and a pod not known at all");
+		tap_ok(kube_node_tolerates(n, tol_eq), "a toleration of key, value and effect lets it on");
+		tap_ok(!kube_node_tolerates(n, tol_other), "another value does not");
+		tap_ok(kube_node_tolerates(n, tol_all), "operator Exists without a key tolerates everything");
+		tap_ok(!kube_node_tolerates(n, tol_key), "a toleration of another effect does not");
+		tap_ok(kube_node_tolerates(old, none), "PreferNoSchedule and no taints keep nobody off");
+		tap_ok(kube_node_admits(n, sel_ok), "a nodeSelector the labels match");
+		tap_ok(!kube_node_admits(n, sel_no), "a nodeSelector they do not");
+		tap_ok(kube_node_admits(n, aff), "node affinity terms are ORed (NotIn a zone the node is not in)");
+		tap_ok(!kube_node_admits(n, aff_no), "Exists on a label the node lacks");
+		tap_ok(kube_node_admits(n, none), "no selector: any node");
+		json_decref(n); json_decref(old); json_decref(down); json_decref(none);
+		json_decref(tol_eq); json_decref(tol_other); json_decref(tol_all); json_decref(tol_key);
+		json_decref(sel_ok); json_decref(sel_no); json_decref(aff); json_decref(aff_no);
+	}
+
+	/* label selectors (anti-affinity, spread constraints on the pods' own labels) */
+	{
+		json_t *labels = J("{\"role\":\"web\",\"release\":\"posthog\"}");
+		json_t *s1 = J("{\"matchLabels\":{\"role\":\"web\"}}");
+		json_t *s2 = J("{\"matchLabels\":{\"role\":\"events\"}}");
+		json_t *s3 = J("{\"matchExpressions\":[{\"key\":\"role\",\"operator\":\"In\","
+			       "\"values\":[\"web\",\"events\"]},{\"key\":\"tier\",\"operator\":"
+			       "\"DoesNotExist\"}]}");
+		json_t *s4 = J("{\"matchExpressions\":[{\"key\":\"role\",\"operator\":\"Gt\","
+			       "\"values\":[\"1\"]}]}");
+		json_t *empty = J("{}");
+		tap_ok(kube_selector_matches(s1, labels), "matchLabels that match");
+		tap_ok(!kube_selector_matches(s2, labels), "matchLabels that do not");
+		tap_ok(kube_selector_matches(s3, labels), "In and DoesNotExist expressions");
+		tap_ok(!kube_selector_matches(s4, labels), "an operator labels cannot meet is not met");
+		tap_ok(kube_selector_matches(empty, labels), "an empty selector selects every pod");
+		tap_ok(!kube_selector_matches(NULL, labels), "an absent one none");
+		json_decref(labels); json_decref(s1); json_decref(s2); json_decref(s3);
+		json_decref(s4); json_decref(empty);
+	}
 	return tap_done();
 }

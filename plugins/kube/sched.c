@@ -1,5 +1,6 @@
-/* Resource quantities and what a pod asks the scheduler for: the
- * arithmetic of the --wait predictions, kept apart from kubectl so that a
+/* What the scheduler computes, as the --wait predictions need it:
+ * resource quantities, what a pod asks for, which nodes it may go to
+ * (readiness, taints, node selectors).  Kept apart from kubectl so that a
  * unit test links it alone (tests/plugins/kube-predict-t.c). */
 #include <ctype.h>
 #include <stdio.h>
@@ -7,6 +8,14 @@
 #include <string.h>
 
 #include "predict.h"
+
+/* obj[key] when a string, else "" (objdiff.c has kube_jstr; this file
+ * links alone) */
+static const char *str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
 
 /* ---- quantities --------------------------------------------------------- */
 
@@ -152,8 +161,7 @@ void kube_pod_requests(json_t *podspec, struct kube_res *r)
 		for (int k = 0; k < 2; k++) {
 			long long q = container_req(c, res[k]);
 			/* a sidecar (restartPolicy Always) runs beside the containers */
-			if (json_is_string(json_object_get(c, "restartPolicy")) &&
-			    !strcmp(json_string_value(json_object_get(c, "restartPolicy")), "Always"))
+			if (!strcmp(str(c, "restartPolicy"), "Always"))
 				sum[k] = kube_sat_add(sum[k], q);
 			else if (q > init[k])
 				init[k] = q;
@@ -168,4 +176,133 @@ void kube_pod_requests(json_t *podspec, struct kube_res *r)
 	}
 	r->cpu = sum[0];
 	r->mem = sum[1];
+}
+
+/* ---- nodes -------------------------------------------------------------- */
+
+const char *kube_node_zone(json_t *node)
+{
+	json_t *labels = json_object_get(json_object_get(node, "metadata"), "labels");
+	const char *z = str(labels, "topology.kubernetes.io/zone");
+
+	if (!*z)
+		z = str(labels, "failure-domain.beta.kubernetes.io/zone");
+	return *z ? z : NULL;
+}
+
+int kube_node_ready(json_t *node)
+{
+	json_t *spec = json_object_get(node, "spec"), *c;
+	size_t i;
+
+	if (json_is_true(json_object_get(spec, "unschedulable")))
+		return 0;
+	json_array_foreach(json_object_get(json_object_get(node, "status"), "conditions"), i, c)
+		if (!strcmp(str(c, "type"), "Ready"))
+			return !strcmp(str(c, "status"), "True");
+	return 0;
+}
+
+static int toleration_matches(json_t *tol, json_t *taint)
+{
+	const char *key = str(tol, "key"), *op = str(tol, "operator");
+	const char *eff = str(tol, "effect");
+
+	if (*eff && strcmp(eff, str(taint, "effect")))
+		return 0;
+	if (!*key)  /* an empty key with Exists tolerates every taint */
+		return !strcmp(op, "Exists");
+	if (strcmp(key, str(taint, "key")))
+		return 0;
+	return !strcmp(op, "Exists") || !strcmp(str(tol, "value"), str(taint, "value"));
+}
+
+int kube_taint_tolerated(json_t *taint, json_t *podspec)
+{
+	const char *eff = str(taint, "effect");
+	json_t *tol;
+	size_t j;
+
+	if (strcmp(eff, "NoSchedule") && strcmp(eff, "NoExecute"))
+		return 1;  /* PreferNoSchedule only steers */
+	json_array_foreach(json_object_get(podspec, "tolerations"), j, tol)
+		if (toleration_matches(tol, taint))
+			return 1;
+	return 0;
+}
+
+int kube_node_tolerates(json_t *node, json_t *podspec)
+{
+	json_t *taint;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(node, "spec"), "taints"), i, taint)
+		if (!kube_taint_tolerated(taint, podspec))
+			return 0;
+	return 1;
+}
+
+/* One matchExpressions / nodeSelectorTerms requirement against labels. */
+static int requirement_met(json_t *req, json_t *labels)
+{
+	const char *op = str(req, "operator");
+	json_t *have = json_object_get(labels, str(req, "key")), *v;
+	const char *hv = json_string_value(have);
+	int in = 0;
+	size_t i;
+
+	json_array_foreach(json_object_get(req, "values"), i, v)
+		in |= hv && json_is_string(v) && !strcmp(json_string_value(v), hv);
+	if (!strcmp(op, "In"))
+		return in;
+	if (!strcmp(op, "NotIn"))
+		return !in;
+	if (!strcmp(op, "Exists"))
+		return have != NULL;
+	if (!strcmp(op, "DoesNotExist"))
+		return have == NULL;
+	return 0;  /* Gt/Lt and unknown operators: not taken as met */
+}
+
+int kube_selector_matches(json_t *selector, json_t *labels)
+{
+	const char *k;
+	json_t *v, *req;
+	size_t i;
+
+	if (!json_is_object(selector))
+		return 0;
+	json_object_foreach(json_object_get(selector, "matchLabels"), k, v)
+		if (!json_is_string(v) || strcmp(str(labels, k), json_string_value(v)) ||
+		    !json_object_get(labels, k))
+			return 0;
+	json_array_foreach(json_object_get(selector, "matchExpressions"), i, req)
+		if (!requirement_met(req, labels))
+			return 0;
+	return 1;
+}
+
+int kube_node_admits(json_t *node, json_t *podspec)
+{
+	json_t *labels = json_object_get(json_object_get(node, "metadata"), "labels");
+	json_t *na = json_object_get(json_object_get(podspec, "affinity"), "nodeAffinity");
+	json_t *terms = json_object_get(json_object_get(na,
+		"requiredDuringSchedulingIgnoredDuringExecution"), "nodeSelectorTerms");
+	json_t *v, *term, *req;
+	const char *k;
+	size_t i, j;
+	int any = 0;
+
+	json_object_foreach(json_object_get(podspec, "nodeSelector"), k, v)
+		if (!json_is_string(v) || strcmp(str(labels, k), json_string_value(v)) ||
+		    !json_object_get(labels, k))
+			return 0;
+	/* terms are ORed, a term's expressions ANDed */
+	json_array_foreach(terms, i, term) {
+		int all = 1;
+		json_array_foreach(json_object_get(term, "matchExpressions"), j, req)
+			all &= requirement_met(req, labels);
+		any |= all;
+	}
+	return json_array_size(terms) == 0 || any;
 }
