@@ -38,13 +38,25 @@ static void req_is(const char *podspec, long long cpu, long long mem, const char
 	json_decref(spec);
 }
 
+/* Test JSON, freed together at the end (J_free). */
+static json_t *pool[64];
+static size_t npool;
+
 static json_t *J(const char *text)
 {
 	json_t *j = json_loads(text, 0, NULL);
 
 	if (!j)
 		tap_diag("bad test JSON: %s", text);
+	if (npool < sizeof pool / sizeof pool[0])
+		pool[npool++] = j;
 	return j;
+}
+
+static void J_free(void)
+{
+	while (npool)
+		json_decref(pool[--npool]);
 }
 
 #define GI (1024LL * 1024 * 1024 * 1000)
@@ -178,9 +190,6 @@ int main(void)
 		tap_ok(kube_node_admits(n, aff), "node affinity terms are ORed (NotIn a zone the node is not in)");
 		tap_ok(!kube_node_admits(n, aff_no), "Exists on a label the node lacks");
 		tap_ok(kube_node_admits(n, none), "no selector: any node");
-		json_decref(n); json_decref(old); json_decref(down); json_decref(none);
-		json_decref(tol_eq); json_decref(tol_other); json_decref(tol_all); json_decref(tol_key);
-		json_decref(sel_ok); json_decref(sel_no); json_decref(aff); json_decref(aff_no);
 	}
 
 	/* label selectors (anti-affinity, spread constraints on the pods' own labels) */
@@ -200,8 +209,7 @@ int main(void)
 		tap_ok(!kube_selector_matches(s4, labels), "an operator labels cannot meet is not met");
 		tap_ok(kube_selector_matches(empty, labels), "an empty selector selects every pod");
 		tap_ok(!kube_selector_matches(NULL, labels), "an absent one none");
-		json_decref(labels); json_decref(s1); json_decref(s2); json_decref(s3);
-		json_decref(s4); json_decref(empty);
 	}
+	J_free();
 	return tap_done();
 }
