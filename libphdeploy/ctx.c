@@ -318,6 +318,11 @@ PHD_EXTERN int phd_ctx_dry_run(const phd_ctx *ctx)
 	return ctx && (ctx->opt.flags & (PHD_OPT_DRY_RUN | PHD_OPT_PLAN)) != 0;
 }
 
+PHD_EXTERN unsigned phd_ctx_run_phases(const phd_ctx *ctx)
+{
+	return ctx ? ctx->run_mask : 0;
+}
+
 PHD_EXTERN void phd_ctx_set_timed_out(phd_ctx *ctx)
 {
 	if (ctx)

@@ -251,6 +251,7 @@ PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask)
 		return phd_set_error(ctx, PHD_EINVAL, "phd_run: empty or invalid phase mask 0x%x",
 				     mask);
 	reset_results(ctx);
+	ctx->run_mask = mask;
 	rc = phd_ctx_load(ctx);
 	if (rc) {
 		/* bad input is the validate phase's failure; a broken plugin is not */
@@ -266,6 +267,7 @@ PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask)
 	if ((rc = phd_tmpdir_check(ctx)) != 0 ||
 	    (!(ctx->opt.flags & PHD_OPT_NO_JOURNAL) && (rc = phd_journal_check(ctx)) != 0)) {
 		ctx->failed_phase = -1;
+		ctx->run_mask = 0;
 		return rc;
 	}
 	if (wants_lock(ctx, mask) && (rc = phd_lock_take(ctx)) != 0)
@@ -292,6 +294,7 @@ PHD_EXTERN int phd_run(phd_ctx *ctx, unsigned mask)
 		rc = auto_rollback(ctx, rc);
 	}
 out:
+	ctx->run_mask = 0;
 	if (!(ctx->opt.flags & PHD_OPT_NO_JOURNAL)) {
 		char *saved = phd_err_save(ctx);
 		phd_journal_append(ctx, mask, rc);

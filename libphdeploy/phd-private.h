@@ -286,6 +286,7 @@ struct phd_ctx {
 	struct phd_vec table[PHD_REG_KINDS][PHD_PHASE_COUNT + 1]; /* dispatch.c */
 	int table_ok;
 	int release_changed;          /* this run started changing the release */
+	unsigned run_mask;            /* phases the running phd_run() was asked for */
 	long long rollback_revision;  /* phd_ctx_set_rollback_revision(); 0: automatic */
 	const char *action;           /* phd_run_action()'s name while it runs (journal) */
 	unsigned action_flags;        /* and its PHD_ACTION_* */

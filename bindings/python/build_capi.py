@@ -233,6 +233,7 @@ int phd_validation_report(phd_validation *v, const char *rule, int default_sev,
 
 const char *phd_rendered(const phd_ctx *ctx, size_t *len);
 int phd_ctx_dry_run(const phd_ctx *ctx);
+unsigned phd_ctx_run_phases(const phd_ctx *ctx);
 
 typedef int (*phd_hook_fn)(phd_ctx *ctx, int phase, int when, int outcome, void *userdata);
 int phd_register_hook(phd_plugin *p, int phase, int when, phd_hook_fn fn, void *userdata,

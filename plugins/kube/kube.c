@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kube.h"
+#include "predict.h"
 
 #define KUBE_DEFAULT_TIMEOUT_MS 60000LL
 
@@ -79,7 +80,8 @@ static int init(phd_plugin *p, const phd_node *config)
 					  "a live workload not rolled out and ready")) < 0 ||
 	    (rc = phd_plugin_declare_rule(p, "diff", PHD_SEV_INFO,
 					  "what the new render changes in the release and the "
-					  "cluster (plan, diff, --dry-run)")) < 0)
+					  "cluster (plan, diff, --dry-run)")) < 0 ||
+	    (rc = kube_predict_declare(p)) < 0)
 		return rc;
 	if ((rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf,
 					     NULL)) < 0 ||
@@ -93,9 +95,14 @@ static int init(phd_plugin *p, const phd_node *config)
 	rc = phd_register_validator(p, "diff", PHD_PHASE_RENDER, kube_diff_validator, cf, NULL);
 	if (rc < 0)
 		return rc;
+	/* what --wait will fail on (predict.c): plan, deploy, diff, not render */
+	rc = phd_register_validator(p, "predict", PHD_PHASE_RENDER, kube_predict_validator, cf,
+				    NULL);
+	if (rc < 0)
+		return rc;
 	return phd_register_validator(p, "rollout", PHD_PHASE_VERIFY, kube_rollout_validator,
 				      NULL, NULL);
 }
 
 PHD_PLUGIN_EXPORT const struct phd_plugin_desc phd_plugin_desc =
-	PHD_PLUGIN_DEFINE("kube", "2.0", init, NULL);
+	PHD_PLUGIN_DEFINE("kube", "2.1", init, NULL);

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include <phdeploy/plugin.h>
 
 /* The plugin's configuration (`kube:` in phdeploy.yaml), owned by the
@@ -113,6 +115,11 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 /* RENDER-phase validator `diff` (plan, diff, --dry-run): the render
  * against the stored release and the live objects (diff.c). */
 int kube_diff_validator(phd_validation *v, void *userdata);
+
+/* Whether a live pod belongs to one of workloads (a JSON array of
+ * Deployment/StatefulSet objects): owned by the StatefulSet, or by a
+ * ReplicaSet of the Deployment (verify.c). */
+int kube_owned_pod(json_t *pod, json_t *workloads);
 
 /* VERIFY-phase validator: every workload rolled out and ready. */
 int kube_rollout_validator(phd_validation *v, void *userdata);

@@ -49,7 +49,7 @@ static int is_member(json_t *item, const char *release)
 
 /* A pod whose owner is a kept StatefulSet, or a ReplicaSet of a kept
  * Deployment (named <deployment>-<pod-template-hash>). */
-static int owned_pod(json_t *pod, json_t *kept)
+int kube_owned_pod(json_t *pod, json_t *kept)
 {
 	json_t *md = json_object_get(pod, "metadata");
 	const char *hash = jstr(json_object_get(md, "labels"), "pod-template-hash");
@@ -117,7 +117,7 @@ static void select_items(json_t *list, const char *release, json_t *kept)
 			json_array_append(kept, it);
 	json_array_foreach(items, i, it)
 		if (!strcmp(jstr(it, "kind"), "Pod") &&
-		    (is_member(it, release) || owned_pod(it, kept)))
+		    (is_member(it, release) || kube_owned_pod(it, kept)))
 			json_array_append(kept, it);
 }
 

@@ -25,19 +25,8 @@ K="$KC --context stand-in -n posthog"
 cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
 "$KA" start "$TAPTMP/k" > start.log 2>&1 || { cat start.log >&2; skip_all "kube-api did not start"; }
 export KUBECONFIG=$TAPTMP/k/kubeconfig
-cat > phdeploy.yaml <<Y
-release: posthog
-namespace: posthog
-chart: { name: $CHART, version: 30.46.0 }
-values: [values.yaml]
-kube: { context: stand-in, version: "1.31" }
-helm: { timeout: 2m, wait: false, wait_for_jobs: false }
-secrets:
-  - { provider: file, path: postgres.secret.yaml }
-  - { provider: file, path: redis.secret.yaml }
-  - { provider: file, path: posthog.secret.yaml }
-rules: { probes: warn, replicas: warn }
-Y
+. "$top_srcdir/tests/tap/kube.sh"
+chart_config phdeploy.yaml
 writes() { awk '$1 != "GET"' k/requests.log | wc -l | tr -d ' '; }
 
 : > k/requests.log

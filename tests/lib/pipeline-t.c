@@ -17,6 +17,7 @@ struct rec {
 	int dry_seen;
 	int read_fail_phase;  /* handler of this phase fails when only reading */
 	int verify_rc;        /* what a failing verify returns (default EFAILED) */
+	unsigned render_asked;/* phd_ctx_run_phases() seen by the render handler */
 };
 
 /* Records "phase" for APPLY, "phase(r)" for READ, "phase(s)" for SHOW. */
@@ -27,6 +28,8 @@ static int handler(phd_ctx *ctx, int phase, int mode, void *ud)
 	strcat(r->order, mode == PHD_MODE_READ ? "(r) " : mode == PHD_MODE_SHOW ? "(s) " : " ");
 	if (phd_ctx_dry_run(ctx))
 		r->dry_seen = 1;
+	if (phase == PHD_PHASE_RENDER)
+		r->render_asked = phd_ctx_run_phases(ctx);
 	if (mode == PHD_MODE_READ && phase == r->read_fail_phase)
 		return phd_set_error(ctx, PHD_EFAILED, "%s refused before changing anything",
 				     phd_phase_name(phase));
@@ -337,6 +340,21 @@ int main(void)
 	rc = phd_run(ctx, all_but_rb);
 	tap_ok(rc == 0 && r.dry_seen, "handlers see phd_ctx_dry_run() in a plan");
 	phd_ctx_free(ctx);
+
+	/* what the run was asked for, as a render validator reading the
+	 * cluster needs it: a plain render is not the render of a deploy */
+	memset(&r, 0, sizeof r);
+	r.fail_phase = r.pre_fail_phase = r.read_fail_phase = -1;
+	ctx = make(base, &r, 0, 0);
+	rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_RENDER));
+	tap_ok(rc == 0 && r.render_asked == PHD_PHASE_BIT(PHD_PHASE_RENDER),
+	       "phd_ctx_run_phases() in a render: the render alone (not the repo it needs)");
+	tap_is_int(phd_ctx_run_phases(ctx), 0, "phd_ctx_run_phases() is 0 after the run");
+	rc = phd_run(ctx, all_but_rb);
+	tap_ok(rc == 0 && (r.render_asked & PHD_PHASE_BIT(PHD_PHASE_DEPLOY)),
+	       "phd_ctx_run_phases() in the render of a deploy includes deploy");
+	phd_ctx_free(ctx);
+	tap_is_int(phd_ctx_run_phases(NULL), 0, "phd_ctx_run_phases(NULL) is 0");
 
 	/* no handler: a clear failure, never a pretend success */
 	ctx = make(base, NULL, 0, 0);

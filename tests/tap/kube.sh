@@ -5,7 +5,8 @@
 # $W/NAME.json.
 #
 # Functions: ka_start NAME SCENARIO-JSON..., ka_stop_all, scenario NAME JSON,
-# k NAME kubectl-args..., secrets NAME NAMESPACE, wait_until SECONDS CMD...
+# k NAME kubectl-args..., secrets NAME NAMESPACE, wait_until SECONDS CMD...,
+# chart_config FILE [RULES]
 
 # ka_start NAME JSON [NAME JSON...]: start each server on its scenario, or
 # bail out with what it printed
@@ -57,4 +58,22 @@ wait_until() {
 		[ "$(date +%s)" -lt "$_dl" ] || return 1
 		sleep 0.1
 	done
+}
+# chart_config FILE [RULES]: a phdeploy.yaml deploying the real chart
+# ($CHART) as release posthog with examples/values.yaml and its Secrets,
+# helm not waiting; RULES (", rule: sev, ...") are added to the rules
+chart_config() {
+	cat > "$1" <<Y
+release: posthog
+namespace: posthog
+chart: { name: $CHART, version: 30.46.0 }
+values: [values.yaml]
+kube: { context: stand-in, version: "1.31" }
+helm: { timeout: 2m, wait: false, wait_for_jobs: false }
+secrets:
+  - { provider: file, path: postgres.secret.yaml }
+  - { provider: file, path: redis.secret.yaml }
+  - { provider: file, path: posthog.secret.yaml }
+rules: { probes: warn, replicas: warn $2 }
+Y
 }

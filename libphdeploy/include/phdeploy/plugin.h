@@ -253,6 +253,9 @@ PHD_EXTERN int phd_set_documents(phd_ctx *ctx, int phase, const char *buf, size_
 PHD_EXTERN const char *phd_rendered(const phd_ctx *ctx, size_t *len);
 /* Whether the run is a dry run / plan (show, do not change). */
 PHD_EXTERN int phd_ctx_dry_run(const phd_ctx *ctx);
+/* The phases the running phd_run() was asked for (PHD_PHASE_BIT()s, not
+ * the ones added because a later phase needs them); 0 outside a run. */
+PHD_EXTERN unsigned phd_ctx_run_phases(const phd_ctx *ctx);
 /* Effective tool paths: helm, kubectl (borrowed). */
 PHD_EXTERN const char *phd_ctx_helm(const phd_ctx *ctx);
 PHD_EXTERN const char *phd_ctx_kubectl(const phd_ctx *ctx);
