@@ -15,13 +15,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		if (ds.ndocs && ds.docs[0]) {
+			/* a stream's nodes are compact: the accessors read both */
 			const struct phd_node *root = ds.docs[0];
 			phd_doc_merge(ds.arena, root, root);
-			for (size_t i = 0; i < root->n; i++) {
-				free(phd_node_pos(root->kids[i]));
-				if (root->keys)
-					phd_node_child(root, root->keys[i]);
-				phd_node_truthy(root->kids[i], 0);
+			for (size_t i = 0; i < phd_node_len(root); i++) {
+				free(phd_node_pos(phd_node_at(root, i)));
+				if (phd_node_key_at(root, i))
+					phd_node_child(root, phd_node_key_at(root, i));
+				phd_node_truthy(phd_node_at(root, i), 0);
+				phd_node_get(root, "[0].a");
 			}
 		}
 		phd_docset_free(&ds);

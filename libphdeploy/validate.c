@@ -56,9 +56,9 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 	f->pub.object = object ? phd_redact(ctx, object) : NULL;
 	f->pub.message = phd_redact(ctx, msg ? msg : message);
 	f->pub.values_key = phd_strdup(values_key);
-	f->pub.file = where && where->file ? strdup(where->file) : NULL;
-	f->pub.line = where ? where->line : 0;
-	f->pub.column = where ? where->col : 0;
+	f->pub.file = phd_node_file(where) ? strdup(phd_node_file(where)) : NULL;
+	f->pub.line = phd_node_line(where);
+	f->pub.column = phd_node_column(where);
 	free(msg);
 	if (phd_vec_push(&ctx->findings, f)) {
 		free((char *)f->pub.rule);
