@@ -251,7 +251,7 @@ PHD_HIDDEN int phd_secrets_in(const phd_ctx *ctx, const char *s);
 
 /* ---- results ---- */
 struct phd_finding_rec {
-	struct phd_finding pub;
+	struct phd_finding pub;   /* its strings follow, in the same block */
 };
 struct phd_check_rec {
 	struct phd_check_result pub;

@@ -29,13 +29,29 @@ int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt)
 	return PHD_SEV_ERROR;
 }
 
+static size_t text_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* s copied at *at (NULL stays NULL) */
+static const char *text_put(char **at, const char *s)
+{
+	size_t n = text_size(s);
+	if (!s)
+		return NULL;
+	memcpy(*at, s, n);
+	*at += n;
+	return *at - n;
+}
+
 int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const char *object,
 		    const phd_node *where, const char *values_key, const char *message)
 {
 	struct phd_finding_rec *f;
 	struct phd_event e;
-	const char *why;
-	char *msg = NULL;
+	const char *why, *file;
+	char *msg = NULL, *obj, *red, *at;
 
 	sev = phd_rule_severity(ctx, rule, sev);
 	if (sev == PHD_SEV_OFF)
@@ -45,27 +61,33 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 		sev = PHD_SEV_INFO;
 		msg = phd_asprintf("%s (exempted: %s)", message, why);
 	}
-	f = calloc(1, sizeof *f);
+	/* one block per finding: a large stream brings a few per object, and
+	 * five strings each were mostly malloc's overhead */
+	obj = object ? phd_redact(ctx, object) : NULL;
+	red = phd_redact(ctx, msg ? msg : message);
+	free(msg);
+	file = phd_node_file(where);
+	f = malloc(sizeof *f + text_size(rule) + text_size(obj) + text_size(red) +
+		   text_size(values_key) + text_size(file));
 	if (!f) {
-		free(msg);
+		free(obj);
+		free(red);
 		return sev;
 	}
-	f->pub.rule = phd_strdup(rule);
+	memset(f, 0, sizeof *f);
+	at = (char *)(f + 1);
+	f->pub.rule = text_put(&at, rule);
 	f->pub.severity = sev;
 	f->pub.phase = phase;
-	f->pub.object = object ? phd_redact(ctx, object) : NULL;
-	f->pub.message = phd_redact(ctx, msg ? msg : message);
-	f->pub.values_key = phd_strdup(values_key);
-	f->pub.file = phd_node_file(where) ? strdup(phd_node_file(where)) : NULL;
+	f->pub.object = text_put(&at, obj);
+	f->pub.message = text_put(&at, red);
+	f->pub.values_key = text_put(&at, values_key);
+	f->pub.file = text_put(&at, file);
 	f->pub.line = phd_node_line(where);
 	f->pub.column = phd_node_column(where);
-	free(msg);
+	free(obj);
+	free(red);
 	if (phd_vec_push(&ctx->findings, f)) {
-		free((char *)f->pub.rule);
-		free((char *)f->pub.object);
-		free((char *)f->pub.message);
-		free((char *)f->pub.values_key);
-		free((char *)f->pub.file);
 		free(f);
 		return sev;
 	}
