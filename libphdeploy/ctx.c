@@ -107,20 +107,9 @@ static void free_values_ds(void *p)
 	free(p);
 }
 
-static void free_finding(void *p)
-{
-	struct phd_finding_rec *f = p;
-	free((char *)f->pub.rule);
-	free((char *)f->pub.object);
-	free((char *)f->pub.message);
-	free((char *)f->pub.values_key);
-	free((char *)f->pub.file);
-	free(f);
-}
-
 void phd_findings_clear(phd_ctx *ctx)
 {
-	phd_vec_free(&ctx->findings, free_finding);
+	phd_vec_free(&ctx->findings, free);   /* a finding is one block */
 }
 
 static void free_check(void *p)

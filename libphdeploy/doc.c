@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -16,9 +18,13 @@ struct phd_chunk {
 	size_t used, size;
 	max_align_t data[];
 };
+struct slab;
 struct phd_arena {
 	struct phd_chunk *head;
+	struct slab *slabs;   /* compact nodes (below) */
 };
+
+static void slabs_free(struct phd_arena *a);
 
 struct phd_arena *phd_arena_new(void)
 {
@@ -33,6 +39,7 @@ void phd_arena_free(struct phd_arena *a)
 		n = c->next;
 		free(c);
 	}
+	slabs_free(a);
 	free(a);
 }
 
@@ -94,9 +101,131 @@ static const char *arena_strndup(struct phd_arena *a, const char *s, size_t n)
 	return p;
 }
 
+/* ---- compact nodes: manifest streams ---- */
+
+/* A manifest stream has millions of nodes: 24 bytes each instead of
+ * phd_node's 64.  A collection's children lie side by side in one block
+ * (a map's key pointers after them), so a child costs no pointer and
+ * phd_node_at() hands out stable addresses into it.  The file name is not
+ * kept per node: blocks are cut from 1 MiB slabs aligned to 1 MiB, whose
+ * header names the file.  The first three bytes match struct phd_node's. */
+struct phd_cnode {
+	unsigned char type;
+	unsigned char plain;
+	unsigned char compact;  /* CN_DIRECT, or CN_INDIRECT */
+	unsigned char unused;
+	uint32_t n;             /* children */
+	uint32_t line, col;
+	union {
+		const char *str;  /* scalars */
+		void *block;      /* collections: the children, then a map's keys */
+	} u;
+};
+#define CN_DIRECT 1   /* u.block: struct phd_cnode[n], then const char *[n] */
+#define CN_INDIRECT 2 /* too many children for a slab: pointers to them */
+
+_Static_assert(sizeof(struct phd_cnode) == 24, "compact nodes are 24 bytes");
+_Static_assert(offsetof(struct phd_cnode, type) == offsetof(struct phd_node, type) &&
+	       offsetof(struct phd_cnode, plain) == offsetof(struct phd_node, plain) &&
+	       offsetof(struct phd_cnode, compact) == offsetof(struct phd_node, compact),
+	       "both node layouts start alike");
+
+#define SLAB ((size_t)1 << 20)
+struct slab {
+	struct slab *next;
+	const char *file;
+	size_t used;
+	struct phd_cnode data[];
+};
+
+static void slabs_free(struct phd_arena *a)
+{
+	for (struct slab *s = a->slabs, *n; s; s = n) {
+		n = s->next;
+		free(s);
+	}
+}
+
+/* n bytes (a multiple of 8) from the current slab, or a new one for file;
+ * NULL when n does not fit in a slab (or no memory: *nomem). */
+static void *slab_take(struct phd_arena *a, const char *file, size_t n, int *nomem)
+{
+	struct slab *s = a->slabs;
+	void *at;
+
+	if (n > SLAB - sizeof *s)
+		return NULL;
+	if (!s || SLAB - s->used < n) {
+		/* only the pages written become resident */
+		if (!(s = aligned_alloc(SLAB, SLAB))) {
+			*nomem = 1;
+			return NULL;
+		}
+		s->next = a->slabs;
+		s->file = file;
+		s->used = sizeof *s;
+		a->slabs = s;
+	}
+	at = (char *)s + s->used;
+	s->used += n;
+	return at;
+}
+
+static int is_compact(const phd_node *n)
+{
+	return ((const unsigned char *)n)[offsetof(struct phd_node, compact)] != 0;
+}
+
+static const struct phd_cnode *cnode(const phd_node *n)
+{
+	return (const struct phd_cnode *)(const void *)n;
+}
+
+static const struct phd_cnode *ckid(const struct phd_cnode *c, size_t i)
+{
+	return c->compact == CN_INDIRECT ? ((struct phd_cnode *const *)c->u.block)[i]
+					 : &((const struct phd_cnode *)c->u.block)[i];
+}
+
+static const char *const *ckeys(const struct phd_cnode *c)
+{
+	return c->compact == CN_INDIRECT
+	       ? (const char *const *)((struct phd_cnode *const *)c->u.block + c->n)
+	       : (const char *const *)((const struct phd_cnode *)c->u.block + c->n);
+}
+
+static const char *cfile(const struct phd_cnode *c)
+{
+	return ((const struct slab *)((uintptr_t)c & ~(uintptr_t)(SLAB - 1)))->file;
+}
+
+/* A growable array of compact nodes (a frame's children, by value). */
+struct cvec {
+	struct phd_cnode *v;
+	size_t n, cap;
+};
+
+static int cvec_push(struct cvec *cv, const struct phd_cnode *c)
+{
+	if (cv->n == cv->cap) {
+		size_t cap = cv->cap ? cv->cap * 2 : 16;
+		struct phd_cnode *nv = realloc(cv->v, cap * sizeof *nv);
+		if (!nv)
+			return PHD_ENOMEM;
+		cv->v = nv;
+		cv->cap = cap;
+	}
+	cv->v[cv->n++] = *c;
+	return 0;
+}
+
 /* ---- parser ---- */
 struct frame {
 	struct phd_node *node;
+	struct phd_cnode cn;      /* compact: the collection being built */
+	size_t w;                 /* compact: its weight */
+	struct cvec ckids;        /* compact: its children */
+	struct cvec cmerges;      /* compact: maps merged with "<<" */
 	struct phd_vec kids;
 	struct phd_vec keys;      /* maps: keys (const char *) */
 	struct phd_vec keynodes;  /* maps: key nodes, for positions */
@@ -110,6 +239,8 @@ struct frame {
 struct anchor {
 	const char *name;
 	struct phd_node *node;
+	struct phd_cnode cn;      /* compact: the node, by value */
+	size_t w;                 /* compact: its weight */
 };
 
 #define INDEX_FROM 16 /* mappings this large get a key index */
@@ -149,11 +280,12 @@ struct parser {
 	size_t weight, max_weight;
 	char *err;
 	int code;
-	/* manifest streams: keys keep their text but no node (a node per key
-	 * was a third of the tree; only configuration errors point at keys,
-	 * and phd_node's users fall back to the value's position) */
-	int keyless;
-	struct phd_node key_scratch;
+	/* manifest streams: compact nodes, and keys keep their text but no
+	 * node (a node per key was a third of the tree; only configuration
+	 * errors point at keys, and phd_node's users fall back to the value's
+	 * position); key texts are shared (a stream repeats a few hundred) */
+	int compact;
+	struct phd_strset keytexts;
 };
 
 static int perr(struct parser *p, int code, unsigned line, unsigned col, const char *fmt, ...)
@@ -187,46 +319,83 @@ static struct phd_node *new_node(struct parser *p, int type, const yaml_mark_t *
 	return n;
 }
 
-static int remember_anchor(struct parser *p, const char *anchor, struct phd_node *n)
+/* The anchor's slot (a new one or the one it redefines), or NULL. */
+static struct anchor *anchor_slot(struct parser *p, const char *anchor)
 {
 	size_t at;
-	if (!anchor)
-		return 0;
-	if (phd_strset_get(&p->anchor_index, anchor, &at)) {
-		p->anchors[at].node = n;
-		return 0;
-	}
+	if (phd_strset_get(&p->anchor_index, anchor, &at))
+		return &p->anchors[at];
 	if (p->nanchors == p->capanchors) {
 		size_t cap = p->capanchors ? p->capanchors * 2 : 16;
 		struct anchor *na = realloc(p->anchors, cap * sizeof *na);
 		if (!na)
-			return PHD_ENOMEM;
+			return NULL;
 		p->anchors = na;
 		p->capanchors = cap;
 	}
+	memset(&p->anchors[p->nanchors], 0, sizeof p->anchors[p->nanchors]);
 	p->anchors[p->nanchors].name = phd_arena_strdup(p->a, anchor);
-	p->anchors[p->nanchors].node = n;
 	if (!p->anchors[p->nanchors].name ||
 	    phd_strset_put(&p->anchor_index, p->anchors[p->nanchors].name, p->nanchors))
+		return NULL;
+	return &p->anchors[p->nanchors++];
+}
+
+static int remember_anchor(struct parser *p, const char *anchor, struct phd_node *n)
+{
+	struct anchor *slot;
+	if (!anchor)
+		return 0;
+	if (!(slot = anchor_slot(p, anchor)))
 		return PHD_ENOMEM;
-	p->nanchors++;
+	slot->node = n;
+	return 0;
+}
+
+static int add_weight_at(struct parser *p, size_t w, unsigned line, unsigned col)
+{
+	p->weight += w;
+	if (p->weight > p->max_weight)
+		return perr(p, PHD_ETOOBIG, line, col,
+			    "document too large: more than %zu nodes (aliases expanded)",
+			    p->max_weight);
 	return 0;
 }
 
 static int add_weight(struct parser *p, struct phd_node *n)
 {
-	p->weight += n->weight;
-	if (p->weight > p->max_weight)
-		return perr(p, PHD_ETOOBIG, n->line, n->col,
-			    "document too large: more than %zu nodes (aliases expanded)",
-			    p->max_weight);
+	return add_weight_at(p, n->weight, n->line, n->col);
+}
+
+/* The next key of the map on top of the stack, at line:col. */
+static int add_key(struct parser *p, struct frame *f, const char *key, int plain,
+		   unsigned line, unsigned col)
+{
+	if (frame_find(f, key) >= 0)
+		return perr(p, PHD_ESYNTAX, line, col, "duplicate key '%s' in this mapping", key);
+	if (phd_vec_push(&f->keys, (void *)key) || frame_index(f))
+		return PHD_ENOMEM;
+	f->want_key = 0;
+	f->merge_key = plain && key[0] == '<' && !strcmp(key, "<<");
 	return 0;
+}
+
+/* A "<<" key's value came: the key goes (merged entries are added when the
+ * mapping closes). */
+static int drop_merge_key(struct frame *f)
+{
+	f->keys.n--;
+	if (f->keynodes.n)
+		f->keynodes.n--;
+	phd_strset_free(&f->index); /* rebuilt without the '<<' key */
+	return frame_index(f);
 }
 
 /* Attach a finished node to the frame on top of the stack (or to docs). */
 static int attach(struct parser *p, struct phd_node *n, struct phd_vec *docs)
 {
 	struct frame *f;
+	int rc;
 	if (p->depth == 0)
 		return phd_vec_push(docs, n);
 	f = &p->st[p->depth - 1];
@@ -237,50 +406,43 @@ static int attach(struct parser *p, struct phd_node *n, struct phd_vec *docs)
 		if (n->type != PHD_NODE_SCALAR && n->type != PHD_NODE_NULL)
 			return perr(p, PHD_ESYNTAX, n->line, n->col,
 				    "only scalar mapping keys are supported");
-		if (frame_find(f, n->str) >= 0)
-			return perr(p, PHD_ESYNTAX, n->line, n->col,
-				    "duplicate key '%s' in this mapping", n->str);
-		if (phd_vec_push(&f->keys, (void *)n->str) || phd_vec_push(&f->keynodes, n) ||
-		    frame_index(f))
-			return PHD_ENOMEM;
-		f->want_key = 0;
-		f->merge_key = n->plain && n->str[0] == '<' && !strcmp(n->str, "<<");
-		return 0;
+		if ((rc = add_key(p, f, n->str, n->plain, n->line, n->col)) != 0)
+			return rc;
+		return phd_vec_push(&f->keynodes, n);
 	}
 	f->want_key = 1;
-	{
-		if (f->merge_key && (n->type == PHD_NODE_MAP || n->type == PHD_NODE_SEQ)) {
-			/* merge key: applied when the mapping closes */
-			f->keys.n--;
-			f->keynodes.n--;
-			phd_strset_free(&f->index); /* rebuilt without the '<<' key */
-			if (frame_index(f))
+	if (f->merge_key && (n->type == PHD_NODE_MAP || n->type == PHD_NODE_SEQ)) {
+		if (drop_merge_key(f))
+			return PHD_ENOMEM;
+		if (n->type == PHD_NODE_MAP)
+			return phd_vec_push(&f->merges, n);
+		for (size_t i = 0; i < n->n; i++) {
+			if (n->kids[i]->type != PHD_NODE_MAP)
+				return perr(p, PHD_ESYNTAX, n->line, n->col,
+					    "'<<' takes a mapping or a list of mappings");
+			if (phd_vec_push(&f->merges, n->kids[i]))
 				return PHD_ENOMEM;
-			if (n->type == PHD_NODE_MAP)
-				return phd_vec_push(&f->merges, n);
-			for (size_t i = 0; i < n->n; i++) {
-				if (n->kids[i]->type != PHD_NODE_MAP)
-					return perr(p, PHD_ESYNTAX, n->line, n->col,
-						    "'<<' takes a mapping or a list of mappings");
-				if (phd_vec_push(&f->merges, n->kids[i]))
-					return PHD_ENOMEM;
-			}
-			return 0;
 		}
+		return 0;
 	}
 	return phd_vec_push(&f->kids, n);
 }
 
-static int push_frame(struct parser *p, struct phd_node *n, const char *anchor)
+/* The next frame on the stack, its vectors kept from an earlier use. */
+static struct frame *next_frame(struct parser *p, const yaml_mark_t *m)
 {
-	if (p->depth >= PHD_MAX_DEPTH)
-		return perr(p, PHD_ETOOBIG, n->line, n->col,
-			    "nesting deeper than 128 levels");
+	if (p->depth >= PHD_MAX_DEPTH) {
+		perr(p, PHD_ETOOBIG, (unsigned)m->line + 1, (unsigned)m->column + 1,
+		     "nesting deeper than 128 levels");
+		return NULL;
+	}
 	if (p->depth == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
 		struct frame *ns = realloc(p->st, cap * sizeof *ns);   /* frames move: vectors stay */
-		if (!ns)
-			return PHD_ENOMEM;
+		if (!ns) {
+			p->code = PHD_ENOMEM;
+			return NULL;
+		}
 		p->st = ns;
 		p->cap = cap;
 	}
@@ -288,15 +450,26 @@ static int push_frame(struct parser *p, struct phd_node *n, const char *anchor)
 		memset(&p->st[p->depth], 0, sizeof p->st[p->depth]);
 		p->used++;
 	}
-	p->st[p->depth].node = n;
-	p->st[p->depth].want_key = n->type == PHD_NODE_MAP;
-	p->st[p->depth].anchor = anchor ? phd_arena_strdup(p->a, anchor) : NULL;
+	return &p->st[p->depth];
+}
+
+static int push_frame(struct parser *p, struct phd_node *n, const char *anchor,
+		      const yaml_mark_t *m)
+{
+	struct frame *f = next_frame(p, m);
+	if (!f)
+		return p->code;
+	f->node = n;
+	f->want_key = n->type == PHD_NODE_MAP;
+	f->anchor = anchor ? phd_arena_strdup(p->a, anchor) : NULL;
 	p->depth++;
 	return 0;
 }
 
 static void frame_free(struct frame *f)
 {
+	free(f->ckids.v);
+	free(f->cmerges.v);
 	phd_vec_free(&f->kids, NULL);
 	phd_vec_free(&f->keys, NULL);
 	phd_vec_free(&f->keynodes, NULL);
@@ -310,6 +483,8 @@ static void frame_free(struct frame *f)
 static void frame_reset(struct frame *f)
 {
 	f->kids.n = f->keys.n = f->keynodes.n = f->merges.n = 0;
+	f->ckids.n = f->cmerges.n = 0;
+	f->w = 0;
 	f->merge_key = 0;
 	if (f->index.cap)
 		phd_strset_free(&f->index);
@@ -357,8 +532,6 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 				return PHD_ENOMEM;
 			}
 			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
-			if (p->keyless)
-				goto keys_done;
 			n->knodes = arena_take(p->a, n->n * sizeof *n->knodes,
 					       _Alignof(struct phd_node *));
 			if (!n->knodes) {
@@ -368,7 +541,6 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 			memcpy(n->knodes, f->keynodes.v, n->n * sizeof *n->knodes);
 		}
 	}
-keys_done:
 	rc = remember_anchor(p, f->anchor, n);
 	frame_reset(f);
 	if (rc)
@@ -398,20 +570,8 @@ static int on_event(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 	struct phd_node *n;
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
-		if (p->keyless && p->depth && p->st[p->depth - 1].want_key &&
-		    !ev->data.scalar.anchor) {
-			/* a key of a manifest: its node lives until attach() */
-			n = &p->key_scratch;
-			memset(n, 0, sizeof *n);
-			n->type = is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR;
-			n->file = p->name;
-			n->line = (unsigned)ev->start_mark.line + 1;
-			n->col = (unsigned)ev->start_mark.column + 1;
-			n->weight = 1;
-		} else {
-			n = new_node(p, is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR,
-				     &ev->start_mark);
-		}
+		n = new_node(p, is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR,
+			     &ev->start_mark);
 		if (!n)
 			return PHD_ENOMEM;
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -435,7 +595,7 @@ static int on_event(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 			return PHD_ENOMEM;
 		return push_frame(p, n, (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
 						       ? ev->data.sequence_start.anchor
-						       : ev->data.mapping_start.anchor));
+						       : ev->data.mapping_start.anchor), &ev->start_mark);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
 		return pop_frame(p, docs);
@@ -450,6 +610,211 @@ static int on_event(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 		}
 		return perr(p, PHD_ESYNTAX, (unsigned)ev->start_mark.line + 1,
 			    (unsigned)ev->start_mark.column + 1, "unknown alias '*%s'", name);
+	}
+	default:
+		return 0;
+	}
+}
+
+/* ---- compact parse (manifest streams) ---- */
+
+/* Keys share their text; past this many distinct ones the rest are copied,
+ * so a stream of unique keys does not grow the table without bound. */
+#define KEYTEXTS_MAX 16384
+
+static const char *key_text(struct parser *p, const char *s, size_t len)
+{
+	size_t v;
+	const char *t;
+	if (phd_strset_get(&p->keytexts, s, &v))
+		return (const char *)(uintptr_t)v;
+	t = arena_strndup(p->a, s, len);
+	if (t && p->keytexts.n < KEYTEXTS_MAX &&
+	    phd_strset_put(&p->keytexts, t, (size_t)(uintptr_t)t))
+		return NULL;
+	return t;
+}
+
+static int remember_canchor(struct parser *p, const char *anchor, const struct phd_cnode *c,
+			    size_t w)
+{
+	struct anchor *slot;
+	if (!anchor)
+		return 0;
+	if (!(slot = anchor_slot(p, anchor)))
+		return PHD_ENOMEM;
+	slot->cn = *c;
+	slot->w = w;
+	return 0;
+}
+
+/* A finished node (by value: its children are final) to the frame on top
+ * of the stack, or as a document. */
+static int cattach(struct parser *p, const struct phd_cnode *c, size_t w, struct phd_vec *docs)
+{
+	struct frame *f;
+	if (p->depth == 0) {
+		int nomem = 0;
+		struct phd_cnode *root = slab_take(p->a, p->name, sizeof *root, &nomem);
+		if (!root)
+			return PHD_ENOMEM;
+		*root = *c;
+		return phd_vec_push(docs, root);
+	}
+	f = &p->st[p->depth - 1];
+	f->w += w;
+	if (f->cn.type == PHD_NODE_SEQ)
+		return cvec_push(&f->ckids, c);
+	if (f->want_key) {   /* an anchored key, an alias or a collection */
+		if (c->type != PHD_NODE_SCALAR && c->type != PHD_NODE_NULL)
+			return perr(p, PHD_ESYNTAX, c->line, c->col,
+				    "only scalar mapping keys are supported");
+		return add_key(p, f, c->u.str, c->plain, c->line, c->col);
+	}
+	f->want_key = 1;
+	/* a merge's weight is counted once, with its value, above */
+	if (f->merge_key && (c->type == PHD_NODE_MAP || c->type == PHD_NODE_SEQ)) {
+		if (drop_merge_key(f))
+			return PHD_ENOMEM;
+		if (c->type == PHD_NODE_MAP)
+			return cvec_push(&f->cmerges, c);
+		for (size_t i = 0; i < c->n; i++) {
+			if (ckid(c, i)->type != PHD_NODE_MAP)
+				return perr(p, PHD_ESYNTAX, c->line, c->col,
+					    "'<<' takes a mapping or a list of mappings");
+			if (cvec_push(&f->cmerges, ckid(c, i)))
+				return PHD_ENOMEM;
+		}
+		return 0;
+	}
+	return cvec_push(&f->ckids, c);
+}
+
+/* The frame's children into one block of a slab (or, too many for one,
+ * each on its own behind a pointer). */
+static int cblock(struct parser *p, struct frame *f, struct phd_cnode *c)
+{
+	size_t n = f->ckids.n, keys = c->type == PHD_NODE_MAP ? n * sizeof(char *) : 0;
+	int nomem = 0;
+	struct phd_cnode *b, **ptrs;
+
+	c->n = (uint32_t)n;
+	if (!n)
+		return 0;
+	if ((b = slab_take(p->a, p->name, n * sizeof *b + keys, &nomem))) {
+		memcpy(b, f->ckids.v, n * sizeof *b);
+		memcpy(b + n, f->keys.v, keys);
+		c->compact = CN_DIRECT;
+		c->u.block = b;
+		return 0;
+	}
+	if (nomem || !(ptrs = arena_take(p->a, n * sizeof *ptrs + keys, _Alignof(void *))))
+		return PHD_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!(ptrs[i] = slab_take(p->a, p->name, sizeof **ptrs, &nomem)))
+			return PHD_ENOMEM;
+		*ptrs[i] = f->ckids.v[i];
+	}
+	memcpy(ptrs + n, f->keys.v, keys);
+	c->compact = CN_INDIRECT;
+	c->u.block = ptrs;
+	return 0;
+}
+
+static int pop_cframe(struct parser *p, struct phd_vec *docs)
+{
+	struct frame *f = &p->st[--p->depth];
+	struct phd_cnode c = f->cn;
+	size_t w = f->w + 1;
+	const char *anchor = f->anchor;
+	int rc = 0;
+
+	/* merged entries come after explicit ones and never override them */
+	for (size_t m = 0; m < f->cmerges.n && !rc; m++) {
+		const struct phd_cnode *src = &f->cmerges.v[m];
+		for (size_t i = 0; i < src->n && !rc; i++) {
+			if (frame_find(f, ckeys(src)[i]) >= 0)
+				continue;
+			if (phd_vec_push(&f->keys, (void *)ckeys(src)[i]) ||
+			    cvec_push(&f->ckids, ckid(src, i)) || frame_index(f))
+				rc = PHD_ENOMEM;
+		}
+	}
+	if (!rc)
+		rc = cblock(p, f, &c);
+	frame_reset(f);
+	if (rc || (rc = remember_canchor(p, anchor, &c, w)) != 0 ||
+	    (rc = add_weight_at(p, w, c.line, c.col)) != 0)
+		return rc;
+	return cattach(p, &c, w, docs);
+}
+
+static int on_cevent(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
+{
+	struct phd_cnode c;
+	struct frame *f = p->depth ? &p->st[p->depth - 1] : NULL;
+	int rc;
+
+	memset(&c, 0, sizeof c);
+	c.compact = CN_DIRECT;
+	c.line = (uint32_t)ev->start_mark.line + 1;
+	c.col = (uint32_t)ev->start_mark.column + 1;
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT: {
+		const char *v = (const char *)ev->data.scalar.value;
+		size_t len = ev->data.scalar.length;
+		c.type = is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR;
+		c.plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		if (memchr(v, '\0', len))
+			return perr(p, PHD_ESYNTAX, c.line, c.col, "NUL byte inside a scalar");
+		if (f && f->want_key && !ev->data.scalar.anchor) {
+			/* a key: its text, no node */
+			const char *t = key_text(p, v, len);
+			if (!t)
+				return PHD_ENOMEM;
+			if ((rc = add_weight_at(p, 1, c.line, c.col)) != 0)
+				return rc;
+			f->w++;
+			return add_key(p, f, t, c.plain, c.line, c.col);
+		}
+		if (!(c.u.str = arena_strndup(p->a, v, len)) ||
+		    remember_canchor(p, (const char *)ev->data.scalar.anchor, &c, 1))
+			return PHD_ENOMEM;
+		if ((rc = add_weight_at(p, 1, c.line, c.col)) != 0)
+			return rc;
+		return cattach(p, &c, 1, docs);
+	}
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT: {
+		const char *anchor = (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
+						    ? ev->data.sequence_start.anchor
+						    : ev->data.mapping_start.anchor);
+		if (!(f = next_frame(p, &ev->start_mark)))
+			return p->code;
+		c.type = ev->type == YAML_SEQUENCE_START_EVENT ? PHD_NODE_SEQ : PHD_NODE_MAP;
+		f->cn = c;
+		f->w = 0;
+		f->want_key = c.type == PHD_NODE_MAP;
+		f->anchor = anchor ? phd_arena_strdup(p->a, anchor) : NULL;
+		if (anchor && !f->anchor)
+			return PHD_ENOMEM;
+		p->depth++;
+		return 0;
+	}
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return pop_cframe(p, docs);
+	case YAML_ALIAS_EVENT: {
+		size_t at;
+		if (phd_strset_get(&p->anchor_index, (const char *)ev->data.alias.anchor, &at)) {
+			struct phd_cnode target = p->anchors[at].cn;
+			size_t w = p->anchors[at].w;
+			if ((rc = add_weight_at(p, w, c.line, c.col)) != 0)
+				return rc;
+			return cattach(p, &target, w, docs);
+		}
+		return perr(p, PHD_ESYNTAX, c.line, c.col, "unknown alias '*%s'",
+			    (const char *)ev->data.alias.anchor);
 	}
 	default:
 		return 0;
@@ -474,7 +839,7 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 	/* without aliases a node needs at least one byte of input; aliases may
 	 * expand, but only to a bounded multiple of what was read */
 	p.max_weight = PHD_MAX_NODES + len;
-	p.keyless = multi;
+	p.compact = multi;
 	p.name = phd_arena_strdup(p.a, name);
 	if (!p.name || !yaml_parser_initialize(&yp)) {
 		phd_arena_free(p.a);
@@ -518,7 +883,7 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 				  (unsigned)ev.start_mark.column + 1,
 				  "more than one YAML document in this file");
 		if (rc == 0)
-			rc = on_event(&p, &ev, &docs);
+			rc = p.compact ? on_cevent(&p, &ev, &docs) : on_event(&p, &ev, &docs);
 		yaml_event_delete(&ev);
 	}
 	yaml_parser_delete(&yp);
@@ -527,6 +892,7 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 	free(p.st);
 	free(p.anchors);
 	phd_strset_free(&p.anchor_index);
+	phd_strset_free(&p.keytexts);
 	if (rc && !p.err)
 		p.err = phd_asprintf("%s: %s", p.name, phd_strerror(rc));
 	if (rc) {
@@ -587,7 +953,9 @@ struct phd_node *phd_doc_merge(struct phd_arena *a, const struct phd_node *base,
 	size_t cap, k = 0;
 	struct phd_strset bix = { 0 }, oix = { 0 };
 
-	if (!base || base->type != PHD_NODE_MAP || !over || over->type != PHD_NODE_MAP)
+	/* values trees only: a manifest stream's compact nodes are never merged */
+	if (!base || !over || is_compact(base) || is_compact(over) ||
+	    base->type != PHD_NODE_MAP || over->type != PHD_NODE_MAP)
 		return (struct phd_node *)over;
 	n = phd_arena_alloc(a, sizeof *n);
 	if (!n)
@@ -634,12 +1002,25 @@ out:
 	return n;
 }
 
-/* ---- accessors ---- */
+/* ---- accessors: either layout ---- */
+static int ntype(const phd_node *n)
+{
+	return is_compact(n) ? cnode(n)->type : n->type;
+}
+
 const phd_node *phd_node_child(const phd_node *n, const char *key)
 {
-	if (!n || n->type != PHD_NODE_MAP)
+	if (!n || ntype(n) != PHD_NODE_MAP)
 		return NULL;
 	/* the first byte settles most misses without a call */
+	if (is_compact(n)) {
+		const struct phd_cnode *c = cnode(n);
+		const char *const *keys = ckeys(c);
+		for (size_t i = 0; i < c->n; i++)
+			if (keys[i][0] == key[0] && !strcmp(keys[i], key))
+				return (const phd_node *)(const void *)ckid(c, i);
+		return NULL;
+	}
 	for (size_t i = 0; i < n->n; i++)
 		if (n->keys[i][0] == key[0] && !strcmp(n->keys[i], key))
 			return n->kids[i];
@@ -658,9 +1039,9 @@ PHD_EXTERN const phd_node *phd_node_get(const phd_node *node, const char *path)
 		if (*s == '[') {
 			char *end;
 			unsigned long idx = strtoul(s + 1, &end, 10);
-			if (end == s + 1 || *end != ']' || node->type != PHD_NODE_SEQ)
+			if (end == s + 1 || *end != ']' || ntype(node) != PHD_NODE_SEQ)
 				return NULL;
-			node = idx < node->n ? node->kids[idx] : NULL;
+			node = phd_node_at(node, idx);
 			s = end + 1;
 		} else {
 			if (*s == '"') {
@@ -687,28 +1068,31 @@ PHD_EXTERN const phd_node *phd_node_get(const phd_node *node, const char *path)
 
 PHD_EXTERN int phd_node_type(const phd_node *node)
 {
-	return node ? node->type : PHD_NODE_NULL;
+	return node ? ntype(node) : PHD_NODE_NULL;
 }
 
 PHD_EXTERN const char *phd_node_str(const phd_node *node)
 {
-	return node && node->type == PHD_NODE_SCALAR ? node->str : NULL;
+	if (!node || ntype(node) != PHD_NODE_SCALAR)
+		return NULL;
+	return is_compact(node) ? cnode(node)->u.str : node->str;
 }
 
 PHD_EXTERN int phd_node_bool(const phd_node *node, int *out)
 {
 	static const char *const t[] = { "true", "True", "TRUE", "yes", "Yes", "on", "On" };
 	static const char *const f[] = { "false", "False", "FALSE", "no", "No", "off", "Off" };
-	if (!node || node->type == PHD_NODE_NULL)
+	const char *str = phd_node_str(node);
+	if (phd_node_type(node) == PHD_NODE_NULL)
 		return PHD_ENOTFOUND;
-	if (node->type != PHD_NODE_SCALAR)
+	if (!str)
 		return PHD_ETYPE;
 	for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
-		if (!strcmp(node->str, t[i])) {
+		if (!strcmp(str, t[i])) {
 			*out = 1;
 			return 0;
 		}
-		if (!strcmp(node->str, f[i])) {
+		if (!strcmp(str, f[i])) {
 			*out = 0;
 			return 0;
 		}
@@ -718,14 +1102,15 @@ PHD_EXTERN int phd_node_bool(const phd_node *node, int *out)
 
 PHD_EXTERN int phd_node_int(const phd_node *node, long long *out)
 {
+	const char *str = phd_node_str(node);
 	char *end;
 	long long v;
-	if (!node || node->type == PHD_NODE_NULL)
+	if (phd_node_type(node) == PHD_NODE_NULL)
 		return PHD_ENOTFOUND;
-	if (node->type != PHD_NODE_SCALAR || !*node->str)
+	if (!str || !*str)
 		return PHD_ETYPE;
 	errno = 0;
-	v = strtoll(node->str, &end, 10);
+	v = strtoll(str, &end, 10);
 	if (*end || errno == ERANGE)
 		return PHD_ETYPE;
 	*out = v;
@@ -734,13 +1119,12 @@ PHD_EXTERN int phd_node_int(const phd_node *node, long long *out)
 
 PHD_EXTERN int phd_node_duration_ms(const phd_node *node, long long *out_ms)
 {
-	const char *s;
+	const char *s = phd_node_str(node);
 	long long total = 0;
-	if (!node || node->type == PHD_NODE_NULL)
+	if (phd_node_type(node) == PHD_NODE_NULL)
 		return PHD_ENOTFOUND;
-	if (node->type != PHD_NODE_SCALAR || !*node->str)
+	if (!s || !*s)
 		return PHD_ETYPE;
-	s = node->str;
 	while (*s) {
 		char *end;
 		double v = strtod(s, &end);
@@ -775,39 +1159,54 @@ PHD_EXTERN int phd_node_duration_ms(const phd_node *node, long long *out_ms)
 
 PHD_EXTERN size_t phd_node_len(const phd_node *node)
 {
-	return node && (node->type == PHD_NODE_SEQ || node->type == PHD_NODE_MAP) ? node->n : 0;
+	int t = node ? ntype(node) : PHD_NODE_NULL;
+	if (t != PHD_NODE_SEQ && t != PHD_NODE_MAP)
+		return 0;
+	return is_compact(node) ? cnode(node)->n : node->n;
 }
 
 PHD_EXTERN const phd_node *phd_node_at(const phd_node *node, size_t i)
 {
-	return i < phd_node_len(node) ? node->kids[i] : NULL;
+	if (i >= phd_node_len(node))
+		return NULL;
+	return is_compact(node) ? (const phd_node *)(const void *)ckid(cnode(node), i)
+				: node->kids[i];
 }
 
 PHD_EXTERN const char *phd_node_key_at(const phd_node *node, size_t i)
 {
-	return node && node->type == PHD_NODE_MAP && i < node->n ? node->keys[i] : NULL;
+	if (phd_node_type(node) != PHD_NODE_MAP || i >= phd_node_len(node))
+		return NULL;
+	return is_compact(node) ? ckeys(cnode(node))[i] : node->keys[i];
 }
 
 PHD_EXTERN const char *phd_node_file(const phd_node *node)
 {
-	return node ? node->file : NULL;
+	if (!node)
+		return NULL;
+	return is_compact(node) ? cfile(cnode(node)) : node->file;
 }
 
 PHD_EXTERN unsigned phd_node_line(const phd_node *node)
 {
-	return node ? node->line : 0;
+	if (!node)
+		return 0;
+	return is_compact(node) ? cnode(node)->line : node->line;
 }
 
 PHD_EXTERN unsigned phd_node_column(const phd_node *node)
 {
-	return node ? node->col : 0;
+	if (!node)
+		return 0;
+	return is_compact(node) ? cnode(node)->col : node->col;
 }
 
 char *phd_node_pos(const phd_node *n)
 {
+	const char *file = phd_node_file(n);
 	if (!n)
 		return strdup("(unknown position)");
-	return phd_asprintf("%s:%u:%u", n->file ? n->file : "?", n->line, n->col);
+	return phd_asprintf("%s:%u:%u", file ? file : "?", phd_node_line(n), phd_node_column(n));
 }
 
 int phd_node_truthy(const phd_node *n, int dflt)

@@ -93,7 +93,19 @@ PHD_HIDDEN void phd_strset_free(struct phd_strset *s);
 /* ---- doc.c: YAML document trees with positions ---- */
 struct phd_arena;
 
+/* Configuration and values files (and --set): a node each, key nodes kept
+ * for the positions of configuration errors.  Manifest streams are parsed
+ * into the compact nodes of doc.c instead (struct phd_cnode); both start
+ * with type, plain and compact, and the phd_node_* accessors read either.
+ * Code outside doc.c touches the members of configuration and values trees
+ * only. */
 struct phd_node {
+	unsigned char type;
+	unsigned char plain; /* scalar was unquoted */
+	unsigned char compact; /* 0 here: see struct phd_cnode */
+	/* nodes below, aliases expanded (billion laughs); bounded by the
+	 * parse's PHD_MAX_NODES + its length (< 2^32) */
+	uint32_t weight;
 	const char *str;    /* scalar text */
 	size_t n;           /* children */
 	const char **keys;  /* map keys (n), NULL for sequences */
@@ -101,12 +113,7 @@ struct phd_node {
 	struct phd_node **kids;
 	const char *file;
 	unsigned line, col;
-	/* nodes below, aliases expanded (billion laughs); bounded by the
-	 * parse's PHD_MAX_NODES + its length (< 2^32) */
-	uint32_t weight;
-	unsigned char type;
-	unsigned char plain; /* scalar was unquoted */
-};                          /* 64 bytes: millions of them in a big stream */
+};                          /* 64 bytes */
 
 /* A set of parsed documents sharing one arena. */
 struct phd_docset {
@@ -245,7 +252,7 @@ PHD_HIDDEN int phd_secrets_in(const phd_ctx *ctx, const char *s);
 
 /* ---- results ---- */
 struct phd_finding_rec {
-	struct phd_finding pub;
+	struct phd_finding pub;   /* its strings follow, in the same block */
 };
 struct phd_check_rec {
 	struct phd_check_result pub;

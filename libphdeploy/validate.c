@@ -29,13 +29,29 @@ int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt)
 	return PHD_SEV_ERROR;
 }
 
+static size_t text_size(const char *s)
+{
+	return s ? strlen(s) + 1 : 0;
+}
+
+/* s copied at *at (NULL stays NULL) */
+static const char *text_put(char **at, const char *s)
+{
+	size_t n = text_size(s);
+	if (!s)
+		return NULL;
+	memcpy(*at, s, n);
+	*at += n;
+	return *at - n;
+}
+
 int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const char *object,
 		    const phd_node *where, const char *values_key, const char *message)
 {
 	struct phd_finding_rec *f;
 	struct phd_event e;
-	const char *why;
-	char *msg = NULL;
+	const char *why, *file;
+	char *msg = NULL, *obj, *red, *at;
 
 	sev = phd_rule_severity(ctx, rule, sev);
 	if (sev == PHD_SEV_OFF)
@@ -45,27 +61,33 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 		sev = PHD_SEV_INFO;
 		msg = phd_asprintf("%s (exempted: %s)", message, why);
 	}
-	f = calloc(1, sizeof *f);
+	/* one block per finding: a large stream brings a few per object, and
+	 * five strings each were mostly malloc's overhead */
+	obj = object ? phd_redact(ctx, object) : NULL;
+	red = phd_redact(ctx, msg ? msg : message);
+	free(msg);
+	file = phd_node_file(where);
+	f = malloc(sizeof *f + text_size(rule) + text_size(obj) + text_size(red) +
+		   text_size(values_key) + text_size(file));
 	if (!f) {
-		free(msg);
+		free(obj);
+		free(red);
 		return sev;
 	}
-	f->pub.rule = phd_strdup(rule);
+	memset(f, 0, sizeof *f);
+	at = (char *)(f + 1);
+	f->pub.rule = text_put(&at, rule);
 	f->pub.severity = sev;
 	f->pub.phase = phase;
-	f->pub.object = object ? phd_redact(ctx, object) : NULL;
-	f->pub.message = phd_redact(ctx, msg ? msg : message);
-	f->pub.values_key = phd_strdup(values_key);
-	f->pub.file = where && where->file ? strdup(where->file) : NULL;
-	f->pub.line = where ? where->line : 0;
-	f->pub.column = where ? where->col : 0;
-	free(msg);
+	f->pub.object = text_put(&at, obj);
+	f->pub.message = text_put(&at, red);
+	f->pub.values_key = text_put(&at, values_key);
+	f->pub.file = text_put(&at, file);
+	f->pub.line = phd_node_line(where);
+	f->pub.column = phd_node_column(where);
+	free(obj);
+	free(red);
 	if (phd_vec_push(&ctx->findings, f)) {
-		free((char *)f->pub.rule);
-		free((char *)f->pub.object);
-		free((char *)f->pub.message);
-		free((char *)f->pub.values_key);
-		free((char *)f->pub.file);
 		free(f);
 		return sev;
 	}
@@ -151,8 +173,8 @@ static int flatten_lists(struct phd_docset *ds)
 	for (size_t i = 0; i < ds->ndocs; i++) {
 		const phd_node *items = phd_node_child(ds->docs[i], "items");
 		const char *kind = phd_node_str(phd_node_child(ds->docs[i], "kind"));
-		total += kind && !strcmp(kind, "List") && items && items->type == PHD_NODE_SEQ
-			 ? items->n : 1;
+		total += kind && !strcmp(kind, "List") && phd_node_type(items) == PHD_NODE_SEQ
+			 ? phd_node_len(items) : 1;
 	}
 	if (total == ds->ndocs)
 		return 0;
@@ -162,9 +184,9 @@ static int flatten_lists(struct phd_docset *ds)
 	for (size_t i = 0; i < ds->ndocs; i++) {
 		const phd_node *items = phd_node_child(ds->docs[i], "items");
 		const char *kind = phd_node_str(phd_node_child(ds->docs[i], "kind"));
-		if (kind && !strcmp(kind, "List") && items && items->type == PHD_NODE_SEQ)
-			for (size_t j = 0; j < items->n; j++)
-				nd[k++] = items->kids[j];
+		if (kind && !strcmp(kind, "List") && phd_node_type(items) == PHD_NODE_SEQ)
+			for (size_t j = 0; j < phd_node_len(items); j++)
+				nd[k++] = (struct phd_node *)phd_node_at(items, j);
 		else
 			nd[k++] = ds->docs[i];
 	}
@@ -174,21 +196,28 @@ static int flatten_lists(struct phd_docset *ds)
 	return 0;
 }
 
-PHD_EXTERN int phd_set_documents(phd_ctx *ctx, int phase, const char *buf, size_t len,
-				 const char *origin)
+/* owned: buf itself (malloc'd, len + 1 bytes or more), freed here or kept
+ * as the rendered text; NULL: buf is the caller's and is copied. */
+static int set_documents(phd_ctx *ctx, int phase, const char *buf, size_t len,
+			 const char *origin, char *owned)
 {
 	struct phd_docset ds, kept;
 	char *err = NULL;
 	int rc;
 	size_t k = 0;
 
-	if (!ctx || !buf || phase < 0 || phase >= PHD_PHASE_COUNT)
+	if (!ctx || !buf || phase < 0 || phase >= PHD_PHASE_COUNT) {
+		free(owned);
 		return PHD_EINVAL;
-	if (len > PHD_MAX_STREAM_BYTES)
+	}
+	if (len > PHD_MAX_STREAM_BYTES) {
+		free(owned);
 		return phd_set_error(ctx, PHD_ETOOBIG, "%s: manifest stream larger than 256 MiB",
 				     origin ? origin : "documents");
+	}
 	rc = phd_doc_parse(&ds, origin ? origin : "documents", buf, len, 1, &err);
 	if (rc) {
+		free(owned);
 		phd_set_error(ctx, rc, "%s", err ? err : phd_strerror(rc));
 		free(err);
 		return rc;
@@ -196,26 +225,48 @@ PHD_EXTERN int phd_set_documents(phd_ctx *ctx, int phase, const char *buf, size_
 	/* empty documents (helm prints them for disabled templates) carry nothing */
 	kept = ds;
 	for (size_t i = 0; i < ds.ndocs; i++)
-		if (ds.docs[i]->type != PHD_NODE_NULL)
+		if (phd_node_type(ds.docs[i]) != PHD_NODE_NULL)
 			ds.docs[k++] = ds.docs[i];
 	kept.ndocs = k;
 	if ((rc = flatten_lists(&kept)) != 0) {
+		free(owned);
 		phd_docset_free(&kept);
 		return rc;
 	}
 	phd_docset_free(&ctx->docs[phase]);
 	ctx->docs[phase] = kept;
-	if (phase == PHD_PHASE_RENDER) {
-		char *copy = malloc(len + 1);
-		if (!copy)
-			return PHD_ENOMEM;
-		memcpy(copy, buf, len);
-		copy[len] = '\0';
-		free(ctx->rendered);
-		ctx->rendered = copy;
-		ctx->rendered_len = len;
+	if (phase != PHD_PHASE_RENDER) {
+		free(owned);
+		return 0;
 	}
+	if (owned) {
+		/* the slack of a doubling buffer goes back (an mmap'd block
+		 * shrinks in place) */
+		char *fit = realloc(owned, len + 1);
+		if (fit)
+			owned = fit;
+	} else if (!(owned = malloc(len + 1))) {
+		return PHD_ENOMEM;
+	} else {
+		memcpy(owned, buf, len);
+	}
+	owned[len] = '\0';
+	free(ctx->rendered);
+	ctx->rendered = owned;
+	ctx->rendered_len = len;
 	return 0;
+}
+
+PHD_EXTERN int phd_set_documents(phd_ctx *ctx, int phase, const char *buf, size_t len,
+				 const char *origin)
+{
+	return set_documents(ctx, phase, buf, len, origin, NULL);
+}
+
+PHD_EXTERN int phd_take_documents(phd_ctx *ctx, int phase, char *buf, size_t len,
+				  const char *origin)
+{
+	return set_documents(ctx, phase, buf, len, origin, buf);
 }
 
 PHD_EXTERN const char *phd_rendered(const phd_ctx *ctx, size_t *len)

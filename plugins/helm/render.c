@@ -238,8 +238,17 @@ int helm_render_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	phd_log(ctx, PHD_LOG_INFO, "%s: rendered %s with Helm %d in %lld ms%s", HELM_PLUGIN,
 		phd_ctx_chart(ctx), h->major, res.ms,
 		pr ? " (post-render: PodDisruptionBudget policy/v1beta1 -> policy/v1)" : "");
-	rc = phd_set_documents(ctx, PHD_PHASE_RENDER, res.out ? res.out : "", res.out_len,
-			       origin ? origin : "helm template");
+	/* the captured stream is handed over, not copied: a large release
+	 * is then held once, as the text render prints */
+	if (res.out) {
+		rc = phd_take_documents(ctx, PHD_PHASE_RENDER, res.out, res.out_len,
+					origin ? origin : "helm template");
+		res.out = NULL;
+		res.out_len = 0;
+	} else {
+		rc = phd_set_documents(ctx, PHD_PHASE_RENDER, "", 0,
+				       origin ? origin : "helm template");
+	}
 out:
 	phd_exec_result_clear(&res);
 	helm_watch_free(&w);

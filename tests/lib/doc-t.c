@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <phdeploy/phdeploy.h>
+#include <phdeploy/plugin.h>
 
 #include "../tap/tap.h"
 #include "input.h"
@@ -560,6 +561,148 @@ static void test_wide_inputs(void)
 	free(text);
 }
 
+/* ---- a manifest stream (phd_set_documents): the same accessors ---- */
+static const char stream_yaml[] =
+	"---\n"                                           /* 1 */
+	"# Source: a.yaml\n"                              /* 2 */
+	"kind: ConfigMap\n"                               /* 3 */
+	"metadata:\n"                                     /* 4 */
+	"  name: one\n"                                   /* 5 */
+	"  labels: &l {app: x, tier: web}\n"              /* 6 */
+	"data: {k: \"v\", \"null\": ~, n: 3, on: yes}\n"  /* 7 */
+	"list: [a, b, {c: d}]\n"                          /* 8 */
+	"---\n"                                           /* 9 */
+	"---\n"                                           /* 10 */
+	"kind: Deployment\n"                              /* 11 */
+	"metadata: {name: two, labels: *l}\n"             /* 12 */
+	"spec:\n"                                         /* 13 */
+	"  base: &b {x: 1, y: 2}\n"                       /* 14 */
+	"  merged: {y: 3, <<: *b}\n";                     /* 15 */
+
+struct stream_case {
+	char *text;
+	size_t len;
+	void (*check)(phd_validation *v);
+};
+
+static int stream_repo(phd_ctx *ctx, int phase, int mode, void *ud)
+{
+	(void)ctx, (void)phase, (void)mode, (void)ud;
+	return PHD_EIGNORE;
+}
+
+static int stream_render(phd_ctx *ctx, int phase, int mode, void *ud)
+{
+	struct stream_case *c = ud;
+	(void)mode;
+	return phd_set_documents(ctx, phase, c->text, c->len, "test stream");
+}
+
+static int stream_check(phd_validation *v, void *ud)
+{
+	((struct stream_case *)ud)->check(v);
+	return 0;
+}
+
+static void run_stream(struct stream_case *c)
+{
+	struct phd_options o = PHD_OPTIONS_INIT;
+	phd_ctx *ctx = NULL;
+	phd_plugin *p = NULL;
+	int rc;
+
+	o.flags = PHD_OPT_NO_CONFIG | PHD_OPT_NO_JOURNAL;
+	rc = phd_ctx_new(&ctx, &o);
+	if (rc == 0)
+		rc = phd_ctx_add_plugin(&p, ctx, "stream", "1");
+	if (rc == 0)
+		rc = phd_register_phase_handler(p, PHD_PHASE_REPO, stream_repo, NULL, NULL);
+	if (rc == 0)
+		rc = phd_register_phase_handler(p, PHD_PHASE_RENDER, stream_render, c, NULL);
+	if (rc == 0)
+		rc = phd_register_validator(p, "look", PHD_PHASE_RENDER, stream_check, c, NULL);
+	if (rc == 0)
+		rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_RENDER));
+	tap_is_int(rc, 0, "the stream renders (%s)", ctx ? phd_ctx_errmsg(ctx) : "");
+	phd_ctx_free(ctx);
+}
+
+static void look_small(phd_validation *v)
+{
+	const phd_node *d0 = phd_validation_doc(v, 0), *d1 = phd_validation_doc(v, 1);
+	const phd_node *list, *merged, *n;
+	long long i = 0;
+	int b = 0;
+
+	tap_is_int((long long)phd_validation_doc_count(v), 2, "two documents, the empty one left out");
+	is_at(d0, "test stream", 3, 1, "a document");
+	n = phd_node_get(d0, "metadata.name");
+	tap_is_str(phd_node_str(n), "one", "a nested scalar");
+	is_at(n, "test stream", 5, 9, "a nested scalar");
+	tap_is_str(phd_node_key_at(d0, 1), "metadata", "keys in their order");
+	tap_ok(phd_node_key_at(d0, 4) == NULL, "no key past the end");
+	tap_is_int(phd_node_type(phd_node_get(d0, "data.\"null\"")), PHD_NODE_NULL,
+		   "a null value under a quoted key");
+	tap_ok(phd_node_str(phd_node_get(d0, "data.\"null\"")) == NULL, "has no text");
+	tap_is_str(phd_node_str(phd_node_get(d0, "data.k")), "v", "a quoted scalar");
+	tap_ok(phd_node_int(phd_node_get(d0, "data.n"), &i) == 0 && i == 3, "an integer");
+	tap_ok(phd_node_bool(phd_node_get(d0, "data.on"), &b) == 0 && b == 1, "a boolean");
+	list = phd_node_get(d0, "list");
+	tap_is_int(phd_node_type(list), PHD_NODE_SEQ, "a sequence");
+	tap_is_int((long long)phd_node_len(list), 3, "of three");
+	tap_ok(phd_node_at(list, 2) == phd_node_at(list, 2) && phd_node_at(list, 3) == NULL,
+	       "an item's handle is the same each time, none past the end");
+	n = phd_node_get(d0, "list[2].c");
+	tap_is_str(phd_node_str(n), "d", "an item's key by path");
+	is_at(n, "test stream", 8, 18, "an item's value");
+	n = phd_node_get(d1, "metadata.labels.tier");
+	tap_is_str(phd_node_str(n), "web", "an alias into the first document");
+	is_at(n, "test stream", 6, 29, "an aliased value (at its anchor)");
+	merged = phd_node_get(d1, "spec.merged");
+	tap_is_int((long long)phd_node_len(merged), 2, "a '<<' merge adds the missing keys");
+	tap_is_str(phd_node_str(phd_node_get(merged, "y")), "3", "and keeps the explicit ones");
+	tap_is_str(phd_node_str(phd_node_get(merged, "x")), "1", "the merged key's value");
+	tap_is_str(phd_node_key_at(merged, 1), "x", "merged keys after the explicit ones");
+}
+
+/* Wider than one slab of nodes: the children are reached through pointers. */
+#define WIDE 50000
+static void look_wide(phd_validation *v)
+{
+	const phd_node *d = phd_validation_doc(v, 0);
+	const phd_node *seq = phd_node_get(d, "s"), *map = phd_node_get(d, "m");
+	char want[32];
+
+	tap_is_int((long long)phd_node_len(seq), WIDE, "a sequence of %d items", WIDE);
+	tap_is_str(phd_node_str(phd_node_at(seq, WIDE - 1)), "49999", "its last item");
+	is_at(phd_node_at(seq, WIDE - 1), "test stream", WIDE + 1, 3, "its last item");
+	tap_is_int((long long)phd_node_len(map), WIDE, "a mapping of %d keys", WIDE);
+	snprintf(want, sizeof want, "k%d", WIDE - 1);
+	tap_is_str(phd_node_key_at(map, WIDE - 1), want, "its last key");
+	tap_is_str(phd_node_str(phd_node_get(map, want)), "49999", "its last value by key");
+	is_at(phd_node_get(map, want), "test stream", 2 * WIDE + 2, 3 + (unsigned)strlen(want) + 2,
+	      "its last value");
+}
+
+static void test_stream(void)
+{
+	struct stream_case c = { (char *)stream_yaml, sizeof stream_yaml - 1, look_small };
+	size_t cap = (size_t)WIDE * 32 + 64, len = 0;
+
+	run_stream(&c);
+	c.text = malloc(cap);
+	len += (size_t)snprintf(c.text + len, cap - len, "s:\n");
+	for (int i = 0; i < WIDE; i++)
+		len += (size_t)snprintf(c.text + len, cap - len, "- %d\n", i);
+	len += (size_t)snprintf(c.text + len, cap - len, "m:\n");
+	for (int i = 0; i < WIDE; i++)
+		len += (size_t)snprintf(c.text + len, cap - len, "  k%d: %d\n", i, i);
+	c.len = len;
+	c.check = look_wide;
+	run_stream(&c);
+	free(c.text);
+}
+
 int main(void)
 {
 	input_setup();
@@ -576,5 +719,6 @@ int main(void)
 	test_deep_nesting();
 	test_alias_bomb();
 	test_wide_inputs();
+	test_stream();
 	return tap_done();
 }

@@ -506,5 +506,27 @@ int main(void)
 		free(red);
 		phd_ctx_free(ctx);
 	}
+	{
+		/* phd_take_documents: the buffer becomes the rendered text; a
+		 * refused stream or another phase frees it (valgrind: no leak) */
+		static const char m[] = "kind: ConfigMap\nmetadata: {name: a}\n";
+		char *buf = malloc(64);
+		size_t len = 0;
+		ctx = make(base, NULL, 0, 0);
+		memcpy(buf, m, sizeof m);
+		tap_is_int(phd_take_documents(ctx, PHD_PHASE_RENDER, buf, sizeof m - 1, "taken"), 0,
+			   "a taken stream parses");
+		tap_is_str(phd_rendered(ctx, &len), m, "and is the rendered text");
+		tap_is_int((long long)len, (long long)(sizeof m - 1), "of its length");
+		buf = strdup("a: [\n");
+		tap_is_int(phd_take_documents(ctx, PHD_PHASE_RENDER, buf, strlen(buf), "broken"),
+			   PHD_ESYNTAX, "a taken malformed stream is refused");
+		tap_like(phd_ctx_errmsg(ctx), "broken:", "at its position");
+		tap_is_str(phd_rendered(ctx, NULL), m, "and the text before stays");
+		tap_is_int(phd_take_documents(ctx, PHD_PHASE_VERIFY, strdup("kind: Pod\n"), 10,
+					      "live"), 0, "a verify stream is taken too");
+		tap_is_str(phd_rendered(ctx, NULL), m, "without changing the rendered text");
+		phd_ctx_free(ctx);
+	}
 	return tap_done();
 }

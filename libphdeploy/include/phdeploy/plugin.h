@@ -249,6 +249,11 @@ PHD_EXTERN int phd_register_status(phd_plugin *p, phd_status_fn fn, void *userda
  * stream; the core parses it once for the validators.  origin names it. */
 PHD_EXTERN int phd_set_documents(phd_ctx *ctx, int phase, const char *buf, size_t len,
 				 const char *origin);
+/* The same, taking buf (malloc'd, at least len + 1 bytes) instead of
+ * copying it: a large stream is not held twice.  Freed by the core, also
+ * on error. */
+PHD_EXTERN int phd_take_documents(phd_ctx *ctx, int phase, char *buf, size_t len,
+				  const char *origin);
 /* The rendered manifests as text (borrowed), for `render` output. */
 PHD_EXTERN const char *phd_rendered(const phd_ctx *ctx, size_t *len);
 /* Whether the run is a dry run / plan (show, do not change). */
