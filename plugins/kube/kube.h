@@ -114,6 +114,11 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
  * against the stored release and the live objects (diff.c). */
 int kube_diff_validator(phd_validation *v, void *userdata);
 
+/* RENDER-phase validators predicting what the upgrade or --wait fails on,
+ * from the render and the live namespace (predict-objects.c). */
+int kube_predict_failed_job(phd_validation *v, void *userdata);
+int kube_predict_immutable(phd_validation *v, void *userdata);
+
 /* VERIFY-phase validator: every workload rolled out and ready. */
 int kube_rollout_validator(phd_validation *v, void *userdata);
 

@@ -1,0 +1,94 @@
+#!/bin/sh
+# The --wait predictions read from the live namespace (plugins/kube/
+# predict-objects.c), with the REAL helm 4 and kubectl against
+# tests/bin/kube-api and the real chart: each fires on the state that makes
+# the upgrade or --wait fail and stays quiet otherwise; a first install is
+# quiet; a bare render reads nothing; a refused deploy writes nothing
+# (requests.log); a rule switched off is not predicted.
+. "$top_srcdir/tests/tap/tap.sh"
+. "$top_srcdir/tests/tap/kube.sh"  # wait_until
+KA=$top_srcdir/tests/bin/kube-api
+H=$PHD_TOOLS/helm4
+KC=$PHD_TOOLS/kubectl
+CHART=$PHD_FIXTURES/posthog-30.46.0.tgz
+command -v python3 > /dev/null 2>&1 || skip_all "no python3"
+[ -x "$H" ] && [ -x "$KC" ] || skip_all "no helm4/kubectl in $PHD_TOOLS (run scripts/fetch-tools)"
+[ -f "$CHART" ] || skip_all "no chart fixture at $CHART"
+tap_mktemp
+cd "$TAPTMP" || exit 1
+trap '[ -f "$TAPTMP/k/pid" ] && "$KA" stop "$TAPTMP/k"' EXIT
+HELM_CACHE_HOME=$TAPTMP/helm/cache HELM_CONFIG_HOME=$TAPTMP/helm/config
+HELM_DATA_HOME=$TAPTMP/helm/data KUBECACHEDIR=$TAPTMP/kubecache
+export HELM_CACHE_HOME HELM_CONFIG_HOME HELM_DATA_HOME KUBECACHEDIR
+export PHDEPLOY_STATE_DIR="$TAPTMP/state" PHDEPLOY_HELM="$H" PHDEPLOY_KUBECTL="$KC"
+P=$PHDEPLOY
+K="$KC --context stand-in -n posthog"
+cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
+# the migrate Job of the first deploy fails, as a broken migration does
+echo '{"job_fails": ["posthog-migrate-*"], "ready_after": "200ms"}' > scen.json
+"$KA" start "$TAPTMP/k" --scenario scen.json > start.log 2>&1 || { cat start.log >&2; skip_all "kube-api did not start"; }
+export KUBECONFIG=$TAPTMP/k/kubeconfig
+conf() {
+	cat <<Y
+release: posthog
+namespace: posthog
+chart: { name: $CHART, version: 30.46.0 }
+values: [values.yaml]
+kube: { context: stand-in, version: "1.31" }
+helm: { timeout: 2m, wait: false, wait_for_jobs: false }
+secrets:
+  - { provider: file, path: postgres.secret.yaml }
+  - { provider: file, path: redis.secret.yaml }
+  - { provider: file, path: posthog.secret.yaml }
+rules: { probes: warn, replicas: warn$1 }
+Y
+}
+conf > phdeploy.yaml
+conf ", wait-failed-job: off, wait-immutable: off" > off.yaml
+writes() { awk '$1 != "GET"' k/requests.log | wc -l | tr -d ' '; }
+gets() { awk '$1 == "GET"' k/requests.log | wc -l | tr -d ' '; }
+
+# ---- first install: nothing live, nothing predicted
+: > k/requests.log
+$P diff > out 2> err; is $? 0 "before the install (no namespace yet): the diff passes"
+unlike "$(cat err)" "[wait-" "a first install predicts nothing"
+: > k/requests.log
+$P render > out 2> err; is $? 0 "a bare render passes"
+is "$(gets)" 0 "a bare render reads nothing from the cluster"
+
+$P -q deploy --yes --skip preflight,verify > out 2> err; is $? 0 "revision 1 deploys"
+failed() { $K get jobs -o json | grep -q BackoffLimitExceeded; }
+wait_until 30 failed; is $? 0 "its migrate Job failed (job_fails)"
+JOB=$($K get jobs -o name | grep posthog-migrate | head -1); JOB=${JOB#*/}
+
+# ---- wait-failed-job
+: > k/requests.log
+$P diff > out 2> err; is $? 7 "a failed migrate Job left behind fails the render phase (exit 7)"
+like "$(cat err)" "[wait-failed-job] Job/$JOB: failed (BackoffLimitExceeded" "the Job is named, with why it failed"
+like "$(cat err)" "kubectl logs job/$JOB -n posthog" "the finding says to read its logs"
+like "$(cat err)" "kubectl delete job $JOB -n posthog" "and how to clear it"
+is "$(writes)" 0 "the prediction only read (requests.log has no write)"
+: > k/requests.log
+$P -q deploy --yes --skip preflight,verify > out 2> err; is $? 7 "a deploy stops at render (exit 7)"
+is "$(writes)" 0 "before anything was applied"
+$P -c off.yaml diff > out 2> err; is $? 0 "rules: {wait-failed-job: off} switches it off"
+unlike "$(cat err)" "[wait-failed-job]" "and nothing is reported"
+$K delete job "$JOB" > /dev/null
+$P diff > out 2> err; is $? 0 "the Job deleted: the diff passes"
+unlike "$(cat err)" "[wait-" "nothing predicted"
+
+# ---- wait-immutable
+$P diff -f values.yaml --set zookeeper.persistence.size=20Gi > out 2> err
+is $? 7 "a StatefulSet's volumeClaimTemplates changed: exit 7"
+like "$(cat err)" "[wait-immutable] StatefulSet/posthog-posthog-zookeeper" "the StatefulSet is named"
+like "$(cat err)" 'spec.volumeClaimTemplates[data].spec.resources.requests.storage: live "8Gi", new "20Gi"' \
+	"the field, live and new"
+like "$(cat err)" "kubectl delete statefulset posthog-posthog-zookeeper -n posthog --cascade=orphan" "the fix"
+$P diff -f values.yaml --set zookeeper.replicaCount=5 > out 2> err; is $? 0 "replicas may change: quiet"
+unlike "$(cat err)" "[wait-immutable]" "nothing reported for a mutable field"
+$P -c off.yaml diff -f values.yaml --set zookeeper.persistence.size=20Gi > out 2> err; is $? 0 "wait-immutable: off"
+
+# ---- docs
+like "$($P explain wait-failed-job)" "kubectl delete job NAME -n NAMESPACE" "explain wait-failed-job gives the fix"
+like "$($P explain wait-immutable)" "--cascade=orphan" "explain wait-immutable gives the fix"
+done_testing
