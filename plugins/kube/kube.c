@@ -67,6 +67,10 @@ static const struct {
 	  "namespace", kube_predict_failed_job },
 	{ "wait-immutable", "the render changes a field the API server refuses to update",
 	  kube_predict_immutable },
+	{ "wait-quota", "the release's pods exceed a ResourceQuota of the namespace",
+	  kube_predict_quota },
+	{ "wait-limit-range", "a container or pod outside a LimitRange of the namespace",
+	  kube_predict_limit_range },
 };
 
 static int declare_predictions(phd_plugin *p)

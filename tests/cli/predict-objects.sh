@@ -44,7 +44,7 @@ rules: { probes: warn, replicas: warn$1 }
 Y
 }
 conf > phdeploy.yaml
-conf ", wait-failed-job: off, wait-immutable: off" > off.yaml
+conf ", wait-failed-job: off, wait-immutable: off, wait-quota: off, wait-limit-range: off" > off.yaml
 writes() { awk '$1 != "GET"' k/requests.log | wc -l | tr -d ' '; }
 gets() { awk '$1 == "GET"' k/requests.log | wc -l | tr -d ' '; }
 
@@ -88,7 +88,72 @@ $P diff -f values.yaml --set zookeeper.replicaCount=5 > out 2> err; is $? 0 "rep
 unlike "$(cat err)" "[wait-immutable]" "nothing reported for a mutable field"
 $P -c off.yaml diff -f values.yaml --set zookeeper.persistence.size=20Gi > out 2> err; is $? 0 "wait-immutable: off"
 
+# ---- wait-quota
+quota() {  # NAME HARD-JSON
+	printf '{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"%s"},"spec":{"hard":%s}}\n' \
+		"$1" "$2" | $K apply -f - > /dev/null
+}
+limits() {  # NAME LIMITS-JSON
+	printf '{"apiVersion":"v1","kind":"LimitRange","metadata":{"name":"%s"},"spec":{"limits":%s}}\n' \
+		"$1" "$2" | $K apply -f - > /dev/null
+}
+quota tight '{"pods":"5"}'
+: > k/requests.log
+$P diff > out 2> err; is $? 7 "more pods than a ResourceQuota allows: exit 7"
+like "$(cat err)" "[wait-quota] ResourceQuota/tight: pods: the release needs 21 at the rollout's peak" \
+	"the quota, the resource and the pods at the peak (replicas plus surge)"
+like "$(cat err)" "Deployment/posthog-web 3 x 1" "each workload's share is named"
+like "$(cat err)" "16 over" "and by how much"
+is "$(writes)" 0 "only read"
+$P -c off.yaml diff > out 2> err; is $? 0 "wait-quota: off"
+quota tight '{"pods":"21"}'
+$P diff > out 2> err; is $? 0 "a quota that fits exactly: quiet"
+unlike "$(cat err)" "[wait-" "nothing predicted"
+$K delete resourcequota tight > /dev/null
+
+# a quota on requests demands them of every container; a LimitRange default supplies them
+quota cpu '{"requests.cpu":"50","requests.memory":"200Gi"}'
+$P diff > out 2> err; is $? 7 "a container without requests under a requests quota: exit 7"
+like "$(cat err)" "[wait-quota] Deployment/clickhouse-operator: container clickhouse-operator sets no requests.cpu" \
+	"the container without a request is named"
+like "$(cat err)" 'must specify requests.cpu' "with what the API server answers"
+limits defaults '[{"type":"Container","defaultRequest":{"cpu":"100m","memory":"128Mi"}}]'
+$P diff > out 2> err; is $? 0 "with a LimitRange default request: quiet"
+unlike "$(cat err)" "[wait-" "nothing predicted"
+# another workload's pods use most of the quota (kube-api leaves status.used
+# empty: used is summed from the pods, the release's own left out)
+printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"hog"},"spec":{"containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"45","memory":"1Gi"}}}]}}\n' \
+	| $K apply -f - > /dev/null
+$P diff > out 2> err; is $? 7 "other pods leave too little of requests.cpu: exit 7"
+like "$(cat err)" "[wait-quota] ResourceQuota/cpu: requests.cpu: the release needs 7550m" "the release's cpu at the peak"
+like "$(cat err)" "5 is left (hard 50, 45 used outside the release): 2550m over" "what is left and the shortfall"
+$K delete pod hog > /dev/null
+$P diff > out 2> err; is $? 0 "the other pod gone: quiet"
+
+# ---- wait-limit-range
+limits floor '[{"type":"Container","min":{"cpu":"200m"}}]'
+$P diff > out 2> err; is $? 7 "a container below a LimitRange minimum: exit 7"
+like "$(cat err)" "[wait-limit-range] Deployment/posthog-pgbouncer: container posthog-pgbouncer: cpu request 100m is below the minimum 200m per Container (LimitRange/floor)" \
+	"the workload, container, request and minimum"
+like "$(cat err)" 'minimum cpu usage per Container is 200m, but request is 100m' "what the API server answers"
+$P -c off.yaml diff > out 2> err; is $? 0 "wait-limit-range: off"
+limits floor '[{"type":"Container","min":{"cpu":"50m"},"max":{"cpu":"8","memory":"16Gi"},"maxLimitRequestRatio":{"cpu":"100"}}]'
+$P diff > out 2> err; is $? 0 "a LimitRange the containers fit: quiet"
+unlike "$(cat err)" "[wait-" "nothing predicted"
+limits floor '[{"type":"Container","max":{"memory":"512Mi"}}]'
+$P diff > out 2> err; is $? 7 "a limit above a LimitRange maximum: exit 7"
+like "$(cat err)" "container posthog-web: memory request 1Gi is above the maximum 512Mi per Container" \
+	"a request above the maximum (the limit defaults to the maximum, below it)"
+$K delete limitrange floor defaults > /dev/null
+$K delete resourcequota cpu > /dev/null
+
+# ---- a cluster that cannot be read
+$P diff --kube-context nosuch > out 2> err; is $? 15 "a cluster that cannot be read: the diff's exit 15"
+unlike "$(cat err)" "[wait-" "no prediction is made up"
+
 # ---- docs
 like "$($P explain wait-failed-job)" "kubectl delete job NAME -n NAMESPACE" "explain wait-failed-job gives the fix"
 like "$($P explain wait-immutable)" "--cascade=orphan" "explain wait-immutable gives the fix"
+like "$($P explain wait-quota)" "kubectl edit resourcequota" "explain wait-quota gives the fix"
+like "$($P explain wait-limit-range)" "maxLimitRequestRatio" "explain wait-limit-range"
 done_testing
