@@ -87,6 +87,17 @@ like "$(cat err)" "kubectl delete statefulset posthog-posthog-zookeeper -n posth
 $P diff -f values.yaml --set zookeeper.replicaCount=5 > out 2> err; is $? 0 "replicas may change: quiet"
 unlike "$(cat err)" "[wait-immutable]" "nothing reported for a mutable field"
 $P -c off.yaml diff -f values.yaml --set zookeeper.persistence.size=20Gi > out 2> err; is $? 0 "wait-immutable: off"
+# a Deployment whose live selector is not the render's (as after a chart
+# that changed its labels): the API server refuses the new one
+$K patch deployment posthog-pgbouncer --type=merge \
+	-p '{"spec":{"selector":{"matchLabels":{"tier":"old"}}}}' > /dev/null
+$P diff > out 2> err; is $? 7 "a Deployment's selector changed: exit 7"
+like "$(cat err)" '[wait-immutable] Deployment/posthog-pgbouncer: ' "the Deployment is named"
+like "$(cat err)" '"tier":"old"' "with the live selector"
+like "$(cat err)" "kubectl delete deployment posthog-pgbouncer -n posthog" "and the fix"
+$K patch deployment posthog-pgbouncer --type=merge \
+	-p '{"spec":{"selector":{"matchLabels":{"tier":null}}}}' > /dev/null
+$P diff > out 2> err; is $? 0 "the same selector: quiet"
 
 # ---- wait-quota
 quota() {  # NAME HARD-JSON
