@@ -158,6 +158,27 @@ like "$(cat err)" "container posthog-web: memory request 1Gi is above the maximu
 $K delete limitrange floor defaults > /dev/null
 $K delete resourcequota cpu > /dev/null
 
+# claims: the StatefulSet's existing claims stay, new ones come on top
+quota claims '{"persistentvolumeclaims":"4"}'
+$P diff -f values.yaml --set zookeeper.replicaCount=5 > out 2> err
+is $? 7 "two more ZooKeeper claims than the claims quota leaves: exit 7"
+like "$(cat err)" "[wait-quota] ResourceQuota/claims: persistentvolumeclaims: the release needs 2 at the rollout's peak, 1 is left (hard 4, 3 used by the claims that exist): 1 over" \
+	"the new claims against what the existing ones leave"
+$P diff > out 2> err; is $? 0 "no new claim: quiet"
+$K delete resourcequota claims > /dev/null
+
+# a cluster that answers the discovery but not the Jobs list: the
+# prediction is not made, a warning says so, the run goes on (a plan: the
+# diff itself would exit 15 for what it could not compare)
+printf '{"fail_500": ["GET /apis/batch/v1/namespaces/posthog/jobs"]}\n' > scen.json.new
+touch -d "@$(($(date +%s) + 5))" scen.json.new && mv scen.json.new scen.json
+$K get --raw /version > /dev/null 2>&1
+$P plan --skip preflight > out 2> err; is $? 0 "the Jobs cannot be listed: no crash, the plan goes on"
+like "$(cat err)" "kube: wait-failed-job: not predicted: " "a warning names the prediction not made"
+printf '{}\n' > scen.json.new
+touch -d "@$(($(date +%s) + 10))" scen.json.new && mv scen.json.new scen.json
+$K get --raw /version > /dev/null 2>&1
+
 # ---- a cluster that cannot be read
 $P diff --kube-context nosuch > out 2> err; is $? 15 "a cluster that cannot be read: the diff's exit 15"
 unlike "$(cat err)" "[wait-" "no prediction is made up"
