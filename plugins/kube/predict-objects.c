@@ -965,8 +965,12 @@ static void lr_item(struct pstate *s, const char *lr, json_t *it, struct wl *w, 
 			snprintf(what, sizeof what, "%s: %s request %s is below the minimum %s per %s",
 				 who, rc_name[k], has_req ? kube_quantity_format(req, bin, a, sizeof a)
 				 : "(none)", kube_quantity_format(min, bin, b, sizeof b), type);
-			snprintf(adm, sizeof adm, "minimum %s usage per %s is %s, but request is %s",
-				 rc_name[k], type, b, has_req ? a : "0");
+			if (has_req)
+				snprintf(adm, sizeof adm, "minimum %s usage per %s is %s, but request "
+					 "is %s", rc_name[k], type, b, a);
+			else
+				snprintf(adm, sizeof adm, "minimum %s usage per %s is %s.  No request "
+					 "is specified", rc_name[k], type, b);
 			lr_report(s, w->key, lr, what, adm);
 		}
 		if (!qty(json_object_get(json_object_get(it, "max"), rc_name[k]), &max) &&
@@ -985,13 +989,29 @@ static void lr_item(struct pstate *s, const char *lr, json_t *it, struct wl *w, 
 			snprintf(what, sizeof what, "%s: %s limit %s is above the maximum %s per %s",
 				 who, rc_name[k], has_lim ? kube_quantity_format(lim, bin, a, sizeof a)
 				 : "(none)", kube_quantity_format(max, bin, b, sizeof b), type);
-			snprintf(adm, sizeof adm, "maximum %s usage per %s is %s, but limit is %s",
-				 rc_name[k], type, b, has_lim ? a : "unbounded");
+			if (has_lim)
+				snprintf(adm, sizeof adm, "maximum %s usage per %s is %s, but limit "
+					 "is %s", rc_name[k], type, b, a);
+			else
+				snprintf(adm, sizeof adm, "maximum %s usage per %s is %s.  No limit "
+					 "is specified", rc_name[k], type, b);
 			lr_report(s, w->key, lr, what, adm);
 		}
 		if (!qty(json_object_get(json_object_get(it, "maxLimitRequestRatio"), rc_name[k]),
-			 &ratio) && has_req && has_lim && req > 0 &&
-		    (long double)lim / (long double)req > (long double)ratio / 1000.0L) {
+			 &ratio) && (!has_req || !has_lim || !req || !lim)) {
+			/* a ratio needs both ends */
+			snprintf(what, sizeof what, "%s: %s has no %s while the maximum limit to "
+				 "request ratio per %s is %s", who, rc_name[k],
+				 !has_req || !req ? "request" : "limit", type,
+				 kube_quantity_format(ratio, 0, a, sizeof a));
+			snprintf(adm, sizeof adm, "%s max limit to request ratio per %s is %s, but "
+				 "no %s is specified or %s is 0", rc_name[k], type, a,
+				 !has_req || !req ? "request" : "limit",
+				 !has_req || !req ? "request" : "limit");
+			lr_report(s, w->key, lr, what, adm);
+		} else if (!qty(json_object_get(json_object_get(it, "maxLimitRequestRatio"),
+					rc_name[k]), &ratio) &&
+			   (long double)lim / (long double)req > (long double)ratio / 1000.0L) {
 			snprintf(what, sizeof what, "%s: %s limit %s over request %s is above the "
 				 "maximum ratio %s per %s", who, rc_name[k],
 				 kube_quantity_format(lim, bin, a, sizeof a),

@@ -151,6 +151,12 @@ $P -c off.yaml diff > out 2> err; is $? 0 "wait-limit-range: off"
 limits floor '[{"type":"Container","min":{"cpu":"50m"},"max":{"cpu":"8","memory":"16Gi"},"maxLimitRequestRatio":{"cpu":"100"}}]'
 $P diff > out 2> err; is $? 0 "a LimitRange the containers fit: quiet"
 unlike "$(cat err)" "[wait-" "nothing predicted"
+limits floor '[{"type":"Container","maxLimitRequestRatio":{"cpu":"2"}}]'
+$P diff > out 2> err; is $? 7 "a ratio without limits to compare: exit 7"
+like "$(cat err)" "container posthog-web: cpu has no limit while the maximum limit to request ratio per Container is 2" \
+	"a ratio needs a limit"
+like "$(cat err)" "cpu max limit to request ratio per Container is 2, but no limit is specified or limit is 0" \
+	"as the API server says"
 limits floor '[{"type":"Container","max":{"memory":"512Mi"}}]'
 $P diff > out 2> err; is $? 7 "a limit above a LimitRange maximum: exit 7"
 like "$(cat err)" "container posthog-web: memory request 1Gi is above the maximum 512Mi per Container" \
