@@ -944,6 +944,29 @@ static void lr_report(struct pstate *s, const char *obj, const char *lr, const c
 			      "(`kubectl edit limitrange %s -n %s`)", what, lr, admission, lr, s->ns);
 }
 
+/* A request below a minimum (is_max 0) or a limit above a maximum, in the
+ * API server's words. */
+static void lr_bound(struct pstate *s, struct wl *w, const char *lr, const char *who, int k,
+		     const char *type, int is_max, int has, long long val, long long bound)
+{
+	const char *what = is_max ? "limit" : "request";
+	char msg[400], adm[300], a[32], b[32];
+	int bin = k == RC_MEM;
+
+	kube_quantity_format(val, bin, a, sizeof a);
+	kube_quantity_format(bound, bin, b, sizeof b);
+	snprintf(msg, sizeof msg, "%s: %s %s %s is %s the %s %s per %s", who, rc_name[k], what,
+		 has ? a : "(none)", is_max ? "above" : "below", is_max ? "maximum" : "minimum",
+		 b, type);
+	if (has)
+		snprintf(adm, sizeof adm, "%s %s usage per %s is %s, but %s is %s",
+			 is_max ? "maximum" : "minimum", rc_name[k], type, b, what, a);
+	else
+		snprintf(adm, sizeof adm, "%s %s usage per %s is %s.  No %s is specified",
+			 is_max ? "maximum" : "minimum", rc_name[k], type, b, what);
+	lr_report(s, w->key, lr, msg, adm);
+}
+
 /* One container or pod (c NULL: w's pod sums) against one LimitRange item. */
 static void lr_item(struct pstate *s, const char *lr, json_t *it, struct wl *w, struct ctr *c)
 {
@@ -961,18 +984,8 @@ static void lr_item(struct pstate *s, const char *lr, json_t *it, struct wl *w, 
 			: !w->no_lim[k];
 		long long req = c ? c->req[k] : w->req[k], lim = c ? c->lim[k] : w->lim[k];
 		if (!qty(json_object_get(json_object_get(it, "min"), rc_name[k]), &min) &&
-		    (!has_req || req < min)) {
-			snprintf(what, sizeof what, "%s: %s request %s is below the minimum %s per %s",
-				 who, rc_name[k], has_req ? kube_quantity_format(req, bin, a, sizeof a)
-				 : "(none)", kube_quantity_format(min, bin, b, sizeof b), type);
-			if (has_req)
-				snprintf(adm, sizeof adm, "minimum %s usage per %s is %s, but request "
-					 "is %s", rc_name[k], type, b, a);
-			else
-				snprintf(adm, sizeof adm, "minimum %s usage per %s is %s.  No request "
-					 "is specified", rc_name[k], type, b);
-			lr_report(s, w->key, lr, what, adm);
-		}
+		    (!has_req || req < min))
+			lr_bound(s, w, lr, who, k, type, 0, has_req, req, min);
 		if (!qty(json_object_get(json_object_get(it, "max"), rc_name[k]), &max) &&
 		    has_req && req > max && (!has_lim || lim <= max)) {
 			/* the limit defaults to the maximum, below the request */
@@ -986,16 +999,7 @@ static void lr_item(struct pstate *s, const char *lr, json_t *it, struct wl *w, 
 			lr_report(s, w->key, lr, what, adm);
 		} else if (!qty(json_object_get(json_object_get(it, "max"), rc_name[k]), &max) &&
 		    (!has_lim || lim > max)) {
-			snprintf(what, sizeof what, "%s: %s limit %s is above the maximum %s per %s",
-				 who, rc_name[k], has_lim ? kube_quantity_format(lim, bin, a, sizeof a)
-				 : "(none)", kube_quantity_format(max, bin, b, sizeof b), type);
-			if (has_lim)
-				snprintf(adm, sizeof adm, "maximum %s usage per %s is %s, but limit "
-					 "is %s", rc_name[k], type, b, a);
-			else
-				snprintf(adm, sizeof adm, "maximum %s usage per %s is %s.  No limit "
-					 "is specified", rc_name[k], type, b);
-			lr_report(s, w->key, lr, what, adm);
+			lr_bound(s, w, lr, who, k, type, 1, has_lim, lim, max);
 		}
 		if (!qty(json_object_get(json_object_get(it, "maxLimitRequestRatio"), rc_name[k]),
 			 &ratio) && (!has_req || !has_lim || !req || !lim)) {
