@@ -58,6 +58,40 @@ static const struct phd_config_key kube_keys[] = {
 	PHD_CONFIG_END
 };
 
+/* --wait predictions from the live namespace (predict-objects.c): one
+ * rule and one validator each, so each can be switched off alone */
+static const struct {
+	const char *rule, *what;
+	phd_validator_fn fn;
+} predictions[] = {
+	{ "wait-failed-job", "a failed Job of the release (the migrate Job) left in the "
+	  "namespace", kube_predict_failed_job },
+	{ "wait-immutable", "the render changes a field the API server refuses to update",
+	  kube_predict_immutable },
+	{ "wait-quota", "the release's pods exceed a ResourceQuota of the namespace",
+	  kube_predict_quota },
+	{ "wait-limit-range", "a container or pod outside a LimitRange of the namespace",
+	  kube_predict_limit_range },
+};
+
+static int declare_predictions(phd_plugin *p)
+{
+	int rc = 0;
+	for (size_t i = 0; rc >= 0 && i < sizeof predictions / sizeof predictions[0]; i++)
+		rc = phd_plugin_declare_rule(p, predictions[i].rule, PHD_SEV_ERROR,
+					     predictions[i].what);
+	return rc;
+}
+
+static int register_predictions(phd_plugin *p, struct kube_conf *cf)
+{
+	int rc = 0;
+	for (size_t i = 0; rc >= 0 && i < sizeof predictions / sizeof predictions[0]; i++)
+		rc = phd_register_validator(p, predictions[i].rule, PHD_PHASE_RENDER,
+					    predictions[i].fn, cf, NULL);
+	return rc;
+}
+
 static int init(phd_plugin *p, const phd_node *config)
 {
 	phd_ctx *ctx = phd_plugin_ctx(p);
@@ -81,7 +115,8 @@ static int init(phd_plugin *p, const phd_node *config)
 	    (rc = phd_plugin_declare_rule(p, "diff", PHD_SEV_INFO,
 					  "what the new render changes in the release and the "
 					  "cluster (plan, diff, --dry-run)")) < 0 ||
-	    (rc = kube_predict_declare(p)) < 0)
+	    (rc = kube_predict_declare(p)) < 0 ||
+	    (rc = declare_predictions(p)) < 0)
 		return rc;
 	if ((rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf,
 					     NULL)) < 0 ||
@@ -93,7 +128,7 @@ static int init(phd_plugin *p, const phd_node *config)
 	if (rc < 0)
 		return rc;
 	rc = phd_register_validator(p, "diff", PHD_PHASE_RENDER, kube_diff_validator, cf, NULL);
-	if (rc < 0)
+	if (rc < 0 || (rc = register_predictions(p, cf)) < 0)
 		return rc;
 	/* what --wait will fail on (predict.c): plan, deploy, diff, not render */
 	rc = phd_register_validator(p, "predict", PHD_PHASE_RENDER, kube_predict_validator, cf,

@@ -22,15 +22,20 @@ static const struct {
 	[KUBE_LIVE_PVS] = { "persistent volumes", "persistentvolumes", 0, 0 },
 };
 
-int kube_predict_off(struct kube_predict *p, const char *rule)
+int kube_rule_off(phd_ctx *ctx, const char *rule)
 {
-	const phd_node *rules = phd_node_get(phd_ctx_config(p->ctx), "rules");
+	const phd_node *rules = phd_node_get(phd_ctx_config(ctx), "rules");
 	const char *s = NULL;
 
 	for (size_t i = 0; i < phd_node_len(rules); i++)
 		if (phd_node_key_at(rules, i) && !strcmp(phd_node_key_at(rules, i), rule))
 			s = phd_node_str(phd_node_at(rules, i));
 	return s && !strcmp(s, "off");
+}
+
+int kube_predict_off(struct kube_predict *p, const char *rule)
+{
+	return kube_rule_off(p->ctx, rule);
 }
 
 json_t *kube_predict_live(struct kube_predict *p, enum kube_live_set set, const char *rule)
@@ -132,7 +137,7 @@ int kube_predict_declare(phd_plugin *plugin)
 /* Whether this run goes on to the cluster: deploy and plan reach the
  * deploy phase, diff and --dry-run compare with it.  A plain `render` is
  * an offline `helm template` and must stay one. */
-static int predicting(phd_ctx *ctx)
+int kube_predicting(phd_ctx *ctx)
 {
 	return phd_ctx_dry_run(ctx) ||
 	       (phd_ctx_run_phases(ctx) & PHD_PHASE_BIT(PHD_PHASE_DEPLOY)) != 0;
@@ -146,7 +151,7 @@ int kube_predict_validator(phd_validation *v, void *userdata)
 	size_t len;
 
 	p.ctx = phd_validation_ctx(v);
-	if (!predicting(p.ctx))
+	if (!kube_predicting(p.ctx))
 		return 0;
 	p.release = phd_ctx_release(p.ctx);
 	p.ns = phd_ctx_namespace(p.ctx);

@@ -11,14 +11,12 @@
 #include <jansson.h>
 
 #include "kube.h"
+#include "quantity.h"
 
-/* ---- quantities (sched.c) --------------------------------------------- */
+/* ---- quantities (quantity.c; a JSON number or string: sched.c) -------- */
 
-/* A Kubernetes resource quantity ("500m", "1Gi", "1e3", "0.5", "128974848",
- * a JSON number) in thousandths of its unit, so that cpu and memory share
- * one integer form: cpu "500m" is 500, memory "1Ki" is 1024000.  Returns 0,
- * or -1 for what is not a quantity or does not fit. */
-int kube_quantity_milli(const char *s, long long *out);
+/* In thousandths of the unit, so cpu and memory share one integer form:
+ * cpu "500m" is 500, memory "1Ki" is 1024000 (kube_quantity_milli). */
 int kube_quantity_json(json_t *v, long long *out);
 
 /* a + b and a * b held at the limits of a long long instead of
@@ -85,6 +83,11 @@ struct kube_predict {
 json_t *kube_predict_live(struct kube_predict *p, enum kube_live_set set, const char *rule);
 /* Whether `rules: {rule: off}` switched rule off (then it reads nothing). */
 int kube_predict_off(struct kube_predict *p, const char *rule);
+/* rules: {rule: off} in the configuration */
+int kube_rule_off(phd_ctx *ctx, const char *rule);
+/* Whether this run reaches the cluster (deploy, plan, diff, --dry-run):
+ * a plain render stays offline. */
+int kube_predicting(phd_ctx *ctx);
 
 /* The Deployments and StatefulSets of the render (no hooks), borrowed. */
 typedef void (*kube_workload_fn)(struct kube_predict *p, json_t *obj, void *payload);
