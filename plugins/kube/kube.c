@@ -79,7 +79,10 @@ static int init(phd_plugin *p, const phd_node *config)
 					  "a live workload not rolled out and ready")) < 0 ||
 	    (rc = phd_plugin_declare_rule(p, "diff", PHD_SEV_INFO,
 					  "what the new render changes in the release and the "
-					  "cluster (plan, diff, --dry-run)")) < 0)
+					  "cluster (plan, diff, --dry-run)")) < 0 ||
+	    (rc = phd_plugin_declare_rule(p, "drift", PHD_SEV_WARN,
+					  "a live object that differs from what the release "
+					  "deployed (verify)")) < 0)
 		return rc;
 	if ((rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf,
 					     NULL)) < 0 ||
@@ -91,6 +94,9 @@ static int init(phd_plugin *p, const phd_node *config)
 	if (rc < 0)
 		return rc;
 	rc = phd_register_validator(p, "diff", PHD_PHASE_RENDER, kube_diff_validator, cf, NULL);
+	if (rc < 0)
+		return rc;
+	rc = phd_register_validator(p, "drift", PHD_PHASE_VERIFY, kube_drift_validator, cf, NULL);
 	if (rc < 0)
 		return rc;
 	return phd_register_validator(p, "rollout", PHD_PHASE_VERIFY, kube_rollout_validator,

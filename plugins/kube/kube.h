@@ -51,6 +51,11 @@ void kube_pos(const phd_node *n, char *buf, size_t cap);
 /* Whether stderr is the API server's NotFound answer. */
 int kube_is_notfound(const struct phd_exec_result *res);
 
+/* kubectl get secret NAME -n NS -o TMPL (a go-template), its stdout raw
+ * in wiped memory; a is left for kube_fail (the caller frees it). */
+int kube_run_secret(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
+		    const char *ns, const char *name, const char *tmpl,
+		    struct phd_exec_result *res);
 /* Key names of Secret name in ns as a '\n'-separated list (malloc'd) in
  * *keys; *keys NULL when the Secret does not exist.  Values never leave
  * kubectl: a go-template prints only the names. */
@@ -113,6 +118,10 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata);
 /* RENDER-phase validator `diff` (plan, diff, --dry-run): the render
  * against the stored release and the live objects (diff.c). */
 int kube_diff_validator(phd_validation *v, void *userdata);
+
+/* VERIFY-phase validator `drift`: live objects against the release's
+ * stored manifest (drift.c). */
+int kube_drift_validator(phd_validation *v, void *userdata);
 
 /* VERIFY-phase validator: every workload rolled out and ready. */
 int kube_rollout_validator(phd_validation *v, void *userdata);

@@ -251,6 +251,64 @@ int kube_same(json_t *a, json_t *b)
 	return a && b && scalar_same(a, b);
 }
 
+static void walk(json_t *a, json_t *b, const char *prefix, kube_diff_fn fn, void *arg)
+{
+	if (json_is_object(a) && json_is_object(b)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(a, k, v) {
+			char p[512];
+			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
+			walk(v, json_object_get(b, k), p, fn, arg);
+		}
+		json_object_foreach(b, k, v) {
+			char p[512];
+			if (json_object_get(a, k))
+				continue;
+			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
+			fn(p, NULL, v, arg);
+		}
+		return;
+	}
+	if (!kube_same(a, b))
+		fn(prefix, a, b, arg);
+}
+
+void kube_diff_walk(json_t *a, json_t *b, kube_diff_fn fn, void *arg)
+{
+	walk(a, b, "", fn, arg);
+}
+
+struct paths {
+	FILE *f;
+	int n;
+};
+
+static void add_path(const char *path, json_t *a, json_t *b, void *arg)
+{
+	struct paths *p = arg;
+
+	(void)a;
+	(void)b;
+	if (p->n++ < 8)
+		fprintf(p->f, "%s%s", p->n > 1 ? ", " : "", *path ? path : "(the object)");
+}
+
+char *kube_changed_fields(json_t *have, json_t *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct paths p = { open_memstream(&buf, &len), 0 };
+
+	if (!p.f)
+		return NULL;
+	kube_diff_walk(have, want, add_path, &p);
+	if (p.n > 8)
+		fprintf(p.f, " and %d more", p.n - 8);
+	fclose(p.f);
+	return buf;
+}
+
 static void take_checksums(json_t *ann, const char *where, json_t *out)
 {
 	const char *k;
@@ -433,4 +491,184 @@ out:
 char *kube_obj_text(json_t *obj)
 {
 	return json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
+}
+
+/* ---- reading the release and the Secrets ------------------------------ */
+
+char *kube_helm_get(phd_ctx *ctx, const struct kube_conf *cf, const char *release,
+		    const char *ns, const char *what, const char *fmt, const char *who,
+		    int *notfound)
+{
+	const char *argv[12];
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res;
+	char kctx[300];
+	char *out = NULL;
+	size_t n = 0;
+
+	*notfound = 0;
+	argv[n++] = phd_ctx_helm(ctx) ? phd_ctx_helm(ctx) : "helm";
+	argv[n++] = "get";
+	argv[n++] = what;
+	argv[n++] = release;
+	argv[n++] = "-n";
+	argv[n++] = ns;
+	if (fmt) {
+		argv[n++] = "-o";
+		argv[n++] = fmt;
+	}
+	if (phd_ctx_kube_context(ctx) && *phd_ctx_kube_context(ctx)) {
+		snprintf(kctx, sizeof kctx, "--kube-context=%s", phd_ctx_kube_context(ctx));
+		argv[n++] = kctx;
+	}
+	argv[n] = NULL;
+	spec.argv = argv;
+	/* the stored manifest holds the chart's own Secrets: kept out of the
+	 * redactor's copies, masked by the callers before anything is reported */
+	spec.flags = PHD_EXEC_RAW_STDOUT | PHD_EXEC_CAPTURE_STDERR;
+	spec.timeout_ms = cf->timeout_ms;
+	if (phd_exec_run(ctx, &spec, &res) < 0) {
+		phd_log(ctx, PHD_LOG_WARN, "kube: %s: cannot run helm: %s", who,
+			phd_ctx_errmsg(ctx));
+	} else if (res.exit_code != 0) {
+		if (res.err && memmem(res.err, res.err_len, "not found", 9))
+			*notfound = 1;
+		else
+			phd_log(ctx, PHD_LOG_WARN, "kube: %s: `helm get %s %s` exited %d: %.*s",
+				who, what, release, res.exit_code, (int)(res.err_len > 300 ? 300
+				: res.err_len), res.err ? res.err : "");
+	} else {
+		out = strndup(res.out ? res.out : "", res.out_len);
+	}
+	phd_exec_result_clear(&res);
+	return out;
+}
+
+json_t *kube_by_key(json_t *list, const char *release)
+{
+	json_t *map = json_object(), *o;
+	size_t i;
+
+	json_array_foreach(list, i, o) {
+		char *k;
+		/* hooks run on every upgrade and are not in the stored manifest */
+		if (*kube_jstr(json_object_get(json_object_get(o, "metadata"), "annotations"),
+			       "helm.sh/hook"))
+			continue;
+		k = kube_obj_key(o, release);
+		if (k)
+			json_object_set(map, k, o);
+		free(k);
+	}
+	return map;
+}
+
+static void put_b64_string(struct kube_wbuf *b, json_t *v, int encode)
+{
+	const char *s = json_string_value(v);
+	if (!s)
+		return;
+	if (encode)
+		kube_base64_put(b, (const unsigned char *)s, strlen(s));
+	else
+		kube_wbuf_put(b, s, strlen(s));
+}
+
+void kube_secret_desired(json_t *secret, struct kube_wbuf *b)
+{
+	const char *dk;
+	json_t *v;
+
+	json_object_foreach(json_object_get(secret, "data"), dk, v) {
+		kube_wbuf_put(b, dk, strlen(dk));
+		kube_wbuf_put(b, "=", 1);
+		put_b64_string(b, v, 0);
+		kube_wbuf_put(b, "\n", 1);
+	}
+	json_object_foreach(json_object_get(secret, "stringData"), dk, v) {
+		kube_wbuf_put(b, dk, strlen(dk));
+		kube_wbuf_put(b, "=", 1);
+		put_b64_string(b, v, 1);
+		kube_wbuf_put(b, "\n", 1);
+	}
+}
+
+#define SECRET_TEMPLATE "go-template={{range $k, $v := .data}}{{$k}}={{$v}}{{\"\\n\"}}{{end}}"
+
+/* The value of key in a "k=v\n" list (borrowed, *vl its length), or NULL. */
+static const char *kv_find(const char *list, size_t len, const char *key, size_t kl,
+			   size_t *vl)
+{
+	for (const char *p = list, *end = list + len; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l > kl && p[kl] == '=' && !memcmp(p, key, kl)) {
+			*vl = l - kl - 1;
+			return p + kl + 1;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Each key of list a that b lacks, or (same) whose value differs, as
+ * "key K WHAT" into f; returns the count. */
+static int kv_compare(FILE *f, const char *a, size_t alen, const char *b, size_t blen,
+		      const char *absent, const char *differs, int n)
+{
+	for (const char *p = a, *end = a + alen; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), kl = strcspn(p, "="), vl;
+		const char *bv;
+		if (kl > l)
+			kl = l;
+		bv = kv_find(b, blen, p, kl, &vl);
+		if (!bv)
+			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, p, absent);
+		else if (differs && (vl != l - kl - 1 || memcmp(bv, p + kl + 1, vl)))
+			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, p, differs);
+		p = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+int kube_secret_changes(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
+			const char *name, const struct kube_wbuf *desired, const char *extra,
+			int *exists, char **changes)
+{
+	struct kube_argv a;
+	struct phd_exec_result res;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc, n = 0;
+
+	*changes = NULL;
+	*exists = 0;
+	/* values compared in wiped memory; only key names leave */
+	rc = kube_run_secret(ctx, cf, &a, ns, name, SECRET_TEMPLATE, &res);
+	if (rc == 0 && res.exit_code != 0 && !kube_is_notfound(&res))
+		rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read a Secret");
+	kube_argv_free(&a);
+	if (rc < 0 || res.exit_code != 0) {
+		phd_exec_result_clear(&res);
+		return rc;
+	}
+	*exists = 1;
+	if (!(f = open_memstream(&buf, &len))) {
+		phd_exec_result_clear(&res);
+		return PHD_ENOMEM;
+	}
+	n = kv_compare(f, desired->p ? desired->p : "", desired->len, res.out ? res.out : "",
+		       res.out_len, "added", "changed", 0);
+	if (extra)
+		n = kv_compare(f, res.out ? res.out : "", res.out_len, desired->p ? desired->p : "",
+			       desired->len, extra, NULL, n);
+	fclose(f);
+	phd_exec_result_clear(&res);
+	if (n)
+		*changes = buf;
+	else
+		free(buf);
+	return 0;
 }
