@@ -16,6 +16,7 @@ struct dstate {
 	const struct kube_conf *cf;
 	const char *release, *ns;
 	json_t *want, *stored, *live;    /* key -> object */
+	struct phd_exec_result secrets;  /* the live Secrets (kube_secrets_read) */
 	int have_release;
 	size_t added, changed, removed, unchanged, live_differ;
 };
@@ -40,16 +41,72 @@ static void type_arg(json_t *o, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", kube_jstr(o, "kind"));
 }
 
+/* kubectl get TYPES -n NS -o json: the items that sets[] hold go into
+ * live, keyed alike.  *unserved when the server does not serve a type (a
+ * CRD not installed yet): then nothing was read. */
+static int get_into(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
+		    const char *release, const char *types, json_t *sets[], size_t nsets,
+		    json_t *live, int *unserved)
+{
+	struct kube_argv a;
+	struct phd_exec_result res;
+	json_t *list, *it;
+	size_t i;
+	int rc;
+
+	*unserved = 0;
+	kube_argv_init(&a, ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, types);
+	kube_argv_add(&a, "-n");
+	kube_argv_add(&a, ns);
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, "json");
+	rc = kube_run(ctx, cf, &a, NULL, 0, 0, &res);
+	if (rc == 0 && res.exit_code != 0) {
+		/* anything but an unserved type leaves the state unknown */
+		if (res.err && memmem(res.err, res.err_len, "doesn't have a resource type", 28))
+			*unserved = 1;
+		else
+			rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read live objects");
+	} else if (rc == 0) {
+		list = json_loadb(res.out ? res.out : "", res.out_len, 0, NULL);
+		json_array_foreach(json_object_get(list, "items"), i, it) {
+			char *key;
+			/* the items of one type's List may lack their type */
+			if (!*kube_jstr(it, "kind") && !strchr(types, ',')) {
+				char kind[128];
+				snprintf(kind, sizeof kind, "%.*s", (int)strcspn(types, "."), types);
+				json_object_set_new(it, "kind", json_string(kind));
+			}
+			key = kube_obj_key(it, release);
+			for (size_t s = 0; key && s < nsets; s++)
+				if (json_object_get(sets[s], key)) {
+					json_object_set(live, key, it);
+					break;
+				}
+			free(key);
+		}
+		json_decref(list);
+	}
+	phd_exec_result_clear(&res);
+	kube_argv_free(&a);
+	return rc;
+}
+
 /* Live objects of each type the render or the release holds, keyed like
- * them; one kubectl call per type.  Secrets are read apart (values stay
- * out of this process's unwiped memory). */
+ * them: one kubectl call for every type (a kubectl process costs more than
+ * what it reads), one per type when the server lacks one of them.  Secrets
+ * are read apart (values stay out of this process's unwiped memory). */
 int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 		      const char *release, json_t *sets[], size_t nsets, json_t **out)
 {
 	json_t *types = json_object(), *live = json_object(), *o;
 	const char *k, *t;
-	size_t i;
-	int rc = 0;
+	char *all = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&all, &len);
+	int rc = 0, unserved = 0;
 
 	for (size_t s = 0; s < nsets; s++)
 		json_object_foreach(sets[s], k, o) {
@@ -59,51 +116,23 @@ int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 			type_arg(o, arg, sizeof arg);
 			json_object_set_new(types, arg, json_true());
 		}
-	json_object_foreach(types, t, o) {
-		struct kube_argv a;
-		struct phd_exec_result res;
-		json_t *list, *it;
-
-		kube_argv_init(&a, ctx);
-		kube_argv_add(&a, "get");
-		kube_argv_add(&a, t);
-		kube_argv_add(&a, "-n");
-		kube_argv_add(&a, ns);
-		kube_argv_add(&a, "-o");
-		kube_argv_add(&a, "json");
-		rc = kube_run(ctx, cf, &a, NULL, 0, 0, &res);
-		if (rc == 0 && res.exit_code != 0) {
-			/* a type the server does not serve (a CRD not installed yet)
-			 * has no live objects; anything else leaves the state unknown */
-			if (res.err && memmem(res.err, res.err_len, "doesn't have a resource type", 28))
-				phd_log(ctx, PHD_LOG_DEBUG, "kube: the server serves no %s", t);
-			else
-				rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read live objects");
-		} else if (rc == 0) {
-			list = json_loadb(res.out ? res.out : "", res.out_len, 0, NULL);
-			json_array_foreach(json_object_get(list, "items"), i, it) {
-				char *key;
-				/* the List's items lack their type */
-				if (!*kube_jstr(it, "kind")) {
-					char kind[128];
-					snprintf(kind, sizeof kind, "%.*s", (int)strcspn(t, "."), t);
-					json_object_set_new(it, "kind", json_string(kind));
-				}
-				key = kube_obj_key(it, release);
-				for (size_t s = 0; key && s < nsets; s++)
-					if (json_object_get(sets[s], key)) {
-						json_object_set(live, key, it);
-						break;
-					}
-				free(key);
+	json_object_foreach(types, t, o)
+		if (f)
+			fprintf(f, "%s%s", n++ ? "," : "", t);
+	if (!f || fclose(f) != 0 || !types || !live) {
+		rc = phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory");
+	} else if (n) {
+		rc = get_into(ctx, cf, ns, release, all, sets, nsets, live, &unserved);
+		if (rc == 0 && unserved)
+			json_object_foreach(types, t, o) {
+				if ((rc = get_into(ctx, cf, ns, release, t, sets, nsets, live,
+						   &unserved)) < 0)
+					break;
+				if (unserved)
+					phd_log(ctx, PHD_LOG_DEBUG, "kube: the server serves no %s", t);
 			}
-			json_decref(list);
-		}
-		phd_exec_result_clear(&res);
-		kube_argv_free(&a);
-		if (rc < 0)
-			break;
 	}
+	free(all);
 	json_decref(types);
 	if (rc < 0) {
 		json_decref(live);
@@ -240,16 +269,17 @@ out:
 
 /* ---- Secrets: key names and "changed", never a value ------------------ */
 
-/* desired: "k=base64\n" lines in wiped memory.  Reports the Secret. */
+/* desired: "k=base64\n" lines in wiped memory, against the live ones of
+ * d->secrets.  Reports the Secret. */
 static int report_secret(struct dstate *d, const char *name, const struct kube_wbuf *desired,
 			 const char *origin, int in_release)
 {
 	char *changes = NULL, key[300];
 	int exists, rc;
 
-	rc = kube_secret_changes(d->ctx, d->cf, d->ns, name, desired, NULL, &exists, &changes);
+	rc = kube_secret_compare(&d->secrets, name, desired, NULL, &exists, &changes);
 	if (rc < 0)
-		return rc;
+		return phd_set_error(d->ctx, rc, "kube: out of memory");
 	snprintf(key, sizeof key, "Secret/%s", name);
 	if (!exists) {
 		phd_validation_report(d->v, "diff", PHD_SEV_INFO, key, NULL, NULL,
@@ -265,13 +295,38 @@ static int report_secret(struct dstate *d, const char *name, const struct kube_w
 	return 0;
 }
 
+/* The provider's Secrets that go to this namespace. */
+static int provided_here(struct dstate *d, const struct phd_secret_view *s)
+{
+	return s && !(s->namespace_ && *s->namespace_ && strcmp(s->namespace_, d->ns));
+}
+
+/* Every Secret compared, the live ones read with one kubectl. */
+static int read_secrets(struct dstate *d)
+{
+	const char **names = calloc(phd_secret_count(d->ctx) + 1, sizeof *names);
+	size_t n = 0;
+	int rc;
+
+	if (!names)
+		return phd_set_error(d->ctx, PHD_ENOMEM, "kube: out of memory");
+	for (size_t i = 0; i < phd_secret_count(d->ctx); i++)
+		if (provided_here(d, phd_secret_at(d->ctx, i)))
+			names[n++] = phd_secret_at(d->ctx, i)->name;
+	rc = kube_secrets_read(d->ctx, d->cf, d->ns, d->want, names, n, &d->secrets);
+	free(names);
+	return rc;
+}
+
 /* The chart's Secrets and the ones phdeploy applies from the providers. */
 static int diff_secrets(struct dstate *d)
 {
 	const char *k;
 	json_t *o;
-	int rc = 0;
+	int rc;
 
+	if ((rc = read_secrets(d)) < 0)
+		return rc;
 	json_object_foreach(d->want, k, o) {
 		struct kube_wbuf b = { 0 };
 		json_t *sd = json_object_get(o, "stringData");
@@ -296,7 +351,7 @@ static int diff_secrets(struct dstate *d)
 	for (size_t i = 0; i < phd_secret_count(d->ctx); i++) {
 		const struct phd_secret_view *s = phd_secret_at(d->ctx, i);
 		struct kube_wbuf b = { 0 };
-		if (!s || (s->namespace_ && *s->namespace_ && strcmp(s->namespace_, d->ns)))
+		if (!provided_here(d, s))
 			continue;
 		for (size_t j = 0; j < s->nkeys; j++) {
 			kube_wbuf_put(&b, s->kv[j].key, strlen(s->kv[j].key));
@@ -522,5 +577,6 @@ out:
 	json_decref(d.want);
 	json_decref(d.stored);
 	json_decref(d.live);
+	phd_exec_result_clear(&d.secrets);
 	return rc;
 }

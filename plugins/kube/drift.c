@@ -16,6 +16,7 @@ struct drift {
 	const char *release, *ns;
 	json_t *stored, *live;   /* key -> object */
 	json_t *scaled;          /* "Kind/name" an HPA of the release scales */
+	struct phd_exec_result secrets;  /* its live Secrets (kube_secrets_read) */
 	int as_log;              /* report as warnings, not findings (see below) */
 	size_t compared, drifted;
 };
@@ -303,11 +304,10 @@ static int compare_secret(struct drift *d, const char *key, json_t *s)
 		kube_wbuf_free(&b);
 		return PHD_ENOMEM;
 	}
-	rc = kube_secret_changes(d->ctx, d->cf, d->ns, name, &b, "not in the release", &exists,
-				 &changes);
+	rc = kube_secret_compare(&d->secrets, name, &b, "not in the release", &exists, &changes);
 	kube_wbuf_free(&b);
 	if (rc < 0)
-		return rc;
+		return phd_set_error(d->ctx, rc, "kube: out of memory");
 	if (!exists || changes) {
 		restore = restore_pipe(d, "Secret", name, exists ? "replace" : "create");
 		if (asprintf(&msg, "%s%s", exists ? changes : "deleted: in the release, not in "
@@ -404,6 +404,11 @@ int kube_drift_validator(phd_validation *v, void *userdata)
 			phd_ctx_errmsg(d.ctx));
 		goto out;
 	}
+	if (kube_secrets_read(d.ctx, d.cf, d.ns, d.stored, NULL, 0, &d.secrets) < 0) {
+		phd_log(d.ctx, PHD_LOG_WARN, "kube: drift: %s: no drift check",
+			phd_ctx_errmsg(d.ctx));
+		goto out;
+	}
 	json_object_foreach(d.stored, k, o) {
 		if (volatile_object(&d, o, k))
 			continue;
@@ -423,5 +428,6 @@ out:
 	json_decref(d.stored);
 	json_decref(d.live);
 	json_decref(d.scaled);
+	phd_exec_result_clear(&d.secrets);
 	return rc;
 }

@@ -51,11 +51,6 @@ void kube_pos(const phd_node *n, char *buf, size_t cap);
 /* Whether stderr is the API server's NotFound answer. */
 int kube_is_notfound(const struct phd_exec_result *res);
 
-/* kubectl get secret NAME -n NS -o TMPL (a go-template), its stdout raw
- * in wiped memory; a is left for kube_fail (the caller frees it). */
-int kube_run_secret(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
-		    const char *ns, const char *name, const char *tmpl,
-		    struct phd_exec_result *res);
 /* Key names of Secret name in ns as a '\n'-separated list (malloc'd) in
  * *keys; *keys NULL when the Secret does not exist.  Values never leave
  * kubectl: a go-template prints only the names. */

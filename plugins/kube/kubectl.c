@@ -196,21 +196,6 @@ int kube_is_notfound(const struct phd_exec_result *res)
 	return res->err && memmem(res->err, res->err_len, "(NotFound)", 10) != NULL;
 }
 
-int kube_run_secret(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
-		    const char *ns, const char *name, const char *tmpl,
-		    struct phd_exec_result *res)
-{
-	kube_argv_init(a, ctx);
-	kube_argv_add(a, "get");
-	kube_argv_add(a, "secret");
-	kube_argv_add(a, name);
-	kube_argv_add(a, "-n");
-	kube_argv_add(a, ns);
-	kube_argv_add(a, "-o");
-	kube_argv_add(a, tmpl);
-	return kube_run(ctx, cf, a, NULL, 0, PHD_EXEC_RAW_STDOUT, res);
-}
-
 int kube_secret_keys(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 		     const char *name, char **keys)
 {
@@ -219,8 +204,16 @@ int kube_secret_keys(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 	int rc;
 
 	*keys = NULL;
+	kube_argv_init(&a, ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, "secret");
+	kube_argv_add(&a, name);
+	kube_argv_add(&a, "-n");
+	kube_argv_add(&a, ns);
 	/* Only the key names leave kubectl: values never reach this process. */
-	rc = kube_run_secret(ctx, cf, &a, ns, name, KUBE_KEYS_TEMPLATE, &res);
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, KUBE_KEYS_TEMPLATE);
+	rc = kube_run(ctx, cf, &a, NULL, 0, PHD_EXEC_RAW_STDOUT, &res);
 	if (rc == 0 && res.exit_code != 0) {
 		if (kube_is_notfound(&res))
 			rc = 0;

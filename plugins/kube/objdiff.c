@@ -593,79 +593,119 @@ void kube_secret_desired(json_t *secret, struct kube_wbuf *b)
 	}
 }
 
-#define SECRET_TEMPLATE "go-template={{range $k, $v := .data}}{{$k}}={{$v}}{{\"\\n\"}}{{end}}"
+/* Per Secret a "NAME/" line, then "NAME/KEY=BASE64" per key; kubectl
+ * answers several names with a List, one with the object itself. */
+#define SECRETS_TEMPLATE "go-template={{define \"s\"}}{{$n := .metadata.name}}{{$n}}/{{\"\\n\"}}" \
+	"{{range $k, $v := .data}}{{$n}}/{{$k}}={{$v}}{{\"\\n\"}}{{end}}{{end}}" \
+	"{{if .items}}{{range .items}}{{template \"s\" .}}{{end}}{{else}}{{template \"s\" .}}{{end}}"
 
-/* The value of key in a "k=v\n" list (borrowed, *vl its length), or NULL. */
-static const char *kv_find(const char *list, size_t len, const char *key, size_t kl,
-			   size_t *vl)
+int kube_secrets_read(phd_ctx *ctx, const struct kube_conf *cf, const char *ns, json_t *objs,
+		      const char *const more[], size_t nmore, struct phd_exec_result *res)
 {
+	struct kube_argv a;
+	const char *k;
+	json_t *o;
+	size_t n = nmore;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	json_object_foreach(objs, k, o)
+		n += !strcmp(kube_jstr(o, "kind"), "Secret");
+	if (n == 0)
+		return 0;
+	kube_argv_init(&a, ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, "secret");
+	json_object_foreach(objs, k, o)
+		if (!strcmp(kube_jstr(o, "kind"), "Secret"))
+			kube_argv_add(&a, kube_jstr(json_object_get(o, "metadata"), "name"));
+	for (size_t i = 0; i < nmore; i++)
+		kube_argv_add(&a, more[i]);
+	kube_argv_add(&a, "-n");
+	kube_argv_add(&a, ns);
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, SECRETS_TEMPLATE);
+	/* values compared in wiped memory; only key names leave */
+	rc = kube_run(ctx, cf, &a, NULL, 0, PHD_EXEC_RAW_STDOUT, res);
+	/* a Secret that does not exist is only absent from the answer */
+	if (rc == 0 && res->exit_code != 0 && !kube_is_notfound(res))
+		rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, res, "cannot read the Secrets");
+	kube_argv_free(&a);
+	if (rc < 0)
+		phd_exec_result_clear(res);
+	return rc;
+}
+
+/* The line of list that is pfx followed by key and then '=' or the end of
+ * the line; its value (after '=') in *v, *vl long.  NULL when absent. */
+static const char *kv_find(const char *list, size_t len, const char *pfx, const char *key,
+			   size_t kl, const char **v, size_t *vl)
+{
+	size_t pl = strlen(pfx);
+
 	for (const char *p = list, *end = list + len; p && p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (l > kl && p[kl] == '=' && !memcmp(p, key, kl)) {
-			*vl = l - kl - 1;
-			return p + kl + 1;
+		if (l >= pl + kl && !memcmp(p, pfx, pl) && !memcmp(p + pl, key, kl) &&
+		    (l == pl + kl || p[pl + kl] == '=')) {
+			*v = l > pl + kl ? p + pl + kl + 1 : p + l;
+			*vl = l > pl + kl ? l - pl - kl - 1 : 0;
+			return p;
 		}
 		p = nl ? nl + 1 : NULL;
 	}
 	return NULL;
 }
 
-/* Each key of list a that b lacks, or (same) whose value differs, as
- * "key K WHAT" into f; returns the count. */
-static int kv_compare(FILE *f, const char *a, size_t alen, const char *b, size_t blen,
-		      const char *absent, const char *differs, int n)
+/* Each "KEY=V" line of a under apfx (the marker line of an empty key left
+ * out) whose key b lacks under bpfx ("key K absent"), or, with differs,
+ * whose value differs; into f, counting from n. */
+static int kv_compare(FILE *f, const char *a, size_t alen, const char *apfx, const char *b,
+		      size_t blen, const char *bpfx, const char *absent, const char *differs,
+		      int n)
 {
+	size_t pl = strlen(apfx);
+
 	for (const char *p = a, *end = a + alen; p && p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), kl = strcspn(p, "="), vl;
-		const char *bv;
-		if (kl > l)
-			kl = l;
-		bv = kv_find(b, blen, p, kl, &vl);
-		if (!bv)
-			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, p, absent);
-		else if (differs && (vl != l - kl - 1 || memcmp(bv, p + kl + 1, vl)))
-			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, p, differs);
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), kl;
+		const char *bv, *key = p + pl;
+		size_t vl;
 		p = nl ? nl + 1 : NULL;
+		if (l <= pl || memcmp(key - pl, apfx, pl))
+			continue;
+		kl = strcspn(key, "=\n");
+		if (kl > l - pl)
+			kl = l - pl;
+		if (!kv_find(b, blen, bpfx, key, kl, &bv, &vl))
+			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, key, absent);
+		else if (differs && (vl != l - pl - kl - 1 || memcmp(bv, key + kl + 1, vl)))
+			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, key, differs);
 	}
 	return n;
 }
 
-int kube_secret_changes(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
-			const char *name, const struct kube_wbuf *desired, const char *extra,
-			int *exists, char **changes)
+int kube_secret_compare(const struct phd_exec_result *live, const char *name,
+			const struct kube_wbuf *desired, const char *extra, int *exists,
+			char **changes)
 {
-	struct kube_argv a;
-	struct phd_exec_result res;
-	char *buf = NULL;
-	size_t len = 0;
+	const char *out = live->out ? live->out : "", *d = desired->p ? desired->p : "", *v;
+	char pfx[300], *buf = NULL;
+	size_t len = 0, vl;
 	FILE *f;
-	int rc, n = 0;
+	int n;
 
 	*changes = NULL;
-	*exists = 0;
-	/* values compared in wiped memory; only key names leave */
-	rc = kube_run_secret(ctx, cf, &a, ns, name, SECRET_TEMPLATE, &res);
-	if (rc == 0 && res.exit_code != 0 && !kube_is_notfound(&res))
-		rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read a Secret");
-	kube_argv_free(&a);
-	if (rc < 0 || res.exit_code != 0) {
-		phd_exec_result_clear(&res);
-		return rc;
-	}
-	*exists = 1;
-	if (!(f = open_memstream(&buf, &len))) {
-		phd_exec_result_clear(&res);
+	snprintf(pfx, sizeof pfx, "%s/", name);
+	*exists = kv_find(out, live->out_len, pfx, "", 0, &v, &vl) != NULL;
+	if (!*exists)
+		return 0;
+	if (!(f = open_memstream(&buf, &len)))
 		return PHD_ENOMEM;
-	}
-	n = kv_compare(f, desired->p ? desired->p : "", desired->len, res.out ? res.out : "",
-		       res.out_len, "added", "changed", 0);
+	n = kv_compare(f, d, desired->len, "", out, live->out_len, pfx, "added", "changed", 0);
 	if (extra)
-		n = kv_compare(f, res.out ? res.out : "", res.out_len, desired->p ? desired->p : "",
-			       desired->len, extra, NULL, n);
+		n = kv_compare(f, out, live->out_len, pfx, d, desired->len, "", extra, NULL, n);
 	fclose(f);
-	phd_exec_result_clear(&res);
 	if (n)
 		*changes = buf;
 	else

@@ -61,13 +61,20 @@ json_t *kube_by_key(json_t *list, const char *release);
 /* A Secret object's data and stringData as "key=base64\n" lines into b. */
 struct kube_wbuf;
 void kube_secret_desired(json_t *secret, struct kube_wbuf *b);
-/* The live Secret name against desired ("key=base64\n" lines): "key K
- * added" / "key K changed" (and, when extra is set, "key K EXTRA" for a
- * live key desired lacks), ", "-separated in *changes (malloc'd, NULL when
- * none); *exists 0 when the Secret is not live.  Values never leave wiped
- * memory.  PHD_EUNREACHABLE when it could not be read. */
-int kube_secret_changes(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
-			const char *name, const struct kube_wbuf *desired, const char *extra,
-			int *exists, char **changes);
+/* One kubectl for the live Secrets of ns that objs (JSON objects) holds
+ * and more[] names: "NAME/" then "NAME/KEY=BASE64" lines, raw in wiped
+ * memory (res->out; the caller clears res).  A Secret that does not exist
+ * is absent.  PHD_EUNREACHABLE when they could not be read. */
+struct phd_exec_result;
+int kube_secrets_read(phd_ctx *ctx, const struct kube_conf *cf, const char *ns, json_t *objs,
+		      const char *const more[], size_t nmore, struct phd_exec_result *res);
+/* Secret name of a kube_secrets_read() answer against desired ("key=base64"
+ * lines): "key K added" / "key K changed" (and, when extra is set, "key K
+ * EXTRA" for a live key desired lacks), ", "-separated in *changes
+ * (malloc'd, NULL when none); *exists 0 when the Secret is not live.
+ * Values are only compared, never copied out. */
+int kube_secret_compare(const struct phd_exec_result *live, const char *name,
+			const struct kube_wbuf *desired, const char *extra, int *exists,
+			char **changes);
 
 #endif
