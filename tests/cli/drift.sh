@@ -132,4 +132,5 @@ is "$(drifts out)" "" "not a finding at error"
 $P -c strict.yaml verify > out 2> err; is $? 10 "verify alone still fails on it"
 $P -c strict.yaml -o json verify > out 2> err
 is "$(grep -c '"rule":"drift","severity":"error"' out)" 1 "one drift finding at error"
+like "$($P explain drift)" "the command that restores it" "phdeploy explain drift reads the man page's entry"
 done_testing
