@@ -62,6 +62,8 @@ static int get_into(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 	kube_argv_add(&a, ns);
 	kube_argv_add(&a, "-o");
 	kube_argv_add(&a, "json");
+	/* who applied what: drift's restore gives helm 4's fields back to it */
+	kube_argv_add(&a, "--show-managed-fields");
 	rc = kube_run(ctx, cf, &a, NULL, 0, 0, &res);
 	if (rc == 0 && res.exit_code != 0) {
 		/* anything but an unserved type leaves the state unknown */

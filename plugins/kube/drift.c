@@ -18,6 +18,8 @@ struct drift {
 	json_t *scaled;          /* "Kind/name" an HPA of the release scales */
 	struct phd_exec_result secrets;  /* its live Secrets (kube_secrets_read) */
 	int as_log;              /* report as warnings, not findings (see below) */
+	int helm_ssa;            /* a live object of the release is helm 4's, applied
+				  * server-side */
 	size_t compared, drifted;
 };
 
@@ -39,6 +41,10 @@ struct drift {
 /* `helm get manifest ... | awk (this object) | kubectl VERB -n NS -f -`:
  * the stored object re-applied as the release holds it; values (a
  * Secret's) only pass through the pipe. */
+/* The verb SSA_AS_HELM: server-side apply under helm's own field manager,
+ * taking back the fields another writer took (see restore_for). */
+#define SSA_AS_HELM "apply --server-side"
+
 static char *restore_pipe(struct drift *d, const char *kind, const char *name, const char *verb)
 {
 	struct kube_argv h, a, k;
@@ -63,7 +69,14 @@ static char *restore_pipe(struct drift *d, const char *kind, const char *name, c
 	kube_argv_addf(&a, "n=%s", name);
 	kube_argv_add(&a, DRIFT_AWK);
 	kube_argv_init(&k, d->ctx);
-	kube_argv_add(&k, verb);
+	if (!strcmp(verb, SSA_AS_HELM)) {
+		kube_argv_add(&k, "apply");
+		kube_argv_add(&k, "--server-side");
+		kube_argv_add(&k, "--field-manager=helm");
+		kube_argv_add(&k, "--force-conflicts");
+	} else {
+		kube_argv_add(&k, verb);
+	}
 	kube_argv_add(&k, "-n");
 	kube_argv_add(&k, d->ns);
 	kube_argv_add(&k, "-f");
@@ -173,6 +186,62 @@ static char *restore_patch(struct drift *d, json_t *o, json_t *patch)
 	return out;
 }
 
+/* The part of a merge patch that removes keys (its nulls), or NULL. */
+static json_t *nulls_only(json_t *patch)
+{
+	json_t *out, *v, *c;
+	const char *k;
+
+	if (!json_is_object(patch))
+		return json_is_null(patch) ? json_null() : NULL;
+	out = json_object();
+	json_object_foreach(patch, k, v)
+		if ((c = nulls_only(v)))
+			json_object_set_new(out, k, c);
+	if (json_object_size(out))
+		return out;
+	json_decref(out);
+	return NULL;
+}
+
+/* Whether helm 4 applied live server-side (its field manager "helm"). */
+static int helm_applied(json_t *live)
+{
+	json_t *m;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(live, "metadata"), "managedFields"), i, m)
+		if (!strcmp(kube_jstr(m, "manager"), "helm") &&
+		    !strcmp(kube_jstr(m, "operation"), "Apply"))
+			return 1;
+	return 0;
+}
+
+/* The restore of an object helm 4 applied server-side: a kubectl scale or
+ * patch would set the value back but leave the field co-owned by kubectl,
+ * and the next upgrade that changes it fails with a conflict; the stored
+ * object applied server-side as "helm", forced, gives every field back to
+ * helm.  Keys added by hand (patch's nulls) are not helm's to remove: a
+ * merge patch of those nulls follows. */
+static char *restore_as_helm(struct drift *d, json_t *s, json_t *patch)
+{
+	json_t *nulls = patch ? nulls_only(patch) : NULL;
+	char *apply = restore_pipe(d, kube_jstr(s, "kind"),
+				   kube_jstr(json_object_get(s, "metadata"), "name"), SSA_AS_HELM);
+	char *del = nulls ? restore_patch(d, s, nulls) : NULL, *out = NULL;
+
+	if (apply && del && asprintf(&out, "%s && %s", apply, del) < 0)
+		out = NULL;
+	json_decref(nulls);
+	if (out || !apply) {
+		free(apply);
+		free(del);
+		return out;
+	}
+	free(del);
+	return apply;
+}
+
 /* ---- comparing ---------------------------------------------------------- */
 
 /* A value as it reads in a message: compact JSON (a string quoted, its
@@ -243,7 +312,9 @@ static void compare_object(struct drift *d, const char *key, json_t *s)
 
 	d->compared++;
 	if (!l) {
-		restore = restore_pipe(d, kind, name, "create");
+		/* created server-side as helm when the release was applied so */
+		restore = d->helm_ssa ? restore_as_helm(d, s, NULL) : restore_pipe(d, kind, name,
+										       "create");
 		report(d, key, "deleted: in the release, not in the cluster", "; ", restore);
 		free(restore);
 		return;
@@ -269,7 +340,12 @@ static void compare_object(struct drift *d, const char *key, json_t *s)
 	if (ps.n > DRIFT_MAX_PATHS)
 		fprintf(ps.f, "\n  and %d more", ps.n - DRIFT_MAX_PATHS);
 	fclose(ps.f);
-	if (ps.only_replicas && (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet"))) {
+	if (helm_applied(l)) {
+		json_t *patch = merge_patch(p, w);
+		restore = restore_as_helm(d, s, patch);
+		json_decref(patch);
+	} else if (ps.only_replicas &&
+		   (!strcmp(kind, "Deployment") || !strcmp(kind, "StatefulSet"))) {
 		restore = restore_scale(d, s, json_object_get(json_object_get(w, "spec"), "replicas"));
 	} else {
 		json_t *patch = merge_patch(p, w);
@@ -309,7 +385,8 @@ static int compare_secret(struct drift *d, const char *key, json_t *s)
 	if (rc < 0)
 		return phd_set_error(d->ctx, rc, "kube: out of memory");
 	if (!exists || changes) {
-		restore = restore_pipe(d, "Secret", name, exists ? "replace" : "create");
+		restore = d->helm_ssa ? restore_as_helm(d, s, NULL)
+			  : restore_pipe(d, "Secret", name, exists ? "replace" : "create");
 		if (asprintf(&msg, "%s%s", exists ? changes : "deleted: in the release, not in "
 			     "the cluster", exists ? " (values not shown)" : "") < 0)
 			msg = NULL;
@@ -404,6 +481,8 @@ int kube_drift_validator(phd_validation *v, void *userdata)
 			phd_ctx_errmsg(d.ctx));
 		goto out;
 	}
+	json_object_foreach(d.live, k, o)
+		d.helm_ssa |= helm_applied(o);
 	if (kube_secrets_read(d.ctx, d.cf, d.ns, d.stored, NULL, 0, &d.secrets) < 0) {
 		phd_log(d.ctx, PHD_LOG_WARN, "kube: drift: %s: no drift check",
 			phd_ctx_errmsg(d.ctx));

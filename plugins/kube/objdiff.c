@@ -198,7 +198,63 @@ static int scalar_same(json_t *a, json_t *b)
 	return same;
 }
 
-json_t *kube_project(json_t *want, json_t *live)
+/* A resource quantity ("500m", "0.5", "1Gi", "1024Mi", 2) as a number;
+ * 0 when v is not one. */
+static int quantity(json_t *v, long double *out)
+{
+	static const struct { const char *sfx; long double mul; } units[] = {
+		{ "", 1 }, { "n", 1e-9L }, { "u", 1e-6L }, { "m", 1e-3L }, { "k", 1e3L },
+		{ "M", 1e6L }, { "G", 1e9L }, { "T", 1e12L }, { "P", 1e15L }, { "E", 1e18L },
+		{ "Ki", 1024.0L }, { "Mi", 1048576.0L }, { "Gi", 1073741824.0L },
+		{ "Ti", 1099511627776.0L }, { "Pi", 1125899906842624.0L },
+		{ "Ei", 1152921504606846976.0L },
+	};
+	const char *s = json_string_value(v);
+	char *end;
+
+	if (json_is_integer(v)) {
+		*out = (long double)json_integer_value(v);
+		return 1;
+	}
+	if (json_is_real(v)) {
+		*out = json_real_value(v);
+		return 1;
+	}
+	/* digits first: strtold would also take "inf", "nan" and hex */
+	if (!s || !(isdigit((unsigned char)*s) || *s == '.' ||
+		    ((*s == '+' || *s == '-') && (isdigit((unsigned char)s[1]) || s[1] == '.'))) ||
+	    strpbrk(s, "xX"))
+		return 0;
+	*out = strtold(s, &end);
+	if (end == s)
+		return 0;
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (!strcmp(end, units[i].sfx)) {
+			*out *= units[i].mul;
+			return 1;
+		}
+	return 0;
+}
+
+/* The API server writes quantities in their canonical form: a manifest's
+ * `cpu: 0.5` reads back "500m", `memory: 1024Mi` "1Gi". */
+static int quantity_same(json_t *a, json_t *b)
+{
+	long double x, y, d;
+
+	if (!quantity(a, &x) || !quantity(b, &y))
+		return 0;
+	d = x > y ? x - y : y - x;
+	return d <= (x > 0 ? x : -x) * 1e-12L;
+}
+
+/* Maps whose values are quantities (a container's resources, a quota's). */
+static int quantity_map(const char *key)
+{
+	return !strcmp(key, "requests") || !strcmp(key, "limits") || !strcmp(key, "hard");
+}
+
+static json_t *project(json_t *want, json_t *live, int quantities)
 {
 	if (json_is_object(want) && json_is_object(live)) {
 		json_t *out = json_object(), *v;
@@ -206,7 +262,7 @@ json_t *kube_project(json_t *want, json_t *live)
 		json_object_foreach(want, k, v) {
 			json_t *l = json_object_get(live, k);
 			if (l)
-				json_object_set_new(out, k, kube_project(v, l));
+				json_object_set_new(out, k, project(v, l, quantities || quantity_map(k)));
 		}
 		return out;
 	}
@@ -215,13 +271,18 @@ json_t *kube_project(json_t *want, json_t *live)
 		json_t *out = json_array(), *v;
 		size_t i;
 		json_array_foreach(want, i, v)
-			json_array_append_new(out, kube_project(v, json_array_get(live, i)));
+			json_array_append_new(out, project(v, json_array_get(live, i), 0));
 		return out;
 	}
 	/* equal scalars take the manifest's spelling: no false change */
-	if (scalar_same(want, live))
+	if (scalar_same(want, live) || (quantities && quantity_same(want, live)))
 		return json_incref(want);
 	return json_deep_copy(live);
+}
+
+json_t *kube_project(json_t *want, json_t *live)
+{
+	return project(want, live, 0);
 }
 
 int kube_same(json_t *a, json_t *b)
@@ -267,6 +328,18 @@ static void walk(json_t *a, json_t *b, const char *prefix, kube_diff_fn fn, void
 				continue;
 			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
 			fn(p, NULL, v, arg);
+		}
+		return;
+	}
+	/* lists of one length element by element (a container's field, not
+	 * the whole container list); of two lengths, whole */
+	if (json_is_array(a) && json_is_array(b) && json_array_size(a) == json_array_size(b)) {
+		json_t *v;
+		size_t i;
+		json_array_foreach(a, i, v) {
+			char p[512];
+			snprintf(p, sizeof p, "%s[%zu]", prefix, i);
+			walk(v, json_array_get(b, i), p, fn, arg);
 		}
 		return;
 	}

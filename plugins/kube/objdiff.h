@@ -46,7 +46,8 @@ int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 char *kube_changed_fields(json_t *have, json_t *want);
 /* fn(path, a's value, b's value, arg) for each dotted path where a and b
  * differ, a's keys first (a value is NULL where its side lacks the key);
- * lists are compared whole. */
+ * lists of one length element by element ("containers[0].image"), of two
+ * lengths whole. */
 typedef void (*kube_diff_fn)(const char *path, json_t *a, json_t *b, void *arg);
 void kube_diff_walk(json_t *a, json_t *b, kube_diff_fn fn, void *arg);
 

@@ -68,6 +68,8 @@ $K patch service posthog-web --type merge \
 	-p '{"spec":{"ports":[{"name":"posthog","port":8080,"protocol":"TCP","targetPort":8000}]}}' > /dev/null
 $K patch secret posthog --type merge \
 	-p "{\"data\":{\"smtp-password\":\"$(printf Dr1ft-Secr3t-9q | base64)\"}}" > /dev/null
+res() { $K patch deployment "$1" -p "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"$2\",\"resources\":{\"requests\":$3}}]}}}}" > /dev/null; }
+res posthog-plugins posthog-plugins '{"cpu":"0.6"}'
 ready() {
 	[ "$($K get deployment posthog-pgbouncer -o jsonpath='{.status.readyReplicas}')" = 5 ] &&
 	[ "$($K get deployment posthog-web -o jsonpath='{.status.readyReplicas}')" = 4 ]
@@ -79,10 +81,17 @@ ready || diag "the scaled Deployments are not ready yet"
 : > k/requests.log
 $P -o json verify > out 2> err; is $? 0 "drift is a warning: verify still passes"
 drifts out > found
-is "$(wc -l < found | tr -d ' ')" 5 "five objects drifted"
+is "$(wc -l < found | tr -d ' ')" 6 "six objects drifted"
+like "$(grep '^Deployment/posthog-pgbouncer' found)" "spec.replicas: live 5, deployed 2 | restore: " \
+	"a hand-scaled Deployment: the field, both values"
+# helm 4 applied the release server-side: the stored object goes back the
+# same way, as helm, so that no field stays kubectl's
 like "$(grep '^Deployment/posthog-pgbouncer' found)" \
-	"spec.replicas: live 5, deployed 2 | restore: $KC --context=stand-in scale deployment.apps/posthog-pgbouncer -n posthog --replicas=2" \
-	"a hand-scaled Deployment: the field, both values, kubectl scale back"
+	"restore: $H get manifest posthog -n posthog --kube-context=stand-in | awk -v k=Deployment -v n=posthog-pgbouncer '" \
+	"restored from the stored manifest"
+like "$(grep '^Deployment/posthog-pgbouncer' found)" \
+	"| $KC --context=stand-in apply --server-side --field-manager=helm --force-conflicts -n posthog -f -" \
+	"applied server-side as helm, taking the field back"
 unlike "$(cat found)" "Deployment/posthog-web" "the replicas of a Deployment an HPA scales are not drift"
 like "$(grep '^PodDisruptionBudget/posthog-web' found)" \
 	"deleted: in the release, not in the cluster; restore: $H get manifest posthog -n posthog --kube-context=stand-in | awk " \
@@ -93,7 +102,10 @@ like "$(grep '^ConfigMap/etc-clickhouse-operator-usersd-files' found)" \
 	'data.99-by-hand.xml: live "<x/>", deployed (unset)' "a key added to a ConfigMap by hand"
 like "$(grep '^ConfigMap/etc' found)" '"99-by-hand.xml":null' "whose merge patch removes it"
 like "$(grep '^Service/posthog-web' found)" \
-	'spec.ports: live [{"name":"posthog","port":8080,' "a changed Service port"
+	'spec.ports[0].port: live 8080, deployed 8000' "a changed Service port"
+like "$(grep '^Deployment/posthog-plugins' found)" \
+	'spec.template.spec.containers[0].resources.requests.cpu: live "0.6", deployed "500m"' \
+	"a changed cpu request, by the container's field"
 like "$(grep '^Secret/posthog' found)" "key smtp-password changed (values not shown); restore: " \
 	"a changed Secret key, by name"
 unlike "$(cat out err)" "Dr1ft-Secr3t" "the live Secret value is never shown"
@@ -106,7 +118,7 @@ $P -c strict.yaml verify > out 2> err; is $? 10 "rules: { drift: error }: verify
 # the restore commands, as printed
 $P -o json verify > out 2> err
 restores out > restore.sh
-is "$(wc -l < restore.sh | tr -d ' ')" 5 "one restore command per drifted object"
+is "$(wc -l < restore.sh | tr -d ' ')" 6 "one restore command per drifted object"
 sh -e restore.sh > restore.log 2>&1; rc=$?
 is $rc 0 "the restore commands run"
 [ $rc -eq 0 ] || diag "$(cat restore.log)"
@@ -132,5 +144,12 @@ is "$(drifts out)" "" "not a finding at error"
 $P -c strict.yaml verify > out 2> err; is $? 10 "verify alone still fails on it"
 $P -c strict.yaml -o json verify > out 2> err
 is "$(grep -c '"rule":"drift","severity":"error"' out)" 1 "one drift finding at error"
+# a request in another spelling is the same quantity (a real API server
+# answers in the canonical one).  Last: kube-api's lists are atomic in
+# server-side apply, so kubectl now owns this container list whole and the
+# next upgrade would conflict on it, where a real server tracks each field
+res posthog-events posthog-events '{"cpu":"0.5","memory":"1024Mi"}'
+$P -o json verify > out 2> err
+unlike "$(drifts out)" "Deployment/posthog-events" "0.5 cpu and 1024Mi are 500m and 1Gi: not drift"
 like "$($P explain drift)" "the command that restores it" "phdeploy explain drift reads the man page's entry"
 done_testing
