@@ -151,5 +151,32 @@ is "$(grep -c '"rule":"drift","severity":"error"' out)" 1 "one drift finding at 
 res posthog-events posthog-events '{"cpu":"0.5","memory":"1024Mi"}'
 $P -o json verify > out 2> err
 unlike "$(drifts out)" "Deployment/posthog-events" "0.5 cpu and 1024Mi are 500m and 1Gi: not drift"
+# Helm 3 applies client-side: there the restore commands are kubectl scale
+# and a merge patch, and they too make verify quiet (a second kube-api)
+if [ -x "$PHD_TOOLS/helm3" ]; then
+	trap '[ -f "$TAPTMP/k/pid" ] && "$KA" stop "$TAPTMP/k"; [ -f "$TAPTMP/k3/pid" ] && "$KA" stop "$TAPTMP/k3"' EXIT
+	"$KA" stop "$TAPTMP/k" > /dev/null 2>&1
+	"$KA" start "$TAPTMP/k3" > start3.log 2>&1 || diag "$(cat start3.log)"
+	export KUBECONFIG=$TAPTMP/k3/kubeconfig
+	PHDEPLOY_HELM=$PHD_TOOLS/helm3 $P -q deploy --yes --skip preflight,verify > out 2> err
+	is $? 0 "the chart deploys with helm 3"
+	$K scale deployment posthog-pgbouncer --replicas=4 > /dev/null
+	$K patch configmap etc-clickhouse-operator-files --type merge \
+		-p '{"data":{"99-by-hand.xml":"<x/>"}}' > /dev/null
+	PHDEPLOY_HELM=$PHD_TOOLS/helm3 $P -o json verify > out 2> err
+	drifts out > found
+	like "$(grep '^Deployment/posthog-pgbouncer' found)" \
+		"restore: $KC --context=stand-in scale deployment.apps/posthog-pgbouncer -n posthog --replicas=2" \
+		"client-side: kubectl scale back"
+	like "$(grep '^ConfigMap/etc-clickhouse-operator-files' found)" \
+		"restore: $KC --context=stand-in patch configmap/etc-clickhouse-operator-files -n posthog --type merge -p '{\"data\":{\"99-by-hand.xml\":null}}'" \
+		"client-side: a merge patch removes the added key"
+	restores out > restore.sh
+	sh -e restore.sh > restore.log 2>&1; is $? 0 "the client-side restore commands run"
+	PHDEPLOY_HELM=$PHD_TOOLS/helm3 $P -o json verify > out 2> err
+	is "$(drifts out)" "" "and verify is quiet again"
+else
+	skip 5 "no helm3 in $PHD_TOOLS"
+fi
 like "$($P explain drift)" "the command that restores it" "phdeploy explain drift reads the man page's entry"
 done_testing
