@@ -66,8 +66,12 @@ static int get_into(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 	kube_argv_add(&a, "--show-managed-fields");
 	rc = kube_run(ctx, cf, &a, NULL, 0, 0, &res);
 	if (rc == 0 && res.exit_code != 0) {
-		/* anything but an unserved type leaves the state unknown */
-		if (res.err && memmem(res.err, res.err_len, "doesn't have a resource type", 28))
+		/* anything but an unserved type leaves the state unknown; kubectl
+		 * words it two ways: unknown to discovery, or known to its
+		 * discovery cache and answered 404 (a CRD deleted minutes ago) */
+		if (res.err && (memmem(res.err, res.err_len, "doesn't have a resource type", 28) ||
+				memmem(res.err, res.err_len, "could not find the requested resource",
+				       37)))
 			*unserved = 1;
 		else
 			rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read live objects");
