@@ -12,27 +12,7 @@ PHDEPLOY=${PHDEPLOY:-${BUILDDIR:+$BUILDDIR/src/phdeploy}}
 now() { date +%s%N; }
 n=${N:-5}
 build=${BUILDDIR:-$top}
-kubectl=${KUBECTL:-$tools/kubectl}
-ka=$top/tests/bin/kube-api
-chart=$fx/posthog-30.46.0.tgz
-postrender=$build/plugins/helm/phdeploy-postrender
-need "$PHDEPLOY" "$helm" "$kubectl" "$chart" "$postrender" "$ka"
-# what a deploy loads: helm, kube (the Secrets, verify), secret-file, ha
-b=$build/plugins
-PHDEPLOY_PLUGIN_PATH=$b/helm/.libs:$b/kube/.libs:$b/secret-file/.libs:$b/ha/.libs
-export PHDEPLOY_PLUGIN_PATH
-export HELM_CACHE_HOME=$tmp/helm/cache HELM_CONFIG_HOME=$tmp/helm/config HELM_DATA_HOME=$tmp/helm/data
-export KUBECACHEDIR=$tmp/kubecache
-trap '[ ! -f "$tmp/k/pid" ] || "$ka" stop "$tmp/k" > /dev/null 2>&1; rm -rf "$tmp"' EXIT INT TERM
-
-cp "$top"/examples/*.secret.yaml "$top/examples/values.yaml" "$tmp/"
-# the example without its dependency checks: they need RDS, MSK and
-# ElastiCache endpoints, and helm alone has nothing to compare them with
-sed '/^checks:/,/^$/d' "$top/examples/phdeploy.yaml" > "$tmp/phdeploy.yaml"
-# helm 4 takes a post-renderer as a plugin: the one phdeploy uses
-mkdir -p "$tmp/plugins/pdb-v1"
-printf 'apiVersion: v1\ntype: postrenderer/v1\nname: pdb-v1\nversion: 1.0.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: %s\n' \
-	"$postrender" > "$tmp/plugins/pdb-v1/plugin.yaml"
+release_bench_setup
 
 # one timed run (ms) of "$@" against a fresh API server; the server's
 # start and stop are not timed

@@ -32,3 +32,34 @@ measure() {
 	echo "$(basename "$0"): $("$helm" version --short), $n rounds, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 	python3 "$top/bench/measure.py" "$n" "$@"
 }
+# postrender_plugin DIR: the post-renderer phdeploy uses, as the Helm 4
+# plugin pdb-v1 in DIR (HELM_PLUGINS=DIR): Helm 4 takes a post-renderer
+# only as a plugin
+postrender_plugin() {
+	mkdir -p "$1/pdb-v1"
+	printf 'apiVersion: v1\ntype: postrenderer/v1\nname: pdb-v1\nversion: 1.0.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: %s\n' \
+		"$build/plugins/helm/phdeploy-postrender" > "$1/pdb-v1/plugin.yaml"
+}
+# release_bench_setup: for the benches of a release on tests/bin/kube-api
+# (deploy.sh, diff.sh): kubectl, ka, chart; the plugins a deploy of the
+# example loads (helm, kube, secret-file, ha); private helm/kubectl caches;
+# the example (values, Secrets, phdeploy.yaml without its dependency
+# checks: they need RDS, MSK and ElastiCache endpoints, and helm alone has
+# nothing to compare them with) and the post-renderer plugin in $tmp; a
+# kube-api in $tmp/k stopped on exit
+release_bench_setup() {
+	kubectl=${KUBECTL:-$tools/kubectl}
+	ka=$top/tests/bin/kube-api
+	chart=$fx/posthog-30.46.0.tgz
+	need "$PHDEPLOY" "$helm" "$kubectl" "$chart" "$build/plugins/helm/phdeploy-postrender" "$ka"
+	b=$build/plugins
+	PHDEPLOY_PLUGIN_PATH=$b/helm/.libs:$b/kube/.libs:$b/secret-file/.libs:$b/ha/.libs
+	export PHDEPLOY_PLUGIN_PATH
+	export HELM_CACHE_HOME=$tmp/helm/cache HELM_CONFIG_HOME=$tmp/helm/config
+	export HELM_DATA_HOME=$tmp/helm/data KUBECACHEDIR=$tmp/kubecache
+	trap '[ ! -f "$tmp/k/pid" ] || "$ka" stop "$tmp/k" > /dev/null 2>&1; rm -rf "$tmp"' EXIT INT TERM
+	cp "$top"/examples/*.secret.yaml "$top/examples/values.yaml" "$tmp/"
+	chmod 600 "$tmp"/*.secret.yaml
+	sed '/^checks:/,/^$/d' "$top/examples/phdeploy.yaml" > "$tmp/phdeploy.yaml"
+	postrender_plugin "$tmp/plugins"
+}

@@ -6,7 +6,8 @@ ratio of each to the first.  Usage:
 Runs are interleaved (round 1: A B C, round 2: A B C, ...) after one
 untimed warm-up of each, so a machine shared with other builds slows every
 side alike; the median of the rounds is reported.  Env MEASURE_ENV_<i>
-(i = 0-based row) adds NAME=VALUE words to that row's environment."""
+(i = 0-based row) adds NAME=VALUE words to that row's environment;
+MEASURE_TURN=1 turns the order each round (A B, B A, ...)."""
 import os, shlex, statistics, sys, tempfile, time
 
 TIME = "/usr/bin/time"   # GNU time (Debian package "time")
@@ -47,8 +48,12 @@ def main():
                      "walls": [], "rss": 0, "code": 0})
     for r in rows:   # warm-up: page cache, state caches, for every side alike
         _, _, r["code"] = run(r["argv"], r["env"])
-    for _ in range(rounds):
-        for r in rows:
+    turn = os.environ.get("MEASURE_TURN") == "1"
+    for k in range(rounds):
+        # MEASURE_TURN=1: round k starts at row k (A B, B A, ...), so that
+        # neither side always runs right after the other's caches filled
+        order = rows[k % len(rows):] + rows[:k % len(rows)] if turn else rows
+        for r in order:
             w, rss, code = run(r["argv"], r["env"])
             r["walls"].append(w)
             r["rss"] = max(r["rss"], rss)
@@ -56,7 +61,7 @@ def main():
     base_ms = statistics.median(rows[0]["walls"]) * 1000
     base_mib = rows[0]["rss"] / 1024
     print(f"{'command':34} {'wall ms':>9} {'ratio':>6} {'peak RSS MiB':>13} {'ratio':>6} exit"
-          f"   (median of {rounds} interleaved rounds)")
+          f"   (median of {rounds} interleaved rounds{', order turned' if turn else ''})")
     for r in rows:
         ms = statistics.median(r["walls"]) * 1000
         mib = r["rss"] / 1024

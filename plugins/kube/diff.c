@@ -16,79 +16,16 @@ struct dstate {
 	const struct kube_conf *cf;
 	const char *release, *ns;
 	json_t *want, *stored, *live;    /* key -> object */
+	struct phd_exec_result secrets;  /* the live Secrets (kube_secrets_read) */
 	int have_release;
 	size_t added, changed, removed, unchanged, live_differ;
 };
 
 /* ---- reading -------------------------------------------------------- */
 
-/* helm ARGS... RELEASE -n NS [--kube-context C]: stdout (malloc'd) or NULL;
- * *notfound when helm says the release does not exist. */
 static char *helm_get(struct dstate *d, const char *what, const char *fmt, int *notfound)
 {
-	const char *argv[12];
-	struct phd_exec spec = PHD_EXEC_INIT;
-	struct phd_exec_result res;
-	char kctx[300];
-	char *out = NULL;
-	size_t n = 0;
-
-	*notfound = 0;
-	argv[n++] = phd_ctx_helm(d->ctx) ? phd_ctx_helm(d->ctx) : "helm";
-	argv[n++] = "get";
-	argv[n++] = what;
-	argv[n++] = d->release;
-	argv[n++] = "-n";
-	argv[n++] = d->ns;
-	if (fmt) {
-		argv[n++] = "-o";
-		argv[n++] = fmt;
-	}
-	if (phd_ctx_kube_context(d->ctx) && *phd_ctx_kube_context(d->ctx)) {
-		snprintf(kctx, sizeof kctx, "--kube-context=%s", phd_ctx_kube_context(d->ctx));
-		argv[n++] = kctx;
-	}
-	argv[n] = NULL;
-	spec.argv = argv;
-	/* the stored manifest holds the chart's own Secrets: kept out of the
-	 * redactor's copies, masked here before anything is reported */
-	spec.flags = PHD_EXEC_RAW_STDOUT | PHD_EXEC_CAPTURE_STDERR;
-	spec.timeout_ms = d->cf->timeout_ms;
-	if (phd_exec_run(d->ctx, &spec, &res) < 0) {
-		phd_log(d->ctx, PHD_LOG_WARN, "kube: diff: cannot run helm: %s",
-			phd_ctx_errmsg(d->ctx));
-	} else if (res.exit_code != 0) {
-		if (res.err && memmem(res.err, res.err_len, "not found", 9))
-			*notfound = 1;
-		else
-			phd_log(d->ctx, PHD_LOG_WARN, "kube: diff: `helm get %s %s` exited %d: %.*s",
-				what, d->release, res.exit_code, (int)(res.err_len > 300 ? 300
-				: res.err_len), res.err ? res.err : "");
-	} else {
-		out = strndup(res.out ? res.out : "", res.out_len);
-	}
-	phd_exec_result_clear(&res);
-	return out;
-}
-
-/* Objects of stream keyed by kube_obj_key in a new JSON object. */
-static json_t *by_key(json_t *list, const char *release)
-{
-	json_t *map = json_object(), *o;
-	size_t i;
-
-	json_array_foreach(list, i, o) {
-		char *k;
-		/* hooks run on every upgrade and are not in the stored manifest */
-		if (*kube_jstr(json_object_get(json_object_get(o, "metadata"), "annotations"),
-			       "helm.sh/hook"))
-			continue;
-		k = kube_obj_key(o, release);
-		if (k)
-			json_object_set(map, k, o);
-		free(k);
-	}
-	return map;
+	return kube_helm_get(d->ctx, d->cf, d->release, d->ns, what, fmt, "diff", notfound);
 }
 
 /* The argument kubectl takes for an object's type: Kind for the core
@@ -104,16 +41,78 @@ static void type_arg(json_t *o, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", kube_jstr(o, "kind"));
 }
 
+/* kubectl get TYPES -n NS -o json: the items that sets[] hold go into
+ * live, keyed alike.  *unserved when the server does not serve a type (a
+ * CRD not installed yet): then nothing was read. */
+static int get_into(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
+		    const char *release, const char *types, json_t *sets[], size_t nsets,
+		    json_t *live, int *unserved)
+{
+	struct kube_argv a;
+	struct phd_exec_result res;
+	json_t *list, *it;
+	size_t i;
+	int rc;
+
+	*unserved = 0;
+	kube_argv_init(&a, ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, types);
+	kube_argv_add(&a, "-n");
+	kube_argv_add(&a, ns);
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, "json");
+	/* who applied what: drift's restore gives helm 4's fields back to it */
+	kube_argv_add(&a, "--show-managed-fields");
+	rc = kube_run(ctx, cf, &a, NULL, 0, 0, &res);
+	if (rc == 0 && res.exit_code != 0) {
+		/* anything but an unserved type leaves the state unknown; kubectl
+		 * words it two ways: unknown to discovery, or known to its
+		 * discovery cache and answered 404 (a CRD deleted minutes ago) */
+		if (res.err && (memmem(res.err, res.err_len, "doesn't have a resource type", 28) ||
+				memmem(res.err, res.err_len, "could not find the requested resource",
+				       37)))
+			*unserved = 1;
+		else
+			rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read live objects");
+	} else if (rc == 0) {
+		list = json_loadb(res.out ? res.out : "", res.out_len, 0, NULL);
+		json_array_foreach(json_object_get(list, "items"), i, it) {
+			char *key;
+			/* the items of one type's List may lack their type */
+			if (!*kube_jstr(it, "kind") && !strchr(types, ',')) {
+				char kind[128];
+				snprintf(kind, sizeof kind, "%.*s", (int)strcspn(types, "."), types);
+				json_object_set_new(it, "kind", json_string(kind));
+			}
+			key = kube_obj_key(it, release);
+			for (size_t s = 0; key && s < nsets; s++)
+				if (json_object_get(sets[s], key)) {
+					json_object_set(live, key, it);
+					break;
+				}
+			free(key);
+		}
+		json_decref(list);
+	}
+	phd_exec_result_clear(&res);
+	kube_argv_free(&a);
+	return rc;
+}
+
 /* Live objects of each type the render or the release holds, keyed like
- * them; one kubectl call per type.  Secrets are read apart (values stay
- * out of this process's unwiped memory). */
+ * them: one kubectl call for every type (a kubectl process costs more than
+ * what it reads), one per type when the server lacks one of them.  Secrets
+ * are read apart (values stay out of this process's unwiped memory). */
 int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 		      const char *release, json_t *sets[], size_t nsets, json_t **out)
 {
 	json_t *types = json_object(), *live = json_object(), *o;
 	const char *k, *t;
-	size_t i;
-	int rc = 0;
+	char *all = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&all, &len);
+	int rc = 0, unserved = 0;
 
 	for (size_t s = 0; s < nsets; s++)
 		json_object_foreach(sets[s], k, o) {
@@ -123,51 +122,23 @@ int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 			type_arg(o, arg, sizeof arg);
 			json_object_set_new(types, arg, json_true());
 		}
-	json_object_foreach(types, t, o) {
-		struct kube_argv a;
-		struct phd_exec_result res;
-		json_t *list, *it;
-
-		kube_argv_init(&a, ctx);
-		kube_argv_add(&a, "get");
-		kube_argv_add(&a, t);
-		kube_argv_add(&a, "-n");
-		kube_argv_add(&a, ns);
-		kube_argv_add(&a, "-o");
-		kube_argv_add(&a, "json");
-		rc = kube_run(ctx, cf, &a, NULL, 0, 0, &res);
-		if (rc == 0 && res.exit_code != 0) {
-			/* a type the server does not serve (a CRD not installed yet)
-			 * has no live objects; anything else leaves the state unknown */
-			if (res.err && memmem(res.err, res.err_len, "doesn't have a resource type", 28))
-				phd_log(ctx, PHD_LOG_DEBUG, "kube: the server serves no %s", t);
-			else
-				rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, &res, "cannot read live objects");
-		} else if (rc == 0) {
-			list = json_loadb(res.out ? res.out : "", res.out_len, 0, NULL);
-			json_array_foreach(json_object_get(list, "items"), i, it) {
-				char *key;
-				/* the List's items lack their type */
-				if (!*kube_jstr(it, "kind")) {
-					char kind[128];
-					snprintf(kind, sizeof kind, "%.*s", (int)strcspn(t, "."), t);
-					json_object_set_new(it, "kind", json_string(kind));
-				}
-				key = kube_obj_key(it, release);
-				for (size_t s = 0; key && s < nsets; s++)
-					if (json_object_get(sets[s], key)) {
-						json_object_set(live, key, it);
-						break;
-					}
-				free(key);
+	json_object_foreach(types, t, o)
+		if (f)
+			fprintf(f, "%s%s", n++ ? "," : "", t);
+	if (!f || fclose(f) != 0 || !types || !live) {
+		rc = phd_set_error(ctx, PHD_ENOMEM, "kube: out of memory");
+	} else if (n) {
+		rc = get_into(ctx, cf, ns, release, all, sets, nsets, live, &unserved);
+		if (rc == 0 && unserved)
+			json_object_foreach(types, t, o) {
+				if ((rc = get_into(ctx, cf, ns, release, t, sets, nsets, live,
+						   &unserved)) < 0)
+					break;
+				if (unserved)
+					phd_log(ctx, PHD_LOG_DEBUG, "kube: the server serves no %s", t);
 			}
-			json_decref(list);
-		}
-		phd_exec_result_clear(&res);
-		kube_argv_free(&a);
-		if (rc < 0)
-			break;
 	}
+	free(all);
 	json_decref(types);
 	if (rc < 0) {
 		json_decref(live);
@@ -178,44 +149,6 @@ int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 }
 
 /* ---- what changed ---------------------------------------------------- */
-
-/* Dotted paths where a and b differ, ", "-separated into f (at most max). */
-static void diff_paths(json_t *a, json_t *b, const char *prefix, FILE *f, int *n, int max)
-{
-	if (json_is_object(a) && json_is_object(b)) {
-		const char *k;
-		json_t *v;
-		json_object_foreach(a, k, v) {
-			char p[512];
-			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
-			diff_paths(v, json_object_get(b, k), p, f, n, max);
-		}
-		json_object_foreach(b, k, v)
-			if (!json_object_get(a, k) && (*n)++ < max)
-				fprintf(f, "%s%s%s%s", *n > 1 ? ", " : "", prefix, *prefix ? "." : "", k);
-		return;
-	}
-	if (kube_same(a, b))
-		return;
-	if ((*n)++ < max)
-		fprintf(f, "%s%s", *n > 1 ? ", " : "", *prefix ? prefix : "(the object)");
-}
-
-char *kube_changed_fields(json_t *have, json_t *want)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int n = 0;
-
-	if (!f)
-		return NULL;
-	diff_paths(have, want, "", f, &n, 8);
-	if (n > 8)
-		fprintf(f, " and %d more", n - 8);
-	fclose(f);
-	return buf;
-}
 
 static void unstamp(json_t *md)
 {
@@ -342,95 +275,53 @@ out:
 
 /* ---- Secrets: key names and "changed", never a value ------------------ */
 
-#define SECRET_TEMPLATE "go-template={{range $k, $v := .data}}{{$k}}={{$v}}{{\"\\n\"}}{{end}}"
-
-/* The value of key in a "k=v\n" list (borrowed, *vl its length), or NULL. */
-static const char *kv_find(const char *list, size_t len, const char *key, size_t *vl)
-{
-	size_t kl = strlen(key);
-
-	for (const char *p = list, *end = list + len; p && p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (l > kl && p[kl] == '=' && !memcmp(p, key, kl)) {
-			*vl = l - kl - 1;
-			return p + kl + 1;
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-	return NULL;
-}
-
-/* desired: "k=base64\n" lines in wiped memory.  Reports the Secret. */
+/* desired: "k=base64\n" lines in wiped memory, against the live ones of
+ * d->secrets.  Reports the Secret. */
 static int report_secret(struct dstate *d, const char *name, const struct kube_wbuf *desired,
 			 const char *origin, int in_release)
 {
-	struct kube_argv a;
-	struct phd_exec_result res;
-	char *buf = NULL, key[300];
-	size_t len = 0;
-	FILE *f;
-	int rc, nchg = 0;
+	char *changes = NULL, key[300];
+	int exists, rc;
 
-	kube_argv_init(&a, d->ctx);
-	kube_argv_add(&a, "get");
-	kube_argv_add(&a, "secret");
-	kube_argv_add(&a, name);
-	kube_argv_add(&a, "-n");
-	kube_argv_add(&a, d->ns);
-	kube_argv_add(&a, "-o");
-	kube_argv_add(&a, SECRET_TEMPLATE);
-	/* values compared in wiped memory; only key names are reported */
-	rc = kube_run(d->ctx, d->cf, &a, NULL, 0, PHD_EXEC_RAW_STDOUT, &res);
-	if (rc == 0 && res.exit_code != 0 && !kube_is_notfound(&res))
-		rc = kube_fail(d->ctx, PHD_EUNREACHABLE, &a, &res, "cannot read a Secret");
-	kube_argv_free(&a);
-	if (rc < 0 || !(f = open_memstream(&buf, &len))) {
-		phd_exec_result_clear(&res);
-		return rc < 0 ? rc : PHD_ENOMEM;
-	}
+	rc = kube_secret_compare(&d->secrets, name, desired, NULL, &exists, &changes);
+	if (rc < 0)
+		return phd_set_error(d->ctx, rc, "kube: out of memory");
 	snprintf(key, sizeof key, "Secret/%s", name);
-	if (res.exit_code != 0) {
-		fprintf(f, "%s; not in the cluster (%s)", in_release ? "missing in the cluster"
-			: "added", origin);
-		nchg = 1;
-	} else {
-		const char *p = desired->p, *end = desired->p + desired->len;
-		while (p && p < end) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), kl = strcspn(p, "="), vl;
-			char k[256];
-			const char *lv;
-			snprintf(k, sizeof k, "%.*s", (int)(kl < l ? kl : l), p);
-			lv = kv_find(res.out ? res.out : "", res.out_len, k, &vl);
-			if (!lv)
-				fprintf(f, "%skey %s added", nchg++ ? ", " : "", k);
-			else if (vl != l - kl - 1 || memcmp(lv, p + kl + 1, vl))
-				fprintf(f, "%skey %s changed", nchg++ ? ", " : "", k);
-			p = nl ? nl + 1 : NULL;
-		}
-		if (nchg)
-			fprintf(f, " (%s; values not shown)", origin);
+	if (!exists) {
+		phd_validation_report(d->v, "diff", PHD_SEV_INFO, key, NULL, NULL,
+				      "%s; not in the cluster (%s)", in_release ?
+				      "missing in the cluster" : "added", origin);
+		d->live_differ += in_release;
+	} else if (changes) {
+		phd_validation_report(d->v, "diff", PHD_SEV_INFO, key, NULL, NULL,
+				      "%s (%s; values not shown)", changes, origin);
+		d->live_differ++;
 	}
-	fclose(f);
-	if (nchg) {
-		phd_validation_report(d->v, "diff", PHD_SEV_INFO, key, NULL, NULL, "%s", buf);
-		d->live_differ += res.exit_code == 0 || in_release;
-	}
-	phd_exec_result_clear(&res);
-	free(buf);
+	free(changes);
 	return 0;
 }
 
-static void put_b64_string(struct kube_wbuf *b, json_t *v, int encode)
+/* The provider's Secrets that go to this namespace. */
+static int provided_here(struct dstate *d, const struct phd_secret_view *s)
 {
-	const char *s = json_string_value(v);
-	if (!s)
-		return;
-	if (encode)
-		kube_base64_put(b, (const unsigned char *)s, strlen(s));
-	else
-		kube_wbuf_put(b, s, strlen(s));
+	return s && !(s->namespace_ && *s->namespace_ && strcmp(s->namespace_, d->ns));
+}
+
+/* Every Secret compared, the live ones read with one kubectl. */
+static int read_secrets(struct dstate *d)
+{
+	const char **names = calloc(phd_secret_count(d->ctx) + 1, sizeof *names);
+	size_t n = 0;
+	int rc;
+
+	if (!names)
+		return phd_set_error(d->ctx, PHD_ENOMEM, "kube: out of memory");
+	for (size_t i = 0; i < phd_secret_count(d->ctx); i++)
+		if (provided_here(d, phd_secret_at(d->ctx, i)))
+			names[n++] = phd_secret_at(d->ctx, i)->name;
+	rc = kube_secrets_read(d->ctx, d->cf, d->ns, d->want, names, n, &d->secrets);
+	free(names);
+	return rc;
 }
 
 /* The chart's Secrets and the ones phdeploy applies from the providers. */
@@ -438,27 +329,17 @@ static int diff_secrets(struct dstate *d)
 {
 	const char *k;
 	json_t *o;
-	int rc = 0;
+	int rc;
 
+	if ((rc = read_secrets(d)) < 0)
+		return rc;
 	json_object_foreach(d->want, k, o) {
 		struct kube_wbuf b = { 0 };
-		json_t *data = json_object_get(o, "data"), *sd = json_object_get(o, "stringData"), *v;
-		const char *dk;
+		json_t *sd = json_object_get(o, "stringData");
 		json_t *so = json_object_get(d->stored, k);
 		if (strcmp(kube_jstr(o, "kind"), "Secret"))
 			continue;
-		json_object_foreach(data, dk, v) {
-			kube_wbuf_put(&b, dk, strlen(dk));
-			kube_wbuf_put(&b, "=", 1);
-			put_b64_string(&b, v, 0);
-			kube_wbuf_put(&b, "\n", 1);
-		}
-		json_object_foreach(sd, dk, v) {
-			kube_wbuf_put(&b, dk, strlen(dk));
-			kube_wbuf_put(&b, "=", 1);
-			put_b64_string(&b, v, 1);
-			kube_wbuf_put(&b, "\n", 1);
-		}
+		kube_secret_desired(o, &b);
 		if (!so)
 			d->added++;
 		else if (!kube_same(json_object_get(o, "data"), json_object_get(so, "data")) ||
@@ -476,7 +357,7 @@ static int diff_secrets(struct dstate *d)
 	for (size_t i = 0; i < phd_secret_count(d->ctx); i++) {
 		const struct phd_secret_view *s = phd_secret_at(d->ctx, i);
 		struct kube_wbuf b = { 0 };
-		if (!s || (s->namespace_ && *s->namespace_ && strcmp(s->namespace_, d->ns)))
+		if (!provided_here(d, s))
 			continue;
 		for (size_t j = 0; j < s->nkeys; j++) {
 			kube_wbuf_put(&b, s->kv[j].key, strlen(s->kv[j].key));
@@ -659,8 +540,8 @@ int kube_diff_validator(phd_validation *v, void *userdata)
 				   wl ? "stored" : "rendered", err);
 		goto out;
 	}
-	d.want = by_key(wl, d.release);
-	d.stored = by_key(sl, d.release);
+	d.want = kube_by_key(wl, d.release);
+	d.stored = kube_by_key(sl, d.release);
 	sets[0] = d.want;
 	sets[1] = d.stored;
 	if ((rc = kube_live_objects(d.ctx, d.cf, d.ns, d.release, sets, 2, &d.live)) < 0) {
@@ -702,5 +583,6 @@ out:
 	json_decref(d.want);
 	json_decref(d.stored);
 	json_decref(d.live);
+	phd_exec_result_clear(&d.secrets);
 	return rc;
 }

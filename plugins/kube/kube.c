@@ -116,7 +116,10 @@ static int init(phd_plugin *p, const phd_node *config)
 					  "what the new render changes in the release and the "
 					  "cluster (plan, diff, --dry-run)")) < 0 ||
 	    (rc = kube_predict_declare(p)) < 0 ||
-	    (rc = declare_predictions(p)) < 0)
+	    (rc = declare_predictions(p)) < 0 ||
+	    (rc = phd_plugin_declare_rule(p, "drift", PHD_SEV_WARN,
+					  "a live object that differs from what the release "
+					  "deployed (verify)")) < 0)
 		return rc;
 	if ((rc = phd_register_phase_handler(p, PHD_PHASE_SECRETS, kube_secrets_phase, cf,
 					     NULL)) < 0 ||
@@ -133,6 +136,9 @@ static int init(phd_plugin *p, const phd_node *config)
 	/* what --wait will fail on (predict.c): plan, deploy, diff, not render */
 	rc = phd_register_validator(p, "predict", PHD_PHASE_RENDER, kube_predict_validator, cf,
 				    NULL);
+	if (rc < 0)
+		return rc;
+	rc = phd_register_validator(p, "drift", PHD_PHASE_VERIFY, kube_drift_validator, cf, NULL);
 	if (rc < 0)
 		return rc;
 	return phd_register_validator(p, "rollout", PHD_PHASE_VERIFY, kube_rollout_validator,

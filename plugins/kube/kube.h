@@ -128,6 +128,10 @@ int kube_predict_immutable(phd_validation *v, void *userdata);
 int kube_predict_quota(phd_validation *v, void *userdata);
 int kube_predict_limit_range(phd_validation *v, void *userdata);
 
+/* VERIFY-phase validator `drift`: live objects against the release's
+ * stored manifest (drift.c). */
+int kube_drift_validator(phd_validation *v, void *userdata);
+
 /* VERIFY-phase validator: every workload rolled out and ready. */
 int kube_rollout_validator(phd_validation *v, void *userdata);
 

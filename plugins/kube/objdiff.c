@@ -10,6 +10,7 @@
 
 #include "kube.h"
 #include "objdiff.h"
+#include "predict.h"
 
 /* ---- YAML to JSON ------------------------------------------------------ */
 
@@ -198,7 +199,22 @@ static int scalar_same(json_t *a, json_t *b)
 	return same;
 }
 
-json_t *kube_project(json_t *want, json_t *live)
+/* The API server writes quantities in their canonical form: a manifest's
+ * `cpu: 0.5` reads back "500m", `memory: 1024Mi` "1Gi". */
+static int quantity_same(json_t *a, json_t *b)
+{
+	long long x, y;
+
+	return kube_quantity_json(a, &x) == 0 && kube_quantity_json(b, &y) == 0 && x == y;
+}
+
+/* Maps whose values are quantities (a container's resources, a quota's). */
+static int quantity_map(const char *key)
+{
+	return !strcmp(key, "requests") || !strcmp(key, "limits") || !strcmp(key, "hard");
+}
+
+static json_t *project(json_t *want, json_t *live, int quantities)
 {
 	if (json_is_object(want) && json_is_object(live)) {
 		json_t *out = json_object(), *v;
@@ -206,7 +222,7 @@ json_t *kube_project(json_t *want, json_t *live)
 		json_object_foreach(want, k, v) {
 			json_t *l = json_object_get(live, k);
 			if (l)
-				json_object_set_new(out, k, kube_project(v, l));
+				json_object_set_new(out, k, project(v, l, quantities || quantity_map(k)));
 		}
 		return out;
 	}
@@ -215,13 +231,18 @@ json_t *kube_project(json_t *want, json_t *live)
 		json_t *out = json_array(), *v;
 		size_t i;
 		json_array_foreach(want, i, v)
-			json_array_append_new(out, kube_project(v, json_array_get(live, i)));
+			json_array_append_new(out, project(v, json_array_get(live, i), 0));
 		return out;
 	}
 	/* equal scalars take the manifest's spelling: no false change */
-	if (scalar_same(want, live))
+	if (scalar_same(want, live) || (quantities && quantity_same(want, live)))
 		return json_incref(want);
 	return json_deep_copy(live);
+}
+
+json_t *kube_project(json_t *want, json_t *live)
+{
+	return project(want, live, 0);
 }
 
 int kube_same(json_t *a, json_t *b)
@@ -249,6 +270,76 @@ int kube_same(json_t *a, json_t *b)
 		return 1;
 	}
 	return a && b && scalar_same(a, b);
+}
+
+static void walk(json_t *a, json_t *b, const char *prefix, kube_diff_fn fn, void *arg)
+{
+	if (json_is_object(a) && json_is_object(b)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(a, k, v) {
+			char p[512];
+			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
+			walk(v, json_object_get(b, k), p, fn, arg);
+		}
+		json_object_foreach(b, k, v) {
+			char p[512];
+			if (json_object_get(a, k))
+				continue;
+			snprintf(p, sizeof p, "%s%s%s", prefix, *prefix ? "." : "", k);
+			fn(p, NULL, v, arg);
+		}
+		return;
+	}
+	/* lists of one length element by element (a container's field, not
+	 * the whole container list); of two lengths, whole */
+	if (json_is_array(a) && json_is_array(b) && json_array_size(a) == json_array_size(b)) {
+		json_t *v;
+		size_t i;
+		json_array_foreach(a, i, v) {
+			char p[512];
+			snprintf(p, sizeof p, "%s[%zu]", prefix, i);
+			walk(v, json_array_get(b, i), p, fn, arg);
+		}
+		return;
+	}
+	if (!kube_same(a, b))
+		fn(prefix, a, b, arg);
+}
+
+void kube_diff_walk(json_t *a, json_t *b, kube_diff_fn fn, void *arg)
+{
+	walk(a, b, "", fn, arg);
+}
+
+struct paths {
+	FILE *f;
+	int n;
+};
+
+static void add_path(const char *path, json_t *a, json_t *b, void *arg)
+{
+	struct paths *p = arg;
+
+	(void)a;
+	(void)b;
+	if (p->n++ < 8)
+		fprintf(p->f, "%s%s", p->n > 1 ? ", " : "", *path ? path : "(the object)");
+}
+
+char *kube_changed_fields(json_t *have, json_t *want)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct paths p = { open_memstream(&buf, &len), 0 };
+
+	if (!p.f)
+		return NULL;
+	kube_diff_walk(have, want, add_path, &p);
+	if (p.n > 8)
+		fprintf(p.f, " and %d more", p.n - 8);
+	fclose(p.f);
+	return buf;
 }
 
 static void take_checksums(json_t *ann, const char *where, json_t *out)
@@ -433,4 +524,224 @@ out:
 char *kube_obj_text(json_t *obj)
 {
 	return json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS);
+}
+
+/* ---- reading the release and the Secrets ------------------------------ */
+
+char *kube_helm_get(phd_ctx *ctx, const struct kube_conf *cf, const char *release,
+		    const char *ns, const char *what, const char *fmt, const char *who,
+		    int *notfound)
+{
+	const char *argv[12];
+	struct phd_exec spec = PHD_EXEC_INIT;
+	struct phd_exec_result res;
+	char kctx[300];
+	char *out = NULL;
+	size_t n = 0;
+
+	*notfound = 0;
+	argv[n++] = phd_ctx_helm(ctx) ? phd_ctx_helm(ctx) : "helm";
+	argv[n++] = "get";
+	argv[n++] = what;
+	argv[n++] = release;
+	argv[n++] = "-n";
+	argv[n++] = ns;
+	if (fmt) {
+		argv[n++] = "-o";
+		argv[n++] = fmt;
+	}
+	if (phd_ctx_kube_context(ctx) && *phd_ctx_kube_context(ctx)) {
+		snprintf(kctx, sizeof kctx, "--kube-context=%s", phd_ctx_kube_context(ctx));
+		argv[n++] = kctx;
+	}
+	argv[n] = NULL;
+	spec.argv = argv;
+	/* the stored manifest holds the chart's own Secrets: kept out of the
+	 * redactor's copies, masked by the callers before anything is reported */
+	spec.flags = PHD_EXEC_RAW_STDOUT | PHD_EXEC_CAPTURE_STDERR;
+	spec.timeout_ms = cf->timeout_ms;
+	if (phd_exec_run(ctx, &spec, &res) < 0) {
+		phd_log(ctx, PHD_LOG_WARN, "kube: %s: cannot run helm: %s", who,
+			phd_ctx_errmsg(ctx));
+	} else if (res.exit_code != 0) {
+		if (res.err && memmem(res.err, res.err_len, "not found", 9))
+			*notfound = 1;
+		else
+			phd_log(ctx, PHD_LOG_WARN, "kube: %s: `helm get %s %s` exited %d: %.*s",
+				who, what, release, res.exit_code, (int)(res.err_len > 300 ? 300
+				: res.err_len), res.err ? res.err : "");
+	} else {
+		out = strndup(res.out ? res.out : "", res.out_len);
+	}
+	phd_exec_result_clear(&res);
+	return out;
+}
+
+json_t *kube_by_key(json_t *list, const char *release)
+{
+	json_t *map = json_object(), *o;
+	size_t i;
+
+	json_array_foreach(list, i, o) {
+		char *k;
+		/* hooks run on every upgrade and are not in the stored manifest */
+		if (*kube_jstr(json_object_get(json_object_get(o, "metadata"), "annotations"),
+			       "helm.sh/hook"))
+			continue;
+		k = kube_obj_key(o, release);
+		if (k)
+			json_object_set(map, k, o);
+		free(k);
+	}
+	return map;
+}
+
+static void put_b64_string(struct kube_wbuf *b, json_t *v, int encode)
+{
+	const char *s = json_string_value(v);
+	if (!s)
+		return;
+	if (encode)
+		kube_base64_put(b, (const unsigned char *)s, strlen(s));
+	else
+		kube_wbuf_put(b, s, strlen(s));
+}
+
+void kube_secret_desired(json_t *secret, struct kube_wbuf *b)
+{
+	const char *dk;
+	json_t *v;
+
+	json_object_foreach(json_object_get(secret, "data"), dk, v) {
+		kube_wbuf_put(b, dk, strlen(dk));
+		kube_wbuf_put(b, "=", 1);
+		put_b64_string(b, v, 0);
+		kube_wbuf_put(b, "\n", 1);
+	}
+	json_object_foreach(json_object_get(secret, "stringData"), dk, v) {
+		kube_wbuf_put(b, dk, strlen(dk));
+		kube_wbuf_put(b, "=", 1);
+		put_b64_string(b, v, 1);
+		kube_wbuf_put(b, "\n", 1);
+	}
+}
+
+/* Per Secret a "NAME/" line, then "NAME/KEY=BASE64" per key; kubectl
+ * answers several names with a List, one with the object itself. */
+#define SECRETS_TEMPLATE "go-template={{define \"s\"}}{{$n := .metadata.name}}{{$n}}/{{\"\\n\"}}" \
+	"{{range $k, $v := .data}}{{$n}}/{{$k}}={{$v}}{{\"\\n\"}}{{end}}{{end}}" \
+	"{{if .items}}{{range .items}}{{template \"s\" .}}{{end}}{{else}}{{template \"s\" .}}{{end}}"
+
+int kube_secrets_read(phd_ctx *ctx, const struct kube_conf *cf, const char *ns, json_t *objs,
+		      const char *const more[], size_t nmore, struct phd_exec_result *res)
+{
+	struct kube_argv a;
+	const char *k;
+	json_t *o;
+	size_t n = nmore;
+	int rc;
+
+	memset(res, 0, sizeof *res);
+	json_object_foreach(objs, k, o)
+		n += !strcmp(kube_jstr(o, "kind"), "Secret");
+	if (n == 0)
+		return 0;
+	kube_argv_init(&a, ctx);
+	kube_argv_add(&a, "get");
+	kube_argv_add(&a, "secret");
+	json_object_foreach(objs, k, o)
+		if (!strcmp(kube_jstr(o, "kind"), "Secret"))
+			kube_argv_add(&a, kube_jstr(json_object_get(o, "metadata"), "name"));
+	for (size_t i = 0; i < nmore; i++)
+		kube_argv_add(&a, more[i]);
+	kube_argv_add(&a, "-n");
+	kube_argv_add(&a, ns);
+	kube_argv_add(&a, "-o");
+	kube_argv_add(&a, SECRETS_TEMPLATE);
+	/* values compared in wiped memory; only key names leave */
+	rc = kube_run(ctx, cf, &a, NULL, 0, PHD_EXEC_RAW_STDOUT, res);
+	/* a Secret that does not exist is only absent from the answer */
+	if (rc == 0 && res->exit_code != 0 && !kube_is_notfound(res))
+		rc = kube_fail(ctx, PHD_EUNREACHABLE, &a, res, "cannot read the Secrets");
+	kube_argv_free(&a);
+	if (rc < 0)
+		phd_exec_result_clear(res);
+	return rc;
+}
+
+/* The line of list that is pfx followed by key and then '=' or the end of
+ * the line; its value (after '=') in *v, *vl long.  NULL when absent. */
+static const char *kv_find(const char *list, size_t len, const char *pfx, const char *key,
+			   size_t kl, const char **v, size_t *vl)
+{
+	size_t pl = strlen(pfx);
+
+	for (const char *p = list, *end = list + len; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l >= pl + kl && !memcmp(p, pfx, pl) && !memcmp(p + pl, key, kl) &&
+		    (l == pl + kl || p[pl + kl] == '=')) {
+			*v = l > pl + kl ? p + pl + kl + 1 : p + l;
+			*vl = l > pl + kl ? l - pl - kl - 1 : 0;
+			return p;
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Each "KEY=V" line of a under apfx (the marker line of an empty key left
+ * out) whose key b lacks under bpfx ("key K absent"), or, with differs,
+ * whose value differs; into f, counting from n. */
+static int kv_compare(FILE *f, const char *a, size_t alen, const char *apfx, const char *b,
+		      size_t blen, const char *bpfx, const char *absent, const char *differs,
+		      int n)
+{
+	size_t pl = strlen(apfx);
+
+	for (const char *p = a, *end = a + alen; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), kl;
+		const char *bv, *key = p + pl;
+		size_t vl;
+		p = nl ? nl + 1 : NULL;
+		if (l <= pl || memcmp(key - pl, apfx, pl))
+			continue;
+		kl = strcspn(key, "=\n");
+		if (kl > l - pl)
+			kl = l - pl;
+		if (!kv_find(b, blen, bpfx, key, kl, &bv, &vl))
+			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, key, absent);
+		else if (differs && (vl != l - pl - kl - 1 || memcmp(bv, key + kl + 1, vl)))
+			fprintf(f, "%skey %.*s %s", n++ ? ", " : "", (int)kl, key, differs);
+	}
+	return n;
+}
+
+int kube_secret_compare(const struct phd_exec_result *live, const char *name,
+			const struct kube_wbuf *desired, const char *extra, int *exists,
+			char **changes)
+{
+	const char *out = live->out ? live->out : "", *d = desired->p ? desired->p : "", *v;
+	char pfx[300], *buf = NULL;
+	size_t len = 0, vl;
+	FILE *f;
+	int n;
+
+	*changes = NULL;
+	snprintf(pfx, sizeof pfx, "%s/", name);
+	*exists = kv_find(out, live->out_len, pfx, "", 0, &v, &vl) != NULL;
+	if (!*exists)
+		return 0;
+	if (!(f = open_memstream(&buf, &len)))
+		return PHD_ENOMEM;
+	n = kv_compare(f, d, desired->len, "", out, live->out_len, pfx, "added", "changed", 0);
+	if (extra)
+		n = kv_compare(f, out, live->out_len, pfx, d, desired->len, "", extra, NULL, n);
+	fclose(f);
+	if (n)
+		*changes = buf;
+	else
+		free(buf);
+	return 0;
 }

@@ -44,5 +44,38 @@ int kube_live_objects(phd_ctx *ctx, const struct kube_conf *cf, const char *ns,
 		      const char *release, json_t *sets[], size_t nsets, json_t **out);
 /* Dotted paths where have and want differ, ", "-separated (malloc'd). */
 char *kube_changed_fields(json_t *have, json_t *want);
+/* fn(path, a's value, b's value, arg) for each dotted path where a and b
+ * differ, a's keys first (a value is NULL where its side lacks the key);
+ * lists of one length element by element ("containers[0].image"), of two
+ * lengths whole. */
+typedef void (*kube_diff_fn)(const char *path, json_t *a, json_t *b, void *arg);
+void kube_diff_walk(json_t *a, json_t *b, kube_diff_fn fn, void *arg);
+
+/* `helm get WHAT RELEASE -n NS [-o FMT]`: its stdout (malloc'd; the caller
+ * wipes it: the manifest holds the chart's Secrets), or NULL with a warning
+ * prefixed "kube: WHO:"; *notfound when the release does not exist. */
+char *kube_helm_get(phd_ctx *ctx, const struct kube_conf *cf, const char *release,
+		    const char *ns, const char *what, const char *fmt, const char *who,
+		    int *notfound);
+/* The objects of list keyed by kube_obj_key, helm hooks left out (new). */
+json_t *kube_by_key(json_t *list, const char *release);
+/* A Secret object's data and stringData as "key=base64\n" lines into b. */
+struct kube_wbuf;
+void kube_secret_desired(json_t *secret, struct kube_wbuf *b);
+/* One kubectl for the live Secrets of ns that objs (JSON objects) holds
+ * and more[] names: "NAME/" then "NAME/KEY=BASE64" lines, raw in wiped
+ * memory (res->out; the caller clears res).  A Secret that does not exist
+ * is absent.  PHD_EUNREACHABLE when they could not be read. */
+struct phd_exec_result;
+int kube_secrets_read(phd_ctx *ctx, const struct kube_conf *cf, const char *ns, json_t *objs,
+		      const char *const more[], size_t nmore, struct phd_exec_result *res);
+/* Secret name of a kube_secrets_read() answer against desired ("key=base64"
+ * lines): "key K added" / "key K changed" (and, when extra is set, "key K
+ * EXTRA" for a live key desired lacks), ", "-separated in *changes
+ * (malloc'd, NULL when none); *exists 0 when the Secret is not live.
+ * Values are only compared, never copied out. */
+int kube_secret_compare(const struct phd_exec_result *live, const char *name,
+			const struct kube_wbuf *desired, const char *extra, int *exists,
+			char **changes);
 
 #endif

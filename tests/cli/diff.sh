@@ -6,26 +6,8 @@
 # Deployment, a deleted PDB, a new values key and a changed Secret are each
 # reported, Secret values never; the diff only ever GETs (requests.log).
 . "$top_srcdir/tests/tap/tap.sh"
-KA=$top_srcdir/tests/bin/kube-api
-H=$PHD_TOOLS/helm4
-KC=$PHD_TOOLS/kubectl
-CHART=$PHD_FIXTURES/posthog-30.46.0.tgz
-command -v python3 > /dev/null 2>&1 || skip_all "no python3"
-[ -x "$H" ] && [ -x "$KC" ] || skip_all "no helm4/kubectl in $PHD_TOOLS (run scripts/fetch-tools)"
-[ -f "$CHART" ] || skip_all "no chart fixture at $CHART"
-tap_mktemp
-cd "$TAPTMP" || exit 1
-trap '[ -f "$TAPTMP/k/pid" ] && "$KA" stop "$TAPTMP/k"' EXIT
-HELM_CACHE_HOME=$TAPTMP/helm/cache HELM_CONFIG_HOME=$TAPTMP/helm/config
-HELM_DATA_HOME=$TAPTMP/helm/data KUBECACHEDIR=$TAPTMP/kubecache
-export HELM_CACHE_HOME HELM_CONFIG_HOME HELM_DATA_HOME KUBECACHEDIR
-export PHDEPLOY_STATE_DIR="$TAPTMP/state" PHDEPLOY_HELM="$H" PHDEPLOY_KUBECTL="$KC"
-P=$PHDEPLOY
-K="$KC --context stand-in -n posthog"
-cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
-"$KA" start "$TAPTMP/k" > start.log 2>&1 || { cat start.log >&2; skip_all "kube-api did not start"; }
-export KUBECONFIG=$TAPTMP/k/kubeconfig
 . "$top_srcdir/tests/tap/kube.sh"
+release_setup
 chart_config phdeploy.yaml
 writes() { awk '$1 != "GET"' k/requests.log | wc -l | tr -d ' '; }
 

@@ -77,3 +77,31 @@ secrets:
 rules: { probes: warn, replicas: warn $2 }
 Y
 }
+
+# release_setup: for a test of one release of the real chart on one
+# kube-api with the real helm 4 and kubectl (diff.sh, drift.sh): skips
+# without them, makes and enters $TAPTMP with private helm/kubectl caches,
+# copies examples/values.yaml and the *.secret.yaml files, starts kube-api
+# in $TAPTMP/k (stopped on exit) and sets KA, H, KC, CHART, P and
+# K ("kubectl --context stand-in -n posthog").
+release_setup() {
+	KA=$top_srcdir/tests/bin/kube-api
+	H=$PHD_TOOLS/helm4
+	KC=$PHD_TOOLS/kubectl
+	CHART=$PHD_FIXTURES/posthog-30.46.0.tgz
+	command -v python3 > /dev/null 2>&1 || skip_all "no python3"
+	[ -x "$H" ] && [ -x "$KC" ] || skip_all "no helm4/kubectl in $PHD_TOOLS (run scripts/fetch-tools)"
+	[ -f "$CHART" ] || skip_all "no chart fixture at $CHART"
+	tap_mktemp
+	cd "$TAPTMP" || exit 1
+	trap '[ -f "$TAPTMP/k/pid" ] && "$KA" stop "$TAPTMP/k"' EXIT
+	HELM_CACHE_HOME=$TAPTMP/helm/cache HELM_CONFIG_HOME=$TAPTMP/helm/config
+	HELM_DATA_HOME=$TAPTMP/helm/data KUBECACHEDIR=$TAPTMP/kubecache
+	export HELM_CACHE_HOME HELM_CONFIG_HOME HELM_DATA_HOME KUBECACHEDIR
+	export PHDEPLOY_STATE_DIR="$TAPTMP/state" PHDEPLOY_HELM="$H" PHDEPLOY_KUBECTL="$KC"
+	P=$PHDEPLOY
+	K="$KC --context stand-in -n posthog"
+	cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
+	"$KA" start "$TAPTMP/k" > start.log 2>&1 || { cat start.log >&2; skip_all "kube-api did not start"; }
+	export KUBECONFIG=$TAPTMP/k/kubeconfig
+}
