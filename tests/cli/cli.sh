@@ -15,7 +15,7 @@ out=$($P --help); ok $? "--help exits 0"
 like "$out" "Usage: phdeploy" "--help prints usage on stdout"
 like "$out" "12 another run holds the lock" "--help lists the exit codes"
 out=$($P --version); ok $? "--version exits 0"
-like "$out" "phdeploy 0.2.0" "--version prints the version"
+like "$out" "phdeploy 0.3.0" "--version prints the version"
 like "$out" "plugin ABI 2.1" "--version prints the plugin ABI"
 
 $P 2>/dev/null; is $? 2 "no verb is a usage error (exit 2)"

@@ -231,7 +231,7 @@ elif "$py" -c 'import cffi, setuptools, wheel, pip' >/dev/null 2>&1; then
 import phdeploy
 with phdeploy.Deployment(no_config=True, release="r", namespace="n", journal=False) as d:
     print(phdeploy.library_version(), d.validate().phases["validate"].status)' 2>&1)
-	is "$got" "0.2.0 ok" "the installed binding imports and runs a phase"
+	is "$got" "0.3.0 ok" "the installed binding imports and runs a phase"
 else
 	skip 2 "python3 has no cffi, setuptools, wheel or pip"
 fi

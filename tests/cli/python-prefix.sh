@@ -88,7 +88,7 @@ if sys.implementation.name == "cpython" and sys.version_info >= (3, 9):
 import phdeploy, phdeploy._capi as c
 maps = open("/proc/self/maps").read().split()
 print(phdeploy.library_version(), sorted({m for m in maps if "libphdeploy.so" in m}))' 2>&1)
-	is "$got" "0.2.0 ['$prefix/lib/libphdeploy.so.1.0.0']" \
+	is "$got" "0.3.0 ['$prefix/lib/libphdeploy.so.1.1.0']" \
 		"python $ver: import phdeploy without LD_LIBRARY_PATH loads the prefix's library"
 	# the same build without the RUNPATH cannot find the library
 	if pip_install "$exe" "$TAPTMP/norpath$n" PHDEPLOY_RPATH=; then

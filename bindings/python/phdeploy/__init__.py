@@ -22,7 +22,7 @@ from .errors import ERRORS, Error, NotApplicable, error_class, strerror
 from .model import (PHASES, CheckResult, Event, Finding, Node, PhaseResult, PluginInfo,
                     Result, SecretInfo)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: the plugin ABI this binding was compiled against
 PLUGIN_ABI = (_lib.PHD_PLUGIN_ABI_MAJOR, _lib.PHD_PLUGIN_ABI_MINOR)

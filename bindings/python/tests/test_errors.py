@@ -38,5 +38,5 @@ def test_an_unknown_code_maps_to_the_base_class():
 
 
 def test_the_loaded_library_reports_its_version():
-    assert phdeploy.library_version() == "0.2.0"
+    assert phdeploy.library_version() == "0.3.0"
     assert phdeploy.PLUGIN_ABI[0] == 2
