@@ -1,6 +1,7 @@
 /* Redis answers (plugins/redis/redis.c): RESP through hiredis's reader,
  * fed in pieces as the socket delivers them (first byte: the piece size),
- * under the plugin's size limit; then the INFO fields the check reads.
+ * under the plugin's size limit and its bound on arrays (checked); then
+ * the INFO fields the check reads.
  * The plugin's statics are compiled in. */
 #include "fuzz/fuzz.h"
 #include "redis.c"
@@ -30,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t piece, off = 1, fed = 0;
 	void *reply;
 
-	if (size < 1 || !(rd = redisReaderCreate()))
+	if (size < 1 || !(rd = rd_reader_new()))
 		return 0;
 	piece = data[0] ? data[0] : 1;
 	while (off < size) {
@@ -46,6 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (!reply)
 				break;
+			if (((redisReply *)reply)->type == REDIS_REPLY_ARRAY &&
+			    ((redisReply *)reply)->elements > RD_MAX_ELEMENTS)
+				abort();
 			info_fields(reply);
 			freeReplyObject(reply);
 		}

@@ -32,7 +32,7 @@ struct running {
 	long long timeout, start, ms;
 	pid_t pid, parent;        /* parent: the run, for the child to check */
 	int fd;
-	int done, have_rc, rc, status, timed_out;
+	int done, have_rc, rc, status, timed_out, reaped;
 	struct phd_buf in;
 	char *summary;
 };
@@ -72,6 +72,32 @@ static void put_fmt(phd_check *chk, char type, int arg, const char *fmt, va_list
 	phd_buf_wipe(&b);
 	put_record(chk->fd, type, arg, red ? red : "");
 	free(red);
+}
+
+/* The process groups of the children this check's process runs: a child
+ * of phd_exec_run has a group of its own, which killing the check does not
+ * reach.  SIGTERM (the run stopping the check, or the run's death through
+ * PR_SET_PDEATHSIG) ends them with the check. */
+static volatile pid_t child_groups[16];
+
+void phd_check_track_group(phd_ctx *ctx, pid_t pgid, int alive)
+{
+	if (!ctx->in_check || pgid <= 0)
+		return;
+	for (size_t i = 0; i < sizeof child_groups / sizeof *child_groups; i++)
+		if (child_groups[i] == (alive ? 0 : pgid)) {
+			child_groups[i] = alive ? pgid : 0;
+			return;
+		}
+}
+
+static void stop_check(int sig)
+{
+	for (size_t i = 0; i < sizeof child_groups / sizeof *child_groups; i++)
+		if (child_groups[i] > 0)
+			kill(-child_groups[i], SIGKILL);
+	raise(sig); /* SA_RESETHAND: the default action now, so the run sees the signal */
+	_exit(128 + sig);
 }
 
 void phd_check_child_log(phd_ctx *ctx, int level, const char *msg)
@@ -125,14 +151,23 @@ static void run_child(phd_ctx *ctx, struct running *c, int fd)
 	char num[16];
 	signal(SIGINT, SIG_IGN); /* the parent decides when we stop */
 	signal(SIGPIPE, SIG_IGN);
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = stop_check;
+		sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 	/* the run's lock is an flock shared with every fork: a check still
 	 * waiting on its server after the run died would hold it */
 	if (ctx->lock_fd >= 0) {
 		close(ctx->lock_fd);
 		ctx->lock_fd = -1;
 	}
-	/* and a check ends with the run that asked for it, SIGKILL included */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* and a check ends with the run that asked for it, SIGKILL included;
+	 * TERM, so that it ends what it runs first */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != c->parent)
 		_exit(127);
 	ctx->in_check = &chk;
@@ -244,7 +279,9 @@ static void finish(phd_ctx *ctx, struct running *c)
 				   c->summary ? ": " : "", c->summary ? c->summary : "");
 	} else if (!c->have_rc) {
 		status = PHD_STATUS_FAILED;
-		if (WIFSIGNALED(c->status))
+		if (ctx->interrupted && WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGTERM)
+			msg = phd_asprintf("stopped: the run was interrupted");
+		else if (WIFSIGNALED(c->status))
 			msg = phd_asprintf("the check crashed (signal %d: %s); plugin '%s'",
 					   WTERMSIG(c->status), strsignal(WTERMSIG(c->status)),
 					   c->reg->plugin->name);
@@ -340,6 +377,22 @@ static void tick(phd_ctx *ctx, const struct running *cs, size_t n, long long sta
 	phd_buf_free(&w);
 }
 
+/* Stop a check at its deadline or an interrupt: SIGTERM, which ends the
+ * children it runs too (stop_check), then SIGKILL if it is still there. */
+static void stop_child(struct running *c)
+{
+	kill(c->pid, SIGTERM);
+	for (int i = 0; i < 200; i++) {
+		pid_t w = waitpid(c->pid, &c->status, WNOHANG);
+		if (w == c->pid || (w < 0 && errno != EINTR)) {
+			c->reaped = 1;
+			return;
+		}
+		usleep(5000);
+	}
+	kill(c->pid, SIGKILL);
+}
+
 /* Read what c reported; end it at EOF, its deadline or an interrupt.
  * Returns 1 when it ended now. */
 static int drain(phd_ctx *ctx, struct running *c, long long now)
@@ -358,13 +411,13 @@ static int drain(phd_ctx *ctx, struct running *c, long long now)
 		c->fd = -1;
 	} else if (now >= c->start + c->timeout || ctx->interrupted) {
 		c->timed_out = !ctx->interrupted;
-		kill(c->pid, SIGKILL);
+		stop_child(c);
 		close(c->fd);
 		c->fd = -1;
 	}
 	if (c->fd >= 0)
 		return 0;
-	while (waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
+	while (!c->reaped && waitpid(c->pid, &c->status, 0) < 0 && errno == EINTR)
 		;
 	c->ms = phd_now_ms() - c->start;
 	return 1;

@@ -266,7 +266,20 @@ static int spawn_child(struct run *r, const char *prog, char **env)
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETPGROUP);
-	spawn_rc = posix_spawn(&r->pid, prog, &fa, &attr, (char *const *)spec->argv, env);
+	/* in a check's process, a stop (SIGTERM) waits until the child's
+	 * group is tracked, so that it ends with the check */
+	if (r->ctx->in_check) {
+		sigset_t term;
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		spawn_rc = posix_spawn(&r->pid, prog, &fa, &attr, (char *const *)spec->argv, env);
+		if (spawn_rc == 0)
+			phd_check_track_group(r->ctx, r->pid, 1);
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
+	} else {
+		spawn_rc = posix_spawn(&r->pid, prog, &fa, &attr, (char *const *)spec->argv, env);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (spawn_rc != 0) {
@@ -378,6 +391,7 @@ static void reap(struct run *r, int block)
 		 * hook's background job) ends with it */
 		kill(-r->pid, SIGKILL);
 		phd_lock_note_child(r->ctx, 0, NULL);
+		phd_check_track_group(r->ctx, r->pid, 0);
 		r->reaped = 1;
 		r->grace_until = phd_now_ms() + 2000; /* orphans holding the pipes */
 	}

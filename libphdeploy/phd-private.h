@@ -351,6 +351,10 @@ PHD_HIDDEN void phd_emit_simple(phd_ctx *ctx, int type, int phase, int status, l
 /* check.c */
 PHD_HIDDEN int phd_checks_run(phd_ctx *ctx);
 PHD_HIDDEN void phd_check_child_log(phd_ctx *ctx, int level, const char *msg);
+/* In a check's process: pgid (a child phd_exec_run started) is running
+ * (alive 1) or was reaped (0); the check ends those groups when it is
+ * stopped.  A no-op outside a check. */
+PHD_HIDDEN void phd_check_track_group(phd_ctx *ctx, pid_t pgid, int alive);
 /* validate.c */
 /* Record a finding (strings copied, redacted) and emit its event.
  * Returns the severity after rules: and exemptions applied. */

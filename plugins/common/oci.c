@@ -408,26 +408,24 @@ static char *url_escape(const char *s)
 	return out;
 }
 
-/* The Bearer flow: ask the challenge's realm for a token (with basic
- * credentials when we have them).  *auth gets "Authorization: Bearer ..". */
-static int bearer_token(const struct oci_conn *c, const char *challenge, const char *repo,
-			char **auth, char *msg, size_t msglen)
+/* The token endpoint's URL for a Bearer challenge: its realm (https
+ * only, unless the registry is insecure) with service and scope (the
+ * repository's pull when the challenge names none).  0 with *realm and
+ * *url malloc'd, or an oci_status with msg set. */
+static int token_url(const struct oci_conn *c, const char *challenge, const char *repo,
+		     char **realm, char **url, char *msg, size_t msglen)
 {
-	char *realm = challenge_param(challenge, "realm");
 	char *service = challenge_param(challenge, "service");
 	char *scope = challenge_param(challenge, "scope");
-	char *es = NULL, *esc = NULL, *url = NULL, *want = NULL;
-	struct answer a;
-	json_t *j = NULL;
-	const char *tok;
-	int st;
+	char *es = NULL, *esc = NULL, *want = NULL;
+	int st = OCI_OK;
 
-	memset(&a, 0, sizeof(a));
-	a.fd = -1;
-	a.max = OCI_TOKEN_MAX;
-	if (!realm || (strncmp(realm, "https://", 8) && !(c->insecure && !strncmp(realm, "http://", 7)))) {
+	*url = NULL;
+	*realm = challenge_param(challenge, "realm");
+	if (!*realm ||
+	    (strncmp(*realm, "https://", 8) && !(c->insecure && !strncmp(*realm, "http://", 7)))) {
 		snprintf(msg, msglen, "the registry's token realm %s is not https: no token "
-			 "asked for", realm ? realm : "(none)");
+			 "asked for", *realm ? *realm : "(none)");
 		st = OCI_DENIED;
 		goto out;
 	}
@@ -435,14 +433,63 @@ static int bearer_token(const struct oci_conn *c, const char *challenge, const c
 		scope = want, want = NULL;
 	es = service ? url_escape(service) : NULL;
 	esc = scope ? url_escape(scope) : NULL;
-	if (asprintf(&url, "%s%s%s%s%s%s", realm, strchr(realm, '?') ? "&" : "?",
+	if (asprintf(url, "%s%s%s%s%s%s", *realm, strchr(*realm, '?') ? "&" : "?",
 		     es ? "service=" : "", es ? es : "", esc ? (es ? "&scope=" : "scope=") : "",
 		     esc ? esc : "") < 0) {
-		url = NULL;
+		*url = NULL;
 		snprintf(msg, msglen, "out of memory");
 		st = OCI_BAD_ANSWER;
-		goto out;
 	}
+out:
+	if (st) {
+		free(*realm);
+		*realm = NULL;
+	}
+	free(service);
+	free(scope);
+	free(want);
+	free(es);
+	free(esc);
+	return st;
+}
+
+/* The Authorization header of a token answer's JSON ("token", else
+ * "access_token"; one that would break the header line is refused):
+ * 0 with *auth malloc'd, or -1. */
+static int token_header(const char *body, size_t len, char **auth)
+{
+	json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *tok;
+	int rc = -1;
+
+	*auth = NULL;
+	if (j && ((tok = json_string_value(json_object_get(j, "token"))) ||
+		  (tok = json_string_value(json_object_get(j, "access_token")))) && *tok &&
+	    !strpbrk(tok, "\r\n") && asprintf(auth, "Authorization: Bearer %s", tok) >= 0)
+		rc = 0;
+	else
+		*auth = NULL;
+	if (j) {
+		json_object_clear(j);
+		json_decref(j);
+	}
+	return rc;
+}
+
+/* The Bearer flow: ask the challenge's realm for a token (with basic
+ * credentials when we have them).  *auth gets "Authorization: Bearer ..". */
+static int bearer_token(const struct oci_conn *c, const char *challenge, const char *repo,
+			char **auth, char *msg, size_t msglen)
+{
+	char *realm = NULL, *url = NULL;
+	struct answer a;
+	int st;
+
+	memset(&a, 0, sizeof(a));
+	a.fd = -1;
+	a.max = OCI_TOKEN_MAX;
+	if ((st = token_url(c, challenge, repo, &realm, &url, msg, msglen)))
+		return st;
 	if ((st = exchange(c, "GET", url, NULL, 1, NULL, &a, msg, msglen)))
 		goto out;
 	if (a.code == 401 || a.code == 403) {
@@ -451,33 +498,16 @@ static int bearer_token(const struct oci_conn *c, const char *challenge, const c
 		st = OCI_DENIED;
 		goto out;
 	}
-	if (a.code != 200 || !a.p || !(j = json_loadb(a.p, a.len, 0, NULL)) ||
-	    (!(tok = json_string_value(json_object_get(j, "token"))) &&
-	     !(tok = json_string_value(json_object_get(j, "access_token")))) || !*tok ||
-	    strpbrk(tok, "\r\n")) {
+	if (a.code != 200 || token_header(a.p, a.len, auth)) {
 		snprintf(msg, msglen, "the token endpoint %s answered HTTP %ld without a token",
 			 realm, a.code);
 		st = OCI_BAD_ANSWER;
-		goto out;
-	}
-	if (asprintf(auth, "Authorization: Bearer %s", tok) < 0) {
-		*auth = NULL;
-		st = OCI_BAD_ANSWER;
 	}
 out:
-	if (j) {
-		json_object_clear(j);
-		json_decref(j);
-	}
 	if (a.p)
 		memset(a.p, 0, a.len);
 	answer_clear(&a);
 	free(realm);
-	free(service);
-	free(scope);
-	free(want);
-	free(es);
-	free(esc);
 	free(url);
 	return st;
 }

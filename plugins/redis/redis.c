@@ -18,6 +18,10 @@
 #define RD_MAX (phd_cv_service("redis")->max_version)
 #define RD_LATENCY_WARN_MS 50
 #define RD_MAX_REPLY (4u << 20) /* INFO is a few kB; refuse a flood */
+/* hiredis allocates an array's table of elements from its header alone
+ * ("*188888883\r\n" asks for 1.5 GB before one element came); no reply
+ * the check reads is an array, so a big one is refused before that. */
+#define RD_MAX_ELEMENTS 1024
 
 struct rd_target {
 	const char *host;
@@ -117,6 +121,36 @@ static int rd_tls_start(struct rd_conn *c)
 		phd_dc_note(c->dc, PHD_SEV_ERROR, "cannot set up TLS (OpenSSL)");
 	}
 	return -1;
+}
+
+#if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
+typedef size_t rd_nelem;
+#else
+typedef int rd_nelem;
+#endif
+static void *(*rd_array_default)(const redisReadTask *, rd_nelem);
+
+static void *rd_array(const redisReadTask *task, rd_nelem n)
+{
+	/* NULL: hiredis ends the parse with an error (not RESP, for the check) */
+	return n > RD_MAX_ELEMENTS ? NULL : rd_array_default(task, n);
+}
+
+/* hiredis's reader with the array bound (its other functions as they are). */
+static redisReader *rd_reader_new(void)
+{
+	static redisReplyObjectFunctions fn;
+	redisReader *r = redisReaderCreate();
+
+	if (r && r->fn) {
+		if (!rd_array_default) {
+			fn = *r->fn;
+			rd_array_default = fn.createArray;
+			fn.createArray = rd_array;
+		}
+		r->fn = &fn;
+	}
+	return r;
 }
 
 /* One reply: 0, PHD_ETIMEOUT, PHD_EIO (closed or reset), PHD_ESYNTAX (not RESP). */
@@ -409,7 +443,7 @@ static int rd_check(phd_check *chk, void *userdata)
 	c.dc = &dc;
 	c.t = &t;
 	phd_net_init(&c.net, dc.deadline);
-	c.reader = redisReaderCreate();
+	c.reader = rd_reader_new();
 	if (!c.reader) {
 		phd_dc_note(&dc, PHD_SEV_ERROR, "out of memory");
 		return PHD_EFAILED;

@@ -4,9 +4,12 @@
  * token). */
 #include "check-harness.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <phdeploy/phdeploy.h>
 
@@ -108,6 +111,30 @@ static void deadline_case(int port, const char *what, const char *needle)
 			 values(port, 0, SKIP_ENV), NULL, what, needle);
 }
 
+/* A server that answers with the header of an array of 188888883 elements
+ * and then nothing: hiredis alone would allocate 1.5 GB for it and wait
+ * for the elements until the deadline (found by fuzz/resp.c). */
+static pid_t huge_pid = -1;
+
+static int huge_array_port(void)
+{
+	int port, fd = ch_listener(16, &port);
+
+	if (fd < 0)
+		return -1;
+	if ((huge_pid = fork()) == 0) {
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			if (c < 0)
+				_exit(0);
+			if (write(c, "*188888883\r\n", 12) != 12)
+				_exit(1);
+		}
+	}
+	close(fd);
+	return huge_pid < 0 ? -1 : port;
+}
+
 static int start(const char *dir, const char *in, const char *a1, const char *a2,
 		 const char *a3, const char *a4)
 {
@@ -148,6 +175,11 @@ int main(void)
 	test_tls();
 	deadline_case(ch_silent_port(), "a server that never answers fails",
 		      "no answer from 127.0.0.1");
+	CASE(cfg, values(huge_array_port(), 0, SKIP_ENV), NULL, PHD_STATUS_FAILED,
+	     "an array header of 188888883 elements fails at once",
+	     "an answer that is not RESP", "as an answer that is not RESP, not at the deadline");
+	if (huge_pid > 0)
+		kill(huge_pid, SIGKILL);
 	deadline_case(ch_blackhole_port(), "a TCP connect nobody accepts fails",
 		      "no TCP connection to 127.0.0.1");
 	free(plain_dir);

@@ -11,6 +11,7 @@
 
 struct mode {
 	char check[16];
+	char run[256];   /* check "exec": a shell command the check runs and waits for */
 };
 
 static void mode_free(void *p)
@@ -24,6 +25,18 @@ static int check(phd_check *chk, void *ud)
 	if (!strcmp(m->check, "hang")) {
 		for (;;)
 			pause();
+	}
+	if (!strcmp(m->check, "exec")) {
+		/* a check that waits on a child of its own, as one running
+		 * kubectl does: the child must end with the check */
+		const char *argv[] = { "sh", "-c", m->run, NULL };
+		struct phd_exec spec = PHD_EXEC_INIT;
+		struct phd_exec_result res;
+		spec.argv = argv;
+		phd_exec_run(phd_check_ctx(chk), &spec, &res);
+		phd_exec_result_clear(&res);
+		phd_check_summary(chk, "the command ended");
+		return 0;
 	}
 	if (!strcmp(m->check, "crash"))
 		raise(SIGSEGV);
@@ -64,6 +77,8 @@ static int init(phd_plugin *p, const phd_node *config)
 	if (!m)
 		return PHD_ENOMEM;
 	strncpy(m->check, c ? c : "ok", sizeof m->check - 1);
+	c = phd_node_str(phd_node_get(config, "run"));
+	strncpy(m->run, c ? c : "true", sizeof m->run - 1);
 	if (phd_register_check(p, "good", check, m, mode_free) ||
 	    phd_register_validator(p, "good", PHD_PHASE_VALIDATE, validator, NULL, NULL) ||
 	    phd_register_secret_provider(p, "good", provider, NULL, NULL))
