@@ -168,7 +168,9 @@ k A apply --server-side -f "$W/deploy.json" > /dev/null 2>&1
 ok $? "apply a Deployment"
 out=$(k A -n t1 scale deployment/x --replicas=3 2>&1)
 is "$out" "deployment.apps/x scaled" "kubectl scale deployment/x --replicas=3"
-out=$(k A -n t1 rollout status deployment/x --timeout=20s 2>&1)
+# 90 s: pods are ready a second after they start, but a loaded machine (two
+# suites at once) has let a 20 s wait expire
+out=$(k A -n t1 rollout status deployment/x --timeout=90s 2>&1)
 like "$out" 'deployment "x" successfully rolled out' "kubectl rollout status sees the 3 replicas roll out"
 is "$(k A -n t1 get pods -l app=x --no-headers 2>/dev/null | grep -c Running)" 3 "3 Running pods"
 out=$(k A -n t1 delete deployment x 2>&1)
