@@ -189,6 +189,8 @@ static const struct phd_cnode *ckid(const struct phd_cnode *c, size_t i)
 
 static const char *const *ckeys(const struct phd_cnode *c)
 {
+	if (!c->u.block)  /* an empty map has no block: no offset from NULL */
+		return NULL;
 	return c->compact == CN_INDIRECT
 	       ? (const char *const *)((struct phd_cnode *const *)c->u.block + c->n)
 	       : (const char *const *)((const struct phd_cnode *)c->u.block + c->n);
