@@ -705,7 +705,8 @@ static int cblock(struct parser *p, struct frame *f, struct phd_cnode *c)
 		return 0;
 	if ((b = slab_take(p->a, p->name, n * sizeof *b + keys, &nomem))) {
 		memcpy(b, f->ckids.v, n * sizeof *b);
-		memcpy(b + n, f->keys.v, keys);
+		if (keys)  /* a sequence has no keys (and no key vector) */
+			memcpy(b + n, f->keys.v, keys);
 		c->compact = CN_DIRECT;
 		c->u.block = b;
 		return 0;
@@ -717,7 +718,8 @@ static int cblock(struct parser *p, struct frame *f, struct phd_cnode *c)
 			return PHD_ENOMEM;
 		*ptrs[i] = f->ckids.v[i];
 	}
-	memcpy(ptrs + n, f->keys.v, keys);
+	if (keys)
+		memcpy(ptrs + n, f->keys.v, keys);
 	c->compact = CN_INDIRECT;
 	c->u.block = ptrs;
 	return 0;
