@@ -6,45 +6,14 @@
 # quiet; a bare render reads nothing; a refused deploy writes nothing
 # (requests.log); a rule switched off is not predicted.
 . "$top_srcdir/tests/tap/tap.sh"
-. "$top_srcdir/tests/tap/kube.sh"  # wait_until
-KA=$top_srcdir/tests/bin/kube-api
-H=$PHD_TOOLS/helm4
-KC=$PHD_TOOLS/kubectl
-CHART=$PHD_FIXTURES/posthog-30.46.0.tgz
-command -v python3 > /dev/null 2>&1 || skip_all "no python3"
-[ -x "$H" ] && [ -x "$KC" ] || skip_all "no helm4/kubectl in $PHD_TOOLS (run scripts/fetch-tools)"
-[ -f "$CHART" ] || skip_all "no chart fixture at $CHART"
-tap_mktemp
-cd "$TAPTMP" || exit 1
-trap '[ -f "$TAPTMP/k/pid" ] && "$KA" stop "$TAPTMP/k"' EXIT
-HELM_CACHE_HOME=$TAPTMP/helm/cache HELM_CONFIG_HOME=$TAPTMP/helm/config
-HELM_DATA_HOME=$TAPTMP/helm/data KUBECACHEDIR=$TAPTMP/kubecache
-export HELM_CACHE_HOME HELM_CONFIG_HOME HELM_DATA_HOME KUBECACHEDIR
-export PHDEPLOY_STATE_DIR="$TAPTMP/state" PHDEPLOY_HELM="$H" PHDEPLOY_KUBECTL="$KC"
-P=$PHDEPLOY
-K="$KC --context stand-in -n posthog"
-cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
+. "$top_srcdir/tests/tap/kube.sh"
 # the migrate Job of the first deploy fails, as a broken migration does
-echo '{"job_fails": ["posthog-migrate-*"], "ready_after": "200ms"}' > scen.json
-"$KA" start "$TAPTMP/k" --scenario scen.json > start.log 2>&1 || { cat start.log >&2; skip_all "kube-api did not start"; }
-export KUBECONFIG=$TAPTMP/k/kubeconfig
-conf() {
-	cat <<Y
-release: posthog
-namespace: posthog
-chart: { name: $CHART, version: 30.46.0 }
-values: [values.yaml]
-kube: { context: stand-in, version: "1.31" }
-helm: { timeout: 2m, wait: false, wait_for_jobs: false }
-secrets:
-  - { provider: file, path: postgres.secret.yaml }
-  - { provider: file, path: redis.secret.yaml }
-  - { provider: file, path: posthog.secret.yaml }
+release_setup '{"job_fails": ["posthog-migrate-*"], "ready_after": "200ms"}'
 # the cluster's predictions (zones, capacity, storage) have their own
 # test, predict-cluster.sh: here they would fire on zookeeper.replicaCount=5
-rules: { probes: warn, replicas: warn, wait-zones: off, wait-capacity: off,
-         wait-storage-class: off, wait-volume-binding: off, wait-volume-zone: off$1 }
-Y
+conf() {
+	chart_config /dev/stdout ", wait-zones: off, wait-capacity: off, wait-storage-class: off,
+         wait-volume-binding: off, wait-volume-zone: off$1"
 }
 conf > phdeploy.yaml
 conf ", wait-failed-job: off, wait-immutable: off, wait-quota: off, wait-limit-range: off" > off.yaml

@@ -83,8 +83,10 @@ Y
 # without them, makes and enters $TAPTMP with private helm/kubectl caches,
 # copies examples/values.yaml and the *.secret.yaml files, starts kube-api
 # in $TAPTMP/k (stopped on exit) and sets KA, H, KC, CHART, P and
-# K ("kubectl --context stand-in -n posthog").
+# K ("kubectl --context stand-in -n posthog").  SCENARIO, when given, is
+# the JSON kube-api starts with (written to $TAPTMP/scen.json).
 release_setup() {
+	_scen=${1:-}
 	KA=$top_srcdir/tests/bin/kube-api
 	H=$PHD_TOOLS/helm4
 	KC=$PHD_TOOLS/kubectl
@@ -102,6 +104,11 @@ release_setup() {
 	P=$PHDEPLOY
 	K="$KC --context stand-in -n posthog"
 	cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
-	"$KA" start "$TAPTMP/k" > start.log 2>&1 || { cat start.log >&2; skip_all "kube-api did not start"; }
+	set --
+	if [ -n "$_scen" ]; then
+		printf '%s\n' "$_scen" > scen.json
+		set -- --scenario scen.json
+	fi
+	"$KA" start "$TAPTMP/k" "$@" > start.log 2>&1 || { cat start.log >&2; skip_all "kube-api did not start"; }
 	export KUBECONFIG=$TAPTMP/k/kubeconfig
 }
