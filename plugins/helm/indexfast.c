@@ -65,10 +65,11 @@ static int plain_ok(const char *s, size_t n)
  * after the backslash, 0 when it is not one. */
 static int escape_len(const char *c, const char *e)
 {
-	int hex = *c == 'x' ? 2 : *c == 'u' ? 4 : *c == 'U' ? 8 : 0;
+	int hex;
 
 	if (c >= e)
-		return 0;
+		return 0;   /* a backslash that ends the line */
+	hex = *c == 'x' ? 2 : *c == 'u' ? 4 : *c == 'U' ? 8 : 0;
 	if (!hex)
 		return strchr("0abtnvfre \"/\\N_LP", *c) && *c ? 1 : 0;
 	if (e - c <= hex)
