@@ -74,9 +74,15 @@ static int escape_len(const char *c, const char *e)
 		return strchr("0abtnvfre \"/\\N_LP", *c) && *c ? 1 : 0;
 	if (e - c <= hex)
 		return 0;
-	for (int i = 1; i <= hex; i++)
-		if (!strchr("0123456789abcdefABCDEF", c[i]))
+	unsigned long cp = 0;
+	for (int i = 1; i <= hex; i++) {
+		if (!c[i] || !strchr("0123456789abcdefABCDEF", c[i]))
 			return 0;
+		cp = cp * 16 + (unsigned long)(c[i] <= '9' ? c[i] - '0' : (c[i] | 0x20) - 'a' + 10);
+	}
+	/* libyaml refuses surrogates and what is past Unicode */
+	if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+		return 0;
 	return hex + 1;
 }
 
