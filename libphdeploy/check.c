@@ -33,6 +33,7 @@ struct running {
 	pid_t pid, parent;        /* parent: the run, for the child to check */
 	int fd;
 	int done, have_rc, rc, status, timed_out, reaped;
+	pid_t groups[16];         /* what its 'G' and 'g' records left running */
 	struct phd_buf in;
 	char *summary;
 };
@@ -77,18 +78,24 @@ static void put_fmt(phd_check *chk, char type, int arg, const char *fmt, va_list
 /* The process groups of the children this check's process runs: a child
  * of phd_exec_run has a group of its own, which killing the check does not
  * reach.  SIGTERM (the run stopping the check, or the run's death through
- * PR_SET_PDEATHSIG) ends them with the check. */
+ * PR_SET_PDEATHSIG) and a crash signal end them with the check; each group
+ * is also reported to the run ('G' when it starts, 'g' when it ended), which
+ * ends what a check killed outright (SIGKILL, the OOM killer) left. */
 static volatile pid_t child_groups[16];
 
 void phd_check_track_group(phd_ctx *ctx, pid_t pgid, int alive)
 {
+	char num[24];
+
 	if (!ctx->in_check || pgid <= 0)
 		return;
 	for (size_t i = 0; i < sizeof child_groups / sizeof *child_groups; i++)
 		if (child_groups[i] == (alive ? 0 : pgid)) {
 			child_groups[i] = alive ? pgid : 0;
-			return;
+			break;
 		}
+	snprintf(num, sizeof num, "%ld", (long)pgid);
+	put_record(ctx->in_check->fd, alive ? 'G' : 'g', 0, num);
 }
 
 static void stop_check(int sig)
@@ -144,6 +151,8 @@ PHD_EXTERN void phd_check_note(phd_check *chk, int severity, const char *fmt, ..
 	va_end(ap);
 }
 
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+
 static void run_child(phd_ctx *ctx, struct running *c, int fd)
 {
 	struct phd_check chk = { ctx, c->config, phd_now_ms() + c->timeout, fd };
@@ -158,6 +167,10 @@ static void run_child(phd_ctx *ctx, struct running *c, int fd)
 		sa.sa_flags = SA_RESETHAND | SA_NODEFER;
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGTERM, &sa, NULL);
+		/* a crash in the check's code ends what it runs too, then
+		 * dies of the same signal (the run reports it) */
+		for (size_t i = 0; i < sizeof crash_signals / sizeof *crash_signals; i++)
+			sigaction(crash_signals[i], &sa, NULL);
 	}
 	/* the run's lock is an flock shared with every fork: a check still
 	 * waiting on its server after the run died would hold it */
@@ -257,6 +270,17 @@ static int digest(phd_ctx *ctx, struct running *c)
 			c->have_rc = 1;
 			c->rc = atoi(msg);
 			break;
+		case 'G':
+		case 'g': {
+			/* the check's own report, so only ever a positive pid */
+			long g = strtol(msg, NULL, 10);
+			for (size_t i = 0; g > 1 && i < sizeof c->groups / sizeof *c->groups; i++)
+				if (c->groups[i] == (h[0] == 'G' ? 0 : (pid_t)g)) {
+					c->groups[i] = h[0] == 'G' ? (pid_t)g : 0;
+					break;
+				}
+			break;
+		}
 		default:
 			break;
 		}
@@ -272,6 +296,13 @@ static void finish(phd_ctx *ctx, struct running *c)
 	int status;
 	char *msg = NULL;
 	struct phd_check_rec *rec;
+
+	/* the check is gone: nothing it started may outlive it */
+	for (size_t i = 0; i < sizeof c->groups / sizeof *c->groups; i++)
+		if (c->groups[i] > 1 && kill(-c->groups[i], SIGKILL) == 0)
+			/* (or its zombies, which a dead check never reaped) */
+			phd_log(ctx, PHD_LOG_DEBUG, "check %s: ended process group %ld it left",
+				c->reg->name, (long)c->groups[i]);
 
 	if (c->timed_out) {
 		status = PHD_STATUS_FAILED;

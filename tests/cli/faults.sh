@@ -220,4 +220,41 @@ Y
 	is "$r" 0 "after SIGKILL the release is not locked by the check (exit $r)"
 	ok "$(gone "$TAPTMP/hang.yaml" 5; echo $?)" "and the check process ended with its run"
 fi
+
+# ---- a check that crashes, or is killed, while its command runs ----------
+# good.so's check "exec" waits on a command in a group of its own (as a
+# check running kubectl does); the check process itself then dies of a
+# crash signal or of SIGKILL (the OOM killer), not the run: the run goes
+# on, reports the check, and nothing the check started is left.
+if [ -z "${PHD_TEST_PLUGINS:-}" ] || [ ! -f "$PHD_TEST_PLUGINS/good.so" ]; then
+	skip 8 "tests/plugins/good.so not built"
+else
+	n=0
+	for sig in SEGV:11 KILL:9; do
+		num=${sig#*:}; sig=${sig%:*}
+		n=$((n + 1)); mark="sleep 74$n$$"
+		cat > crash$n.yaml <<Y
+release: posthog
+namespace: posthog
+plugins:
+  load: [$PHD_TEST_PLUGINS/good.so]
+  config: {good: {check: exec, run: "exec $mark"}}
+checks:
+  good: {timeout: 120s}
+Y
+		$P -c "$TAPTMP/crash$n.yaml" preflight >out 2>err &
+		pid=$!
+		i=0
+		while ! pgrep -f "$mark" >/dev/null && [ $i -lt 600 ]; do i=$((i + 1)); sleep 0.05; done
+		cmd=$(pgrep -f "$mark" | head -n 1)
+		check=$(ps -o ppid= -p "${cmd:-1}" | tr -d ' ')
+		ok "$([ -n "$cmd" ] && [ -n "$check" ] && [ "$check" != "$pid" ]; echo $?)" \
+			"SIG$sig to a check ($check) while its command ($cmd) runs"
+		kill -"$sig" "$check"; wait $pid; r=$?
+		is "$r" 5 "... the run goes on and fails preflight (exit 5)"
+		like "$(cat err)" "the check crashed (signal $num:" \
+			"... and names the crash"
+		ok "$(gone "$mark" 5; echo $?)" "... and the check's command has ended with it"
+	done
+fi
 done_testing
