@@ -51,6 +51,7 @@ enum phd_event_type { PHD_EV_PHASE_START, PHD_EV_PHASE_END, PHD_EV_FINDING, PHD_
 enum phd_hook_when { PHD_HOOK_PRE, PHD_HOOK_POST, PHD_HOOK_FAIL, ... };
 
 #define PHD_OPT_DRY_RUN ...
+#define PHD_ACTION_UNDO ...
 #define PHD_OPT_NO_CONFIG ...
 #define PHD_OPT_NO_JOURNAL ...
 #define PHD_OPT_NO_LOCK ...
@@ -234,6 +235,7 @@ int phd_validation_report(phd_validation *v, const char *rule, int default_sev,
 const char *phd_rendered(const phd_ctx *ctx, size_t *len);
 int phd_ctx_dry_run(const phd_ctx *ctx);
 unsigned phd_ctx_run_phases(const phd_ctx *ctx);
+int phd_run_action(phd_ctx *ctx, const char *name, unsigned flags);
 
 typedef int (*phd_hook_fn)(phd_ctx *ctx, int phase, int when, int outcome, void *userdata);
 int phd_register_hook(phd_plugin *p, int phase, int when, phd_hook_fn fn, void *userdata,
@@ -243,6 +245,7 @@ void free(void *ptr);
 
 /* Defined in the preamble below. */
 int phd_py_run(phd_ctx *ctx, unsigned mask);
+int phd_py_run_action(phd_ctx *ctx, const char *name, unsigned flags);
 int phd_py_init(void);
 
 /* The Python side of every callback (defined with @ffi.def_extern). */
@@ -392,6 +395,16 @@ static int phd_py_run(phd_ctx *ctx, unsigned mask)
     int rc;
     phd_py_running++;
     rc = phd_run(ctx, mask);
+    phd_py_running--;
+    return rc;
+}
+
+/* An action forks too (its kubectl): the same care as phd_py_run. */
+static int phd_py_run_action(phd_ctx *ctx, const char *name, unsigned flags)
+{
+    int rc;
+    phd_py_running++;
+    rc = phd_run_action(ctx, name, flags);
     phd_py_running--;
     return rc;
 }

@@ -1,5 +1,6 @@
 /* Test plugins for the loader, built in several variants from one source:
  * good, abi-major, abi-newer, nosym, initfail, mangled. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 struct mode {
 	char check[16];
 	char run[256];   /* check "exec": a shell command the check runs and waits for */
+	char action_file[256]; /* the action "good-action" writes how it was asked here */
 };
 
 static void mode_free(void *p)
@@ -70,6 +72,22 @@ static int provider(phd_ctx *ctx, const phd_node *entry, phd_secret_sink *sink, 
 	return phd_secret_add(sink, "good-secret", "password", v, strlen(v), entry);
 }
 
+/* An action (phd_run_action) that records its mode and flags, or fails
+ * when it has no file to write to. */
+static int action(phd_ctx *ctx, int mode, unsigned flags, void *ud)
+{
+	const struct mode *m = ud;
+	FILE *f;
+
+	if (!m->action_file[0])
+		return phd_set_error(ctx, PHD_EFAILED, "good-action: no action_file configured");
+	if (!(f = fopen(m->action_file, "w")))
+		return phd_set_error(ctx, PHD_EIO, "good-action: cannot write %s", m->action_file);
+	fprintf(f, "%s%s\n", mode == PHD_MODE_SHOW ? "show" : "apply",
+		flags & PHD_ACTION_UNDO ? " undo" : "");
+	return fclose(f) ? PHD_EIO : 0;
+}
+
 static int init(phd_plugin *p, const phd_node *config)
 {
 	struct mode *m = calloc(1, sizeof *m);
@@ -79,7 +97,11 @@ static int init(phd_plugin *p, const phd_node *config)
 	strncpy(m->check, c ? c : "ok", sizeof m->check - 1);
 	c = phd_node_str(phd_node_get(config, "run"));
 	strncpy(m->run, c ? c : "true", sizeof m->run - 1);
-	if (phd_register_check(p, "good", check, m, mode_free) ||
+	c = phd_node_str(phd_node_get(config, "action_file"));
+	strncpy(m->action_file, c ? c : "", sizeof m->action_file - 1);
+	if (phd_plugin_set_data(p, m, mode_free) ||
+	    phd_register_check(p, "good", check, m, NULL) ||
+	    phd_register_action(p, "good-action", action, m, NULL) ||
 	    phd_register_validator(p, "good", PHD_PHASE_VALIDATE, validator, NULL, NULL) ||
 	    phd_register_secret_provider(p, "good", provider, NULL, NULL))
 		return PHD_EPLUGIN;

@@ -520,6 +520,30 @@ class Deployment:
     def rollback(self):
         return self.run("rollback")
 
+    def run_action(self, name, undo=False):
+        """Run the action a plugin registered as name (the helm plugin's
+        "migrate-release" is `phdeploy migrate-release`): config and values
+        loaded, the release lock taken unless a dry run, one journal line.
+        undo=True asks it to put back what it changed last; under
+        dry_run=True it only says what it would change.  Raises the Error
+        class of the failure (NoProviderError when no plugin has it)."""
+        ctx = self._check_open()
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("run_action() needs an action name")
+        self._callback_errors = []
+        self._event_error = None
+        _flush_std()
+        rc = lib.phd_py_run_action(ctx, name.encode(), lib.PHD_ACTION_UNDO if undo else 0)
+        event_error, self._event_error = self._event_error, None
+        if event_error is not None:
+            raise event_error
+        for e in self._callback_errors:
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise e
+        if rc:
+            cause = self._callback_errors[0] if self._callback_errors else None
+            raise error_class(rc)(_str(lib.phd_ctx_errmsg(ctx)), code=rc) from cause
+
     def status(self):
         """The release's state through the helm plugin, as parsed JSON."""
         ctx = self._check_open()

@@ -144,3 +144,29 @@ def test_render_of_the_real_chart_with_helm_and_ha_on_the_manifests(plugin_dir, 
         assert found[("replicas", "Deployment/clickhouse-operator")] == "info"
         assert found[("pdb", "Deployment/posthog-plugins")] == "warn"
         assert ("phase_end", "render", "ok") in [(e.type, e.phase, e.status) for e in events]
+
+
+def test_run_action_runs_a_plugins_action_with_its_mode_and_undo(
+        test_plugin, write, state_dir, tmp_path):
+    mark = tmp_path / "action.out"
+    cfg = write("phdeploy.yaml", "release: r\nnamespace: n\nplugins:\n  load: [%s]\n"
+                "  config:\n    good: { action_file: %s }\n" % (test_plugin("good"), mark))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
+        d.run_action("good-action")
+        assert mark.read_text() == "apply\n"
+        d.run_action("good-action", undo=True)
+        assert mark.read_text() == "apply undo\n"
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir, dry_run=True) as d:
+        d.run_action("good-action")
+        assert mark.read_text() == "show\n"
+
+
+def test_run_action_raises_when_no_plugin_has_it_or_the_action_fails(
+        test_plugin, write, state_dir):
+    cfg = write("phdeploy.yaml", "release: r\nnamespace: n\nplugins:\n  load: [%s]\n"
+                % test_plugin("good"))
+    with phdeploy.Deployment(config=cfg, state_dir=state_dir) as d:
+        with pytest.raises(phdeploy.NoProviderError, match="no-such-action"):
+            d.run_action("no-such-action")
+        with pytest.raises(phdeploy.PhaseFailedError, match="no action_file configured"):
+            d.run_action("good-action")
