@@ -475,11 +475,22 @@ class Deployment:
         mask = 0
         for p in phases:
             mask |= 1 << phase_index(p)
+        rc = self._call(lib.phd_py_run, ctx, mask)
+        result = self.result(rc)
+        self._raise_after_call(rc, phase=result.failed_phase, exit_code=result.exit_code,
+                               result=result)
+        return result
+
+    def _call(self, fn, *args):
+        """A run of the library that calls back into Python."""
         self._callback_errors = []
         self._event_error = None
         _flush_std()
-        rc = lib.phd_py_run(ctx, mask)
-        result = self.result(rc)
+        return fn(*args)
+
+    def _raise_after_call(self, rc, **err_attrs):
+        """What a callback raised first, then the run's own failure, chained
+        to the callback's exception."""
         event_error, self._event_error = self._event_error, None
         if event_error is not None:
             raise event_error
@@ -488,11 +499,8 @@ class Deployment:
                 raise e
         if rc:
             cause = self._callback_errors[0] if self._callback_errors else None
-            err = error_class(rc)(_str(lib.phd_ctx_errmsg(ctx)), code=rc,
-                                  phase=result.failed_phase, exit_code=result.exit_code,
-                                  result=result)
-            raise err from cause
-        return result
+            raise error_class(rc)(_str(lib.phd_ctx_errmsg(self._ctx)), code=rc,
+                                  **err_attrs) from cause
 
     def validate(self):
         return self.run("validate")
@@ -530,19 +538,9 @@ class Deployment:
         ctx = self._check_open()
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError("run_action() needs an action name")
-        self._callback_errors = []
-        self._event_error = None
-        _flush_std()
-        rc = lib.phd_py_run_action(ctx, name.encode(), lib.PHD_ACTION_UNDO if undo else 0)
-        event_error, self._event_error = self._event_error, None
-        if event_error is not None:
-            raise event_error
-        for e in self._callback_errors:
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise e
-        if rc:
-            cause = self._callback_errors[0] if self._callback_errors else None
-            raise error_class(rc)(_str(lib.phd_ctx_errmsg(ctx)), code=rc) from cause
+        rc = self._call(lib.phd_py_run_action, ctx, name.encode(),
+                        lib.PHD_ACTION_UNDO if undo else 0)
+        self._raise_after_call(rc)
 
     def status(self):
         """The release's state through the helm plugin, as parsed JSON."""
