@@ -54,43 +54,9 @@ static const struct phd_config_key kube_keys[] = {
 	{ "server_side", PHD_CFG_ENUM, 0, "true|false|auto|yes|no|on|off",
 	  "apply Secrets server-side (auto: fall back when the server refuses)" },
 	{ "timeout", PHD_CFG_DURATION, 0, NULL, "deadline of each kubectl call" },
-	{ "nodes", PHD_CFG_BOOL, 0, NULL, "verify reads the nodes for zone spread" },
+	{ "nodes", PHD_CFG_BOOL, 0, NULL, "verify and the --wait predictions read the nodes" },
 	PHD_CONFIG_END
 };
-
-/* --wait predictions from the live namespace (predict-objects.c): one
- * rule and one validator each, so each can be switched off alone */
-static const struct {
-	const char *rule, *what;
-	phd_validator_fn fn;
-} predictions[] = {
-	{ "wait-failed-job", "a failed Job of the release (the migrate Job) left in the "
-	  "namespace", kube_predict_failed_job },
-	{ "wait-immutable", "the render changes a field the API server refuses to update",
-	  kube_predict_immutable },
-	{ "wait-quota", "the release's pods exceed a ResourceQuota of the namespace",
-	  kube_predict_quota },
-	{ "wait-limit-range", "a container or pod outside a LimitRange of the namespace",
-	  kube_predict_limit_range },
-};
-
-static int declare_predictions(phd_plugin *p)
-{
-	int rc = 0;
-	for (size_t i = 0; rc >= 0 && i < sizeof predictions / sizeof predictions[0]; i++)
-		rc = phd_plugin_declare_rule(p, predictions[i].rule, PHD_SEV_ERROR,
-					     predictions[i].what);
-	return rc;
-}
-
-static int register_predictions(phd_plugin *p, struct kube_conf *cf)
-{
-	int rc = 0;
-	for (size_t i = 0; rc >= 0 && i < sizeof predictions / sizeof predictions[0]; i++)
-		rc = phd_register_validator(p, predictions[i].rule, PHD_PHASE_RENDER,
-					    predictions[i].fn, cf, NULL);
-	return rc;
-}
 
 static int init(phd_plugin *p, const phd_node *config)
 {
@@ -116,7 +82,6 @@ static int init(phd_plugin *p, const phd_node *config)
 					  "what the new render changes in the release and the "
 					  "cluster (plan, diff, --dry-run)")) < 0 ||
 	    (rc = kube_predict_declare(p)) < 0 ||
-	    (rc = declare_predictions(p)) < 0 ||
 	    (rc = phd_plugin_declare_rule(p, "drift", PHD_SEV_WARN,
 					  "a live object that differs from what the release "
 					  "deployed (verify)")) < 0)
@@ -131,9 +96,10 @@ static int init(phd_plugin *p, const phd_node *config)
 	if (rc < 0)
 		return rc;
 	rc = phd_register_validator(p, "diff", PHD_PHASE_RENDER, kube_diff_validator, cf, NULL);
-	if (rc < 0 || (rc = register_predictions(p, cf)) < 0)
+	if (rc < 0)
 		return rc;
-	/* what --wait will fail on (predict.c): plan, deploy, diff, not render */
+	/* what the upgrade and --wait will fail on, every prediction of
+	 * predict.c's table: plan, deploy, diff, not render */
 	rc = phd_register_validator(p, "predict", PHD_PHASE_RENDER, kube_predict_validator, cf,
 				    NULL);
 	if (rc < 0)

@@ -121,13 +121,6 @@ int kube_diff_validator(phd_validation *v, void *userdata);
  * ReplicaSet of the Deployment (verify.c). */
 int kube_owned_pod(json_t *pod, json_t *workloads);
 
-/* RENDER-phase validators predicting what the upgrade or --wait fails on,
- * from the render and the live namespace (predict-objects.c). */
-int kube_predict_failed_job(phd_validation *v, void *userdata);
-int kube_predict_immutable(phd_validation *v, void *userdata);
-int kube_predict_quota(phd_validation *v, void *userdata);
-int kube_predict_limit_range(phd_validation *v, void *userdata);
-
 /* VERIFY-phase validator `drift`: live objects against the release's
  * stored manifest (drift.c). */
 int kube_drift_validator(phd_validation *v, void *userdata);

@@ -11,11 +11,11 @@
 #include "objdiff.h"
 #include "predict.h"
 
-#define R_ZONES "wait-zones"
-#define R_CAPACITY "wait-capacity"
-#define R_CLASS "wait-storage-class"
-#define R_BINDING "wait-volume-binding"
-#define R_VOLZONE "wait-volume-zone"
+#define R_ZONES KUBE_R_ZONES
+#define R_CAPACITY KUBE_R_CAPACITY
+#define R_CLASS KUBE_R_CLASS
+#define R_BINDING KUBE_R_BINDING
+#define R_VOLZONE KUBE_R_VOLZONE
 
 #define HOSTNAME_KEY "kubernetes.io/hostname"
 /* placing a pod scans every node: a bound for a render asking millions */
@@ -683,14 +683,16 @@ static void predict_storage(struct cstate *c)
 	json_t *pvcs, *classes, *reported = json_object();
 	size_t n;
 	int zones = -1;
+	/* the rule that is on says when the cluster could not be read */
+	const char *rule = kube_predict_off(c->p, R_CLASS) ? R_BINDING : R_CLASS;
 
 	if (!reported)
 		return;
-	if (!(pvcs = kube_predict_live(c->p, KUBE_LIVE_PVCS, R_CLASS)))
+	if (!(pvcs = kube_predict_live(c->p, KUBE_LIVE_PVCS, rule)))
 		goto out;
 	if (!(n = new_claims(c, pvcs, cl, sizeof cl / sizeof cl[0])))
 		goto out;
-	if (!(classes = kube_predict_live(c->p, KUBE_LIVE_STORAGECLASSES, R_CLASS)))
+	if (!(classes = kube_predict_live(c->p, KUBE_LIVE_STORAGECLASSES, rule)))
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		json_t *scn = json_object_get(cl[i].spec, "storageClassName"), *sc;
@@ -703,6 +705,8 @@ static void predict_storage(struct cstate *c)
 		if (json_object_get(reported, key))
 			continue;
 		json_object_set_new(reported, key, json_true());
+		if (!sc && kube_predict_off(c->p, R_CLASS))
+			continue;
 		if (!sc) {
 			phd_validation_report(c->p->v, R_CLASS, PHD_SEV_ERROR, cl[i].owner, NULL, NULL,
 					      "helm --wait will time out: claim %s %s%s%s: it stays "
@@ -717,7 +721,7 @@ static void predict_storage(struct cstate *c)
 			continue;
 		}
 		mode = kube_jstr(sc, "volumeBindingMode");
-		if (!strcmp(mode, "WaitForFirstConsumer"))
+		if (!strcmp(mode, "WaitForFirstConsumer") || kube_predict_off(c->p, R_BINDING))
 			continue;
 		if (zones < 0)
 			zones = read_nodes(c, R_BINDING) < 0 ? 0 : schedulable_zones(c);
@@ -856,27 +860,6 @@ static void predict_volume_zones(struct cstate *c)
 }
 
 /* ---- entry ----------------------------------------------------------------- */
-
-int kube_predict_cluster_rules(phd_plugin *plugin)
-{
-	static const struct { const char *id; int sev; const char *what; } rules[] = {
-		{ R_ZONES, PHD_SEV_ERROR, "--wait: schedulable nodes in fewer zones than the HA "
-		  "layout needs, or than a required zone spread asks" },
-		{ R_CAPACITY, PHD_SEV_ERROR, "--wait: pods (replicas + rollout surge) that the "
-		  "capacity left per zone cannot take" },
-		{ R_CLASS, PHD_SEV_ERROR, "--wait: a volume claim naming a StorageClass that does "
-		  "not exist, or none with no default" },
-		{ R_BINDING, PHD_SEV_WARN, "--wait: a StorageClass binding volumes before the pod "
-		  "is placed on a multi-zone cluster" },
-		{ R_VOLZONE, PHD_SEV_ERROR, "--wait: a StatefulSet volume bound in a zone with no "
-		  "schedulable node" },
-	};
-	int rc = 0;
-
-	for (size_t i = 0; rc == 0 && i < sizeof rules / sizeof rules[0]; i++)
-		rc = phd_plugin_declare_rule(plugin, rules[i].id, rules[i].sev, rules[i].what);
-	return rc;
-}
 
 void kube_predict_cluster(struct kube_predict *p)
 {

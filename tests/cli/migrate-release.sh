@@ -31,19 +31,7 @@ cp "$top_srcdir"/examples/values.yaml "$top_srcdir"/examples/*.secret.yaml .
 chmod 600 ./*.secret.yaml
 ka_start k '{"served_removed_apis": ["policy/v1beta1"]}'
 export KUBECONFIG=$TAPTMP/k/kubeconfig
-cat > phdeploy.yaml <<Y
-release: posthog
-namespace: posthog
-chart: { name: $CHART, version: 30.46.0 }
-values: [values.yaml]
-kube: { context: stand-in, version: "1.31" }
-helm: { timeout: 2m, wait: false, wait_for_jobs: false }
-secrets:
-  - { provider: file, path: postgres.secret.yaml }
-  - { provider: file, path: redis.secret.yaml }
-  - { provider: file, path: posthog.secret.yaml }
-rules: { probes: warn, replicas: warn }
-Y
+chart_config phdeploy.yaml
 
 $PF preflight -r fresh > out 2> err; is $? 0 "no release yet: preflight passes"
 like "$(cat err)" "release fresh: not installed yet" "the check says there is nothing stored"

@@ -75,6 +75,16 @@ is "$(writes one)" 0 "and applied nothing: no namespace, no Secret, no helm upgr
 KUBECONFIG=$W/one/kubeconfig $P diff > out 2> err
 is "$?" 7 "diff predicts too, and fails at render on an error"
 like "$(cat err)" "error [wait-zones] cluster:" "diff shows the prediction"
+# kube.nodes: false (verify and the predictions read no nodes): the
+# predictions that need them are left out, with a warning that says why
+sed 's/version: "1.31" }/version: "1.31", nodes: false }/' phdeploy.yaml > nonodes.yaml
+: > one/requests.log
+KUBECONFIG=$W/one/kubeconfig $P -c nonodes.yaml plan --skip preflight > out 2> err
+is "$?" 0 "kube.nodes: false: the nodes' predictions are left out"
+unlike "$(cat err)" "[wait-zones]" "no wait-zones finding"
+like "$(cat err)" "kube: wait-zones, wait-capacity, wait-volume-binding, wait-volume-zone: not predicted: kube.nodes is false" \
+	"a warning names them and says why"
+unlike "$(cat one/requests.log)" "GET /api/v1/nodes" "and the nodes are not read"
 KUBECONFIG=$W/one/kubeconfig $P -c off.yaml plan --skip preflight > out 2> err
 is "$?" 0 "rules: {wait-zones: off} switches the prediction off"
 unlike "$(cat err)" "[wait-zones]" "no wait-zones finding then"

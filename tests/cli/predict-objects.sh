@@ -152,14 +152,19 @@ printf '{"fail_500": ["GET /apis/batch/v1/namespaces/posthog/jobs"]}\n' > scen.j
 touch -d "@$(($(date +%s) + 5))" scen.json.new && mv scen.json.new scen.json
 $K get --raw /version > /dev/null 2>&1
 $P plan --skip preflight > out 2> err; is $? 0 "the Jobs cannot be listed: no crash, the plan goes on"
-like "$(cat err)" "kube: wait-failed-job: not predicted: " "a warning names the prediction not made"
+like "$(cat err)" "warn [wait-failed-job] cluster: could not predict what --wait will fail on: kube: cannot read the jobs" \
+	"a warning names the prediction not made and the list it could not read"
 printf '{}\n' > scen.json.new
 touch -d "@$(($(date +%s) + 10))" scen.json.new && mv scen.json.new scen.json
 $K get --raw /version > /dev/null 2>&1
 
 # ---- a cluster that cannot be read
 $P diff --kube-context nosuch > out 2> err; is $? 15 "a cluster that cannot be read: the diff's exit 15"
-unlike "$(cat err)" "[wait-" "no prediction is made up"
+unlike "$(cat err)" "error [wait-" "no prediction is made up"
+# one reading of the cluster for every prediction: out of reach, it is
+# tried once and said once, not once per rule
+is "$(grep -c 'could not predict' err)" 1 "one warning that the predictions could not be made"
+like "$(cat err)" "error: context \"nosuch\" does not exist" "with why"
 
 # ---- docs
 like "$($P explain wait-failed-job)" "kubectl delete job NAME -n NAMESPACE" "explain wait-failed-job gives the fix"

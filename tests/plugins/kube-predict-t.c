@@ -1,7 +1,9 @@
 /* What the scheduler computes, for the --wait predictions
  * (plugins/kube/sched.c): Kubernetes quantities in milli-units, what a pod
  * asks for, and which nodes it may go to (readiness, cordons, taints and
- * tolerations, node selectors and affinity, label selectors). */
+ * tolerations, node selectors and affinity, label selectors); and which
+ * updates the API server refuses (plugins/kube/immutable.c, wait-immutable)
+ * on manifests the real chart does not render. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,7 @@ static void req_is(const char *podspec, long long cpu, long long mem, const char
 }
 
 /* Test JSON, freed together at the end (J_free). */
-static json_t *pool[64];
+static json_t *pool[128];
 static size_t npool;
 
 static json_t *J(const char *text)
@@ -57,6 +59,19 @@ static void J_free(void)
 {
 	while (npool)
 		json_decref(pool[--npool]);
+}
+
+/* The refused fields of updating live to want: fires when want_text is
+ * not NULL (and the text holds it), stays quiet when it is. */
+static void refused_is(json_t *want, json_t *live, const char *want_text, const char *what)
+{
+	char *t = kube_immutable_refused(want, live);
+
+	if (want_text)
+		tap_ok(t && strstr(t, want_text), "%s: refused (%s)", what, t ? t : "nothing");
+	else
+		tap_ok(!t, "%s: taken (%s)", what, t ? t : "nothing refused");
+	free(t);
 }
 
 #define GI (1024LL * 1024 * 1024 * 1000)
@@ -209,6 +224,84 @@ int main(void)
 		tap_ok(!kube_selector_matches(s4, labels), "an operator labels cannot meet is not met");
 		tap_ok(kube_selector_matches(empty, labels), "an empty selector selects every pod");
 		tap_ok(!kube_selector_matches(NULL, labels), "an absent one none");
+	}
+	/* immutable fields: a Service's address */
+	{
+		json_t *live = J("{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},\"spec\":"
+				 "{\"type\":\"ClusterIP\",\"clusterIP\":\"10.96.0.10\"}}");
+		json_t *moved = J("{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},\"spec\":"
+				  "{\"clusterIP\":\"10.96.0.20\"}}");
+		json_t *headless = J("{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},"
+				     "\"spec\":{\"clusterIP\":\"None\"}}");
+		json_t *unset = J("{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},\"spec\":"
+				  "{\"ports\":[{\"port\":80}]}}");
+		json_t *ext = J("{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\"},\"spec\":"
+				"{\"type\":\"ExternalName\",\"externalName\":\"x.example\","
+				"\"clusterIP\":\"\"}}");
+		char fix[700];
+		tap_ok(kube_immutable_kind(live), "a Service is compared");
+		refused_is(moved, live, "spec.clusterIP: live \"10.96.0.10\", new \"10.96.0.20\"",
+			   "a Service's clusterIP changed");
+		refused_is(headless, live, "spec.clusterIP: live \"10.96.0.10\", new \"None\"",
+			   "a Service made headless");
+		refused_is(unset, live, NULL, "a render that sets no clusterIP keeps the live one");
+		refused_is(live, live, NULL, "the same clusterIP");
+		refused_is(ext, live, NULL, "a Service becoming ExternalName drops its address");
+		kube_immutable_fix(moved, "posthog", fix, sizeof fix);
+		tap_like(fix, "kubectl delete service web -n posthog", "the fix deletes the Service");
+	}
+	/* a claim's class and size */
+	{
+		json_t *live = J("{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"d\"},"
+				 "\"spec\":{\"storageClassName\":\"gp2\",\"accessModes\":"
+				 "[\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":"
+				 "\"20Gi\"}},\"volumeName\":\"pv-1\"}}");
+		json_t *cls = J("{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"d\"},"
+				"\"spec\":{\"storageClassName\":\"gp3\",\"resources\":{\"requests\":"
+				"{\"storage\":\"20Gi\"}}}}");
+		json_t *small = J("{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"d\"},"
+				  "\"spec\":{\"resources\":{\"requests\":{\"storage\":\"10Gi\"}}}}");
+		json_t *grow = J("{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"d\"},"
+				 "\"spec\":{\"storageClassName\":\"gp2\",\"resources\":{\"requests\":"
+				 "{\"storage\":\"30Gi\"}}}}");
+		json_t *bytes = J("{\"kind\":\"PersistentVolumeClaim\",\"metadata\":{\"name\":\"d\"},"
+				  "\"spec\":{\"resources\":{\"requests\":{\"storage\":"
+				  "\"21474836480\"}}}}");
+		char fix[700];
+		refused_is(cls, live, "spec.storageClassName: live \"gp2\", new \"gp3\"",
+			   "a claim's StorageClass changed");
+		refused_is(small, live, "spec.resources.requests.storage (a claim cannot shrink): "
+			   "live \"20Gi\", new \"10Gi\"", "a smaller claim");
+		refused_is(grow, live, NULL, "a larger claim of the same class (expansion)");
+		refused_is(bytes, live, NULL, "20Gi written in bytes is the same size");
+		kube_immutable_fix(small, "posthog", fix, sizeof fix);
+		tap_like(fix, "a new claim needs its data copied", "the fix for a claim");
+	}
+	/* a Job's pod template */
+	{
+		json_t *live = J("{\"kind\":\"Job\",\"metadata\":{\"name\":\"backfill\"},\"spec\":"
+				 "{\"backoffLimit\":6,\"template\":{\"metadata\":{\"labels\":"
+				 "{\"app\":\"backfill\",\"controller-uid\":\"u-1\",\"job-name\":"
+				 "\"backfill\"}},\"spec\":{\"restartPolicy\":\"Never\","
+				 "\"containers\":[{\"name\":\"b\",\"image\":\"posthog:1.43.0\","
+				 "\"terminationMessagePath\":\"/dev/termination-log\"}]}}}}");
+		json_t *same = J("{\"kind\":\"Job\",\"metadata\":{\"name\":\"backfill\"},\"spec\":"
+				 "{\"template\":{\"metadata\":{\"labels\":{\"app\":\"backfill\"}},"
+				 "\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":"
+				 "\"b\",\"image\":\"posthog:1.43.0\"}]}}}}");
+		json_t *img = J("{\"kind\":\"Job\",\"metadata\":{\"name\":\"backfill\"},\"spec\":"
+				"{\"template\":{\"metadata\":{\"labels\":{\"app\":\"backfill\"}},"
+				"\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":"
+				"\"b\",\"image\":\"posthog:1.44.0\"}]}}}}");
+		char fix[700];
+		tap_ok(kube_immutable_kind(live), "a Job is compared");
+		refused_is(img, live, "spec.template (spec.containers[0].image)",
+			   "a Job's pod template changed");
+		refused_is(same, live, NULL, "the same template: the server's labels and defaults "
+			   "are not the render's");
+		kube_immutable_fix(img, "posthog", fix, sizeof fix);
+		tap_like(fix, "kubectl delete job backfill -n posthog", "the fix deletes the Job");
+		tap_ok(!kube_immutable_kind(J("{\"kind\":\"ConfigMap\"}")), "a ConfigMap is not");
 	}
 	J_free();
 	return tap_done();
