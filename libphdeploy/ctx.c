@@ -109,7 +109,11 @@ static void free_values_ds(void *p)
 
 void phd_findings_clear(phd_ctx *ctx)
 {
-	phd_vec_free(&ctx->findings, free);   /* a finding is one block */
+	phd_vec_free(&ctx->findings, NULL);   /* the findings are in farena */
+	phd_arena_free(ctx->farena);
+	ctx->farena = NULL;
+	phd_strset_free(&ctx->ftexts);
+	ctx->last_object = NULL;
 }
 
 static void free_check(void *p)

@@ -46,7 +46,7 @@ void phd_arena_free(struct phd_arena *a)
 /* n bytes at a multiple of align (a power of two, at most max_align_t's):
  * nodes and pointer arrays take 8, strings 1, so a stream of short
  * scalars does not pay 16-byte rounding on each. */
-static void *arena_take(struct phd_arena *a, size_t n, size_t align)
+void *phd_arena_take(struct phd_arena *a, size_t n, size_t align)
 {
 	struct phd_chunk *c = a->head;
 	size_t at;
@@ -79,13 +79,13 @@ static void *arena_take(struct phd_arena *a, size_t n, size_t align)
 
 void *phd_arena_alloc(struct phd_arena *a, size_t n)
 {
-	return arena_take(a, n, sizeof(max_align_t));
+	return phd_arena_take(a, n, sizeof(max_align_t));
 }
 
 const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p = arena_take(a, n, 1);
+	char *p = phd_arena_take(a, n, 1);
 	if (p)
 		memcpy(p, s, n);
 	return p;
@@ -93,7 +93,7 @@ const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 
 static const char *arena_strndup(struct phd_arena *a, const char *s, size_t n)
 {
-	char *p = arena_take(a, n + 1, 1);
+	char *p = phd_arena_take(a, n + 1, 1);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = '\0';
@@ -309,7 +309,7 @@ static int perr(struct parser *p, int code, unsigned line, unsigned col, const c
 
 static struct phd_node *new_node(struct parser *p, int type, const yaml_mark_t *m)
 {
-	struct phd_node *n = arena_take(p->a, sizeof *n, _Alignof(struct phd_node));
+	struct phd_node *n = phd_arena_take(p->a, sizeof *n, _Alignof(struct phd_node));
 	if (!n)
 		return NULL;
 	memset(n, 0, sizeof *n);
@@ -521,20 +521,20 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 	}
 	n->n = f->kids.n;
 	if (n->n) {
-		n->kids = arena_take(p->a, n->n * sizeof *n->kids, _Alignof(struct phd_node *));
+		n->kids = phd_arena_take(p->a, n->n * sizeof *n->kids, _Alignof(struct phd_node *));
 		if (!n->kids) {
 			frame_reset(f);
 			return PHD_ENOMEM;
 		}
 		memcpy(n->kids, f->kids.v, n->n * sizeof *n->kids);
 		if (n->type == PHD_NODE_MAP) {
-			n->keys = arena_take(p->a, n->n * sizeof *n->keys, _Alignof(const char *));
+			n->keys = phd_arena_take(p->a, n->n * sizeof *n->keys, _Alignof(const char *));
 			if (!n->keys) {
 				frame_reset(f);
 				return PHD_ENOMEM;
 			}
 			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
-			n->knodes = arena_take(p->a, n->n * sizeof *n->knodes,
+			n->knodes = phd_arena_take(p->a, n->n * sizeof *n->knodes,
 					       _Alignof(struct phd_node *));
 			if (!n->knodes) {
 				frame_reset(f);
@@ -711,7 +711,7 @@ static int cblock(struct parser *p, struct frame *f, struct phd_cnode *c)
 		c->u.block = b;
 		return 0;
 	}
-	if (nomem || !(ptrs = arena_take(p->a, n * sizeof *ptrs + keys, _Alignof(void *))))
+	if (nomem || !(ptrs = phd_arena_take(p->a, n * sizeof *ptrs + keys, _Alignof(void *))))
 		return PHD_ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (!(ptrs[i] = slab_take(p->a, p->name, sizeof **ptrs, &nomem)))
