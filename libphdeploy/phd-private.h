@@ -255,6 +255,9 @@ PHD_HIDDEN int phd_secrets_in(const phd_ctx *ctx, const char *s);
 /* ---- results ---- */
 struct phd_finding_rec {
 	struct phd_finding pub;   /* in ctx->farena, its strings too */
+	/* A message "OBJECT: TAIL" keeps only its shared TAIL: pub.message
+	 * stays NULL until phd_ctx_finding() first hands the finding out. */
+	const char *tail;
 };
 struct phd_check_rec {
 	struct phd_check_result pub;

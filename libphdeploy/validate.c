@@ -85,12 +85,20 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 		f->pub.object = ctx->last_object;
 	else if (obj && (f->pub.object = phd_arena_strdup(ctx->farena, obj)) != NULL)
 		ctx->last_object = f->pub.object;
-	f->pub.message = finding_text(ctx, red);
+	/* the ha rules start a message with its object: the rest is shared,
+	 * and the whole is put together only when a report asks for it */
+	if (red && f->pub.object && !strncmp(red, f->pub.object, strlen(f->pub.object)) &&
+	    !strncmp(red + strlen(f->pub.object), ": ", 2)) {
+		if (!(f->tail = finding_text(ctx, red + strlen(f->pub.object) + 2)))
+			goto out;
+	} else if (red && !(f->pub.message = finding_text(ctx, red))) {
+		goto out;
+	}
 	f->pub.values_key = finding_text(ctx, values_key);
 	f->pub.file = finding_text(ctx, phd_node_file(where));
 	f->pub.line = phd_node_line(where);
 	f->pub.column = phd_node_column(where);
-	if ((rule && !f->pub.rule) || (obj && !f->pub.object) || (red && !f->pub.message) ||
+	if ((rule && !f->pub.rule) || (obj && !f->pub.object) ||
 	    (values_key && !f->pub.values_key) || (phd_node_file(where) && !f->pub.file) ||
 	    phd_vec_push(&ctx->findings, f))
 		goto out;
@@ -100,7 +108,7 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 	e.severity = sev;
 	e.name = f->pub.rule;
 	e.object = f->pub.object;
-	e.message = f->pub.message;
+	e.message = red;
 	e.file = f->pub.file;
 	e.line = f->pub.line;
 	e.column = f->pub.column;
