@@ -95,14 +95,14 @@ struct phd_arena;
 
 /* Configuration and values files (and --set): a node each, key nodes kept
  * for the positions of configuration errors.  Manifest streams are parsed
- * into the compact nodes of doc.c instead (struct phd_cnode); both start
- * with type, plain and compact, and the phd_node_* accessors read either.
+ * into the compact nodes of doc.c instead (struct phd_cnode); byte 0 tells
+ * them apart, and the phd_node_* accessors read either.
  * Code outside doc.c touches the members of configuration and values trees
  * only. */
 struct phd_node {
+	unsigned char compact; /* 0 here, first: see struct phd_cnode */
 	unsigned char type;
 	unsigned char plain; /* scalar was unquoted */
-	unsigned char compact; /* 0 here: see struct phd_cnode */
 	/* nodes below, aliases expanded (billion laughs); bounded by the
 	 * parse's PHD_MAX_NODES + its length (< 2^32) */
 	uint32_t weight;
