@@ -183,9 +183,14 @@ static void *slab_take(struct phd_arena *a, const char *file, size_t n, size_t a
 	size_t at;
 
 	if (!cs) {
-		if (!(cs = a->cs = calloc(1, sizeof *cs)) ||
-		    !(cs->tab = calloc(SLABS_MAX, sizeof *cs->tab)))
+		if (!(cs = calloc(1, sizeof *cs)))
 			return NULL;
+		/* never moves: every slab's header points at it */
+		if (!(cs->tab = calloc(SLABS_MAX, sizeof *cs->tab))) {
+			free(cs);
+			return NULL;
+		}
+		a->cs = cs;
 	}
 	s = cs->cur;
 	at = s ? (s->used + align - 1) & ~(align - 1) : 0;
