@@ -109,7 +109,11 @@ static void free_values_ds(void *p)
 
 void phd_findings_clear(phd_ctx *ctx)
 {
-	phd_vec_free(&ctx->findings, free);   /* a finding is one block */
+	phd_vec_free(&ctx->findings, NULL);   /* the findings are in farena */
+	phd_arena_free(ctx->farena);
+	ctx->farena = NULL;
+	phd_strset_free(&ctx->ftexts);
+	ctx->last_object = NULL;
 }
 
 static void free_check(void *p)
@@ -418,9 +422,23 @@ PHD_EXTERN size_t phd_ctx_finding_count(const phd_ctx *ctx)
 
 PHD_EXTERN const struct phd_finding *phd_ctx_finding(const phd_ctx *ctx, size_t i)
 {
+	struct phd_finding_rec *f;
 	if (!ctx || i >= ctx->findings.n)
 		return NULL;
-	return &((struct phd_finding_rec *)ctx->findings.v[i])->pub;
+	f = ctx->findings.v[i];
+	if (!f->pub.message && f->tail) {
+		/* put together once, in the findings' arena: valid as long as
+		 * the finding (out of memory: the part after the object) */
+		size_t no = strlen(f->pub.object), nt = strlen(f->tail);
+		char *m = phd_arena_take(ctx->farena, no + 2 + nt + 1, 1);
+		if (m) {
+			memcpy(m, f->pub.object, no);
+			memcpy(m + no, ": ", 2);
+			memcpy(m + no + 2, f->tail, nt + 1);
+		}
+		f->pub.message = m ? m : f->tail;
+	}
+	return &f->pub;
 }
 
 PHD_EXTERN size_t phd_ctx_check_count(const phd_ctx *ctx)

@@ -18,10 +18,10 @@ struct phd_chunk {
 	size_t used, size;
 	max_align_t data[];
 };
-struct slab;
+struct cstore;
 struct phd_arena {
 	struct phd_chunk *head;
-	struct slab *slabs;   /* compact nodes (below) */
+	struct cstore *cs;    /* compact nodes (below) */
 };
 
 static void slabs_free(struct phd_arena *a);
@@ -46,7 +46,7 @@ void phd_arena_free(struct phd_arena *a)
 /* n bytes at a multiple of align (a power of two, at most max_align_t's):
  * nodes and pointer arrays take 8, strings 1, so a stream of short
  * scalars does not pay 16-byte rounding on each. */
-static void *arena_take(struct phd_arena *a, size_t n, size_t align)
+void *phd_arena_take(struct phd_arena *a, size_t n, size_t align)
 {
 	struct phd_chunk *c = a->head;
 	size_t at;
@@ -79,13 +79,13 @@ static void *arena_take(struct phd_arena *a, size_t n, size_t align)
 
 void *phd_arena_alloc(struct phd_arena *a, size_t n)
 {
-	return arena_take(a, n, sizeof(max_align_t));
+	return phd_arena_take(a, n, sizeof(max_align_t));
 }
 
 const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 {
 	size_t n = strlen(s) + 1;
-	char *p = arena_take(a, n, 1);
+	char *p = phd_arena_take(a, n, 1);
 	if (p)
 		memcpy(p, s, n);
 	return p;
@@ -93,7 +93,7 @@ const char *phd_arena_strdup(struct phd_arena *a, const char *s)
 
 static const char *arena_strndup(struct phd_arena *a, const char *s, size_t n)
 {
-	char *p = arena_take(a, n + 1, 1);
+	char *p = phd_arena_take(a, n + 1, 1);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = '\0';
@@ -103,72 +103,172 @@ static const char *arena_strndup(struct phd_arena *a, const char *s, size_t n)
 
 /* ---- compact nodes: manifest streams ---- */
 
-/* A manifest stream has millions of nodes: 24 bytes each instead of
- * phd_node's 64.  A collection's children lie side by side in one block
- * (a map's key pointers after them), so a child costs no pointer and
- * phd_node_at() hands out stable addresses into it.  The file name is not
- * kept per node: blocks are cut from 1 MiB slabs aligned to 1 MiB, whose
- * header names the file.  The first three bytes match struct phd_node's. */
+/* A manifest stream has millions of nodes: 12 bytes each instead of
+ * phd_node's 64.  A node holds its position and one 32-bit reference: a
+ * scalar's text (up to 3 bytes: in the reference itself), a collection's
+ * block.  A block is the reference of its shape (the child count and a
+ * map's keys, kept once per distinct key list: manifests repeat a few
+ * hundred), then the children side by side, so a child costs no pointer
+ * and phd_node_at() hands out stable addresses into it.  Everything lies in
+ * 1 MiB slabs aligned to 1 MiB, whose header names the file and holds the
+ * table a reference indexes (slab, then 4-byte unit within it).  Byte 0 is
+ * never 0: struct phd_node's is its compact byte, 0. */
 struct phd_cnode {
-	unsigned char type;
-	unsigned char plain;
-	unsigned char compact;  /* CN_DIRECT, or CN_INDIRECT */
-	unsigned char unused;
-	uint32_t n;             /* children */
-	uint32_t line, col;
-	union {
-		const char *str;  /* scalars */
-		void *block;      /* collections: the children, then a map's keys */
-	} u;
+	unsigned char tag;      /* CN_* | type << 2 | plain << 5 */
+	unsigned char col[3];   /* little-endian; CN_BIGCOL: in the arena's table */
+	uint32_t line;
+	uint32_t ref;           /* 0: an empty collection */
 };
-#define CN_DIRECT 1   /* u.block: struct phd_cnode[n], then const char *[n] */
-#define CN_INDIRECT 2 /* too many children for a slab: pointers to them */
+#define CN_DIRECT 1   /* block: shape ref, then struct phd_cnode[n]; a text */
+#define CN_INDIRECT 2 /* too many children for a slab: shape ref, then refs */
+#define CN_INLINE 3   /* a scalar whose text is the ref's bytes */
+#define CN_BIGCOL 0xFFFFFFu /* a column past 2^24 - 2 (a line longer than 16 MiB) */
 
-_Static_assert(sizeof(struct phd_cnode) == 24, "compact nodes are 24 bytes");
-_Static_assert(offsetof(struct phd_cnode, type) == offsetof(struct phd_node, type) &&
-	       offsetof(struct phd_cnode, plain) == offsetof(struct phd_node, plain) &&
-	       offsetof(struct phd_cnode, compact) == offsetof(struct phd_node, compact),
-	       "both node layouts start alike");
+_Static_assert(sizeof(struct phd_cnode) == 12, "compact nodes are 12 bytes");
+_Static_assert(offsetof(struct phd_cnode, tag) == 0 && offsetof(struct phd_node, compact) == 0,
+	       "byte 0 tells the layouts apart");
+_Static_assert(PHD_NODE_MAP < 8, "a node's type fits in 3 bits");
+
+/* A shape: what the children of a collection are. */
+struct cshape {
+	uint32_t n;
+	uint32_t map;
+	const char *keys[];     /* maps: n keys */
+};
 
 #define SLAB ((size_t)1 << 20)
+#define SLABS_MAX 16384       /* a reference: 14 bits of slab, 18 of 4-byte unit */
+#define REF_UNIT_BITS 18
 struct slab {
-	struct slab *next;
+	char **tab;               /* the arena's slabs, by number */
+	struct phd_arena *a;
 	const char *file;
-	size_t used;
-	struct phd_cnode data[];
+	uint32_t idx, used;
+};
+
+/* a column past CN_BIGCOL - 1, by its node's reference (unique to it) */
+struct bigcols {
+	uint32_t *k, *v;
+	size_t n, cap;
+};
+
+struct cstore {
+	char **tab;               /* SLABS_MAX entries, allocated once */
+	uint32_t ntab;
+	struct slab *cur;         /* the slab being filled */
+	struct bigcols big;
 };
 
 static void slabs_free(struct phd_arena *a)
 {
-	for (struct slab *s = a->slabs, *n; s; s = n) {
-		n = s->next;
-		free(s);
-	}
+	struct cstore *cs = a->cs;
+	if (!cs)
+		return;
+	for (uint32_t i = 0; i < cs->ntab; i++)
+		free(cs->tab[i]);
+	free(cs->tab);
+	free(cs->big.k);
+	free(cs->big.v);
+	free(cs);
 }
 
-/* n bytes (a multiple of 8) from the current slab, or a new one for file;
- * NULL when n does not fit in a slab (or no memory: *nomem). */
-static void *slab_take(struct phd_arena *a, const char *file, size_t n, int *nomem)
+/* n bytes at a multiple of align (4 or 8) from the current slab, or a new
+ * one; more than a slab holds gets a block of its own (never nodes: their
+ * slab is found by masking their address).  *ref names it. */
+static void *slab_take(struct phd_arena *a, const char *file, size_t n, size_t align,
+		       uint32_t *ref)
 {
-	struct slab *s = a->slabs;
-	void *at;
+	struct cstore *cs = a->cs;
+	struct slab *s;
+	size_t at;
 
-	if (n > SLAB - sizeof *s)
-		return NULL;
-	if (!s || SLAB - s->used < n) {
-		/* only the pages written become resident */
-		if (!(s = aligned_alloc(SLAB, SLAB))) {
-			*nomem = 1;
+	if (!cs) {
+		if (!(cs = calloc(1, sizeof *cs)))
+			return NULL;
+		/* never moves: every slab's header points at it */
+		if (!(cs->tab = calloc(SLABS_MAX, sizeof *cs->tab))) {
+			free(cs);
 			return NULL;
 		}
-		s->next = a->slabs;
-		s->file = file;
-		s->used = sizeof *s;
-		a->slabs = s;
+		a->cs = cs;
 	}
-	at = (char *)s + s->used;
-	s->used += n;
-	return at;
+	s = cs->cur;
+	at = s ? (s->used + align - 1) & ~(align - 1) : 0;
+	if (!s || at > SLAB || SLAB - at < n) {
+		int big = n > SLAB - sizeof *s;
+		if (cs->ntab == SLABS_MAX)
+			return NULL;
+		/* only the pages written become resident */
+		s = big ? malloc(sizeof *s + n) : aligned_alloc(SLAB, SLAB);
+		if (!s)
+			return NULL;
+		s->tab = cs->tab;
+		s->a = a;
+		s->file = file;
+		s->idx = cs->ntab;
+		s->used = (uint32_t)sizeof *s;
+		cs->tab[cs->ntab++] = (char *)s;
+		at = sizeof *s;
+		if (big) {
+			*ref = s->idx << REF_UNIT_BITS | (uint32_t)(at >> 2);
+			return (char *)s + at;
+		}
+		cs->cur = s;
+	}
+	s->used = (uint32_t)(at + n);
+	*ref = s->idx << REF_UNIT_BITS | (uint32_t)(at >> 2);
+	return (char *)s + at;
+}
+
+static const void *deref(char *const *tab, uint32_t ref)
+{
+	return tab[ref >> REF_UNIT_BITS] + ((size_t)(ref & ((1u << REF_UNIT_BITS) - 1)) << 2);
+}
+
+static const struct slab *slab_of(const struct phd_cnode *c)
+{
+	return (const struct slab *)((uintptr_t)c & ~(uintptr_t)(SLAB - 1));
+}
+
+static int bigcol_put(struct phd_arena *a, uint32_t ref, uint32_t col)
+{
+	struct bigcols *b = &a->cs->big;
+	size_t i;
+	if (2 * (b->n + 1) > b->cap) {
+		struct bigcols nb = { NULL, NULL, 0, b->cap ? b->cap * 2 : 16 };
+		if (!(nb.k = calloc(nb.cap, sizeof *nb.k)) || !(nb.v = calloc(nb.cap, sizeof *nb.v))) {
+			free(nb.k);
+			return PHD_ENOMEM;
+		}
+		for (size_t j = 0; j < b->cap; j++) {
+			if (!b->k[j])
+				continue;
+			for (i = b->k[j] * 2654435761u & (nb.cap - 1); nb.k[i]; i = (i + 1) & (nb.cap - 1))
+				;
+			nb.k[i] = b->k[j];
+			nb.v[i] = b->v[j];
+		}
+		nb.n = b->n;
+		free(b->k);
+		free(b->v);
+		*b = nb;
+	}
+	for (i = ref * 2654435761u & (b->cap - 1); b->k[i] && b->k[i] != ref; i = (i + 1) & (b->cap - 1))
+		;
+	if (!b->k[i])
+		b->n++;
+	b->k[i] = ref;
+	b->v[i] = col;
+	return 0;
+}
+
+static uint32_t bigcol_get(const struct phd_arena *a, uint32_t ref)
+{
+	const struct bigcols *b = &a->cs->big;
+	for (size_t i = ref * 2654435761u & (b->cap - 1); b->k[i]; i = (i + 1) & (b->cap - 1))
+		if (b->k[i] == ref)
+			return b->v[i];
+	return 0;
 }
 
 static int is_compact(const phd_node *n)
@@ -181,24 +281,66 @@ static const struct phd_cnode *cnode(const phd_node *n)
 	return (const struct phd_cnode *)(const void *)n;
 }
 
-static const struct phd_cnode *ckid(const struct phd_cnode *c, size_t i)
+static int ckind(const struct phd_cnode *c)
 {
-	return c->compact == CN_INDIRECT ? ((struct phd_cnode *const *)c->u.block)[i]
-					 : &((const struct phd_cnode *)c->u.block)[i];
+	return c->tag & 3;
 }
 
-static const char *const *ckeys(const struct phd_cnode *c)
+static int ctype(const struct phd_cnode *c)
 {
-	if (!c->u.block)  /* an empty map has no block: no offset from NULL */
-		return NULL;
-	return c->compact == CN_INDIRECT
-	       ? (const char *const *)((struct phd_cnode *const *)c->u.block + c->n)
-	       : (const char *const *)((const struct phd_cnode *)c->u.block + c->n);
+	return c->tag >> 2 & 7;
+}
+
+static int cplain(const struct phd_cnode *c)
+{
+	return c->tag >> 5 & 1;
+}
+
+static void cset_col(struct phd_cnode *c, uint32_t col)
+{
+	if (col > CN_BIGCOL)
+		col = CN_BIGCOL;
+	c->col[0] = (unsigned char)col;
+	c->col[1] = (unsigned char)(col >> 8);
+	c->col[2] = (unsigned char)(col >> 16);
+}
+
+/* the column; a by-value copy (while parsing) names its arena */
+static uint32_t ccol(const struct phd_arena *a, const struct phd_cnode *c)
+{
+	uint32_t col = c->col[0] | (uint32_t)c->col[1] << 8 | (uint32_t)c->col[2] << 16;
+	if (col != CN_BIGCOL)
+		return col;
+	return bigcol_get(a ? a : slab_of(c)->a, c->ref);
+}
+
+/* tab: the arena's slab table (slab_of(c)->tab for a node in a slab) */
+static const struct cshape *cshape(char *const *tab, const struct phd_cnode *c)
+{
+	return c->ref ? deref(tab, *(const uint32_t *)deref(tab, c->ref)) : NULL;
+}
+
+static size_t clen(char *const *tab, const struct phd_cnode *c)
+{
+	const struct cshape *sh = cshape(tab, c);
+	return sh ? sh->n : 0;
+}
+
+static const struct phd_cnode *ckid(char *const *tab, const struct phd_cnode *c, size_t i)
+{
+	const uint32_t *b = deref(tab, c->ref);
+	return ckind(c) == CN_INDIRECT ? deref(tab, b[1 + i])
+				       : (const struct phd_cnode *)(const void *)(b + 1) + i;
+}
+
+static const char *cstr(char *const *tab, const struct phd_cnode *c)
+{
+	return ckind(c) == CN_INLINE ? (const char *)&c->ref : deref(tab, c->ref);
 }
 
 static const char *cfile(const struct phd_cnode *c)
 {
-	return ((const struct slab *)((uintptr_t)c & ~(uintptr_t)(SLAB - 1)))->file;
+	return slab_of(c)->file;
 }
 
 /* A growable array of compact nodes (a frame's children, by value). */
@@ -225,6 +367,7 @@ static int cvec_push(struct cvec *cv, const struct phd_cnode *c)
 struct frame {
 	struct phd_node *node;
 	struct phd_cnode cn;      /* compact: the collection being built */
+	uint32_t col;             /* compact: its column (cn's may be CN_BIGCOL) */
 	size_t w;                 /* compact: its weight */
 	struct cvec ckids;        /* compact: its children */
 	struct cvec cmerges;      /* compact: maps merged with "<<" */
@@ -288,6 +431,8 @@ struct parser {
 	 * position); key texts are shared (a stream repeats a few hundred) */
 	int compact;
 	struct phd_strset keytexts;
+	uint32_t *shapes;         /* shape references, by hash (0: free) */
+	size_t nshapes, capshapes;
 };
 
 static int perr(struct parser *p, int code, unsigned line, unsigned col, const char *fmt, ...)
@@ -309,7 +454,7 @@ static int perr(struct parser *p, int code, unsigned line, unsigned col, const c
 
 static struct phd_node *new_node(struct parser *p, int type, const yaml_mark_t *m)
 {
-	struct phd_node *n = arena_take(p->a, sizeof *n, _Alignof(struct phd_node));
+	struct phd_node *n = phd_arena_take(p->a, sizeof *n, _Alignof(struct phd_node));
 	if (!n)
 		return NULL;
 	memset(n, 0, sizeof *n);
@@ -521,20 +666,20 @@ static int pop_frame(struct parser *p, struct phd_vec *docs)
 	}
 	n->n = f->kids.n;
 	if (n->n) {
-		n->kids = arena_take(p->a, n->n * sizeof *n->kids, _Alignof(struct phd_node *));
+		n->kids = phd_arena_take(p->a, n->n * sizeof *n->kids, _Alignof(struct phd_node *));
 		if (!n->kids) {
 			frame_reset(f);
 			return PHD_ENOMEM;
 		}
 		memcpy(n->kids, f->kids.v, n->n * sizeof *n->kids);
 		if (n->type == PHD_NODE_MAP) {
-			n->keys = arena_take(p->a, n->n * sizeof *n->keys, _Alignof(const char *));
+			n->keys = phd_arena_take(p->a, n->n * sizeof *n->keys, _Alignof(const char *));
 			if (!n->keys) {
 				frame_reset(f);
 				return PHD_ENOMEM;
 			}
 			memcpy(n->keys, f->keys.v, n->n * sizeof *n->keys);
-			n->knodes = arena_take(p->a, n->n * sizeof *n->knodes,
+			n->knodes = phd_arena_take(p->a, n->n * sizeof *n->knodes,
 					       _Alignof(struct phd_node *));
 			if (!n->knodes) {
 				frame_reset(f);
@@ -621,8 +766,10 @@ static int on_event(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 /* ---- compact parse (manifest streams) ---- */
 
 /* Keys share their text; past this many distinct ones the rest are copied,
- * so a stream of unique keys does not grow the table without bound. */
+ * so a stream of unique keys does not grow the table without bound.  The
+ * same for shapes. */
 #define KEYTEXTS_MAX 16384
+#define SHAPES_MAX 65536
 
 static const char *key_text(struct parser *p, const char *s, size_t len)
 {
@@ -635,6 +782,64 @@ static const char *key_text(struct parser *p, const char *s, size_t len)
 	    phd_strset_put(&p->keytexts, t, (size_t)(uintptr_t)t))
 		return NULL;
 	return t;
+}
+
+static size_t shape_hash(int map, size_t n, const char *const *keys)
+{
+	size_t h = n * 2 + (size_t)map;
+	for (size_t i = 0; map && i < n; i++)
+		h = (h ^ (size_t)(uintptr_t)keys[i]) * 0x100000001b3u;
+	return h ^ h >> 29;
+}
+
+/* The reference of the shape of n children (a map's keys: keys), kept once
+ * per distinct one; 0: no memory. */
+static uint32_t shape_ref(struct parser *p, int map, size_t n, const char *const *keys)
+{
+	char *const *tab;
+	size_t h = shape_hash(map, n, map ? keys : NULL), i;
+	struct cshape *sh;
+	uint32_t ref;
+
+	if (2 * (p->nshapes + 1) > p->capshapes && p->nshapes < SHAPES_MAX) {
+		size_t cap = p->capshapes ? p->capshapes * 2 : 1024;
+		uint32_t *ns = calloc(cap, sizeof *ns);
+		if (!ns)
+			return 0;
+		tab = p->a->cs ? p->a->cs->tab : NULL;
+		for (size_t j = 0; j < p->capshapes; j++) {
+			const struct cshape *o;
+			if (!p->shapes[j])
+				continue;
+			o = deref(tab, p->shapes[j]);
+			for (i = shape_hash((int)o->map, o->n, o->keys) & (cap - 1); ns[i];
+			     i = (i + 1) & (cap - 1))
+				;
+			ns[i] = p->shapes[j];
+		}
+		free(p->shapes);
+		p->shapes = ns;
+		p->capshapes = cap;
+	}
+	tab = p->a->cs ? p->a->cs->tab : NULL;
+	for (i = h & (p->capshapes - 1); p->capshapes && p->shapes[i]; i = (i + 1) & (p->capshapes - 1)) {
+		const struct cshape *o = deref(tab, p->shapes[i]);
+		if (o->n == n && o->map == (uint32_t)map &&
+		    (!map || !n || !memcmp(o->keys, keys, n * sizeof *keys)))
+			return p->shapes[i];
+	}
+	if (!(sh = slab_take(p->a, p->name, sizeof *sh + (map ? n * sizeof *keys : 0),
+			     _Alignof(struct cshape), &ref)))
+		return 0;
+	sh->n = (uint32_t)n;
+	sh->map = (uint32_t)map;
+	if (map && n)
+		memcpy(sh->keys, keys, n * sizeof *keys);
+	if (p->capshapes && 2 * (p->nshapes + 1) <= p->capshapes) {
+		p->shapes[i] = ref;
+		p->nshapes++;
+	}
+	return ref;
 }
 
 static int remember_canchor(struct parser *p, const char *anchor, const struct phd_cnode *c,
@@ -655,9 +860,12 @@ static int remember_canchor(struct parser *p, const char *anchor, const struct p
 static int cattach(struct parser *p, const struct phd_cnode *c, size_t w, struct phd_vec *docs)
 {
 	struct frame *f;
+	char *const *tab = p->a->cs ? p->a->cs->tab : NULL;
+	int type = ctype(c);
+
 	if (p->depth == 0) {
-		int nomem = 0;
-		struct phd_cnode *root = slab_take(p->a, p->name, sizeof *root, &nomem);
+		uint32_t ref;
+		struct phd_cnode *root = slab_take(p->a, p->name, sizeof *root, 4, &ref);
 		if (!root)
 			return PHD_ENOMEM;
 		*root = *c;
@@ -665,26 +873,31 @@ static int cattach(struct parser *p, const struct phd_cnode *c, size_t w, struct
 	}
 	f = &p->st[p->depth - 1];
 	f->w += w;
-	if (f->cn.type == PHD_NODE_SEQ)
+	if (ctype(&f->cn) == PHD_NODE_SEQ)
 		return cvec_push(&f->ckids, c);
 	if (f->want_key) {   /* an anchored key, an alias or a collection */
-		if (c->type != PHD_NODE_SCALAR && c->type != PHD_NODE_NULL)
-			return perr(p, PHD_ESYNTAX, c->line, c->col,
+		const char *s, *t;
+		if (type != PHD_NODE_SCALAR && type != PHD_NODE_NULL)
+			return perr(p, PHD_ESYNTAX, c->line, ccol(p->a, c),
 				    "only scalar mapping keys are supported");
-		return add_key(p, f, c->u.str, c->plain, c->line, c->col);
+		s = cstr(tab, c);   /* an inline text lives in this copy: keep it */
+		if (!(t = key_text(p, s, strlen(s))))
+			return PHD_ENOMEM;
+		return add_key(p, f, t, cplain(c), c->line, ccol(p->a, c));
 	}
 	f->want_key = 1;
 	/* a merge's weight is counted once, with its value, above */
-	if (f->merge_key && (c->type == PHD_NODE_MAP || c->type == PHD_NODE_SEQ)) {
+	if (f->merge_key && (type == PHD_NODE_MAP || type == PHD_NODE_SEQ)) {
+		size_t n = clen(tab, c);
 		if (drop_merge_key(f))
 			return PHD_ENOMEM;
-		if (c->type == PHD_NODE_MAP)
+		if (type == PHD_NODE_MAP)
 			return cvec_push(&f->cmerges, c);
-		for (size_t i = 0; i < c->n; i++) {
-			if (ckid(c, i)->type != PHD_NODE_MAP)
-				return perr(p, PHD_ESYNTAX, c->line, c->col,
+		for (size_t i = 0; i < n; i++) {
+			if (ctype(ckid(tab, c, i)) != PHD_NODE_MAP)
+				return perr(p, PHD_ESYNTAX, c->line, ccol(p->a, c),
 					    "'<<' takes a mapping or a list of mappings");
-			if (cvec_push(&f->cmerges, ckid(c, i)))
+			if (cvec_push(&f->cmerges, ckid(tab, c, i)))
 				return PHD_ENOMEM;
 		}
 		return 0;
@@ -693,35 +906,37 @@ static int cattach(struct parser *p, const struct phd_cnode *c, size_t w, struct
 }
 
 /* The frame's children into one block of a slab (or, too many for one,
- * each on its own behind a pointer). */
+ * each on its own behind a reference). */
 static int cblock(struct parser *p, struct frame *f, struct phd_cnode *c)
 {
-	size_t n = f->ckids.n, keys = c->type == PHD_NODE_MAP ? n * sizeof(char *) : 0;
-	int nomem = 0;
-	struct phd_cnode *b, **ptrs;
+	size_t n = f->ckids.n;
+	int map = ctype(c) == PHD_NODE_MAP;
+	uint32_t sref, *b;
 
-	c->n = (uint32_t)n;
-	if (!n)
-		return 0;
-	if ((b = slab_take(p->a, p->name, n * sizeof *b + keys, &nomem))) {
-		memcpy(b, f->ckids.v, n * sizeof *b);
-		if (keys)  /* a sequence has no keys (and no key vector) */
-			memcpy(b + n, f->keys.v, keys);
-		c->compact = CN_DIRECT;
-		c->u.block = b;
-		return 0;
-	}
-	if (nomem || !(ptrs = arena_take(p->a, n * sizeof *ptrs + keys, _Alignof(void *))))
+	c->ref = 0;
+	if (!n && f->col < CN_BIGCOL)
+		return 0;    /* no block: nothing to point at */
+	if (!(sref = shape_ref(p, map, n, (const char *const *)f->keys.v)))
 		return PHD_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (!(ptrs[i] = slab_take(p->a, p->name, sizeof **ptrs, &nomem)))
+	if (sizeof *b + n * sizeof *f->ckids.v <= SLAB - sizeof(struct slab)) {
+		if (!(b = slab_take(p->a, p->name, sizeof *b + n * sizeof *f->ckids.v, 4, &c->ref)))
 			return PHD_ENOMEM;
-		*ptrs[i] = f->ckids.v[i];
+		b[0] = sref;
+		if (n)
+			memcpy(b + 1, f->ckids.v, n * sizeof *f->ckids.v);
+		c->tag = (unsigned char)((c->tag & ~3) | CN_DIRECT);
+		return 0;
 	}
-	if (keys)
-		memcpy(ptrs + n, f->keys.v, keys);
-	c->compact = CN_INDIRECT;
-	c->u.block = ptrs;
+	if (!(b = slab_take(p->a, p->name, (n + 1) * sizeof *b, 4, &c->ref)))
+		return PHD_ENOMEM;
+	b[0] = sref;
+	for (size_t i = 0; i < n; i++) {
+		struct phd_cnode *k = slab_take(p->a, p->name, sizeof *k, 4, &b[1 + i]);
+		if (!k)
+			return PHD_ENOMEM;
+		*k = f->ckids.v[i];
+	}
+	c->tag = (unsigned char)((c->tag & ~3) | CN_INDIRECT);
 	return 0;
 }
 
@@ -731,24 +946,29 @@ static int pop_cframe(struct parser *p, struct phd_vec *docs)
 	struct phd_cnode c = f->cn;
 	size_t w = f->w + 1;
 	const char *anchor = f->anchor;
+	uint32_t col = f->col;
+	char *const *tab = p->a->cs ? p->a->cs->tab : NULL;
 	int rc = 0;
 
 	/* merged entries come after explicit ones and never override them */
 	for (size_t m = 0; m < f->cmerges.n && !rc; m++) {
 		const struct phd_cnode *src = &f->cmerges.v[m];
-		for (size_t i = 0; i < src->n && !rc; i++) {
-			if (frame_find(f, ckeys(src)[i]) >= 0)
+		const struct cshape *sh = cshape(tab, src);
+		for (size_t i = 0; sh && i < sh->n && !rc; i++) {
+			if (frame_find(f, sh->keys[i]) >= 0)
 				continue;
-			if (phd_vec_push(&f->keys, (void *)ckeys(src)[i]) ||
-			    cvec_push(&f->ckids, ckid(src, i)) || frame_index(f))
+			if (phd_vec_push(&f->keys, (void *)sh->keys[i]) ||
+			    cvec_push(&f->ckids, ckid(tab, src, i)) || frame_index(f))
 				rc = PHD_ENOMEM;
 		}
 	}
 	if (!rc)
 		rc = cblock(p, f, &c);
+	if (!rc && col >= CN_BIGCOL)
+		rc = bigcol_put(p->a, c.ref, col);
 	frame_reset(f);
 	if (rc || (rc = remember_canchor(p, anchor, &c, w)) != 0 ||
-	    (rc = add_weight_at(p, w, c.line, c.col)) != 0)
+	    (rc = add_weight_at(p, w, c.line, col)) != 0)
 		return rc;
 	return cattach(p, &c, w, docs);
 }
@@ -757,34 +977,47 @@ static int on_cevent(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 {
 	struct phd_cnode c;
 	struct frame *f = p->depth ? &p->st[p->depth - 1] : NULL;
+	uint32_t col = (uint32_t)ev->start_mark.column + 1;
 	int rc;
 
 	memset(&c, 0, sizeof c);
-	c.compact = CN_DIRECT;
 	c.line = (uint32_t)ev->start_mark.line + 1;
-	c.col = (uint32_t)ev->start_mark.column + 1;
+	cset_col(&c, col);
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT: {
 		const char *v = (const char *)ev->data.scalar.value;
 		size_t len = ev->data.scalar.length;
-		c.type = is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR;
-		c.plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		c.tag = (unsigned char)((is_null_scalar(ev) ? PHD_NODE_NULL : PHD_NODE_SCALAR) << 2 |
+					plain << 5);
 		if (memchr(v, '\0', len))
-			return perr(p, PHD_ESYNTAX, c.line, c.col, "NUL byte inside a scalar");
+			return perr(p, PHD_ESYNTAX, c.line, col, "NUL byte inside a scalar");
 		if (f && f->want_key && !ev->data.scalar.anchor) {
 			/* a key: its text, no node */
 			const char *t = key_text(p, v, len);
 			if (!t)
 				return PHD_ENOMEM;
-			if ((rc = add_weight_at(p, 1, c.line, c.col)) != 0)
+			if ((rc = add_weight_at(p, 1, c.line, col)) != 0)
 				return rc;
 			f->w++;
-			return add_key(p, f, t, c.plain, c.line, c.col);
+			return add_key(p, f, t, plain, c.line, col);
 		}
-		if (!(c.u.str = arena_strndup(p->a, v, len)) ||
-		    remember_canchor(p, (const char *)ev->data.scalar.anchor, &c, 1))
+		if (len < sizeof c.ref && col < CN_BIGCOL) {
+			c.tag |= CN_INLINE;
+			memcpy(&c.ref, v, len);   /* the rest stays 0: its NUL */
+		} else {
+			char *t = slab_take(p->a, p->name, len + 1, 4, &c.ref);
+			if (!t)
+				return PHD_ENOMEM;
+			memcpy(t, v, len);
+			t[len] = '\0';
+			c.tag |= CN_DIRECT;
+			if (col >= CN_BIGCOL && bigcol_put(p->a, c.ref, col))
+				return PHD_ENOMEM;
+		}
+		if (remember_canchor(p, (const char *)ev->data.scalar.anchor, &c, 1))
 			return PHD_ENOMEM;
-		if ((rc = add_weight_at(p, 1, c.line, c.col)) != 0)
+		if ((rc = add_weight_at(p, 1, c.line, col)) != 0)
 			return rc;
 		return cattach(p, &c, 1, docs);
 	}
@@ -793,12 +1026,14 @@ static int on_cevent(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 		const char *anchor = (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
 						    ? ev->data.sequence_start.anchor
 						    : ev->data.mapping_start.anchor);
+		int type = ev->type == YAML_SEQUENCE_START_EVENT ? PHD_NODE_SEQ : PHD_NODE_MAP;
 		if (!(f = next_frame(p, &ev->start_mark)))
 			return p->code;
-		c.type = ev->type == YAML_SEQUENCE_START_EVENT ? PHD_NODE_SEQ : PHD_NODE_MAP;
+		c.tag = (unsigned char)(type << 2 | CN_DIRECT);
 		f->cn = c;
+		f->col = col;
 		f->w = 0;
-		f->want_key = c.type == PHD_NODE_MAP;
+		f->want_key = type == PHD_NODE_MAP;
 		f->anchor = anchor ? phd_arena_strdup(p->a, anchor) : NULL;
 		if (anchor && !f->anchor)
 			return PHD_ENOMEM;
@@ -813,11 +1048,11 @@ static int on_cevent(struct parser *p, yaml_event_t *ev, struct phd_vec *docs)
 		if (phd_strset_get(&p->anchor_index, (const char *)ev->data.alias.anchor, &at)) {
 			struct phd_cnode target = p->anchors[at].cn;
 			size_t w = p->anchors[at].w;
-			if ((rc = add_weight_at(p, w, c.line, c.col)) != 0)
+			if ((rc = add_weight_at(p, w, c.line, col)) != 0)
 				return rc;
 			return cattach(p, &target, w, docs);
 		}
-		return perr(p, PHD_ESYNTAX, c.line, c.col, "unknown alias '*%s'",
+		return perr(p, PHD_ESYNTAX, c.line, col, "unknown alias '*%s'",
 			    (const char *)ev->data.alias.anchor);
 	}
 	default:
@@ -897,6 +1132,7 @@ int phd_doc_parse(struct phd_docset *ds, const char *name, const char *buf, size
 	free(p.anchors);
 	phd_strset_free(&p.anchor_index);
 	phd_strset_free(&p.keytexts);
+	free(p.shapes);
 	if (rc && !p.err)
 		p.err = phd_asprintf("%s: %s", p.name, phd_strerror(rc));
 	if (rc) {
@@ -1009,7 +1245,7 @@ out:
 /* ---- accessors: either layout ---- */
 static int ntype(const phd_node *n)
 {
-	return is_compact(n) ? cnode(n)->type : n->type;
+	return is_compact(n) ? ctype(cnode(n)) : n->type;
 }
 
 const phd_node *phd_node_child(const phd_node *n, const char *key)
@@ -1019,10 +1255,11 @@ const phd_node *phd_node_child(const phd_node *n, const char *key)
 	/* the first byte settles most misses without a call */
 	if (is_compact(n)) {
 		const struct phd_cnode *c = cnode(n);
-		const char *const *keys = ckeys(c);
-		for (size_t i = 0; i < c->n; i++)
-			if (keys[i][0] == key[0] && !strcmp(keys[i], key))
-				return (const phd_node *)(const void *)ckid(c, i);
+		char *const *tab = slab_of(c)->tab;
+		const struct cshape *sh = cshape(tab, c);
+		for (size_t i = 0; sh && i < sh->n; i++)
+			if (sh->keys[i][0] == key[0] && !strcmp(sh->keys[i], key))
+				return (const phd_node *)(const void *)ckid(tab, c, i);
 		return NULL;
 	}
 	for (size_t i = 0; i < n->n; i++)
@@ -1079,7 +1316,7 @@ PHD_EXTERN const char *phd_node_str(const phd_node *node)
 {
 	if (!node || ntype(node) != PHD_NODE_SCALAR)
 		return NULL;
-	return is_compact(node) ? cnode(node)->u.str : node->str;
+	return is_compact(node) ? cstr(slab_of(cnode(node))->tab, cnode(node)) : node->str;
 }
 
 PHD_EXTERN int phd_node_bool(const phd_node *node, int *out)
@@ -1166,22 +1403,24 @@ PHD_EXTERN size_t phd_node_len(const phd_node *node)
 	int t = node ? ntype(node) : PHD_NODE_NULL;
 	if (t != PHD_NODE_SEQ && t != PHD_NODE_MAP)
 		return 0;
-	return is_compact(node) ? cnode(node)->n : node->n;
+	return is_compact(node) ? clen(slab_of(cnode(node))->tab, cnode(node)) : node->n;
 }
 
 PHD_EXTERN const phd_node *phd_node_at(const phd_node *node, size_t i)
 {
 	if (i >= phd_node_len(node))
 		return NULL;
-	return is_compact(node) ? (const phd_node *)(const void *)ckid(cnode(node), i)
-				: node->kids[i];
+	return is_compact(node)
+	       ? (const phd_node *)(const void *)ckid(slab_of(cnode(node))->tab, cnode(node), i)
+	       : node->kids[i];
 }
 
 PHD_EXTERN const char *phd_node_key_at(const phd_node *node, size_t i)
 {
 	if (phd_node_type(node) != PHD_NODE_MAP || i >= phd_node_len(node))
 		return NULL;
-	return is_compact(node) ? ckeys(cnode(node))[i] : node->keys[i];
+	return is_compact(node) ? cshape(slab_of(cnode(node))->tab, cnode(node))->keys[i]
+				: node->keys[i];
 }
 
 PHD_EXTERN const char *phd_node_file(const phd_node *node)
@@ -1202,7 +1441,7 @@ PHD_EXTERN unsigned phd_node_column(const phd_node *node)
 {
 	if (!node)
 		return 0;
-	return is_compact(node) ? cnode(node)->col : node->col;
+	return is_compact(node) ? ccol(NULL, cnode(node)) : node->col;
 }
 
 char *phd_node_pos(const phd_node *n)

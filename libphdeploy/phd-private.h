@@ -95,14 +95,14 @@ struct phd_arena;
 
 /* Configuration and values files (and --set): a node each, key nodes kept
  * for the positions of configuration errors.  Manifest streams are parsed
- * into the compact nodes of doc.c instead (struct phd_cnode); both start
- * with type, plain and compact, and the phd_node_* accessors read either.
+ * into the compact nodes of doc.c instead (struct phd_cnode); byte 0 tells
+ * them apart, and the phd_node_* accessors read either.
  * Code outside doc.c touches the members of configuration and values trees
  * only. */
 struct phd_node {
+	unsigned char compact; /* 0 here, first: see struct phd_cnode */
 	unsigned char type;
 	unsigned char plain; /* scalar was unquoted */
-	unsigned char compact; /* 0 here: see struct phd_cnode */
 	/* nodes below, aliases expanded (billion laughs); bounded by the
 	 * parse's PHD_MAX_NODES + its length (< 2^32) */
 	uint32_t weight;
@@ -130,6 +130,8 @@ PHD_HIDDEN void phd_docset_free(struct phd_docset *ds);
 PHD_HIDDEN struct phd_arena *phd_arena_new(void);
 PHD_HIDDEN void phd_arena_free(struct phd_arena *a);
 PHD_HIDDEN void *phd_arena_alloc(struct phd_arena *a, size_t n);
+/* n bytes at a multiple of align (a power of two, at most max_align_t's) */
+PHD_HIDDEN void *phd_arena_take(struct phd_arena *a, size_t n, size_t align);
 PHD_HIDDEN const char *phd_arena_strdup(struct phd_arena *a, const char *s);
 /* Helm-style merge of over onto base: maps merge, others replace, null deletes. */
 /* One --set/--set-string/--set-file argument as a values tree in a,
@@ -252,7 +254,10 @@ PHD_HIDDEN int phd_secrets_in(const phd_ctx *ctx, const char *s);
 
 /* ---- results ---- */
 struct phd_finding_rec {
-	struct phd_finding pub;   /* its strings follow, in the same block */
+	struct phd_finding pub;   /* in ctx->farena, its strings too */
+	/* A message "OBJECT: TAIL" keeps only its shared TAIL: pub.message
+	 * stays NULL until phd_ctx_finding() first hands the finding out. */
+	const char *tail;
 };
 struct phd_check_rec {
 	struct phd_check_result pub;
@@ -310,6 +315,11 @@ struct phd_ctx {
 	int timed_out;
 	int running_phase;
 	struct phd_vec findings;      /* struct phd_finding_rec * */
+	/* the findings and their texts: rule ids, files, values keys and most
+	 * messages repeat over thousands of findings and are kept once */
+	struct phd_arena *farena;
+	struct phd_strset ftexts;     /* text -> its copy in farena */
+	const char *last_object;      /* an object's findings come together */
 	struct phd_vec checks;        /* struct phd_check_rec * */
 
 	struct phd_docset docs[PHD_PHASE_COUNT];

@@ -3,6 +3,7 @@
  * into info with the recorded reason. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,20 +30,24 @@ int phd_rule_severity(phd_ctx *ctx, const char *rule, int dflt)
 	return PHD_SEV_ERROR;
 }
 
-static size_t text_size(const char *s)
-{
-	return s ? strlen(s) + 1 : 0;
-}
+/* Distinct finding texts kept in ctx->ftexts; past this many the rest are
+ * copied, so findings with unique messages do not grow the table forever. */
+#define FTEXTS_MAX 16384
 
-/* s copied at *at (NULL stays NULL) */
-static const char *text_put(char **at, const char *s)
+/* s kept in the findings' arena, once per distinct text (NULL stays NULL) */
+static const char *finding_text(phd_ctx *ctx, const char *s)
 {
-	size_t n = text_size(s);
+	size_t v;
+	const char *t;
 	if (!s)
 		return NULL;
-	memcpy(*at, s, n);
-	*at += n;
-	return *at - n;
+	if (phd_strset_get(&ctx->ftexts, s, &v))
+		return (const char *)(uintptr_t)v;
+	if (!(t = phd_arena_strdup(ctx->farena, s)))
+		return NULL;
+	if (ctx->ftexts.n < FTEXTS_MAX && phd_strset_put(&ctx->ftexts, t, (size_t)(uintptr_t)t))
+		return NULL;
+	return t;
 }
 
 int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const char *object,
@@ -50,8 +55,8 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 {
 	struct phd_finding_rec *f;
 	struct phd_event e;
-	const char *why, *file;
-	char *msg = NULL, *obj, *red, *at;
+	const char *why;
+	char *msg = NULL, *obj, *red;
 
 	sev = phd_rule_severity(ctx, rule, sev);
 	if (sev == PHD_SEV_OFF)
@@ -61,48 +66,57 @@ int phd_finding_add(phd_ctx *ctx, int phase, const char *rule, int sev, const ch
 		sev = PHD_SEV_INFO;
 		msg = phd_asprintf("%s (exempted: %s)", message, why);
 	}
-	/* one block per finding: a large stream brings a few per object, and
-	 * five strings each were mostly malloc's overhead */
+	/* findings live in one arena: a large stream brings a few per object,
+	 * and a block each with its own copies was mostly repeated text */
 	obj = object ? phd_redact(ctx, object) : NULL;
 	red = phd_redact(ctx, msg ? msg : message);
 	free(msg);
-	file = phd_node_file(where);
-	f = malloc(sizeof *f + text_size(rule) + text_size(obj) + text_size(red) +
-		   text_size(values_key) + text_size(file));
-	if (!f) {
-		free(obj);
-		free(red);
-		return sev;
-	}
+	if (!ctx->farena && !(ctx->farena = phd_arena_new()))
+		goto out;
+	f = phd_arena_take(ctx->farena, sizeof *f, _Alignof(struct phd_finding_rec));
+	if (!f)
+		goto out;
 	memset(f, 0, sizeof *f);
-	at = (char *)(f + 1);
-	f->pub.rule = text_put(&at, rule);
+	f->pub.rule = finding_text(ctx, rule);
 	f->pub.severity = sev;
 	f->pub.phase = phase;
-	f->pub.object = text_put(&at, obj);
-	f->pub.message = text_put(&at, red);
-	f->pub.values_key = text_put(&at, values_key);
-	f->pub.file = text_put(&at, file);
+	/* objects are mostly distinct: not hashed, only the last one reused */
+	if (obj && ctx->last_object && !strcmp(obj, ctx->last_object))
+		f->pub.object = ctx->last_object;
+	else if (obj && (f->pub.object = phd_arena_strdup(ctx->farena, obj)) != NULL)
+		ctx->last_object = f->pub.object;
+	/* the ha rules start a message with its object: the rest is shared,
+	 * and the whole is put together only when a report asks for it */
+	if (red && f->pub.object && !strncmp(red, f->pub.object, strlen(f->pub.object)) &&
+	    !strncmp(red + strlen(f->pub.object), ": ", 2)) {
+		if (!(f->tail = finding_text(ctx, red + strlen(f->pub.object) + 2)))
+			goto out;
+	} else if (red && !(f->pub.message = finding_text(ctx, red))) {
+		goto out;
+	}
+	f->pub.values_key = finding_text(ctx, values_key);
+	f->pub.file = finding_text(ctx, phd_node_file(where));
 	f->pub.line = phd_node_line(where);
 	f->pub.column = phd_node_column(where);
-	free(obj);
-	free(red);
-	if (phd_vec_push(&ctx->findings, f)) {
-		free(f);
-		return sev;
-	}
+	if ((rule && !f->pub.rule) || (obj && !f->pub.object) ||
+	    (values_key && !f->pub.values_key) || (phd_node_file(where) && !f->pub.file) ||
+	    phd_vec_push(&ctx->findings, f))
+		goto out;
 	memset(&e, 0, sizeof e);
 	e.type = PHD_EV_FINDING;
 	e.phase = phase;
 	e.severity = sev;
 	e.name = f->pub.rule;
 	e.object = f->pub.object;
-	e.message = f->pub.message;
+	e.message = red;
 	e.file = f->pub.file;
 	e.line = f->pub.line;
 	e.column = f->pub.column;
 	e.values_key = f->pub.values_key;
 	phd_emit(ctx, &e);
+out:
+	free(obj);
+	free(red);
 	return sev;
 }
 

@@ -665,23 +665,47 @@ static void look_small(phd_validation *v)
 	tap_is_str(phd_node_key_at(merged, 1), "x", "merged keys after the explicit ones");
 }
 
-/* Wider than one slab of nodes: the children are reached through pointers. */
-#define WIDE 50000
+/* Wider than one slab of nodes: the children are reached through
+ * references, and their list and the map's keys are blocks of their own. */
+#define WIDE 300000
 static void look_wide(phd_validation *v)
 {
 	const phd_node *d = phd_validation_doc(v, 0);
 	const phd_node *seq = phd_node_get(d, "s"), *map = phd_node_get(d, "m");
-	char want[32];
+	char want[32], last[32];
 
+	snprintf(last, sizeof last, "%d", WIDE - 1);
 	tap_is_int((long long)phd_node_len(seq), WIDE, "a sequence of %d items", WIDE);
-	tap_is_str(phd_node_str(phd_node_at(seq, WIDE - 1)), "49999", "its last item");
+	tap_is_str(phd_node_str(phd_node_at(seq, WIDE - 1)), last, "its last item");
 	is_at(phd_node_at(seq, WIDE - 1), "test stream", WIDE + 1, 3, "its last item");
 	tap_is_int((long long)phd_node_len(map), WIDE, "a mapping of %d keys", WIDE);
 	snprintf(want, sizeof want, "k%d", WIDE - 1);
 	tap_is_str(phd_node_key_at(map, WIDE - 1), want, "its last key");
-	tap_is_str(phd_node_str(phd_node_get(map, want)), "49999", "its last value by key");
+	tap_is_str(phd_node_str(phd_node_get(map, want)), last, "its last value by key");
 	is_at(phd_node_get(map, want), "test stream", 2 * WIDE + 2, 3 + (unsigned)strlen(want) + 2,
 	      "its last value");
+	tap_is_str(phd_node_str(phd_node_get(map, "k7")), "7", "a short value, kept in its node");
+}
+
+/* A line longer than 16 MiB: columns past 2^24 are kept aside, by node. */
+#define LONGLINE ((size_t)17 << 20)
+static void look_long_line(phd_validation *v)
+{
+	const phd_node *d = phd_validation_doc(v, 0);
+	const phd_node *l = phd_node_get(d, "l");
+	size_t n = phd_node_len(l);
+	unsigned base = (unsigned)(LONGLINE / 3 - 1) * 3 + 5;   /* "l: [" and the x's */
+
+	tap_is_int((long long)n, (long long)(LONGLINE / 3 - 1) + 4, "a flow list on one long line");
+	is_at(phd_node_at(l, 0), "test stream", 1, 5, "its first item");
+	is_at(phd_node_at(l, n - 4), "test stream", 1, base, "a short scalar past 2^24 columns");
+	tap_is_str(phd_node_str(phd_node_at(l, n - 4)), "ab", "and its text");
+	is_at(phd_node_at(l, n - 3), "test stream", 1, base + 4, "an empty list past 2^24 columns");
+	is_at(phd_node_at(l, n - 2), "test stream", 1, base + 8, "a mapping past 2^24 columns");
+	is_at(phd_node_get(phd_node_at(l, n - 2), "k"), "test stream", 1, base + 12,
+	      "its value");
+	is_at(phd_node_at(l, n - 1), "test stream", 1, base + 16, "an empty mapping too");
+	is_at(phd_node_get(d, "after"), "test stream", 2, 8, "and the next line is itself again");
 }
 
 static void test_stream(void)
@@ -699,6 +723,17 @@ static void test_stream(void)
 		len += (size_t)snprintf(c.text + len, cap - len, "  k%d: %d\n", i, i);
 	c.len = len;
 	c.check = look_wide;
+	run_stream(&c);
+	free(c.text);
+
+	c.text = malloc(LONGLINE + 64);
+	memcpy(c.text, "l: [", 4);
+	len = 4;
+	for (size_t i = 0; i < LONGLINE / 3 - 1; i++, len += 3)
+		memcpy(c.text + len, "x, ", 3);
+	len += (size_t)snprintf(c.text + len, 64, "ab, [], {k: v}, {}]\nafter: 1\n");
+	c.len = len;
+	c.check = look_long_line;
 	run_stream(&c);
 	free(c.text);
 }

@@ -432,6 +432,26 @@ int main(void)
 		tap_like(f ? f->message : NULL, "known and accepted", "and records the reason");
 		phd_ctx_free(ctx);
 
+		{
+			char *pv = tap_write_file("prefixed.yaml", "testfinding: prefixed\n", 22);
+			static const char *const want[] = { "Values/a: set once", "Values/a: set again",
+							     "Values/b: set once", "Values/b:no space" };
+			snprintf(yaml, sizeof yaml, "%svalues: [%s]\nplugins:\n  load: [%s/good.so]\n",
+				 base, pv, getenv("PHD_TEST_PLUGINS"));
+			ctx = make(yaml, NULL, 0, 0);
+			rc = phd_run(ctx, PHD_PHASE_BIT(PHD_PHASE_VALIDATE));
+			tap_ok(rc == 0 && phd_ctx_finding_count(ctx) == 4,
+			       "four findings whose messages start with their object");
+			for (size_t i = 0; i < 4; i++) {
+				f = phd_ctx_finding(ctx, i);
+				tap_is_str(f ? f->message : NULL, want[i], "finding %zu keeps its whole message", i);
+				tap_ok(f && f == phd_ctx_finding(ctx, i) && f->message == phd_ctx_finding(ctx, i)->message,
+				       "... the same, asked again");
+			}
+			phd_ctx_free(ctx);
+			free(pv);
+		}
+
 		snprintf(yaml, sizeof yaml, "%svalues: [%s]\nplugins:\n  load: [%s/good.so]\n"
 			 "rules: {test-rule: off}\n", base, vals, getenv("PHD_TEST_PLUGINS"));
 		ctx = make(yaml, NULL, 0, 0);

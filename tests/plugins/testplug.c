@@ -62,6 +62,15 @@ static int validator(phd_validation *v, void *ud)
 	if (phd_node_str(n) && !strcmp(phd_node_str(n), "true"))
 		phd_validation_report(v, "test-rule", PHD_SEV_ERROR, "Values/testfinding", n,
 				      "testfinding", "testfinding is set");
+	/* messages that start with their object (as the ha rules' do): the
+	 * core keeps their shared rest once and puts them together on demand */
+	if (phd_node_str(n) && !strcmp(phd_node_str(n), "prefixed"))
+		for (int i = 0; i < 4; i++) {
+			const char *obj = i < 2 ? "Values/a" : "Values/b";
+			phd_validation_report(v, "test-rule", PHD_SEV_WARN, obj, n, NULL,
+					      i == 3 ? "%s:no space" : "%s: set %s", obj,
+					      i == 1 ? "again" : "once");
+		}
 	return 0;
 }
 
