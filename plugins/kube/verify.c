@@ -77,7 +77,7 @@ static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *
 {
 	struct phd_exec_result res;
 	json_error_t jerr;
-	char buf[200];
+	char buf[256];
 	int rc;
 
 	*out = NULL;
@@ -88,8 +88,8 @@ static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *
 		       : 0;
 	if (*unreachable) {
 		/* the operator's next step differs: the context, not the RBAC */
-		snprintf(buf, sizeof buf, "the cluster is unreachable (no API server answered): %s",
-			 what);
+		snprintf(buf, sizeof buf, "the cluster is unreachable (no API server answered, "
+			 "or it refused the credentials): %s", what);
 		what = buf;
 	}
 	if (rc == 0 && res.exit_code != 0) {

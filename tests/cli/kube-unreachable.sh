@@ -40,7 +40,7 @@ $P -q deploy --yes --skip preflight,verify > out 2> err; is $? 0 "revision 1 dep
 : > rec/argv
 PHDEPLOY_KUBECTL=$R $P verify --kube-context nosuch > out 2> err; rc=$?
 is "$rc" 10 "verify --kube-context nosuch: exit 10"
-like "$(cat err)" "the cluster is unreachable (no API server answered): cannot read live objects, the release's state is unknown (nothing is rolled back)" \
+like "$(cat err)" "the cluster is unreachable (no API server answered, or it refused the credentials): cannot read live objects, the release's state is unknown (nothing is rolled back)" \
 	"it says the cluster is unreachable and the state unknown"
 like "$(cat err)" "exited 1: context \"nosuch\" does not exist" "... with kubectl's why"
 is "$(calls 'get deployments,statefulsets')" 1 "... tried once: no second read without the nodes"
@@ -63,7 +63,7 @@ is "$(calls 'get deployments,statefulsets')" 1 "... verify tried once"
 PHDEPLOY_KUBECTL=$R $P -c slow.yaml -o json deploy --yes --skip preflight > out 2> err; rc=$?
 ./hang 0s; $K get --raw /version > /dev/null 2>&1
 is "$rc" 10 "a deploy whose verify meets a hanging API server: exit 10, not a failed verify rolled back"
-like "$(cat err)" "the cluster is unreachable (no API server answered): cannot read live objects, the release's state is unknown (nothing is rolled back): \`$R --context=stand-in get deployments,statefulsets,horizontalpodautoscalers,poddisruptionbudgets,pods,nodes -n posthog -o json\` did not finish within 2000 ms" \
+like "$(cat err)" "the cluster is unreachable (no API server answered, or it refused the credentials): cannot read live objects, the release's state is unknown (nothing is rolled back): \`$R --context=stand-in get deployments,statefulsets,horizontalpodautoscalers,poddisruptionbudgets,pods,nodes -n posthog -o json\` did not finish within 2000 ms" \
 	"... it says unreachable, naming the command and the deadline"
 is "$(started out)" "validate secrets repo render deploy verify " "... no rollback phase started"
 unlike "$(tail -n 1 state/journal.jsonl)" "rolled-back" "... the journal has no rollback"
