@@ -50,6 +50,14 @@ int kube_fail(phd_ctx *ctx, int code, const struct kube_argv *a,
 void kube_emit_command(phd_ctx *ctx, int phase, const char *line);
 /* "file:line:column" of a values node (or "values"). */
 void kube_pos(const phd_node *n, char *buf, size_t cap);
+/* Whether a kubectl call that failed got no answer from any API server,
+ * so that every other call would fail alike: it could not run or finish
+ * in time (rc PHD_ETIMEOUT, PHD_ENOTFOUND, PHD_EINTR), or err (its stderr,
+ * or the message kube_fail made of it) says no context, no connection, no
+ * TLS or credentials, a deadline.  0 for the server's refusals ("Error
+ * from server (Forbidden)": one list) and anything unknown.  The one
+ * judgement of reachability in the plugin: verify, the predictions. */
+int kube_unreachable(int rc, const char *err, size_t len);
 /* Whether stderr is the API server's NotFound answer. */
 int kube_is_notfound(const struct phd_exec_result *res);
 

@@ -191,6 +191,34 @@ int kube_fail(phd_ctx *ctx, int code, const struct kube_argv *a,
 	return code;
 }
 
+/* What kubectl and client-go print when no API server answered (kubectl
+ * 1.33 against tests/bin/kube-api): a kubeconfig without the context
+ * ("context was not found for specified context: X", with -o json
+ * `context "X" does not exist`) or otherwise unusable, connection refused,
+ * DNS, TLS, an exec credential plugin or a deadline ("Unable to connect to
+ * the server: ..."); 401, where no list at all can be read, goes with them. */
+static const char *const no_answer[] = {
+	"Error in configuration", "invalid configuration", "error loading config file",
+	"context was not found", "\" does not exist", "The connection to the server",
+	"Unable to connect to the server", "dial tcp", "i/o timeout", "no such host",
+	"context deadline exceeded", "Client.Timeout exceeded", "TLS handshake",
+	"connection reset by peer", "You must be logged in to the server",
+};
+
+int kube_unreachable(int rc, const char *err, size_t len)
+{
+	if (rc == PHD_ETIMEOUT || rc == PHD_ENOTFOUND || rc == PHD_EINTR)
+		return 1;
+	/* the server's own answers first: they may quote a dial error of a
+	 * webhook or an aggregated API behind it */
+	if (!err || memmem(err, len, "Error from server", 17))
+		return 0;
+	for (size_t i = 0; i < sizeof no_answer / sizeof no_answer[0]; i++)
+		if (memmem(err, len, no_answer[i], strlen(no_answer[i])))
+			return 1;
+	return 0;
+}
+
 int kube_is_notfound(const struct phd_exec_result *res)
 {
 	return res->err && memmem(res->err, res->err_len, "(NotFound)", 10) != NULL;

@@ -37,16 +37,6 @@ int kube_rule_off(phd_ctx *ctx, const char *rule)
 	return s && !strcmp(s, "off");
 }
 
-/* Whether kubectl got no answer from an API server: it could not run or
- * finish in time, or failed before any request (no such context, no
- * connection).  The server's own refusals ("Error from server (Forbidden)")
- * concern one list; these concern every list. */
-static int no_answer(int rc, const struct phd_exec_result *res)
-{
-	return rc < 0 || !res->err ||
-	       !memmem(res->err, res->err_len, "Error from server", 17);
-}
-
 static void warn_unread(struct kube_predict *p, const char *rule, const char *why)
 {
 	phd_validation_report(p->v, rule, PHD_SEV_WARN, "cluster", NULL, NULL,
@@ -59,9 +49,8 @@ void kube_predict_unread(struct kube_predict *p, const char *rule, int rc)
 	p->unread = 1;
 	if (p->unreachable)
 		return;
-	/* kube_fail words a refusal of the server with its answer in it */
-	if (rc == PHD_ETIMEOUT || rc == PHD_ENOTFOUND || rc == PHD_EINTR ||
-	    !strstr(phd_ctx_errmsg(p->ctx), "Error from server"))
+	/* kube_fail's message quotes kubectl's stderr */
+	if (kube_unreachable(rc, phd_ctx_errmsg(p->ctx), strlen(phd_ctx_errmsg(p->ctx))))
 		p->unreachable = strdup(phd_ctx_errmsg(p->ctx));
 	warn_unread(p, rule, phd_ctx_errmsg(p->ctx));
 }
@@ -119,7 +108,7 @@ json_t *kube_predict_live(struct kube_predict *p, enum kube_live_set set, const 
 		snprintf(what, sizeof what, "cannot read the %s", sets[set].what);
 		if (rc == 0)
 			kube_fail(p->ctx, PHD_EUNREACHABLE, &a, &res, what);
-		if (no_answer(rc, &res))
+		if (kube_unreachable(rc, res.err, res.err_len))
 			p->unreachable = strdup(phd_ctx_errmsg(p->ctx));
 	} else {
 		list = json_loadb(res.out ? res.out : "", res.out_len, 0, NULL);

@@ -20,15 +20,6 @@
 #define KUBE_VERIFY_UNKNOWN \
 	"cannot read live objects, the release's state is unknown (nothing is rolled back)"
 
-/* Whether the last kubectl failure is the API server out of reach (then
- * a second try without the nodes would only fail again). */
-static int server_unreachable(phd_ctx *ctx)
-{
-	const char *m = phd_ctx_errmsg(ctx);
-	return m && (strstr(m, "The connection to the server") || strstr(m, "Unable to connect") ||
-		     strstr(m, "i/o timeout") || strstr(m, "no such host"));
-}
-
 static const char *jstr(json_t *obj, const char *key)
 {
 	const char *s = json_string_value(json_object_get(obj, key));
@@ -75,20 +66,40 @@ int kube_owned_pod(json_t *pod, json_t *kept)
 	return 0;
 }
 
+/* kubectl get ... -o json into *out.  Whatever keeps the live state from
+ * being read is PHD_EUNREACHABLE: the state is unknown, and the core rolls
+ * nothing back for it (a deadline passed included: PHD_ETIMEOUT would be a
+ * failed verify, and a deploy that may have gone through rolled back).
+ * *unreachable when no API server answered (kube_unreachable): another
+ * call would fail alike. */
 static int get_json(phd_ctx *ctx, const struct kube_conf *cf, struct kube_argv *a,
-		    const char *what, json_t **out, char **line)
+		    const char *what, json_t **out, char **line, int *unreachable)
 {
 	struct phd_exec_result res;
 	json_error_t jerr;
+	char buf[256];
 	int rc;
 
 	*out = NULL;
 	memset(&jerr, 0, sizeof(jerr));
 	*line = kube_argv_line(a);
 	rc = kube_run(ctx, cf, a, NULL, 0, 0, &res);
-	if (rc == 0 && res.exit_code != 0)
-		/* the live state is unknown: verify fails, nothing is rolled back */
+	*unreachable = rc != 0 || res.exit_code != 0 ? kube_unreachable(rc, res.err, res.err_len)
+		       : 0;
+	if (*unreachable) {
+		/* the operator's next step differs: the context, not the RBAC */
+		snprintf(buf, sizeof buf, "the cluster is unreachable (no API server answered, "
+			 "or it refused the credentials): %s", what);
+		what = buf;
+	}
+	if (rc == 0 && res.exit_code != 0) {
 		rc = kube_fail(ctx, PHD_EUNREACHABLE, a, &res, what);
+	} else if (rc == PHD_ETIMEOUT || rc == PHD_ENOTFOUND) {
+		char *why = strdup(phd_ctx_errmsg(ctx));
+		rc = phd_set_error(ctx, PHD_EUNREACHABLE, "kube: %s: %s", what,
+				   why ? why + (strncmp(why, "kube: ", 6) ? 0 : 6) : "kubectl failed");
+		free(why);
+	}
 	if (rc == 0) {
 		*out = json_loadb(res.out ? res.out : "", res.out_len, 0, &jerr);
 		if (!*out || !json_is_array(json_object_get(*out, "items")))
@@ -137,14 +148,14 @@ static int nodes_into(phd_ctx *ctx, const struct kube_conf *cf, json_t *kept, ch
 	json_t *nodes = NULL, *it;
 	char *line = NULL;
 	size_t i;
-	int rc;
+	int rc, unreachable;
 
 	kube_argv_init(&a, ctx);
 	kube_argv_add(&a, "get");
 	kube_argv_add(&a, "nodes");
 	kube_argv_add(&a, "-o");
 	kube_argv_add(&a, "json");
-	rc = get_json(ctx, cf, &a, "cannot read the nodes", &nodes, &line);
+	rc = get_json(ctx, cf, &a, "cannot read the nodes", &nodes, &line, &unreachable);
 	if (rc == PHD_EUNREACHABLE || rc == PHD_EPLUGIN) {
 		/* Namespace-scoped deployers often may not list nodes. */
 		phd_log(ctx, PHD_LOG_WARN, "%s; zone spread cannot be checked", phd_ctx_errmsg(ctx));
@@ -174,7 +185,7 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	json_t *live = NULL, *kept = NULL, *doc = NULL;
 	char *origin = NULL, *text = NULL;
 	size_t nwork;
-	int rc, nodes_apart;
+	int rc, nodes_apart, unreachable = 0;
 
 	(void)phase;
 	if (!ns || !*ns || !release || !*release)
@@ -199,8 +210,8 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 	 * the nodes on their own as a warning. */
 	nodes_apart = !cf->read_nodes;
 	if (cf->read_nodes) {
-		rc = get_json(ctx, cf, &a, KUBE_VERIFY_UNKNOWN, &live, &origin);
-		if (rc == PHD_EPLUGIN || (rc == PHD_EUNREACHABLE && !server_unreachable(ctx))) {
+		rc = get_json(ctx, cf, &a, KUBE_VERIFY_UNKNOWN, &live, &origin, &unreachable);
+		if (rc == PHD_EPLUGIN || (rc == PHD_EUNREACHABLE && !unreachable)) {
 			kube_argv_free(&a);
 			free(origin);
 			origin = NULL;
@@ -215,7 +226,7 @@ int kube_verify_phase(phd_ctx *ctx, int phase, int mode, void *userdata)
 		}
 	}
 	if (nodes_apart)
-		rc = get_json(ctx, cf, &a, KUBE_VERIFY_UNKNOWN, &live, &origin);
+		rc = get_json(ctx, cf, &a, KUBE_VERIFY_UNKNOWN, &live, &origin, &unreachable);
 	kube_argv_free(&a);
 	if (rc < 0)
 		goto out;

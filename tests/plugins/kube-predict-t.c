@@ -303,6 +303,52 @@ int main(void)
 		tap_like(fix, "kubectl delete job backfill -n posthog", "the fix deletes the Job");
 		tap_ok(!kube_immutable_kind(J("{\"kind\":\"ConfigMap\"}")), "a ConfigMap is not");
 	}
+	/* which kubectl failures mean no API server answered: kubectl 1.33's
+	 * stderr against tests/bin/kube-api (stopped, hanging, no context) */
+	{
+		static const struct {
+			int rc;
+			const char *err, *what;
+			int want;
+		} u[] = {
+			{ 0, "Error in configuration: context was not found for specified context: "
+			  "nosuch\n", "no such context", 1 },
+			{ 0, "context \"nosuch\" does not exist\n", "no such context (-o json)", 1 },
+			{ 0, "E1206 08:05:58.664446   30973 memcache.go:265] \"Unhandled Error\" err="
+			  "\"couldn't get current server API group list: Get \\\"http://127.0.0.1:1/api"
+			  "?timeout=32s\\\": dial tcp 127.0.0.1:1: connect: connection refused\"\n"
+			  "The connection to the server 127.0.0.1:1 was refused - did you specify the "
+			  "right host or port?\n", "connection refused", 1 },
+			{ 0, "Unable to connect to the server: dial tcp: lookup nosuch.invalid on "
+			  "10.255.255.53:53: no such host\n", "no such host", 1 },
+			{ 0, "Unable to connect to the server: net/http: request canceled "
+			  "(Client.Timeout exceeded while awaiting headers)\n", "kubectl's deadline", 1 },
+			{ 0, "Unable to connect to the server: context deadline exceeded\n",
+			  "kubectl's deadline, other wording", 1 },
+			{ 0, "Unable to connect to the server: x509: certificate signed by unknown "
+			  "authority\n", "TLS", 1 },
+			{ 0, "error: You must be logged in to the server (Unauthorized)\n",
+			  "401: no list can be read", 1 },
+			{ PHD_ETIMEOUT, NULL, "phdeploy's deadline (kube.timeout)", 1 },
+			{ PHD_ENOTFOUND, NULL, "no kubectl", 1 },
+			{ 0, "Error from server (Forbidden): pods is forbidden: User \"stand-in\" cannot "
+			  "list resource \"pods\" in API group \"\" in the namespace \"default\"\n",
+			  "Forbidden: one list refused", 0 },
+			{ 0, "Error from server (InternalError): Internal error occurred: failed calling "
+			  "webhook: dial tcp 10.0.0.5:443: connect: connection refused\n",
+			  "a server's answer quoting a webhook's dial error", 0 },
+			{ 0, "error: the server doesn't have a resource type \"limitranges\"\n",
+			  "a type the server does not serve", 0 },
+			{ 0, "kube: cannot read the jobs: `kubectl get jobs.v1.batch -n posthog -o json` "
+			  "exited 1: Error from server (InternalError): Internal error occurred: "
+			  "injected fault\n", "kube_fail's message of a server's answer", 0 },
+			{ 0, NULL, "nothing said", 0 },
+		};
+		for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+			tap_is_int(kube_unreachable(u[i].rc, u[i].err, u[i].err ? strlen(u[i].err) : 0),
+				   u[i].want, "%s: %s", u[i].want ? "unreachable" : "answered",
+				   u[i].what);
+	}
 	J_free();
 	return tap_done();
 }
