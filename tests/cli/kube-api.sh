@@ -306,6 +306,31 @@ like "$out" "job is failed: jf3/posthog-migrate-" "job_fails: helm3 names the Jo
 is "$(k C -n jf3 get jobs -o jsonpath='{.items[0].status.conditions[?(@.type=="Failed")].reason}')" \
 	BackoffLimitExceeded "the Job's Failed condition says BackoffLimitExceeded"
 
+# ---- 6: a status update is a new resourceVersion, as in the API server:
+# a Deployment watched from an earlier resourceVersion (as `kubectl rollout
+# status` and every informer watch from their list's) must see its status
+# updates; they were kept at the old version, so a watch begun after the
+# list missed them and waited forever
+k A create namespace rvtest > /dev/null
+echo '{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "rv"}, "spec": {"selector": {"matchLabels": {"app": "rv"}}, "template": {"metadata": {"labels": {"app": "rv"}}, "spec": {"containers": [{"name": "rv", "image": "nginx:1.27"}]}}}}' |
+	k A -n rvtest apply --server-side -f - > /dev/null
+rv_available() { [ "$(k A -n rvtest get deployment rv -o jsonpath='{.status.availableReplicas}')" = 1 ]; }
+wait_until 20 rv_available
+ok $? "the Deployment becomes available"
+rv1=$(k A -n rvtest get deployment rv -o jsonpath='{.metadata.resourceVersion}')
+# its pod replaced: the Deployment's status alone changes (unavailable,
+# then available again)
+pod=$(k A -n rvtest get pods -l app=rv -o jsonpath='{.items[0].metadata.name}')
+k A -n rvtest delete pod "$pod" --wait=false > /dev/null
+rv_replaced() { [ "$(k A -n rvtest get pods -l app=rv -o jsonpath='{.items[0].metadata.name}')" != "$pod" ] && rv_available; }
+wait_until 20 rv_replaced
+ok $? "its pod is replaced and it is available again"
+rv2=$(k A -n rvtest get deployment rv -o jsonpath='{.metadata.resourceVersion}')
+ok "$([ -n "$rv1" ] && [ "$rv2" -gt "$rv1" ]; echo $?)" \
+	"a status update moves its resourceVersion ($rv1 before, $rv2 after)"
+out=$(k A get --raw "/apis/apps/v1/namespaces/rvtest/deployments?watch=true&resourceVersion=$rv1&timeoutSeconds=1" 2>&1)
+like "$out" '"unavailableReplicas": 1' "a watch from the earlier resourceVersion delivers the update"
+
 "$KA" stop "$W/A"
 ok $? "kube-api stop"
 [ ! -f "$W/A/pid" ]
