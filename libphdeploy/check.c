@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,6 +18,7 @@
 #include "phd-private.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
+#define MAX_GROUPS 16       /* process groups of its children a check tracks */
 
 struct phd_check {
 	phd_ctx *ctx;
@@ -33,7 +35,7 @@ struct running {
 	pid_t pid, parent;        /* parent: the run, for the child to check */
 	int fd;
 	int done, have_rc, rc, status, timed_out, reaped;
-	pid_t groups[16];         /* what its 'G' and 'g' records left running */
+	pid_t groups[MAX_GROUPS]; /* what its 'G' and 'g' records left running */
 	struct phd_buf in;
 	char *summary;
 };
@@ -81,7 +83,18 @@ static void put_fmt(phd_check *chk, char type, int arg, const char *fmt, va_list
  * PR_SET_PDEATHSIG) and a crash signal end them with the check; each group
  * is also reported to the run ('G' when it starts, 'g' when it ended), which
  * ends what a check killed outright (SIGKILL, the OOM killer) left. */
-static volatile pid_t child_groups[16];
+static volatile pid_t child_groups[MAX_GROUPS];
+
+/* Record pgid in a group table (alive) or take it out; the check's own
+ * table and the run's copy of it, kept from its records, are alike. */
+static void group_set(volatile pid_t *groups, pid_t pgid, int alive)
+{
+	for (size_t i = 0; i < MAX_GROUPS; i++)
+		if (groups[i] == (alive ? 0 : pgid)) {
+			groups[i] = alive ? pgid : 0;
+			return;
+		}
+}
 
 void phd_check_track_group(phd_ctx *ctx, pid_t pgid, int alive)
 {
@@ -89,11 +102,7 @@ void phd_check_track_group(phd_ctx *ctx, pid_t pgid, int alive)
 
 	if (!ctx->in_check || pgid <= 0)
 		return;
-	for (size_t i = 0; i < sizeof child_groups / sizeof *child_groups; i++)
-		if (child_groups[i] == (alive ? 0 : pgid)) {
-			child_groups[i] = alive ? pgid : 0;
-			break;
-		}
+	group_set(child_groups, pgid, alive);
 	snprintf(num, sizeof num, "%ld", (long)pgid);
 	put_record(ctx->in_check->fd, alive ? 'G' : 'g', 0, num);
 }
@@ -274,11 +283,8 @@ static int digest(phd_ctx *ctx, struct running *c)
 		case 'g': {
 			/* the check's own report, so only ever a positive pid */
 			long g = strtol(msg, NULL, 10);
-			for (size_t i = 0; g > 1 && i < sizeof c->groups / sizeof *c->groups; i++)
-				if (c->groups[i] == (h[0] == 'G' ? 0 : (pid_t)g)) {
-					c->groups[i] = h[0] == 'G' ? (pid_t)g : 0;
-					break;
-				}
+			if (g > 1 && g <= INT_MAX)
+				group_set(c->groups, (pid_t)g, h[0] == 'G');
 			break;
 		}
 		default:
